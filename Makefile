@@ -1,0 +1,59 @@
+# visionlake: `make setup`, `make test`, `make run`. `make help` lists every target.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+JARS := .jars
+SAMPLE := sample
+LAKE := lake
+COUNT ?= 5000
+ENV ?= local
+SOURCE ?= alpr
+SAGEMAKER_PYSPARK := sagemaker-pyspark==1.4.5
+JAR_CACHE := $(HOME)/.cache/visionlake
+
+.PHONY: help setup jars test run lint format package clean bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## create .venv with pinned dependencies and extract the S3A jars into .jars/
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(MAKE) --no-print-directory jars
+
+jars: ## hadoop-aws 3.3.1 + aws-java-sdk-bundle 1.11.901 from the sagemaker-pyspark sdist (no Maven here)
+	@if ls $(JARS)/hadoop-aws-*.jar $(JARS)/aws-java-sdk-bundle-*.jar >/dev/null 2>&1; then \
+	  echo "S3A jars already in $(JARS)/"; \
+	else \
+	  mkdir -p $(JAR_CACHE) $(JARS) && \
+	  ( ls $(JAR_CACHE)/sagemaker_pyspark-*.tar.gz >/dev/null 2>&1 || \
+	    $(BIN)/pip download --quiet --no-deps --no-binary :all: $(SAGEMAKER_PYSPARK) -d $(JAR_CACHE) ) && \
+	  tar -xzf $(JAR_CACHE)/sagemaker_pyspark-*.tar.gz -C $(JARS) --strip-components=3 --wildcards \
+	    '*/deps/jars/hadoop-aws-3.3.1.jar' '*/deps/jars/aws-java-sdk-bundle-1.11.901.jar' && \
+	  ls $(JARS); \
+	fi
+
+test: ## run the test suite
+	$(BIN)/python -m pytest
+
+run: ## generate $(COUNT) sample ALPR files into ./sample (once) and run the pipeline into ./lake
+	@test -d $(SAMPLE)/$(SOURCE) || $(BIN)/visionlake generate $(SOURCE) --out $(SAMPLE)/$(SOURCE) --count $(COUNT) --seed 1
+	time $(BIN)/visionlake run $(SOURCE) --input $(SAMPLE)/$(SOURCE) --lake $(LAKE) --env $(ENV)
+
+lint: ## ruff over lib, jobs and tests
+	$(BIN)/ruff check lib jobs tests
+
+format: ## ruff format
+	$(BIN)/ruff format lib jobs tests
+
+package: ## dist/visionlake-*.whl and dist/visionlake.zip (for spark-submit --py-files)
+	rm -rf dist build && $(BIN)/pip wheel --quiet --no-deps -w dist .
+	cd lib && zip -qr ../dist/visionlake.zip visionlake -x '*/__pycache__/*'
+
+clean: ## remove the sample data, the local lake and build output
+	rm -rf $(SAMPLE) $(LAKE) dist build spark-warehouse .pytest_cache

@@ -1,0 +1,172 @@
+"""Configuration: ``conf/base.yaml`` + ``conf/<env>.yaml`` + environment variables -> one frozen object.
+
+Precedence, lowest first: base.yaml, the environment's overlay, the standard AWS variables for storage,
+then ``VISIONLAKE__<SECTION>__<KEY>`` variables (values parsed as YAML scalars). Credentials are never
+part of the config: boto3, Spark's S3A and delta-rs read them from the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from visionlake.errors import ConfigError
+
+CONF_DIR_ENV = "VISIONLAKE_CONF_DIR"
+DEFAULT_CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+OVERRIDE_PREFIX = "VISIONLAKE__"
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str | None
+    conf: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where object storage is and how to talk to it; shared by S3A, boto3 and delta-rs."""
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    path_style: bool = False
+    allow_http: bool = False
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    writer: str = "auto"
+    max_file_mb: int = 128
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    target_task_mb: int = 64
+    min_tasks: int = 2
+    read_threads: int = 32
+    suffix: str = ".json"
+
+
+@dataclass(frozen=True)
+class AlprSettings:
+    low_confidence_threshold: float = 70.0
+    hourly_price: float = 0.44
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str
+    spark: SparkSettings
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    lake: LakeSettings = field(default_factory=LakeSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    alpr: AlprSettings = field(default_factory=AlprSettings)
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return data
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The standard AWS variables first, then VISIONLAKE__SECTION__KEY variables."""
+    overrides: dict[str, Any] = {}
+    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    storage: dict[str, Any] = {}
+    if endpoint:
+        storage["endpoint_url"] = endpoint
+    if region:
+        storage["region"] = region
+    if storage:
+        overrides["storage"] = storage
+    for name, raw in environ.items():
+        if not name.startswith(OVERRIDE_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(OVERRIDE_PREFIX) :].split("__") if k]
+        if len(keys) < 2:
+            raise ConfigError(f"{name}: expected {OVERRIDE_PREFIX}<SECTION>__<KEY>")
+        node = overrides
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = yaml.safe_load(raw)
+    return overrides
+
+
+def _section(cls: type, data: Mapping[str, Any] | None, name: str) -> Any:
+    data = dict(data or {})
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in '{name}': {', '.join(unknown)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ConfigError(f"section '{name}': {exc}") from exc
+
+
+def _storage(data: Mapping[str, Any] | None) -> StorageSettings:
+    data = dict(data or {})
+    endpoint = data.get("endpoint_url") or None
+    if data.get("path_style") is None:
+        data["path_style"] = endpoint is not None
+    if data.get("allow_http") is None:
+        data["allow_http"] = bool(endpoint and endpoint.startswith("http://"))
+    data["endpoint_url"] = endpoint
+    data["region"] = data.get("region") or "us-east-1"
+    return _section(StorageSettings, data, "storage")
+
+
+def load_config(env: str = "local", environ: Mapping[str, str] | None = None) -> Config:
+    """Load the configuration of ``env``.
+
+    Args:
+        env: name of the overlay in the conf folder (local, minio, emr, ...).
+        environ: the environment to read variables from; ``os.environ`` when omitted.
+
+    Raises:
+        ConfigError: the overlay does not exist, a file is not valid YAML or a setting is unknown.
+    """
+    environ = os.environ if environ is None else environ
+    conf_dir = Path(environ.get(CONF_DIR_ENV) or DEFAULT_CONF_DIR)
+    overlay_path = conf_dir / f"{env}.yaml"
+    if not overlay_path.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+        raise ConfigError(f"unknown environment '{env}' (no {overlay_path}); known: {', '.join(known)}")
+    data = _deep_merge(_read_yaml(conf_dir / "base.yaml"), _read_yaml(overlay_path))
+    data = _deep_merge(data, _env_overrides(environ))
+    unknown = sorted(set(data) - {"spark", "storage", "lake", "ingest", "alpr"})
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
+    spark = data.get("spark") or {}
+    return Config(
+        env=env,
+        spark=SparkSettings(
+            master=spark.get("master"),
+            conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
+        ),
+        storage=_storage(data.get("storage")),
+        lake=_section(LakeSettings, data.get("lake"), "lake"),
+        ingest=_section(IngestSettings, data.get("ingest"), "ingest"),
+        alpr=_section(AlprSettings, data.get("alpr"), "alpr"),
+    )

@@ -1,0 +1,35 @@
+"""The quarantine table: every record that could not be used, with its reason. Same columns for every source."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+RAW_PREFIX_CHARS = 64 * 1024
+
+QUARANTINE = T.StructType(
+    [
+        T.StructField("source_path", T.StringType(), False),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("detail", T.StringType(), True),
+        T.StructField("raw", T.StringType(), True),
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("ingested_at", T.TimestampType(), False),
+    ]
+)
+
+
+def to_quarantine(df: DataFrame, run_id: str, ingested_at: Column) -> DataFrame:
+    """Quarantine rows from rows that carry ``source_path``, ``reason``, ``detail`` and ``raw``.
+
+    ``raw`` keeps its first 64 KB; ``run_id`` and ``ingested_at`` are those of the run that quarantined it.
+    """
+    return df.select(
+        "source_path",
+        "reason",
+        "detail",
+        F.substring("raw", 1, RAW_PREFIX_CHARS).alias("raw"),
+        F.lit(run_id).alias("run_id"),
+        ingested_at.alias("ingested_at"),
+    )

@@ -1,0 +1,79 @@
+"""The run log ``<lake>/_runs``: one row per run and stage, appended with delta-rs from the driver."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pyarrow as pa
+
+from visionlake.config import StorageSettings
+from visionlake.lake import storage as st
+
+RUNS_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), False),
+        pa.field("source", pa.string(), False),
+        pa.field("stage", pa.string(), False),
+        pa.field("status", pa.string(), False),
+        pa.field("started_at", pa.timestamp("us", tz="UTC"), False),
+        pa.field("seconds", pa.float64()),
+        pa.field("files_in", pa.int64()),
+        pa.field("rows_in", pa.int64()),
+        pa.field("rows_out", pa.map_(pa.string(), pa.int64())),
+        pa.field("quarantined", pa.int64()),
+        pa.field("message", pa.string()),
+    ]
+)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: UTC time plus random suffix, e.g. ``20261122T103005Z-3f9a1c``."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class StageRecord:
+    stage: str
+    started_at: datetime
+    status: str = "ok"
+    seconds: float | None = None
+    files_in: int | None = None
+    rows_in: int | None = None
+    rows_out: dict[str, int] = field(default_factory=dict)
+    quarantined: int | None = None
+    message: str | None = None
+
+
+def runs_location(lake: str) -> str:
+    return st.join(st.normalize(lake), "_runs")
+
+
+def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord], storage: StorageSettings) -> None:
+    """Append the stage records of one run to ``<lake>/_runs``."""
+    from deltalake import write_deltalake
+
+    rows = [
+        {
+            "run_id": run_id,
+            "source": source,
+            "stage": r.stage,
+            "status": r.status,
+            "started_at": r.started_at,
+            "seconds": r.seconds,
+            "files_in": r.files_in,
+            "rows_in": r.rows_in,
+            "rows_out": list(r.rows_out.items()) if r.rows_out else None,
+            "quarantined": r.quarantined,
+            "message": r.message,
+        }
+        for r in records
+    ]
+    write_deltalake(
+        st.object_store_uri(runs_location(lake)),
+        pa.Table.from_pylist(rows, schema=RUNS_SCHEMA),
+        mode="append",
+        storage_options=st.delta_storage_options(storage),
+    )

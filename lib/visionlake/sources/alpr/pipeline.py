@@ -1,0 +1,273 @@
+"""The ALPR run: new result files -> bronze -> silver (+ quarantine) -> gold, with a run log and a check.
+
+Each stage consumes what the previous one committed and has not yet been consumed, so a run that died
+part-way is completed by the next one and never appends twice:
+- bronze takes input files whose path it does not hold yet;
+- each silver table (and quarantine) records, as its Delta app transaction, the bronze version it has
+  consumed, and takes the bronze files added since;
+- each gold table records the silver ``frames`` version it has consumed and recomputes the event dates
+  of the frames files added since (``plate_sightings``, which is not per date, is recomputed whole).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from visionlake.config import Config
+from visionlake.errors import ReconciliationError
+from visionlake.ingest.listing import Listing, list_input
+from visionlake.ingest.quarantine import to_quarantine
+from visionlake.ingest.reader import read_files
+from visionlake.lake import delta, table_location
+from visionlake.lake.delta import Txn
+from visionlake.lake.runlog import StageRecord, append_runs, new_run_id
+from visionlake.sources.alpr import gold, silver
+from visionlake.sources.alpr.quality import with_result
+from visionlake.sources.alpr.schema import BRONZE
+
+SOURCE = "alpr"
+INGEST_APP = "visionlake/alpr/ingest"
+SILVER_APP = "visionlake/alpr/silver"
+GOLD_APP = "visionlake/alpr/gold"
+# frames goes last: once it has consumed a bronze version, every other silver table has too.
+SILVER_TABLES = ["quarantine", *silver.ELEMENT_TABLES, "frames"]
+GOLD_DATED = ["vehicles", "daily_camera_stats", "daily_processing"]
+GOLD_TABLES = [*GOLD_DATED, "plate_sightings"]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    files_listed: int = 0
+    files_skipped: int = 0
+    files_new: int = 0
+    rows_out: dict[str, int] = field(default_factory=dict)
+    quarantined: Counter = field(default_factory=Counter)
+    stages: list[StageRecord] = field(default_factory=list)
+    check: str = ""
+
+
+class _Run:
+    def __init__(self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool) -> None:
+        self.spark = spark
+        self.cfg = cfg
+        self.storage = cfg.storage
+        self.lake = lake
+        self.full_refresh = full_refresh
+        self.now = datetime.now(timezone.utc)
+        self.summary = RunSummary(run_id=new_run_id(self.now))
+
+    def loc(self, layer: str, table: str | None = None) -> str:
+        if table == "quarantine":
+            return table_location(self.lake, "quarantine", SOURCE)
+        return table_location(self.lake, layer, SOURCE, table)
+
+    def write(self, df: DataFrame, location: str, **kwargs) -> int:  # noqa: ANN003
+        result = delta.write_table(df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, **kwargs)
+        return result.rows
+
+    def stage(self, name: str) -> StageRecord:
+        record = StageRecord(stage=name, started_at=datetime.now(timezone.utc))
+        self._clock = time.monotonic()
+        self.summary.stages.append(record)
+        return record
+
+    def done(self, record: StageRecord) -> None:
+        record.seconds = round(time.monotonic() - self._clock, 3)
+
+    # ---------------------------------------------------------------------------------------------
+
+    def bronze(self, input_root: str) -> None:
+        record = self.stage("bronze")
+        listing: Listing = list_input(input_root, self.storage, self.cfg.ingest.suffix, self.cfg.ingest.read_threads)
+        location = self.loc("bronze", "results")
+        seen = set() if self.full_refresh else set(delta.column_values(location, "source_path", self.storage))
+        new_files = [f for f in listing.files if f.path not in seen]
+        self.summary.files_listed = len(listing.files)
+        self.summary.files_skipped = listing.skipped
+        self.summary.files_new = len(new_files)
+        record.files_in = len(new_files)
+        record.message = f"listed {len(listing.files)} files under {listing.root}, {listing.skipped} skipped (not *{self.cfg.ingest.suffix})"
+        if new_files or self.full_refresh:
+            raw = read_files(self.spark, listing.root, new_files, self.storage, self.cfg.ingest)
+            rows = raw.select(
+                *[c for c in BRONZE.fieldNames() if c in raw.columns],
+                F.lit(self.summary.run_id).alias("run_id"),
+                F.lit(self.now).alias("ingested_at"),
+                F.lit(self.now.date()).alias("ingest_date"),
+            )
+            batch = (delta.transaction_version(location, INGEST_APP, self.storage) or 0) + 1
+            written = self.write(
+                rows, location, partition_by=["ingest_date"], txn=Txn(INGEST_APP, batch),
+                mode="overwrite" if self.full_refresh else "append",
+            )
+            record.rows_out["bronze/results"] = written
+            self.summary.rows_out["bronze/results"] = written
+        self.done(record)
+
+    def silver(self) -> None:
+        record = self.stage("silver")
+        bronze_location = self.loc("bronze", "results")
+        bronze_version = delta.version(bronze_location, self.storage)
+        if bronze_version is None:
+            record.status, record.message = "skipped", "no bronze table yet"
+            self.done(record)
+            return
+        pending: dict[int | None, list[str]] = {}
+        for name in SILVER_TABLES:
+            location = self.loc("silver", name)
+            marker = None if self.full_refresh else delta.transaction_version(location, SILVER_APP, self.storage)
+            if marker is None or marker < bronze_version:
+                pending.setdefault(marker, []).append(name)
+        record.rows_in = 0
+        for marker, tables in pending.items():
+            files = delta.files_added_since(bronze_location, marker, self.storage)
+            bronze_rows = delta.read_files(self.spark, bronze_location, files, BRONZE)
+            record.rows_in += self._silver_batch(bronze_rows, tables, Txn(SILVER_APP, bronze_version), record)
+        if not pending:
+            record.status, record.message = "skipped", "every silver table is up to date"
+        record.quarantined = sum(self.summary.quarantined.values())
+        self.done(record)
+
+    def _classified(self, bronze_rows: DataFrame) -> DataFrame:
+        classified = (
+            bronze_rows.drop("run_id", "ingested_at", "ingest_date")
+            .transform(with_result)
+            .transform(silver.with_frame_key)
+            .transform(silver.with_event_time)
+        )
+        frames_location = self.loc("silver", "frames")
+        existing = None if self.full_refresh else delta.read_table(self.spark, frames_location, self.storage)
+        if existing is None:
+            return classified
+        known = existing.select("frame_key", F.col("source_path").alias("first_path"))
+        duplicate = F.col("reason").isNull() & F.col("first_path").isNotNull() & (F.col("first_path") != F.col("source_path"))
+        return (
+            classified.join(known, "frame_key", "left")
+            .withColumns(
+                {
+                    "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
+                    "detail": F.when(duplicate, F.concat(F.lit("same camera, name and content as "), "first_path"))
+                    .otherwise(F.col("detail")),
+                }
+            )
+            .drop("first_path")
+        )
+
+    def _silver_batch(self, bronze_rows: DataFrame, tables: list[str], txn: Txn, record: StageRecord) -> int:
+        classified = self._classified(bronze_rows).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            reasons = Counter(
+                {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+            )
+            total = sum(reasons.values())
+            rejected = Counter({k: v for k, v in reasons.items() if k is not None})
+            accepted = classified.where(F.col("reason").isNull())
+            elements = silver.explode_elements(accepted)
+            mode = "overwrite" if self.full_refresh else "append"
+            for name in tables:
+                if name == "quarantine":
+                    df = to_quarantine(classified.where(F.col("reason").isNotNull()), self.summary.run_id, F.lit(self.now))
+                    written = self.write(df, self.loc("quarantine", name), mode=mode, txn=txn)
+                    self.summary.quarantined.update(rejected)
+                else:
+                    df = silver.build_frames(accepted) if name == "frames" else silver.ELEMENT_TABLES[name](elements)
+                    written = self.write(df, self.loc("silver", name), partition_by=[silver.PARTITION], mode=mode, txn=txn)
+                key = f"{'quarantine' if name == 'quarantine' else 'silver'}/{name}"
+                record.rows_out[key] = record.rows_out.get(key, 0) + written
+                self.summary.rows_out[key] = self.summary.rows_out.get(key, 0) + written
+            return total
+        finally:
+            classified.unpersist()
+
+    def gold(self) -> None:
+        record = self.stage("gold")
+        frames_location = self.loc("silver", "frames")
+        frames_version = delta.version(frames_location, self.storage)
+        if frames_version is None:
+            record.status, record.message = "skipped", "no silver frames yet"
+            self.done(record)
+            return
+        txn = Txn(GOLD_APP, frames_version)
+        settings = self.cfg.alpr
+        for name in GOLD_TABLES:
+            location = self.loc("gold", name)
+            marker = None if self.full_refresh else delta.transaction_version(location, GOLD_APP, self.storage)
+            if marker is not None and marker >= frames_version:
+                continue
+            if name == "plate_sightings":
+                df = gold.build_plate_sightings(self._silver("plates", None))
+                written = self.write(df, location, mode="overwrite", txn=txn)
+            else:
+                dates = None
+                if marker is not None:
+                    dates = delta.partitions_added_since(frames_location, marker, silver.PARTITION, self.storage)
+                df = self._gold_dated(name, dates, settings.low_confidence_threshold, settings.hourly_price)
+                written = self.write(
+                    df, location, partition_by=[silver.PARTITION], mode="overwrite", replace_partitions=dates, txn=txn
+                )
+            record.rows_out[f"gold/{name}"] = written
+            self.summary.rows_out[f"gold/{name}"] = written
+        self.done(record)
+
+    def _silver(self, name: str, dates: list[str] | None) -> DataFrame:
+        filters = None if dates is None else [(silver.PARTITION, "in", dates)]
+        return delta.read_table(self.spark, self.loc("silver", name), self.storage, filters)
+
+    def _gold_dated(self, name: str, dates: list[str] | None, threshold: float, hourly_price: float) -> DataFrame:
+        if name == "vehicles":
+            return gold.build_vehicles(
+                *[self._silver(t, dates) for t in ("plates", "cars", "car_colors", "car_makes", "car_body_styles",
+                                                   "plate_countries")]
+            )
+        if name == "daily_camera_stats":
+            return gold.build_daily_camera_stats(
+                self._silver("frames", dates), self._silver("plates", dates), self._silver("cars", dates), threshold
+            )
+        return gold.build_daily_processing(self._silver("frames", dates), hourly_price)
+
+    def check(self) -> None:
+        record = self.stage("check")
+        bronze_rows = delta.row_count(self.loc("bronze", "results"), self.storage)
+        frames = delta.row_count(self.loc("silver", "frames"), self.storage)
+        quarantined = delta.row_count(self.loc("quarantine", "quarantine"), self.storage)
+        record.rows_in = bronze_rows
+        record.rows_out = {"silver/frames": frames, "quarantine/quarantine": quarantined}
+        record.message = f"bronze {bronze_rows} = silver frames {frames} + quarantined {quarantined}"
+        if bronze_rows != frames + quarantined:
+            record.status = "failed"
+            record.message = record.message.replace(" = ", " != ")
+        self.summary.check = record.message
+        self.done(record)
+
+
+def run(spark: SparkSession, cfg: Config, input_root: str, lake: str, full_refresh: bool = False) -> RunSummary:
+    """Run the ALPR pipeline once; see the module docstring.
+
+    Raises:
+        ReconciliationError: bronze rows are not all accounted for by silver frames and quarantine.
+    """
+    job = _Run(spark, cfg, lake, full_refresh)
+    try:
+        job.bronze(input_root)
+        job.silver()
+        job.gold()
+        job.check()
+    except Exception as exc:
+        failed = job.summary.stages[-1] if job.summary.stages else job.stage("start")
+        failed.status, failed.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        if failed.seconds is None:
+            job.done(failed)
+        append_runs(lake, job.summary.run_id, SOURCE, job.summary.stages, cfg.storage)
+        raise
+    append_runs(lake, job.summary.run_id, SOURCE, job.summary.stages, cfg.storage)
+    if job.summary.stages[-1].status == "failed":
+        raise ReconciliationError(job.summary.check)
+    return job.summary

@@ -1,0 +1,76 @@
+"""Which ALPR results are usable, and the reason for each one that is not.
+
+Reasons, in the order they are checked:
+``unreadable`` / ``invalid_encoding`` (the file could not be read or is not UTF-8; set at ingestion),
+``empty_file`` (nothing but whitespace), ``invalid_json`` (not parseable, e.g. truncated),
+``not_an_object`` (valid JSON whose top level is an array, string, number or null),
+``schema_mismatch`` (a field of the wrong type, e.g. ``duration`` as an object; the detail names the
+fields), ``missing_field`` (a required field such as ``frame_id`` is absent or null).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from visionlake.sources.alpr.schema import CORRUPT_COLUMN, REQUIRED_FIELDS, RESULT_FIELDS, RESULT_WITH_CORRUPT
+
+_LEADING = r"^[\s\x{FEFF}]+"
+
+
+def _mismatched_fields(raw: Column) -> Column:
+    """Comma-separated names of the top-level fields whose JSON value does not fit the declared type."""
+    checks = []
+    for field in RESULT_FIELDS:
+        probe = T.StructType([field, T.StructField(CORRUPT_COLUMN, T.StringType())])
+        bad = F.from_json(raw, probe)[CORRUPT_COLUMN].isNotNull()
+        checks.append(F.when(bad, F.lit(field.name)))
+    return F.concat_ws(", ", *checks)
+
+
+def _json_kind(first_char: Column) -> Column:
+    return (
+        F.when(first_char == "[", "an array")
+        .when(first_char == '"', "a string")
+        .when(first_char == "n", "null")
+        .when(first_char.isin("t", "f"), "a boolean")
+        .otherwise("a number")
+    )
+
+
+def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
+    """Add ``result`` (the parsed JSON, declared schema), ``reason`` and ``detail`` (null when usable).
+
+    Requires ``raw`` (text) and ``read_error`` (``<reason>: <detail>`` or null).
+    """
+    raw = F.col(raw_col)
+    body = F.regexp_replace(raw, _LEADING, "")
+    parsed = F.col("_parsed")
+    broken = parsed.isNull() | parsed[CORRUPT_COLUMN].isNotNull()
+    not_json = F.get_json_object(raw, "$").isNull()
+    missing = [F.when(parsed[name].isNull(), F.lit(name)) for name in REQUIRED_FIELDS]
+    read_reason = F.split(F.col("read_error"), ": ", 2)
+    reason = (
+        F.when(F.col("read_error").isNotNull(), read_reason[0])
+        .when(F.length(body) == 0, "empty_file")
+        .when(broken & not_json, "invalid_json")
+        .when(broken & ~body.startswith("{"), "not_an_object")
+        .when(broken, "schema_mismatch")
+        .when(F.concat_ws("", *missing) != "", "missing_field")
+    )
+    reason_col = F.col("reason")
+    detail = (
+        F.when(reason_col.isin("unreadable", "invalid_encoding"), read_reason[1])
+        .when(reason_col == "empty_file", F.format_string("%d characters of whitespace", F.length(raw)))
+        .when(reason_col == "invalid_json", F.lit("not parseable as JSON (malformed or truncated)"))
+        .when(reason_col == "not_an_object", F.concat(F.lit("top level is "), _json_kind(F.substring(body, 1, 1))))
+        .when(reason_col == "schema_mismatch", F.concat(F.lit("wrong type: "), _mismatched_fields(raw)))
+        .when(reason_col == "missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing)))
+    )
+    return (
+        df.withColumn("_parsed", F.from_json(raw, RESULT_WITH_CORRUPT))
+        .withColumn("reason", reason)
+        .withColumns({"detail": detail, "result": F.when(reason_col.isNull(), parsed.dropFields(CORRUPT_COLUMN))})
+        .drop("_parsed")
+    )

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from visionlake.config import load_config
+from visionlake.errors import ConfigError
+
+
+def test_load_config_local_overlays_base():
+    cfg = load_config("local", environ={})
+    assert cfg.spark.master == "local[*]"
+    assert cfg.spark.conf["spark.sql.session.timeZone"] == "UTC"
+    assert cfg.spark.conf["spark.driver.memory"] == "4g"
+    assert cfg.alpr.low_confidence_threshold == 70.0
+    assert cfg.storage.endpoint_url is None
+    assert cfg.storage.path_style is False
+
+
+def test_load_config_standard_aws_variables_set_storage():
+    cfg = load_config("local", environ={"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_REGION": "eu-west-1"})
+    assert cfg.storage.endpoint_url == "http://127.0.0.1:9000"
+    assert cfg.storage.region == "eu-west-1"
+    assert cfg.storage.path_style is True
+    assert cfg.storage.allow_http is True
+
+
+def test_load_config_s3_specific_endpoint_wins():
+    environ = {"AWS_ENDPOINT_URL": "http://a:1", "AWS_ENDPOINT_URL_S3": "https://b:2"}
+    cfg = load_config("local", environ=environ)
+    assert cfg.storage.endpoint_url == "https://b:2"
+    assert cfg.storage.allow_http is False
+
+
+def test_load_config_visionlake_variables_override_any_setting():
+    cfg = load_config("local", environ={"VISIONLAKE__ALPR__HOURLY_PRICE": "1.5", "VISIONLAKE__INGEST__READ_THREADS": "8"})
+    assert cfg.alpr.hourly_price == 1.5
+    assert cfg.ingest.read_threads == 8
+
+
+def test_load_config_unknown_environment_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown environment 'nope'.*known: .*local"):
+        load_config("nope", environ={})
+
+
+def test_load_config_unknown_setting_is_a_clear_error():
+    with pytest.raises(ConfigError, match="unknown setting\\(s\\) in 'alpr': hourly_prise"):
+        load_config("local", environ={"VISIONLAKE__ALPR__HOURLY_PRISE": "1"})
