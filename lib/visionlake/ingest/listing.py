@@ -49,8 +49,11 @@ def _scan_local(root: str, suffix: str) -> tuple[list[FileEntry], int]:
                 elif not entry.name.endswith(suffix):
                     skipped += 1
                 else:
-                    info = entry.stat()
-                    files.append(FileEntry(entry.path, info.st_size, info.st_mtime))
+                    try:
+                        info = entry.stat()
+                        files.append(FileEntry(entry.path, info.st_size, info.st_mtime))
+                    except OSError:  # a dangling link or a file deleted meanwhile: reading it will say why
+                        files.append(FileEntry(entry.path, 0, 0.0))
     return files, skipped
 
 

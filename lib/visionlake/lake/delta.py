@@ -351,7 +351,7 @@ def snapshot_files(location: str, storage: StorageSettings, partition_filters: l
     table = open_table(location, storage)
     if table is None:
         return []
-    return [st.spark_uri(u) for u in table.file_uris(partition_filters)]
+    return [st.spark_uri(u) for u in table.file_uris(file_pruning_predicate=partition_filters)]
 
 
 def files_added_since(location: str, version: int | None, storage: StorageSettings) -> list[str]:

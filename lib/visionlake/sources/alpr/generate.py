@@ -447,6 +447,6 @@ class _Writer:
                 part = rest * rng.uniform(0.4, 0.9)
                 tail.append(part)
                 rest -= part
-            tail.append(rest * rng.uniform(0.9, 1.0))
+            tail.append(rest * rng.uniform(0.99, 1.0))  # the classes past the top-5 keep almost nothing
         # 7 significant digits, like the SDK's float32 values.
         return [float(f"{v:.7g}") for v in sorted([top, *tail], reverse=True)]

@@ -21,10 +21,12 @@ _LEADING = r"^[\s\x{FEFF}]+"
 
 def _mismatched_fields(raw: Column) -> Column:
     """Comma-separated names of the top-level fields whose JSON value does not fit the declared type."""
+    # One single-field parse per field: a value that is present (not JSON null) but parses to null did not
+    # fit. (A probe on the corrupt-record column would be pruned away by Spark's JSON optimizer.)
     checks = []
     for field in RESULT_FIELDS:
-        probe = T.StructType([field, T.StructField(CORRUPT_COLUMN, T.StringType())])
-        bad = F.from_json(raw, probe)[CORRUPT_COLUMN].isNotNull()
+        parsed = F.from_json(raw, T.StructType([field]))[field.name]
+        bad = parsed.isNull() & F.get_json_object(raw, f"$.{field.name}").isNotNull()
         checks.append(F.when(bad, F.lit(field.name)))
     return F.concat_ws(", ", *checks)
 

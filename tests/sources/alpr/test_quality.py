@@ -1,0 +1,305 @@
+"""Tests of visionlake.sources.alpr.quality: each reason a result file can be rejected for, and the parsed result."""
+
+from __future__ import annotations
+
+from chispa import assert_df_equality
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from visionlake.sources.alpr.quality import with_result
+from visionlake.sources.alpr.schema import RESULT
+
+SOURCE_SCHEMA = T.StructType([T.StructField("raw", T.StringType()), T.StructField("read_error", T.StringType())])
+CLASSIFIED_SCHEMA = T.StructType(
+    [
+        T.StructField("raw", T.StringType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("detail", T.StringType()),
+    ]
+)
+
+
+def _classified(source_df):
+    return with_result(source_df).select("raw", "reason", "detail")
+
+
+def test_with_result_read_error_unreadable(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            (None, "unreadable: permission denied"),
+            # only the first ": " separates reason from detail
+            (None, "unreadable: s3a://lake/raw/cam1/1.json: Access Denied"),
+            # the read error wins even when some text was read
+            ('{"frame_id":1}', "unreadable: connection reset"),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
+            (None, "unreadable", "permission denied"),
+            (None, "unreadable", "s3a://lake/raw/cam1/1.json: Access Denied"),
+            ('{"frame_id":1}', "unreadable", "connection reset"),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_read_error_invalid_encoding(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            (None, "invalid_encoding: 'utf-8' codec can't decode byte 0xff in position 0"),
+            (None, "invalid_encoding: "),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
+            (None, "invalid_encoding", "'utf-8' codec can't decode byte 0xff in position 0"),
+            (None, "invalid_encoding", ""),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_empty_file(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame([("", None), ("  \n\t", None)], SOURCE_SCHEMA)
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
+            ("", "empty_file", "0 characters of whitespace"),
+            ("  \n\t", "empty_file", "4 characters of whitespace"),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_invalid_json(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"duration":38,"frame_id":4', None),  # truncated object
+            ('{"duration":38,"frame_id":4,"plates":[{"text":"AB1', None),  # truncated inside an array
+            ("{duration:38}", None),  # unquoted key
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    detail = "not parseable as JSON (malformed or truncated)"
+    expected_df = spark.createDataFrame(
+        [
+            ('{"duration":38,"frame_id":4', "invalid_json", detail),
+            ('{"duration":38,"frame_id":4,"plates":[{"text":"AB1', "invalid_json", detail),
+            ("{duration:38}", "invalid_json", detail),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_not_an_object(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [("[1,2]", None), ("null", None), ('"x"', None), ("42", None), ("true", None), ("  [1]", None)],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
+            ("[1,2]", "not_an_object", "top level is an array"),
+            ("null", "not_an_object", "top level is null"),
+            ('"x"', "not_an_object", "top level is a string"),
+            ("42", "not_an_object", "top level is a number"),
+            ("true", "not_an_object", "top level is a boolean"),
+            ("  [1]", "not_an_object", "top level is an array"),  # leading whitespace is skipped
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_schema_mismatch_names_the_field(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"duration":{"a":1},"frame_id":1}', None),
+            ('{"frame_id":"abc"}', None),
+            # a wrong type deep inside plates names the top-level field
+            ('{"frame_id":1,"plates":[{"confidences":"high"}]}', None),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
+            ('{"duration":{"a":1},"frame_id":1}', "schema_mismatch", "wrong type: duration"),
+            ('{"frame_id":"abc"}', "schema_mismatch", "wrong type: frame_id"),
+            ('{"frame_id":1,"plates":[{"confidences":"high"}]}', "schema_mismatch", "wrong type: plates"),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_schema_mismatch_lists_fields_in_schema_order(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"plates":5,"frame_id":1,"duration":"x"}', None),
+            ('{"duration":{"a":1},"frame_id":{"b":1}}', None),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
+            ('{"plates":5,"frame_id":1,"duration":"x"}', "schema_mismatch", "wrong type: duration, plates"),
+            ('{"duration":{"a":1},"frame_id":{"b":1}}', "schema_mismatch", "wrong type: duration, frame_id"),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_schema_mismatch_is_not_accepted_when_result_is_not_selected(spark: SparkSession) -> None:
+    # The classification must not depend on which columns a caller keeps afterwards.
+    source_df = spark.createDataFrame(
+        [
+            ('{"duration":{"a":1},"frame_id":1}', None),
+            ('{"duration":"x","frame_id":1,"plates":5}', None),
+            ('{"duration":38,"frame_id":412}', None),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = with_result(source_df).where(F.col("reason").isNull()).select("raw")
+    expected_df = spark.createDataFrame(
+        [('{"duration":38,"frame_id":412}',)], T.StructType([T.StructField("raw", T.StringType())])
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_missing_field(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [('{"duration":5}', None), ('{"duration":5,"frame_id":null}', None), ("{}", None)],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
+            ('{"duration":5}', "missing_field", "missing: frame_id"),
+            ('{"duration":5,"frame_id":null}', "missing_field", "missing: frame_id"),
+            ("{}", "missing_field", "missing: frame_id"),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_rejected_rows_have_null_result(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [(None, "unreadable: gone"), ("", None), ('{"frame_id":', None), ("[1]", None), ('{"duration":5}', None)],
+        SOURCE_SCHEMA,
+    )
+    actual_df = with_result(source_df).select("raw", F.col("result").isNull().alias("result_is_null"))
+    expected_df = spark.createDataFrame(
+        [(None, True), ("", True), ('{"frame_id":', True), ("[1]", True), ('{"duration":5}', True)],
+        T.StructType([T.StructField("raw", T.StringType()), T.StructField("result_is_null", T.BooleanType())]),
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_valid_rows_parse_top_level(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"duration":38,"frame_id":412}', None),  # nothing found: no plates
+            ('{"duration":53,"frame_id":99,"latency":0}', None),  # parallel-mode process() return
+            ('{"frame_id":1203,"job_idx":2,"lantency":1}', None),  # Android spelling, no duration
+            ('  {"frame_id":0,"timestamp":"2022-05-02T07:15:49.999546"}\n', None),  # whitespace around
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = with_result(source_df).select("raw", "reason", "detail", "result")
+    expected_df = spark.createDataFrame(
+        [
+            ('{"duration":38,"frame_id":412}', None, None, (38, 412, None, None, None, None, None)),
+            ('{"duration":53,"frame_id":99,"latency":0}', None, None, (53, 99, None, None, 0, None, None)),
+            ('{"frame_id":1203,"job_idx":2,"lantency":1}', None, None, (None, 1203, 2, 1, None, None, None)),
+            (
+                '  {"frame_id":0,"timestamp":"2022-05-02T07:15:49.999546"}\n',
+                None,
+                None,
+                (None, 0, None, None, None, None, "2022-05-02T07:15:49.999546"),
+            ),
+        ],
+        T.StructType([*CLASSIFIED_SCHEMA.fields, T.StructField("result", RESULT)]),
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_year_int_becomes_string(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"frame_id":1,"plates":[{"car":{"makeModelYear":[{"make":"audi","model":"s5","year":2012}]}}]}', None),
+            ('{"frame_id":2,"plates":[{"car":{"makeModelYear":[{"make":"audi","model":"s5","year":null}]}}]}', None),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = with_result(source_df).select(
+        F.col("result.frame_id").alias("frame_id"),
+        F.col("result.plates")[0]["car"]["makeModelYear"][0]["year"].alias("year"),
+    )
+    expected_df = spark.createDataFrame(
+        [(1, "2012"), (2, None)],
+        T.StructType([T.StructField("frame_id", T.LongType()), T.StructField("year", T.StringType())]),
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_year_interval_stays_string(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"frame_id":1,"plates":[{"car":{"makeModelYear":[{"make":"bmw","model":"x5","year":"0-9"}]}}]}', None),
+            ('{"frame_id":2,"plates":[{"car":{"makeModelYear":[{"make":"bmw","model":"x5","year":""}]}}]}', None),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = with_result(source_df).select(
+        F.col("result.frame_id").alias("frame_id"),
+        F.col("result.plates")[0]["car"]["makeModelYear"][0]["year"].alias("year"),
+    )
+    expected_df = spark.createDataFrame(
+        [(1, "0-9"), (2, "")],
+        T.StructType([T.StructField("frame_id", T.LongType()), T.StructField("year", T.StringType())]),
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_confidences_in_exponent_form_parse(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            (
+                '{"frame_id":1,"plates":[{"car":{"color":[{"confidence":9.995e+01,"klass":0,"name":"black"},'
+                '{"confidence":1.07e-08,"klass":12,"name":"yellow"}]},"confidences":[8.5E1,99,2.5e-1],"text":"A"}]}',
+                None,
+            ),
+            ('{"frame_id":2,"plates":[{"confidences":[],"text":"B"}]}', None),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = with_result(source_df).select(
+        F.col("result.frame_id").alias("frame_id"),
+        F.col("result.plates")[0]["confidences"].alias("confidences"),
+        F.col("result.plates")[0]["car"]["color"]["confidence"].alias("color_confidences"),
+    )
+    expected_df = spark.createDataFrame(
+        [(1, [85.0, 99.0, 0.25], [99.95, 1.07e-08]), (2, [], None)],
+        T.StructType(
+            [
+                T.StructField("frame_id", T.LongType()),
+                T.StructField("confidences", T.ArrayType(T.DoubleType())),
+                T.StructField("color_confidences", T.ArrayType(T.DoubleType())),
+            ]
+        ),
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
