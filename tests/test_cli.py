@@ -1,0 +1,114 @@
+"""The command line as users and external checks call it: exit status, one-line errors, S3 through AWS variables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import boto3
+import pytest
+from deltalake import DeltaTable
+
+from tests.conftest import REPO, VENV_BIN, write_files
+from tests.sources.alpr.test_pipeline import BAD, GOOD
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / "visionlake"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+    )
+
+
+def test_run_missing_input_exits_1_with_one_line_error(tmp_path):
+    result = _cli("run", "alpr", "--input", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake"))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("visionlake:")]
+    assert errors == [f"visionlake: error: input folder {tmp_path / 'nope'} does not exist"]
+    assert "Traceback" not in result.stderr
+
+
+def test_run_unknown_env_exits_1(tmp_path):
+    result = _cli("run", "alpr", "--input", str(tmp_path), "--lake", str(tmp_path / "lake"), "--env", "mars")
+    assert result.returncode == 1
+    assert "visionlake: error: unknown environment 'mars'" in result.stderr
+
+
+def test_bad_arguments_exit_2():
+    result = _cli("run", "nosuchsource", "--input", "x", "--lake", "y")
+    assert result.returncode == 2
+    assert "invalid choice: 'nosuchsource'" in result.stderr
+
+
+def test_generate_then_run_twice_locally_exit_0(tmp_path):
+    generated = _cli("generate", "alpr", "--out", str(tmp_path / "in"), "--count", "40", "--seed", "3")
+    assert (generated.returncode, generated.stdout.strip()) == (0, f"wrote 40 alpr files under {tmp_path / 'in'}")
+    for expected_new in (40, 0):
+        result = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(tmp_path / "lake"))
+        assert result.returncode == 0, result.stderr
+        assert f": {expected_new} new of 40 files listed (0 skipped)" in result.stdout
+        assert "check: bronze 40 = silver frames 40 + quarantined 0" in result.stdout
+
+
+@pytest.mark.s3
+def test_run_against_s3_configured_only_by_standard_aws_variables(aws_env, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    for bucket in ("raw", "lake"):
+        s3.create_bucket(Bucket=bucket)
+    for relative, content in {**GOOD, **BAD}.items():
+        s3.put_object(Bucket="raw", Key=f"alpr/{relative}", Body=content.encode() if isinstance(content, str) else content)
+
+    first = _cli("run", "alpr", "--input", "s3a://raw/alpr", "--lake", "s3a://lake/", env=aws_env)
+    assert first.returncode == 0, first.stderr
+    assert ": 13 new of 13 files listed" in first.stdout
+    assert "check: bronze 13 = silver frames 6 + quarantined 7" in first.stdout
+
+    options = {"AWS_ENDPOINT_URL": aws_env["AWS_ENDPOINT_URL"], "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1"}
+    frames = DeltaTable("s3://lake/silver/alpr/frames", storage_options=options).to_pyarrow_table().to_pylist()
+    assert sorted((r["frame_id"], r["camera_id"], r["plate_count"], r["car_count"]) for r in frames) == [
+        (0, "cam-a", 0, 0), (1, "cam-a", 1, 1), (3, "cam-b", 1, 0), (7, "cam-a", 1, 2), (9, "cam-b", 0, 1),
+        (12, "unknown", 0, 0),
+    ]
+    assert all(r["source_path"].startswith("s3a://raw/alpr/") for r in frames)
+    quarantine = DeltaTable("s3://lake/quarantine/alpr", storage_options=options).to_pyarrow_table().to_pylist()
+    assert sorted(r["reason"] for r in quarantine) == [
+        "empty_file", "invalid_encoding", "invalid_json", "missing_field", "not_an_object", "not_an_object",
+        "schema_mismatch",
+    ]
+    vehicles = DeltaTable("s3://lake/gold/alpr/vehicles", storage_options=options).to_pyarrow_table()
+    assert vehicles.num_rows == 5
+
+    again = _cli("run", "alpr", "--input", "s3a://raw/alpr", "--lake", "s3a://lake/", env=aws_env)
+    assert again.returncode == 0, again.stderr
+    assert ": 0 new of 13 files listed" in again.stdout
+    assert DeltaTable("s3://lake/silver/alpr/frames", storage_options=options).to_pyarrow_table().num_rows == 6
+
+
+@pytest.mark.s3
+def test_generate_to_s3(aws_env):
+    s3 = boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    s3.create_bucket(Bucket="gen")
+    result = _cli("generate", "alpr", "--out", "s3a://gen/alpr", "--count", "25", env=aws_env)
+    assert result.returncode == 0, result.stderr
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="gen")["Contents"]]
+    assert len(keys) == 25
+    assert all(k.startswith("alpr/cam-") and k.endswith(".json") for k in keys)
+
+
+def test_spark_submit_job_takes_the_same_arguments(tmp_path):
+    write_files(tmp_path / "in", {k: v for k, v in GOOD.items()})
+    env = {**os.environ, "PYSPARK_PYTHON": str(VENV_BIN / "python"), "PYSPARK_DRIVER_PYTHON": str(VENV_BIN / "python")}
+    result = subprocess.run(
+        [str(VENV_BIN / "spark-submit"), "--master", "local[2]", str(REPO / "jobs" / "run.py"), "alpr",
+         "--input", str(tmp_path / "in"), "--lake", str(tmp_path / "lake")],
+        capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "check: bronze 6 = silver frames 6 + quarantined 0" in result.stdout
