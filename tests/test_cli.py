@@ -8,7 +8,6 @@ import subprocess
 import boto3
 import pytest
 from deltalake import DeltaTable
-
 from tests.conftest import REPO, VENV_BIN, write_files
 from tests.sources.alpr.test_pipeline import BAD, GOOD
 
@@ -63,7 +62,9 @@ def test_run_against_s3_configured_only_by_standard_aws_variables(aws_env, tmp_p
     for bucket in ("raw", "lake"):
         s3.create_bucket(Bucket=bucket)
     for relative, content in {**GOOD, **BAD}.items():
-        s3.put_object(Bucket="raw", Key=f"alpr/{relative}", Body=content.encode() if isinstance(content, str) else content)
+        s3.put_object(
+            Bucket="raw", Key=f"alpr/{relative}", Body=content.encode() if isinstance(content, str) else content
+        )
 
     first = _cli("run", "alpr", "--input", "s3a://raw/alpr", "--lake", "s3a://lake/", env=aws_env)
     assert first.returncode == 0, first.stderr
@@ -73,13 +74,22 @@ def test_run_against_s3_configured_only_by_standard_aws_variables(aws_env, tmp_p
     options = {"AWS_ENDPOINT_URL": aws_env["AWS_ENDPOINT_URL"], "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1"}
     frames = DeltaTable("s3://lake/silver/alpr/frames", storage_options=options).to_pyarrow_table().to_pylist()
     assert sorted((r["frame_id"], r["camera_id"], r["plate_count"], r["car_count"]) for r in frames) == [
-        (0, "cam-a", 0, 0), (1, "cam-a", 1, 1), (3, "cam-b", 1, 0), (7, "cam-a", 1, 2), (9, "cam-b", 0, 1),
+        (0, "cam-a", 0, 0),
+        (1, "cam-a", 1, 1),
+        (3, "cam-b", 1, 0),
+        (7, "cam-a", 1, 2),
+        (9, "cam-b", 0, 1),
         (12, "unknown", 0, 0),
     ]
     assert all(r["source_path"].startswith("s3a://raw/alpr/") for r in frames)
     quarantine = DeltaTable("s3://lake/quarantine/alpr", storage_options=options).to_pyarrow_table().to_pylist()
     assert sorted(r["reason"] for r in quarantine) == [
-        "empty_file", "invalid_encoding", "invalid_json", "missing_field", "not_an_object", "not_an_object",
+        "empty_file",
+        "invalid_encoding",
+        "invalid_json",
+        "missing_field",
+        "not_an_object",
+        "not_an_object",
         "schema_mismatch",
     ]
     vehicles = DeltaTable("s3://lake/gold/alpr/vehicles", storage_options=options).to_pyarrow_table()
@@ -106,9 +116,22 @@ def test_spark_submit_job_takes_the_same_arguments(tmp_path):
     write_files(tmp_path / "in", {k: v for k, v in GOOD.items()})
     env = {**os.environ, "PYSPARK_PYTHON": str(VENV_BIN / "python"), "PYSPARK_DRIVER_PYTHON": str(VENV_BIN / "python")}
     result = subprocess.run(
-        [str(VENV_BIN / "spark-submit"), "--master", "local[2]", str(REPO / "jobs" / "run.py"), "alpr",
-         "--input", str(tmp_path / "in"), "--lake", str(tmp_path / "lake")],
-        capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
+        [
+            str(VENV_BIN / "spark-submit"),
+            "--master",
+            "local[2]",
+            str(REPO / "jobs" / "run.py"),
+            "alpr",
+            "--input",
+            str(tmp_path / "in"),
+            "--lake",
+            str(tmp_path / "lake"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "check: bronze 6 = silver frames 6 + quarantined 0" in result.stdout

@@ -32,13 +32,15 @@ def test_load_config_s3_specific_endpoint_wins():
 
 
 def test_load_config_visionlake_variables_override_any_setting():
-    cfg = load_config("local", environ={"VISIONLAKE__ALPR__HOURLY_PRICE": "1.5", "VISIONLAKE__INGEST__READ_THREADS": "8"})
+    cfg = load_config(
+        "local", environ={"VISIONLAKE__ALPR__HOURLY_PRICE": "1.5", "VISIONLAKE__INGEST__READ_THREADS": "8"}
+    )
     assert cfg.alpr.hourly_price == 1.5
     assert cfg.ingest.read_threads == 8
 
 
 def test_load_config_unknown_environment_is_a_clear_error():
-    with pytest.raises(ConfigError, match="unknown environment 'nope'.*known: .*local"):
+    with pytest.raises(ConfigError, match=r"unknown environment 'nope'.*known: .*local"):
         load_config("nope", environ={})
 
 

@@ -59,7 +59,7 @@ def _generate(args: argparse.Namespace) -> str:
     return f"wrote {written} {args.source} files under {args.out}"
 
 
-def format_summary(summary, seconds: float) -> str:  # noqa: ANN001 (a source's RunSummary)
+def format_summary(summary, seconds: float) -> str:
     lines = [
         f"run {summary.run_id}: {summary.files_new} new of {summary.files_listed} files listed"
         f" ({summary.files_skipped} skipped), {seconds:.1f} s",
@@ -101,12 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"visionlake: error: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # noqa: BLE001 - an unexpected failure still gets one line and status 1
+    except Exception as exc:
         if args.debug:
             traceback.print_exc()
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"visionlake: error: {type(exc).__name__}: {first_line} (rerun with --debug for details)",
-              file=sys.stderr)
+        print(
+            f"visionlake: error: {type(exc).__name__}: {first_line} (rerun with --debug for details)", file=sys.stderr
+        )
         return 1
     print(message)
     return 0

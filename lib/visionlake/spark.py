@@ -19,7 +19,6 @@ from visionlake.lake.storage import s3a_conf
 
 JARS_DIR_ENV = "VISIONLAKE_JARS_DIR"
 DEFAULT_JARS_DIR = Path(__file__).resolve().parents[2] / ".jars"
-DELTA_CLASS = "io.delta.tables.DeltaTable"
 
 
 def s3a_jars() -> list[str]:
@@ -53,12 +52,3 @@ def build_session(app_name: str, cfg: Config) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
-
-
-def has_delta_classes(spark: SparkSession) -> bool:
-    """Whether delta-spark's JVM classes are on the classpath (EMR/Databricks with Delta enabled)."""
-    try:
-        spark.sparkContext._jvm.java.lang.Class.forName(DELTA_CLASS)
-    except Exception:  # noqa: BLE001 - py4j wraps ClassNotFoundException
-        return False
-    return True

@@ -23,7 +23,7 @@ SCHEMA = T.StructType(
     ]
 )
 D1, D2 = dt.date(2022, 5, 1), dt.date(2022, 5, 2)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _rows(spark, rows):
@@ -76,7 +76,9 @@ def test_write_table_records_per_file_stats(spark, tmp_path):
 def test_file_stats_long_strings_keep_a_prefix_minimum_and_no_maximum(spark):
     import pyarrow as pa
 
-    table = pa.table({"s": ["x" * 40, "y" * 40], "n": [None, None]}, schema=pa.schema([("s", pa.string()), ("n", pa.int64())]))
+    table = pa.table(
+        {"s": ["x" * 40, "y" * 40], "n": [None, None]}, schema=pa.schema([("s", pa.string()), ("n", pa.int64())])
+    )
     assert json.loads(delta.file_stats(table)) == {
         "numRecords": 2,
         "minValues": {"s": "x" * 32},
@@ -108,12 +110,18 @@ def test_write_table_empty_append_still_records_the_txn(spark, tmp_path):
 def test_write_table_replace_partitions_keeps_other_partitions(spark, tmp_path):
     location = str(tmp_path / "t")
     delta.write_table(
-        _rows(spark, [(1, "old1", None, None, D1), (2, "old2", None, None, D2)]), location, storage=LOCAL,
+        _rows(spark, [(1, "old1", None, None, D1), (2, "old2", None, None, D2)]),
+        location,
+        storage=LOCAL,
         partition_by=["day"],
     )
     delta.write_table(
-        _rows(spark, [(3, "new2", None, None, D2)]), location, storage=LOCAL, partition_by=["day"],
-        mode="overwrite", replace_partitions=["2022-05-02"],
+        _rows(spark, [(3, "new2", None, None, D2)]),
+        location,
+        storage=LOCAL,
+        partition_by=["day"],
+        mode="overwrite",
+        replace_partitions=["2022-05-02"],
     )
     assert [(r["id"], r["name"]) for r in _table(location)] == [(1, "old1"), (3, "new2")]
 
@@ -129,9 +137,13 @@ def test_write_table_schema_drift_is_a_clear_error(spark, tmp_path):
     location = str(tmp_path / "t")
     delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL)
     other_df = spark.createDataFrame([(1, 2)], "id long, extra int")
-    with pytest.raises(LakeError, match=r"schema drift \(missing columns \['at', 'day', 'name', 'score'\], new columns \['extra'\]\)"):
+    with pytest.raises(
+        LakeError, match=r"schema drift \(missing columns \['at', 'day', 'name', 'score'\], new columns \['extra'\]\)"
+    ):
         delta.write_table(other_df, location, storage=LOCAL)
-    retyped_df = spark.createDataFrame([(1, "a", "x", None, D1)], "id long, name string, score string, at timestamp, day date")
+    retyped_df = spark.createDataFrame(
+        [(1, "a", "x", None, D1)], "id long, name string, score string, at timestamp, day date"
+    )
     with pytest.raises(LakeError, match=r"columns of another type: \['score'\]"):
         delta.write_table(retyped_df, location, storage=LOCAL)
 
@@ -141,9 +153,9 @@ def test_read_table_sees_exactly_the_committed_snapshot(spark, tmp_path):
     delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL, partition_by=["day"])
     # A file that a failed task left behind is in the folder but not in the log: readers must not see it.
     stray = tmp_path / "t" / "day=2022-05-01" / "part-stray.snappy.parquet"
-    spark.createDataFrame([(99, "stray", None, None)], "id long, name string, score double, at timestamp").write.parquet(
-        str(tmp_path / "stray")
-    )
+    spark.createDataFrame(
+        [(99, "stray", None, None)], "id long, name string, score double, at timestamp"
+    ).write.parquet(str(tmp_path / "stray"))
     next((tmp_path / "stray").glob("*.parquet")).rename(stray)
     actual = delta.read_table(spark, location, LOCAL)
     assert actual.columns == ["id", "name", "score", "at", "day"]
@@ -157,7 +169,9 @@ def test_read_table_of_missing_table_is_none(spark, tmp_path):
 def test_files_and_partitions_added_since_a_version(spark, tmp_path):
     location = str(tmp_path / "t")
     delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL, partition_by=["day"])
-    delta.write_table(_rows(spark, [(2, "b", None, None, D2)]).coalesce(1), location, storage=LOCAL, partition_by=["day"])
+    delta.write_table(
+        _rows(spark, [(2, "b", None, None, D2)]).coalesce(1), location, storage=LOCAL, partition_by=["day"]
+    )
     assert len(delta.files_added_since(location, None, LOCAL)) == 2
     added = delta.files_added_since(location, 0, LOCAL)
     assert len(added) == 1 and "/day=2022-05-02/" in added[0]
@@ -165,3 +179,53 @@ def test_files_and_partitions_added_since_a_version(spark, tmp_path):
     assert delta.partitions_added_since(location, None, "day", LOCAL) == ["2022-05-01", "2022-05-02"]
     assert delta.row_count(location, LOCAL) == 2
     assert sorted(delta.column_values(location, "name", LOCAL)) == ["a", "b"]
+
+
+def test_choose_writer_auto_is_delta_rs_without_delta_classes(spark):
+    assert delta.choose_writer("auto", spark) == "delta-rs"
+    assert delta.choose_writer("delta-spark", spark) == "delta-spark"
+    with pytest.raises(LakeError, match=r"lake\.writer must be auto, delta-rs or delta-spark, not 'parquet'"):
+        delta.choose_writer("parquet", spark)
+
+
+class _RecordingWriter:
+    """Stands in for DataFrameWriter: records the calls that the delta-spark path makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __getattr__(self, name):
+        def call(*args):
+            self.calls.append((name, *args))
+            return self
+
+        return call
+
+
+def test_delta_spark_path_maps_txn_and_partition_overwrite_to_writer_options(spark, tmp_path, monkeypatch):
+    recorder = _RecordingWriter()
+
+    class _Df:
+        write = recorder
+
+    monkeypatch.setattr(delta, "open_table", lambda *a, **k: None)
+    with pytest.raises(AttributeError):  # after save(), the result is read from the table's history
+        delta.write_table(
+            _Df(),
+            str(tmp_path / "t"),
+            storage=LOCAL,
+            partition_by=["day"],
+            mode="overwrite",
+            replace_partitions=["2022-05-02", "o'k"],
+            txn=Txn("app", 7),
+            writer="delta-spark",
+        )
+    assert recorder.calls == [
+        ("format", "delta"),
+        ("mode", "overwrite"),
+        ("partitionBy", "day"),
+        ("option", "txnAppId", "app"),
+        ("option", "txnVersion", 7),
+        ("option", "replaceWhere", "day IN ('2022-05-02', 'o''k')"),
+        ("save", str(tmp_path / "t")),
+    ]

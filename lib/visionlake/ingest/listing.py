@@ -57,7 +57,7 @@ def _scan_local(root: str, suffix: str) -> tuple[list[FileEntry], int]:
     return files, skipped
 
 
-def _list_s3_prefix(client, bucket: str, prefix: str, delimiter: str | None):  # noqa: ANN001, ANN202
+def _list_s3_prefix(client, bucket: str, prefix: str, delimiter: str | None):
     objects, prefixes = [], []
     kwargs = {"Bucket": bucket, "Prefix": prefix}
     if delimiter:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -34,8 +34,15 @@ READ_SCHEMA = T.StructType(
         T.StructField("read_error", T.StringType(), True),
     ]
 )
-_ARROW_TYPES = [pa.string(), pa.string(), pa.int64(), pa.timestamp("us", tz="UTC"), pa.string(), pa.string(),
-                pa.string()]
+_ARROW_TYPES = [
+    pa.string(),
+    pa.string(),
+    pa.int64(),
+    pa.timestamp("us", tz="UTC"),
+    pa.string(),
+    pa.string(),
+    pa.string(),
+]
 
 # (path, camera_id, size, mtime) per file; a chunk is what one task reads.
 Chunk = list[tuple[str, str, int, float]]
@@ -72,13 +79,43 @@ def _read_local(path: str) -> bytes:
 
 
 def _batch(rows: list[tuple]) -> pa.RecordBatch:
-    columns = list(zip(*rows))
+    columns = list(zip(*rows, strict=True))
     return pa.RecordBatch.from_arrays(
-        [pa.array(col, type=kind) for col, kind in zip(columns, _ARROW_TYPES)], names=READ_SCHEMA.fieldNames()
+        [pa.array(col, type=kind) for col, kind in zip(columns, _ARROW_TYPES, strict=True)],
+        names=READ_SCHEMA.fieldNames(),
     )
 
 
-def chunk_reader(chunks: object, storage: StorageSettings, threads: int):  # noqa: ANN201 (a mapInArrow function)
+def _load(item: tuple[str, str, int, float], fetch) -> tuple:
+    path, camera, size, mtime = item
+    when = datetime.fromtimestamp(mtime, tz=UTC)
+    try:
+        data = fetch(path)
+    except Exception as exc:
+        return (path, camera, size, when, None, None, f"unreadable: {type(exc).__name__}: {exc}")
+    text, error = _decode(data)
+    return (path, camera, len(data), when, hashlib.sha256(data).hexdigest(), text, error)
+
+
+def _read_chunk(chunk: Chunk, storage: StorageSettings, threads: int) -> Iterator[pa.RecordBatch]:
+    """Batches of READ_SCHEMA rows for one chunk: buffered reads locally, ``threads`` concurrent GETs on S3."""
+    if not chunk or not st.is_s3(chunk[0][0]):
+        for start in range(0, len(chunk), ROWS_PER_BATCH):
+            yield _batch([_load(item, _read_local) for item in chunk[start : start + ROWS_PER_BATCH]])
+        return
+    client = st.s3_client(storage, max_pool_connections=threads)
+
+    def get(path: str) -> bytes:
+        bucket, key = st.split_s3(path)
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for start in range(0, len(chunk), ROWS_PER_BATCH):
+            window = chunk[start : start + ROWS_PER_BATCH]
+            yield _batch(list(pool.map(lambda item: _load(item, get), window)))
+
+
+def chunk_reader(chunks: object, storage: StorageSettings, threads: int):
     """The function each task runs: read the chunks whose ids arrive, yield READ_SCHEMA batches.
 
     Args:
@@ -90,35 +127,7 @@ def chunk_reader(chunks: object, storage: StorageSettings, threads: int):  # noq
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for chunk_id in batch.column(0).to_pylist():
-                chunk = chunks.value[chunk_id]
-                remote = bool(chunk) and st.is_s3(chunk[0][0])
-                client = st.s3_client(storage, max_pool_connections=threads) if remote else None
-
-                def fetch(path: str) -> bytes:
-                    if client is None:
-                        return _read_local(path)
-                    bucket, key = st.split_s3(path)
-                    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-                def load(item: tuple[str, str, int, float]) -> tuple:
-                    path, camera, size, mtime = item
-                    when = datetime.fromtimestamp(mtime, tz=timezone.utc)
-                    try:
-                        data = fetch(path)
-                    except Exception as exc:  # noqa: BLE001 - any read failure quarantines this file only
-                        return (path, camera, size, when, None, None, f"unreadable: {type(exc).__name__}: {exc}")
-                    text, error = _decode(data)
-                    return (path, camera, len(data), when, hashlib.sha256(data).hexdigest(), text, error)
-
-                pool = ThreadPoolExecutor(max_workers=threads) if remote else None
-                try:
-                    for start in range(0, len(chunk), ROWS_PER_BATCH):
-                        window = chunk[start : start + ROWS_PER_BATCH]
-                        rows = list(pool.map(load, window)) if pool else [load(item) for item in window]
-                        yield _batch(rows)
-                finally:
-                    if pool:
-                        pool.shutdown()
+                yield from _read_chunk(chunks.value[chunk_id], storage, threads)
 
     return read
 

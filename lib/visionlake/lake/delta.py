@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -70,8 +70,8 @@ class WriteResult:
 def _stat_value(value: object) -> object:
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -186,7 +186,7 @@ def parquet_writer_task(
     partition_by: Sequence[str],
     storage: StorageSettings,
     max_file_bytes: int,
-):  # noqa: ANN201 (a mapInArrow function)
+):
     """The function each task runs (``mapInArrow``): write its rows, yield one row per file written."""
     data_schema = pa.schema([f for f in arrow_schema if f.name not in partition_by])
     remote = st.is_s3(table_location)
@@ -204,7 +204,7 @@ def parquet_writer_task(
             done.append(row)
 
         def open_file(key: tuple) -> _PartFile:
-            values = dict(zip(partition_by, key))
+            values = dict(zip(partition_by, key, strict=True))
             folder = "/".join(f"{c}={_hive_escape(v)}" for c, v in values.items())
             name = f"part-{uuid.uuid4().hex}.snappy.parquet"
             relative = f"{folder}/{name}" if folder else name
@@ -221,10 +221,15 @@ def parquet_writer_task(
         for part in open_files.values():
             finish(part)
         if done:
-            columns = list(zip(*done))
+            columns = list(zip(*done, strict=True))
             yield pa.RecordBatch.from_arrays(
-                [pa.array(columns[0]), pa.array(columns[1], pa.int64()), pa.array(columns[2]),
-                 pa.array(columns[3], pa.int64()), pa.array(columns[4])],
+                [
+                    pa.array(columns[0]),
+                    pa.array(columns[1], pa.int64()),
+                    pa.array(columns[2]),
+                    pa.array(columns[3], pa.int64()),
+                    pa.array(columns[4]),
+                ],
                 names=[f.name for f in FILE_ROWS_SCHEMA.fields],
             )
 
@@ -254,7 +259,7 @@ def table_exists(location: str, storage: StorageSettings) -> bool:
     return DeltaTable.is_deltatable(st.object_store_uri(location), st.delta_storage_options(storage))
 
 
-def open_table(location: str, storage: StorageSettings, version: int | None = None):  # noqa: ANN201
+def open_table(location: str, storage: StorageSettings, version: int | None = None):
     """The DeltaTable at ``location`` (optionally at an old version), or None when there is none."""
     from deltalake import DeltaTable
 
@@ -289,6 +294,7 @@ def write_table(
     replace_partitions: Sequence[str] | None = None,
     txn: Txn | None = None,
     max_file_mb: int = 128,
+    writer: str = "delta-rs",
 ) -> WriteResult:
     """Write ``df`` as a commit to the Delta table at ``location``.
 
@@ -303,6 +309,8 @@ def write_table(
         txn: idempotency marker; when the table already holds this app id at this version or later,
             nothing is written.
         max_file_mb: a data file is closed once this many MB of Arrow data went into it.
+        writer: ``delta-rs`` (tasks write Parquet, the driver commits with deltalake) or ``delta-spark``
+            (Spark's Delta data source, when its JVM classes are on the classpath; see :func:`choose_writer`).
 
     Returns:
         rows and files written, and whether the write was skipped as already done.
@@ -317,20 +325,28 @@ def write_table(
         done = existing.transaction_version(txn.app_id)
         if done is not None and done >= txn.version:
             return WriteResult(rows=0, files=0, skipped=True)
+    if writer == "delta-spark":
+        return _write_with_delta_spark(df, location, partition_by, mode, replace_partitions, txn, storage)
 
     arrow_schema = to_arrow_schema(df.schema)
     writer = parquet_writer_task(location, arrow_schema, list(partition_by), storage, max_file_mb << 20)
     file_rows = df.mapInArrow(writer, FILE_ROWS_SCHEMA).collect()
     now = int(time.time() * 1000)
     adds = [
-        AddAction(quote(r.path, safe="/="), r.size, json.loads(r.partition_values), now, True, r.stats) for r in file_rows
+        AddAction(quote(r.path, safe="/="), r.size, json.loads(r.partition_values), now, True, r.stats)
+        for r in file_rows
     ]
     commit = CommitProperties(app_transactions=[Transaction(txn.app_id, txn.version)] if txn else None)
     schema = Schema.from_arrow(arrow_schema)
     if existing is None:
         create_table_with_add_actions(
-            st.object_store_uri(location), schema, adds, mode="error", partition_by=list(partition_by) or None,
-            storage_options=st.delta_storage_options(storage), commit_properties=commit,
+            st.object_store_uri(location),
+            schema,
+            adds,
+            mode="error",
+            partition_by=list(partition_by) or None,
+            storage_options=st.delta_storage_options(storage),
+            commit_properties=commit,
         )
     else:
         _check_schema(location, T.StructType.fromJson(json.loads(existing.schema().to_json())), df.schema)
@@ -340,10 +356,57 @@ def write_table(
                 return WriteResult(rows=0, files=0)
             filters = [(partition_by[0], "in", [str(v) for v in replace_partitions])]
         existing.create_write_transaction(
-            adds, mode=mode, schema=schema, partition_by=list(partition_by) or None,
-            partition_filters=filters, commit_properties=commit,
+            adds,
+            mode=mode,
+            schema=schema,
+            partition_by=list(partition_by) or None,
+            partition_filters=filters,
+            commit_properties=commit,
         )
     return WriteResult(rows=sum(r.num_records for r in file_rows), files=len(adds))
+
+
+def _write_with_delta_spark(
+    df: DataFrame,
+    location: str,
+    partition_by: Sequence[str],
+    mode: str,
+    replace_partitions: Sequence[str] | None,
+    txn: Txn | None,
+    storage: StorageSettings,
+) -> WriteResult:
+    """The same write through delta-spark: txnAppId/txnVersion for idempotency, replaceWhere for partitions."""
+    out = df.write.format("delta").mode(mode)
+    if partition_by:
+        out = out.partitionBy(*partition_by)
+    if txn is not None:
+        out = out.option("txnAppId", txn.app_id).option("txnVersion", txn.version)
+    if mode == "overwrite" and replace_partitions is not None:
+        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in replace_partitions) or "NULL"
+        out = out.option("replaceWhere", f"{partition_by[0]} IN ({values})")
+    out.save(st.spark_uri(location))
+    metrics = open_table(location, storage).history(1)[0].get("operationMetrics") or {}
+    return WriteResult(rows=int(metrics.get("numOutputRows", 0)), files=int(metrics.get("numFiles", 0)))
+
+
+def choose_writer(setting: str, spark: SparkSession) -> str:
+    """``delta-rs`` or ``delta-spark`` for a ``lake.writer`` setting of auto, delta-rs or delta-spark.
+
+    ``auto`` takes delta-spark only when its JVM classes are loadable and its SQL extension is configured
+    (EMR or Databricks with Delta enabled); everywhere else, and always here, delta-rs.
+    """
+    if setting not in ("auto", "delta-rs", "delta-spark"):
+        raise LakeError(f"lake.writer must be auto, delta-rs or delta-spark, not {setting!r}")
+    if setting != "auto":
+        return setting
+    extensions = spark.conf.get("spark.sql.extensions", "") or ""
+    if "DeltaSparkSessionExtension" not in extensions:
+        return "delta-rs"
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")
+    except Exception:
+        return "delta-rs"
+    return "delta-spark"
 
 
 def snapshot_files(location: str, storage: StorageSettings, partition_filters: list | None = None) -> list[str]:
@@ -377,7 +440,9 @@ def read_files(spark: SparkSession, location: str, files: Sequence[str], schema:
     if not files:
         return spark.createDataFrame([], schema)
     return (
-        spark.read.schema(schema).option("basePath", st.spark_uri(location)).parquet(*files)
+        spark.read.schema(schema)
+        .option("basePath", st.spark_uri(location))
+        .parquet(*files)
         .select(*schema.fieldNames())
     )
 

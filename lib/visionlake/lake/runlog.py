@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -30,7 +30,7 @@ RUNS_SCHEMA = pa.schema(
 
 def new_run_id(now: datetime | None = None) -> str:
     """A sortable, unique run id: UTC time plus random suffix, e.g. ``20261122T103005Z-3f9a1c``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 

@@ -74,7 +74,7 @@ def relative_to(root: str, location: str) -> str:
     return location[len(prefix) :]
 
 
-def s3_client(storage: StorageSettings, max_pool_connections: int = 10):  # noqa: ANN201 (boto3 client)
+def s3_client(storage: StorageSettings, max_pool_connections: int = 10):
     """A boto3 S3 client for these settings; credentials come from the environment or instance role."""
     import boto3
     from botocore.config import Config as BotoConfig
@@ -119,7 +119,7 @@ def s3a_conf(storage: StorageSettings) -> dict[str, str]:
     return conf
 
 
-def write_bytes(location: str, data: bytes, storage: StorageSettings, client=None) -> None:  # noqa: ANN001
+def write_bytes(location: str, data: bytes, storage: StorageSettings, client=None) -> None:
     if is_s3(location):
         bucket, key = split_s3(location)
         (client or s3_client(storage)).put_object(Bucket=bucket, Key=key, Body=data)
@@ -128,7 +128,7 @@ def write_bytes(location: str, data: bytes, storage: StorageSettings, client=Non
     Path(location).write_bytes(data)
 
 
-def upload_file(local_path: str, location: str, storage: StorageSettings, client=None) -> None:  # noqa: ANN001
+def upload_file(local_path: str, location: str, storage: StorageSettings, client=None) -> None:
     """Put a finished local file at ``location`` (a move for local paths, a multipart upload for S3)."""
     if is_s3(location):
         bucket, key = split_s3(location)
@@ -139,8 +139,9 @@ def upload_file(local_path: str, location: str, storage: StorageSettings, client
     shutil.move(local_path, location)
 
 
-def write_many(root: str, files: Iterable[tuple[str, bytes, float | None]], storage: StorageSettings,
-               threads: int = 32) -> int:
+def write_many(
+    root: str, files: Iterable[tuple[str, bytes, float | None]], storage: StorageSettings, threads: int = 32
+) -> int:
     """Write (relative path, body, mtime) triples under ``root``; returns how many were written.
 
     Local files get the given modification time; S3 objects get the time of the upload.

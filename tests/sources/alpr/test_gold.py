@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
@@ -11,7 +12,7 @@ from pyspark.sql import types as T
 
 from visionlake.sources.alpr import gold
 
-UTC = timezone.utc
+UTC = UTC
 D1 = date(2022, 5, 2)
 D2 = date(2022, 5, 3)
 TS1 = datetime(2022, 5, 2, 7, 0, tzinfo=UTC)
@@ -28,8 +29,12 @@ EVENT_FIELDS = [
     _field("event_ts", T.TimestampType()),
     _field("event_date", T.DateType()),
 ]
-RANKED_FIELDS = [*KEY_FIELDS, _field("rank", T.IntegerType()), _field("klass", T.LongType()),
-                 _field("confidence", T.DoubleType())]
+RANKED_FIELDS = [
+    *KEY_FIELDS,
+    _field("rank", T.IntegerType()),
+    _field("klass", T.LongType()),
+    _field("confidence", T.DoubleType()),
+]
 
 # silver table shapes (the columns gold reads, in silver's order and types)
 PLATES_SCHEMA = T.StructType(
@@ -104,12 +109,12 @@ VEHICLES_SCHEMA = T.StructType(
 
 def _vehicles(
     spark: SparkSession,
-    plates: list[tuple],
-    cars: list[tuple],
-    colors: list[tuple] = (),
-    makes: list[tuple] = (),
-    body_styles: list[tuple] = (),
-    countries: list[tuple] = (),
+    plates: Sequence[tuple],
+    cars: Sequence[tuple],
+    colors: Sequence[tuple] = (),
+    makes: Sequence[tuple] = (),
+    body_styles: Sequence[tuple] = (),
+    countries: Sequence[tuple] = (),
 ) -> DataFrame:
     return gold.build_vehicles(
         spark.createDataFrame(list(plates), PLATES_SCHEMA),
@@ -133,8 +138,26 @@ def test_build_vehicles_plate_and_car_element(spark: SparkSession) -> None:
     )
     expected_df = spark.createDataFrame(
         [
-            ("k1", 0, "cam1", TS1, D1, "AB12", 88.5, 99.5, "USA", "Texas", "black", 93.5,
-             "volkswagen", "passat", "0-9", 48.5, "sedan", 81.5),
+            (
+                "k1",
+                0,
+                "cam1",
+                TS1,
+                D1,
+                "AB12",
+                88.5,
+                99.5,
+                "USA",
+                "Texas",
+                "black",
+                93.5,
+                "volkswagen",
+                "passat",
+                "0-9",
+                48.5,
+                "sedan",
+                81.5,
+            ),
         ],
         VEHICLES_SCHEMA,
     )
@@ -150,8 +173,7 @@ def test_build_vehicles_car_only_element_has_null_plate_columns(spark: SparkSess
     )
     expected_df = spark.createDataFrame(
         [
-            ("k1", 1, "cam1", TS1, D1, None, None, 91.5, None, None, "white", 60.0,
-             None, None, None, None, None, None),
+            ("k1", 1, "cam1", TS1, D1, None, None, 91.5, None, None, "white", 60.0, None, None, None, None, None, None),
         ],
         VEHICLES_SCHEMA,
     )
@@ -166,8 +188,26 @@ def test_build_vehicles_plate_without_car_has_null_car_columns(spark: SparkSessi
     )
     expected_df = spark.createDataFrame(
         [
-            ("k1", 2, "cam1", TS1, D1, "7XKM2*", 86.0, None, None, None, None, None,
-             None, None, None, None, None, None),
+            (
+                "k1",
+                2,
+                "cam1",
+                TS1,
+                D1,
+                "7XKM2*",
+                86.0,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ),
         ],
         VEHICLES_SCHEMA,
     )
@@ -231,8 +271,26 @@ def test_build_vehicles_uses_only_rank_1(spark: SparkSession) -> None:
     )
     expected_df = spark.createDataFrame(
         [
-            ("k1", 0, "cam1", TS1, D1, "AB12", 88.5, 99.5, "FRA", None, "black", 93.5,
-             "volkswagen", "passat", "2015", 48.5, "sedan", 81.5),
+            (
+                "k1",
+                0,
+                "cam1",
+                TS1,
+                D1,
+                "AB12",
+                88.5,
+                99.5,
+                "FRA",
+                None,
+                "black",
+                93.5,
+                "volkswagen",
+                "passat",
+                "2015",
+                48.5,
+                "sedan",
+                81.5,
+            ),
         ],
         VEHICLES_SCHEMA,
     )
@@ -334,8 +392,7 @@ def test_build_daily_camera_stats_one_row_per_camera_and_day(spark: SparkSession
 
 def test_build_daily_camera_stats_counts(spark: SparkSession) -> None:
     frames_df, plates_df, cars_df = _stats_inputs(spark)
-    names = ["camera_id", "event_date", "frames", "frames_with_plates", "plates", "cars_without_plate",
-             "masked_plates"]
+    names = ["camera_id", "event_date", "frames", "frames_with_plates", "plates", "cars_without_plate", "masked_plates"]
     actual_df = gold.build_daily_camera_stats(frames_df, plates_df, cars_df, 70.0).select(*names)
     expected_df = spark.createDataFrame(
         [

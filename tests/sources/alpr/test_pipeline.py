@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
-
 from tests.conftest import write_files
+
 from visionlake.config import AlprSettings, StorageSettings
 from visionlake.lake import delta
 from visionlake.sources.alpr.pipeline import run
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D2, D3 = dt.date(2022, 5, 2), dt.date(2022, 5, 3)
 
 F1 = "cam-a/2022-05-02/0_05.02.2022.07.15.49.999546.json"
@@ -50,7 +50,7 @@ GOOD = {
     F4: '{"duration": 120, "frame_id": 3, "plates": [{"confidences": [40.5, 77.25], "country": [{"code": "CHN", '
     '"confidence": 88.0, "klass": 20, "name": "China"}, {"code": "RUS", "confidence": 12.0, "klass": 70, '
     '"name": "Russia", "other": "Private vehicle"}], "text": "\\u4eacA12345", "warpedBox": [-5.0, 1070.0, 120.0, '
-    '1070.0, 120.0, 1257.0, -5.0, 1257.0]}]}',
+    "1070.0, 120.0, 1257.0, -5.0, 1257.0]}]}",
     # in the input root itself, no time anywhere but the file's mtime
     F5: '{"duration": 25, "frame_id": 12}',
     # a car-only element with classifiers, year as an int
@@ -120,13 +120,17 @@ def test_bronze_holds_every_file_verbatim_with_lineage(lake):
     root, summary = lake
     rows = _rows(root, "bronze/alpr/results", ["source_path", "camera_id", "size_bytes", "raw", "read_error", "run_id"])
     base = str(root / "input") + "/"
-    by_name = {r[0][len(base):]: r[1:] for r in rows}
+    by_name = {r[0][len(base) :]: r[1:] for r in rows}
     assert len(rows) == 14
     assert by_name[F2] == ("cam-a", len(GOOD[F2]), GOOD[F2], None, summary.run_id)
     assert by_name[F5] == ("unknown", len(GOOD[F5]), GOOD[F5], None, summary.run_id)
     assert by_name["cam-c/2022-05-02/20_05.02.2022.09.00.00.000000.json"] == ("cam-c", 0, "", None, summary.run_id)
     assert by_name["cam-c/2022-05-02/25_05.02.2022.09.00.00.000000.json"] == (
-        "cam-c", 29, None, "invalid_encoding: not UTF-8 at byte 26", summary.run_id,
+        "cam-c",
+        29,
+        None,
+        "invalid_encoding: not UTF-8 at byte 26",
+        summary.run_id,
     )
     assert by_name[DANGLING][2] is None
     assert by_name[DANGLING][3].startswith("unreadable: FileNotFoundError")
@@ -135,13 +139,19 @@ def test_bronze_holds_every_file_verbatim_with_lineage(lake):
 def test_quarantine_has_one_row_per_bad_file_with_reason_and_detail(lake):
     root, _ = lake
     base = str(root / "input") + "/cam-c/2022-05-02/"
-    rows = [(p[len(base):len(base) + 2], *rest)
-            for p, *rest in _rows(root, "quarantine/alpr", ["source_path", "reason", "detail", "raw"])]
+    rows = [
+        (p[len(base) : len(base) + 2], *rest)
+        for p, *rest in _rows(root, "quarantine/alpr", ["source_path", "reason", "detail", "raw"])
+    ]
     unreadable_detail = next(r[2] for r in rows if r[0] == "26")
     assert sorted(rows) == [
         ("20", "empty_file", "0 characters of whitespace", ""),
-        ("21", "invalid_json", "not parseable as JSON (malformed or truncated)",
-         '{"duration": 30, "frame_id": 21, "plates": [{"text": "AB'),
+        (
+            "21",
+            "invalid_json",
+            "not parseable as JSON (malformed or truncated)",
+            '{"duration": 30, "frame_id": 21, "plates": [{"text": "AB',
+        ),
         ("22", "not_an_object", "top level is an array", '[{"frame_id": 22}]'),
         ("23", "schema_mismatch", "wrong type: duration", '{"duration": {"ms": 5}, "frame_id": 23}'),
         ("24", "missing_field", "missing: frame_id", '{"duration": 5}'),
@@ -170,13 +180,25 @@ def test_silver_frame_keys_are_unique_and_source_paths_kept(lake):
     rows = _rows(root, "silver/alpr/frames", ["frame_key", "source_path"])
     assert len({k for k, _ in rows}) == 6
     assert all(len(k) == 32 for k, _ in rows)
-    assert {p[len(str(root / "input")) + 1:] for _, p in rows} == set(GOOD)
+    assert {p[len(str(root / "input")) + 1 :] for _, p in rows} == set(GOOD)
 
 
 def test_silver_plates(lake):
     root, _ = lake
-    columns = ["plate_idx", "plate_text", "ocr_confidence", "detection_confidence", "char_confidences", "is_masked",
-               "box_xmin", "box_ymin", "box_xmax", "box_ymax", "camera_id", "event_date"]
+    columns = [
+        "plate_idx",
+        "plate_text",
+        "ocr_confidence",
+        "detection_confidence",
+        "char_confidences",
+        "is_masked",
+        "box_xmin",
+        "box_ymin",
+        "box_xmax",
+        "box_ymax",
+        "camera_id",
+        "event_date",
+    ]
     assert _rows(root, "silver/alpr/plates", columns) == [
         (0, "7XK2*", 86.1, 98.7, [91.3, 86.1, 90.2, 88.8, 92.4], True, 255.3, 560.2, 371.8, 598.6, "cam-a", D3),
         (0, "GK4", 88.41, 99.63, [93.02, 91.77, 88.41], False, 511.0, 702.6, 683.9, 748.1, "cam-a", D2),
@@ -221,13 +243,44 @@ def test_silver_classifier_tables(lake):
 
 def test_gold_vehicles(lake):
     root, _ = lake
-    columns = ["plate_idx", "camera_id", "event_date", "plate_text", "ocr_confidence", "car_confidence",
-               "country_code", "country_state", "color", "color_confidence", "make", "model", "year",
-               "make_confidence", "body_style", "body_style_confidence"]
+    columns = [
+        "plate_idx",
+        "camera_id",
+        "event_date",
+        "plate_text",
+        "ocr_confidence",
+        "car_confidence",
+        "country_code",
+        "country_state",
+        "color",
+        "color_confidence",
+        "make",
+        "model",
+        "year",
+        "make_confidence",
+        "body_style",
+        "body_style_confidence",
+    ]
     rows = _rows(root, "gold/alpr/vehicles", columns)
     assert sorted(rows, key=lambda r: (r[1], r[2], r[0], str(r[3]))) == [
-        (0, "cam-a", D2, "GK4", 88.41, 99.91, "FRA", None, "blue", 93.7, "volkswagen", "passat", "2015", 48.3,
-         "sedan", 81.2),
+        (
+            0,
+            "cam-a",
+            D2,
+            "GK4",
+            88.41,
+            99.91,
+            "FRA",
+            None,
+            "blue",
+            93.7,
+            "volkswagen",
+            "passat",
+            "2015",
+            48.3,
+            "sedan",
+            81.2,
+        ),
         (0, "cam-a", D3, "7XK2*", 86.1, 99.2, None, None, None, None, None, None, None, None, None, None),
         (1, "cam-a", D3, None, None, 91.4, None, None, None, None, None, None, None, None, None, None),
         (0, "cam-b", D2, "京A12345", 40.5, None, "CHN", None, None, None, None, None, None, None, None, None),
@@ -237,9 +290,20 @@ def test_gold_vehicles(lake):
 
 def test_gold_daily_camera_stats(lake):
     root, _ = lake
-    columns = ["camera_id", "event_date", "frames", "frames_with_plates", "plates", "cars_without_plate",
-               "masked_plates", "duration_ms_mean", "duration_ms_p50", "duration_ms_p95", "ocr_confidence_mean",
-               "low_confidence_plates"]
+    columns = [
+        "camera_id",
+        "event_date",
+        "frames",
+        "frames_with_plates",
+        "plates",
+        "cars_without_plate",
+        "masked_plates",
+        "duration_ms_mean",
+        "duration_ms_p50",
+        "duration_ms_p95",
+        "ocr_confidence_mean",
+        "low_confidence_plates",
+    ]
     rows = _rows(root, "gold/alpr/daily_camera_stats", columns)
     # cam-a on 05-02: durations 38 and 84 -> mean 61, p50 61, p95 38 + 0.95 * 46 = 81.7
     assert rows[0][:7] == ("cam-a", D2, 2, 1, 1, 0, 0)
@@ -254,7 +318,9 @@ def test_gold_daily_camera_stats(lake):
 
 def test_gold_plate_sightings(lake):
     root, _ = lake
-    assert _rows(root, "gold/alpr/plate_sightings", ["plate_text", "first_seen", "last_seen", "sightings", "cameras"]) == [
+    assert _rows(
+        root, "gold/alpr/plate_sightings", ["plate_text", "first_seen", "last_seen", "sightings", "cameras"]
+    ) == [
         ("7XK2*", _ts(2022, 5, 3, 23, 30), _ts(2022, 5, 3, 23, 30), 1, 1),
         ("GK4", _ts(2022, 5, 2, 7, 16, 0, 500000), _ts(2022, 5, 2, 7, 16, 0, 500000), 1, 1),
         ("京A12345", _ts(2022, 5, 2, 8), _ts(2022, 5, 2, 8), 1, 1),
@@ -270,7 +336,7 @@ def test_gold_daily_processing(lake):
 
 
 def test_runs_log_has_each_stage_and_a_passed_check(lake):
-    root, summary = lake
+    root, _ = lake
     rows = _rows(root, "_runs", ["run_id", "stage", "status", "files_in", "rows_in", "quarantined", "message"])
     assert [(r[1], r[2]) for r in rows] == [("bronze", "ok"), ("check", "ok"), ("gold", "ok"), ("silver", "ok")]
     by_stage = {r[1]: r for r in rows}
@@ -301,35 +367,60 @@ def test_second_run_adds_nothing_and_new_files_add_exactly_theirs(spark, alpr_cf
     _make_input(tmp_path / "input")
     lake_root = str(tmp_path / "lake")
     run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
-    tables = ["bronze/alpr/results", "quarantine/alpr", "silver/alpr/frames", "silver/alpr/plates",
-              "silver/alpr/cars", "silver/alpr/car_colors", "gold/alpr/vehicles", "gold/alpr/daily_camera_stats",
-              "gold/alpr/plate_sightings", "gold/alpr/daily_processing"]
-    before = {t: (DeltaTable(f"{lake_root}/{t}").version(), DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows)
-              for t in tables}
+    tables = [
+        "bronze/alpr/results",
+        "quarantine/alpr",
+        "silver/alpr/frames",
+        "silver/alpr/plates",
+        "silver/alpr/cars",
+        "silver/alpr/car_colors",
+        "gold/alpr/vehicles",
+        "gold/alpr/daily_camera_stats",
+        "gold/alpr/plate_sightings",
+        "gold/alpr/daily_processing",
+    ]
+    before = {
+        t: (DeltaTable(f"{lake_root}/{t}").version(), DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows)
+        for t in tables
+    }
 
     again = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
     assert again.files_new == 0
-    assert {t: (DeltaTable(f"{lake_root}/{t}").version(), DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows)
-            for t in tables} == before
+    assert {
+        t: (DeltaTable(f"{lake_root}/{t}").version(), DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows)
+        for t in tables
+    } == before
 
     # One new frame, and a byte-identical copy of F2 under another folder of the same camera.
-    write_files(tmp_path / "input", {"cam-b/2022-05-03/10_05.03.2022.11.00.00.000000.json": '{"duration":40,"frame_id":10}'})
+    write_files(
+        tmp_path / "input", {"cam-b/2022-05-03/10_05.03.2022.11.00.00.000000.json": '{"duration":40,"frame_id":10}'}
+    )
     shutil.copy(tmp_path / "input" / F2, tmp_path / "input" / "cam-a" / "1_05.02.2022.07.15.50.100000.json")
     third = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
     assert third.files_new == 2
     assert dict(third.quarantined) == {"duplicate_file": 1}
     counts = {t: DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows for t in tables}
-    assert counts == {**{t: n for t, (_, n) in before.items()}, "bronze/alpr/results": 16, "quarantine/alpr": 9,
-                      "silver/alpr/frames": 7}
-    dup = [r for r in DeltaTable(f"{lake_root}/quarantine/alpr").to_pyarrow_table().to_pylist()
-           if r["reason"] == "duplicate_file"]
+    assert counts == {
+        **{t: n for t, (_, n) in before.items()},
+        "bronze/alpr/results": 16,
+        "quarantine/alpr": 9,
+        "silver/alpr/frames": 7,
+    }
+    dup = [
+        r
+        for r in DeltaTable(f"{lake_root}/quarantine/alpr").to_pyarrow_table().to_pylist()
+        if r["reason"] == "duplicate_file"
+    ]
     assert dup[0]["source_path"] == str(tmp_path / "input" / "cam-a" / "1_05.02.2022.07.15.50.100000.json")
     assert dup[0]["detail"] == f"same camera, name and content as {tmp_path / 'input' / F2}"
-    stats = {(r["camera_id"], r["event_date"]): r for r in
-             DeltaTable(f"{lake_root}/gold/alpr/daily_camera_stats").to_pyarrow_table().to_pylist()}
+    stats = {
+        (r["camera_id"], r["event_date"]): r
+        for r in DeltaTable(f"{lake_root}/gold/alpr/daily_camera_stats").to_pyarrow_table().to_pylist()
+    }
     assert (stats[("cam-b", D3)]["frames"], stats[("cam-b", D3)]["duration_ms_mean"]) == (2, 50.0)
     assert stats[("cam-b", D3)]["duration_ms_p95"] == pytest.approx(59.0)  # 40 + 0.95 * 20
-    processing = {r["event_date"]: r for r in
-                  DeltaTable(f"{lake_root}/gold/alpr/daily_processing").to_pyarrow_table().to_pylist()}
+    processing = {
+        r["event_date"]: r for r in DeltaTable(f"{lake_root}/gold/alpr/daily_processing").to_pyarrow_table().to_pylist()
+    }
     assert (processing[D2]["frames"], processing[D3]["frames"]) == (4, 3)
     assert processing[D3]["recognition_seconds"] == pytest.approx(0.1)

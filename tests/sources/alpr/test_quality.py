@@ -126,8 +126,7 @@ def test_with_result_schema_mismatch_names_the_field(spark: SparkSession) -> Non
         [
             ('{"duration":{"a":1},"frame_id":1}', None),
             ('{"frame_id":"abc"}', None),
-            # a wrong type deep inside plates names the top-level field
-            ('{"frame_id":1,"plates":[{"confidences":"high"}]}', None),
+            ('{"frame_id":1.5}', None),  # a counter, not a fraction
         ],
         SOURCE_SCHEMA,
     )
@@ -136,7 +135,36 @@ def test_with_result_schema_mismatch_names_the_field(spark: SparkSession) -> Non
         [
             ('{"duration":{"a":1},"frame_id":1}', "schema_mismatch", "wrong type: duration"),
             ('{"frame_id":"abc"}', "schema_mismatch", "wrong type: frame_id"),
+            ('{"frame_id":1.5}', "schema_mismatch", "wrong type: frame_id"),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_schema_mismatch_inside_plates_names_plates(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"frame_id":1,"plates":[{"confidences":"high"}]}', None),
+            ('{"frame_id":1,"plates":[{"text":"AB12"},{"car":{"color":{"name":"red"}}}]}', None),
+            ('{"frame_id":1,"plates":[{"car":{"makeModelYear":[{"klass":"x"}]}}]}', None),
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    expected_df = spark.createDataFrame(
+        [
             ('{"frame_id":1,"plates":[{"confidences":"high"}]}', "schema_mismatch", "wrong type: plates"),
+            (
+                '{"frame_id":1,"plates":[{"text":"AB12"},{"car":{"color":{"name":"red"}}}]}',
+                "schema_mismatch",
+                "wrong type: plates",
+            ),
+            (
+                '{"frame_id":1,"plates":[{"car":{"makeModelYear":[{"klass":"x"}]}}]}',
+                "schema_mismatch",
+                "wrong type: plates",
+            ),
         ],
         CLASSIFIED_SCHEMA,
     )

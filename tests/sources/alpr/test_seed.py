@@ -8,12 +8,16 @@ import os
 
 import pytest
 from deltalake import DeltaTable
-
 from tests.conftest import SEED_ALPR
+
 from visionlake.sources.alpr.pipeline import run
 
-SAMPLES = ["146_05.02.2022.07.15.49.999546.json", "0_05.02.2022.07.15.49.999546.json",
-           "99_05.02.2022.07.15.49.999546.json", "238_05.02.2022.07.15.49.999546.json"]
+SAMPLES = [
+    "146_05.02.2022.07.15.49.999546.json",
+    "0_05.02.2022.07.15.49.999546.json",
+    "99_05.02.2022.07.15.49.999546.json",
+    "238_05.02.2022.07.15.49.999546.json",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +35,19 @@ def test_seed_counts(seed_lake):
     lake, summary = seed_lake
     # 239 files: 177 without plates, 62 with one fully classified plate (top-5 of each classifier).
     assert (summary.files_listed, summary.files_new, sum(summary.quarantined.values())) == (239, 239, 0)
-    counts = {name: len(_table(lake, f"silver/alpr/{name}")) for name in
-              ["frames", "plates", "cars", "car_colors", "car_makes", "car_body_styles", "plate_countries"]}
-    assert counts == {"frames": 239, "plates": 62, "cars": 62, "car_colors": 310, "car_makes": 310,
-                      "car_body_styles": 310, "plate_countries": 310}
+    counts = {
+        name: len(_table(lake, f"silver/alpr/{name}"))
+        for name in ["frames", "plates", "cars", "car_colors", "car_makes", "car_body_styles", "plate_countries"]
+    }
+    assert counts == {
+        "frames": 239,
+        "plates": 62,
+        "cars": 62,
+        "car_colors": 310,
+        "car_makes": 310,
+        "car_body_styles": 310,
+        "plate_countries": 310,
+    }
     assert len(_table(lake, "gold/alpr/vehicles")) == 62
     assert sum(1 for r in _table(lake, "silver/alpr/plate_countries") if r["state"] is not None) == 89
 
@@ -45,7 +58,7 @@ def test_seed_frame_ids_and_times_match_the_files(seed_lake):
         name = os.path.basename(row["source_path"])
         assert row["frame_id"] == int(name.split("_")[0])
         # every sample carries the batch timestamp 2022-05-02T07:15:49.999546 (no offset: UTC)
-        assert row["event_ts"] == dt.datetime(2022, 5, 2, 7, 15, 49, 999546, tzinfo=dt.timezone.utc)
+        assert row["event_ts"] == dt.datetime(2022, 5, 2, 7, 15, 49, 999546, tzinfo=dt.UTC)
         assert row["camera_id"] == "unknown"
 
 
@@ -72,7 +85,9 @@ def test_seed_sample_values_match_the_files(seed_lake):
         assert plate["box"] == element["warpedBox"]
         for rank, color in enumerate(element["car"]["color"], start=1):
             assert (colors[(frame["frame_key"], rank)]["name"], colors[(frame["frame_key"], rank)]["confidence"]) == (
-                color["name"], color["confidence"])
+                color["name"],
+                color["confidence"],
+            )
         top_make = element["car"]["makeModelYear"][0]
         assert makes[(frame["frame_key"], 1)]["make"] == top_make["make"]
         assert makes[(frame["frame_key"], 1)]["year"] == top_make["year"] == "0-9"

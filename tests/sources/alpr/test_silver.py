@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from chispa import assert_column_equality, assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
@@ -13,7 +13,7 @@ from pyspark.sql import types as T
 from visionlake.sources.alpr import silver
 from visionlake.sources.alpr.schema import PLATE, RESULT
 
-UTC = timezone.utc
+UTC = UTC
 TS1 = datetime(2022, 5, 2, 7, 15, 49, 999546, tzinfo=UTC)
 TS2 = datetime(2022, 5, 3, 8, 0, 0, tzinfo=UTC)
 D1 = date(2022, 5, 2)
@@ -182,9 +182,7 @@ MTIME = datetime(2022, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def test_with_event_time_uses_timestamp_without_offset_as_utc(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
-        [(("2022-05-02T07:15:49.999546",), NAME_WITH_TIME, MTIME)], EVENT_SOURCE_SCHEMA
-    )
+    source_df = spark.createDataFrame([(("2022-05-02T07:15:49.999546",), NAME_WITH_TIME, MTIME)], EVENT_SOURCE_SCHEMA)
     actual_df = silver.with_event_time(source_df)
     expected_df = spark.createDataFrame(
         [(("2022-05-02T07:15:49.999546",), NAME_WITH_TIME, MTIME, TS1, D1)], EVENT_EXPECTED_SCHEMA
@@ -303,8 +301,12 @@ KEY_SOURCE_SCHEMA = T.StructType(
 def test_frame_key_is_sha256_of_camera_name_and_content(spark: SparkSession) -> None:
     source_df = spark.createDataFrame(
         [
-            ("cam1", "s3a://lake/raw/cam1/12_05.02.2022.07.15.49.999546.json", SHA_A,
-             _sha256_key("cam1", "12_05.02.2022.07.15.49.999546.json", SHA_A)),
+            (
+                "cam1",
+                "s3a://lake/raw/cam1/12_05.02.2022.07.15.49.999546.json",
+                SHA_A,
+                _sha256_key("cam1", "12_05.02.2022.07.15.49.999546.json", SHA_A),
+            ),
             ("cam-2", "frame.json", SHA_B, _sha256_key("cam-2", "frame.json", SHA_B)),  # a bare name, no folder
         ],
         KEY_SOURCE_SCHEMA,
@@ -426,8 +428,14 @@ def test_build_frames_counts_plates_and_cars(spark: SparkSession) -> None:
     source_df = _frames(
         spark,
         [
-            ("k1", "/raw/cam1/7.json", "cam1", TS1, D1,
-             f'{{"duration":84,"frame_id":7,"plates":[{PLATE_AND_CAR},{CAR_ONLY},{MASKED_PLATE}]}}'),
+            (
+                "k1",
+                "/raw/cam1/7.json",
+                "cam1",
+                TS1,
+                D1,
+                f'{{"duration":84,"frame_id":7,"plates":[{PLATE_AND_CAR},{CAR_ONLY},{MASKED_PLATE}]}}',
+            ),
             ("k2", "/raw/cam2/412.json", "cam2", TS2, D2, '{"duration":38,"frame_id":412}'),  # no plates key
             ("k3", "/raw/cam2/413.json", "cam2", TS2, D2, '{"duration":33,"frame_id":413,"plates":[]}'),
         ],
@@ -472,8 +480,14 @@ def test_explode_elements_one_row_per_element_with_position(spark: SparkSession)
     source_df = _frames(
         spark,
         [
-            ("k1", "/raw/cam1/7.json", "cam1", TS1, D1,
-             f'{{"duration":84,"frame_id":7,"plates":[{PLATE_AND_CAR},{CAR_ONLY},{MASKED_PLATE}]}}'),
+            (
+                "k1",
+                "/raw/cam1/7.json",
+                "cam1",
+                TS1,
+                D1,
+                f'{{"duration":84,"frame_id":7,"plates":[{PLATE_AND_CAR},{CAR_ONLY},{MASKED_PLATE}]}}',
+            ),
             ("k2", "/raw/cam2/412.json", "cam2", TS2, D2, '{"duration":38,"frame_id":412}'),  # no element
         ],
     )
@@ -525,11 +539,25 @@ def test_build_plates_one_row_per_element_with_text(spark: SparkSession) -> None
     masked_box = [-12.5, 700.0, 80.0, 698.0, 82.0, 1257.0, -10.0, 1259.5]
     expected_df = spark.createDataFrame(
         [
-            ("k1", 0, "AB12", 88.5, 99.5, [90.0, 88.5, 91.0, 95.0], False,
-             plate_box, 511.0, 702.5, 683.5, 748.0, "cam1", TS1, D1),
+            (
+                "k1",
+                0,
+                "AB12",
+                88.5,
+                99.5,
+                [90.0, 88.5, 91.0, 95.0],
+                False,
+                plate_box,
+                511.0,
+                702.5,
+                683.5,
+                748.0,
+                "cam1",
+                TS1,
+                D1,
+            ),
             # plate_idx 1 is a car without a plate: no row
-            ("k1", 2, "7XKM2*", 86.0, 98.5, [], True,
-             masked_box, -12.5, 698.0, 82.0, 1259.5, "cam1", TS1, D1),
+            ("k1", 2, "7XKM2*", 86.0, 98.5, [], True, masked_box, -12.5, 698.0, 82.0, 1259.5, "cam1", TS1, D1),
         ],
         PLATES_SCHEMA,
     )
@@ -635,10 +663,34 @@ def test_build_cars_one_row_per_element_with_car(spark: SparkSession) -> None:
     actual_df = silver.build_cars(source_df)
     expected_df = spark.createDataFrame(
         [
-            ("k1", 0, True, 99.5, [212.5, 301.5, 998.5, 301.5, 998.5, 842.0, 212.5, 842.0],
-             212.5, 301.5, 998.5, 842.0, "cam1", TS1, D1),
-            ("k1", 1, False, 91.5, [880.0, 240.5, 1270.5, 240.5, 1270.5, 590.5, 880.0, 590.5],
-             880.0, 240.5, 1270.5, 590.5, "cam1", TS1, D1),
+            (
+                "k1",
+                0,
+                True,
+                99.5,
+                [212.5, 301.5, 998.5, 301.5, 998.5, 842.0, 212.5, 842.0],
+                212.5,
+                301.5,
+                998.5,
+                842.0,
+                "cam1",
+                TS1,
+                D1,
+            ),
+            (
+                "k1",
+                1,
+                False,
+                91.5,
+                [880.0, 240.5, 1270.5, 240.5, 1270.5, 590.5, 880.0, 590.5],
+                880.0,
+                240.5,
+                1270.5,
+                590.5,
+                "cam1",
+                TS1,
+                D1,
+            ),
             # plate_idx 2 is a plate without a car: no row
         ],
         CARS_SCHEMA,

@@ -398,8 +398,7 @@ class _Writer:
         """Top-5 ``{confidence, klass, name}`` where klass is the index in the alphabetical name list."""
         klasses = self.rng.sample(range(len(names)), 5)
         return [
-            {"confidence": c, "klass": k, "name": names[k]}
-            for c, k in zip(self._softmax_top5(), klasses, strict=True)
+            {"confidence": c, "klass": k, "name": names[k]} for c, k in zip(self._softmax_top5(), klasses, strict=True)
         ]
 
     def _make_model_year(self) -> list[dict]:
@@ -420,9 +419,7 @@ class _Writer:
         """Top-5 LPCI guesses; per-state classes carry ``state``, a few RUS ones ``other``."""
         rng = self.rng
         out = []
-        for confidence, (code, name, klass, state) in zip(
-            self._softmax_top5(), rng.sample(COUNTRIES, 5), strict=True
-        ):
+        for confidence, (code, name, klass, state) in zip(self._softmax_top5(), rng.sample(COUNTRIES, 5), strict=True):
             entry: dict = {"code": code, "confidence": confidence, "klass": klass, "name": name}
             if state is not None:
                 entry["state"] = state

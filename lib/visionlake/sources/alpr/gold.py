@@ -45,8 +45,20 @@ def build_vehicles(
         )
         .join(_top1(body_styles, {"name": "body_style", "confidence": "body_style_confidence"}), KEY, "left")
         .select(
-            *KEY, *event, "plate_text", "ocr_confidence", "car_confidence", "country_code", "country_state",
-            "color", "color_confidence", "make", "model", "year", "make_confidence", "body_style",
+            *KEY,
+            *event,
+            "plate_text",
+            "ocr_confidence",
+            "car_confidence",
+            "country_code",
+            "country_state",
+            "color",
+            "color_confidence",
+            "make",
+            "model",
+            "year",
+            "make_confidence",
+            "body_style",
             "body_style_confidence",
         )
     )

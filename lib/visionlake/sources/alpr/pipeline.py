@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -61,20 +61,23 @@ class _Run:
         self.storage = cfg.storage
         self.lake = lake
         self.full_refresh = full_refresh
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
         self.summary = RunSummary(run_id=new_run_id(self.now))
+        self.writer = delta.choose_writer(cfg.lake.writer, spark)
 
     def loc(self, layer: str, table: str | None = None) -> str:
         if table == "quarantine":
             return table_location(self.lake, "quarantine", SOURCE)
         return table_location(self.lake, layer, SOURCE, table)
 
-    def write(self, df: DataFrame, location: str, **kwargs) -> int:  # noqa: ANN003
-        result = delta.write_table(df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, **kwargs)
+    def write(self, df: DataFrame, location: str, **kwargs) -> int:
+        result = delta.write_table(
+            df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, writer=self.writer, **kwargs
+        )
         return result.rows
 
     def stage(self, name: str) -> StageRecord:
-        record = StageRecord(stage=name, started_at=datetime.now(timezone.utc))
+        record = StageRecord(stage=name, started_at=datetime.now(UTC))
         self._clock = time.monotonic()
         self.summary.stages.append(record)
         return record
@@ -94,7 +97,10 @@ class _Run:
         self.summary.files_skipped = listing.skipped
         self.summary.files_new = len(new_files)
         record.files_in = len(new_files)
-        record.message = f"listed {len(listing.files)} files under {listing.root}, {listing.skipped} skipped (not *{self.cfg.ingest.suffix})"
+        record.message = (
+            f"listed {len(listing.files)} files under {listing.root}, "
+            f"{listing.skipped} skipped (not *{self.cfg.ingest.suffix})"
+        )
         if new_files or self.full_refresh:
             raw = read_files(self.spark, listing.root, new_files, self.storage, self.cfg.ingest)
             rows = raw.select(
@@ -105,7 +111,10 @@ class _Run:
             )
             batch = (delta.transaction_version(location, INGEST_APP, self.storage) or 0) + 1
             written = self.write(
-                rows, location, partition_by=["ingest_date"], txn=Txn(INGEST_APP, batch),
+                rows,
+                location,
+                partition_by=["ingest_date"],
+                txn=Txn(INGEST_APP, batch),
                 mode="overwrite" if self.full_refresh else "append",
             )
             record.rows_out["bronze/results"] = written
@@ -148,14 +157,17 @@ class _Run:
         if existing is None:
             return classified
         known = existing.select("frame_key", F.col("source_path").alias("first_path"))
-        duplicate = F.col("reason").isNull() & F.col("first_path").isNotNull() & (F.col("first_path") != F.col("source_path"))
+        duplicate = (
+            F.col("reason").isNull() & F.col("first_path").isNotNull() & (F.col("first_path") != F.col("source_path"))
+        )
         return (
             classified.join(known, "frame_key", "left")
             .withColumns(
                 {
                     "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
-                    "detail": F.when(duplicate, F.concat(F.lit("same camera, name and content as "), "first_path"))
-                    .otherwise(F.col("detail")),
+                    "detail": F.when(
+                        duplicate, F.concat(F.lit("same camera, name and content as "), "first_path")
+                    ).otherwise(F.col("detail")),
                 }
             )
             .drop("first_path")
@@ -174,13 +186,17 @@ class _Run:
             mode = "overwrite" if self.full_refresh else "append"
             for name in tables:
                 if name == "quarantine":
-                    df = to_quarantine(classified.where(F.col("reason").isNotNull()), self.summary.run_id, F.lit(self.now))
+                    df = to_quarantine(
+                        classified.where(F.col("reason").isNotNull()), self.summary.run_id, F.lit(self.now)
+                    )
                     written = self.write(df, self.loc("quarantine", name), mode=mode, txn=txn)
                     self.summary.quarantined.update(rejected)
                 else:
                     df = silver.build_frames(accepted) if name == "frames" else silver.ELEMENT_TABLES[name](elements)
-                    written = self.write(df, self.loc("silver", name), partition_by=[silver.PARTITION], mode=mode, txn=txn)
-                key = f"{'quarantine' if name == 'quarantine' else 'silver'}/{name}"
+                    written = self.write(
+                        df, self.loc("silver", name), partition_by=[silver.PARTITION], mode=mode, txn=txn
+                    )
+                key = f"quarantine/{SOURCE}" if name == "quarantine" else f"silver/{name}"
                 record.rows_out[key] = record.rows_out.get(key, 0) + written
                 self.summary.rows_out[key] = self.summary.rows_out.get(key, 0) + written
             return total
@@ -197,11 +213,13 @@ class _Run:
             return
         txn = Txn(GOLD_APP, frames_version)
         settings = self.cfg.alpr
+        record.status, record.message = "skipped", "every gold table is up to date"
         for name in GOLD_TABLES:
             location = self.loc("gold", name)
             marker = None if self.full_refresh else delta.transaction_version(location, GOLD_APP, self.storage)
             if marker is not None and marker >= frames_version:
                 continue
+            record.status, record.message = "ok", None
             if name == "plate_sightings":
                 df = gold.build_plate_sightings(self._silver("plates", None))
                 written = self.write(df, location, mode="overwrite", txn=txn)
@@ -224,8 +242,10 @@ class _Run:
     def _gold_dated(self, name: str, dates: list[str] | None, threshold: float, hourly_price: float) -> DataFrame:
         if name == "vehicles":
             return gold.build_vehicles(
-                *[self._silver(t, dates) for t in ("plates", "cars", "car_colors", "car_makes", "car_body_styles",
-                                                   "plate_countries")]
+                *[
+                    self._silver(t, dates)
+                    for t in ("plates", "cars", "car_colors", "car_makes", "car_body_styles", "plate_countries")
+                ]
             )
         if name == "daily_camera_stats":
             return gold.build_daily_camera_stats(
@@ -239,7 +259,7 @@ class _Run:
         frames = delta.row_count(self.loc("silver", "frames"), self.storage)
         quarantined = delta.row_count(self.loc("quarantine", "quarantine"), self.storage)
         record.rows_in = bronze_rows
-        record.rows_out = {"silver/frames": frames, "quarantine/quarantine": quarantined}
+        record.rows_out = {"silver/frames": frames, f"quarantine/{SOURCE}": quarantined}
         record.message = f"bronze {bronze_rows} = silver frames {frames} + quarantined {quarantined}"
         if bronze_rows != frames + quarantined:
             record.status = "failed"

@@ -17,16 +17,17 @@ from pyspark.sql import types as T
 from visionlake.sources.alpr.schema import CORRUPT_COLUMN, REQUIRED_FIELDS, RESULT_FIELDS, RESULT_WITH_CORRUPT
 
 _LEADING = r"^[\s\x{FEFF}]+"
+# Any option keeps Spark's JSON optimizer from pruning the parse to the fields a query reads, which
+# would hide a wrong-typed field from the corrupt-record column.
+PARSE_OPTIONS = {"mode": "PERMISSIVE"}
 
 
 def _mismatched_fields(raw: Column) -> Column:
     """Comma-separated names of the top-level fields whose JSON value does not fit the declared type."""
-    # One single-field parse per field: a value that is present (not JSON null) but parses to null did not
-    # fit. (A probe on the corrupt-record column would be pruned away by Spark's JSON optimizer.)
     checks = []
     for field in RESULT_FIELDS:
-        parsed = F.from_json(raw, T.StructType([field]))[field.name]
-        bad = parsed.isNull() & F.get_json_object(raw, f"$.{field.name}").isNotNull()
+        probe = T.StructType([field, T.StructField(CORRUPT_COLUMN, T.StringType())])
+        bad = F.from_json(raw, probe, PARSE_OPTIONS)[CORRUPT_COLUMN].isNotNull()
         checks.append(F.when(bad, F.lit(field.name)))
     return F.concat_ws(", ", *checks)
 
@@ -71,7 +72,7 @@ def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
         .when(reason_col == "missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing)))
     )
     return (
-        df.withColumn("_parsed", F.from_json(raw, RESULT_WITH_CORRUPT))
+        df.withColumn("_parsed", F.from_json(raw, RESULT_WITH_CORRUPT, PARSE_OPTIONS))
         .withColumn("reason", reason)
         .withColumns({"detail": detail, "result": F.when(reason_col.isNull(), parsed.dropFields(CORRUPT_COLUMN))})
         .drop("_parsed")

@@ -33,7 +33,9 @@ def with_event_time(df: DataFrame) -> DataFrame:
 
     Requires ``result``, ``source_path`` and ``modified_at``.
     """
-    event_ts = F.coalesce(iso_time(F.col("result.timestamp")), file_name_time(F.col("source_path")), F.col("modified_at"))
+    event_ts = F.coalesce(
+        iso_time(F.col("result.timestamp")), file_name_time(F.col("source_path")), F.col("modified_at")
+    )
     return df.withColumn("event_ts", event_ts).withColumn("event_date", F.to_date("event_ts"))
 
 
@@ -98,8 +100,9 @@ def build_plates(elements: DataFrame) -> DataFrame:
         text.alias("plate_text"),
         confidences[0].alias("ocr_confidence"),
         confidences[1].alias("detection_confidence"),
-        F.when(confidences.isNotNull(), F.slice(confidences, 3, F.greatest(F.size(confidences) - 2, F.lit(0))))
-        .alias("char_confidences"),
+        F.when(confidences.isNotNull(), F.slice(confidences, 3, F.greatest(F.size(confidences) - 2, F.lit(0)))).alias(
+            "char_confidences"
+        ),
         text.endswith("*").alias("is_masked"),
         *[c.alias(n) for n, c in _box_columns(F.col("element.warpedBox")).items()],
         *EVENT_COLUMNS,
@@ -120,17 +123,14 @@ def build_cars(elements: DataFrame) -> DataFrame:
 
 
 def _explode_ranked(elements: DataFrame, array: Column, fields: list[str]) -> DataFrame:
-    return (
-        elements.select("frame_key", "plate_idx", *EVENT_COLUMNS, F.posexplode(array).alias("pos", "item"))
-        .select(
-            "frame_key",
-            "plate_idx",
-            (F.col("pos") + 1).alias("rank"),
-            F.col("item.klass").alias("klass"),
-            F.col("item.confidence").alias("confidence"),
-            *[F.col(f"item.{name}").alias(name) for name in fields],
-            *EVENT_COLUMNS,
-        )
+    return elements.select("frame_key", "plate_idx", *EVENT_COLUMNS, F.posexplode(array).alias("pos", "item")).select(
+        "frame_key",
+        "plate_idx",
+        (F.col("pos") + 1).alias("rank"),
+        F.col("item.klass").alias("klass"),
+        F.col("item.confidence").alias("confidence"),
+        *[F.col(f"item.{name}").alias(name) for name in fields],
+        *EVENT_COLUMNS,
     )
 
 

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from tests.conftest import write_files
+
+from visionlake.config import IngestSettings, StorageSettings
+from visionlake.ingest.listing import FileEntry, list_input
+from visionlake.ingest.reader import plan_chunks, read_files
+
+
+def _entries(sizes: list[int]) -> list[FileEntry]:
+    return [FileEntry(f"/in/cam/{i}.json", size, 0.0) for i, size in enumerate(sizes)]
+
+
+def test_plan_chunks_cuts_by_bytes_and_keeps_every_file_once():
+    settings = IngestSettings(target_task_mb=1, min_tasks=1)
+    mb = 1 << 20
+    chunks = plan_chunks("/in", _entries([mb, mb, mb // 2, mb // 2, mb]), settings, parallelism=1)
+    assert [[p.rsplit("/", 1)[1] for p, *_ in c] for c in chunks] == [
+        ["0.json"],
+        ["1.json"],
+        ["2.json", "3.json"],
+        ["4.json"],
+    ]
+    assert chunks[0][0][1] == "cam"
+
+
+def test_plan_chunks_makes_at_least_the_parallelism_but_never_more_than_files():
+    settings = IngestSettings(target_task_mb=64, min_tasks=2)
+    assert len(plan_chunks("/in", _entries([10] * 9), settings, parallelism=4)) == 4
+    assert len(plan_chunks("/in", _entries([10]), settings, parallelism=4)) == 1
+    assert plan_chunks("/in", [], settings, parallelism=4) == []
+
+
+def test_read_files_returns_text_hash_and_errors(spark, tmp_path):
+    write_files(tmp_path, {"cam/a.json": '{"frame_id": 1}', "cam/b.json": b"\xc3\x28", "c.json": ""})
+    (tmp_path / "cam" / "a.json").touch()
+    listing = list_input(str(tmp_path), StorageSettings())
+    missing = FileEntry(str(tmp_path / "cam" / "gone.json"), 5, 1651492800.0)
+    actual = read_files(spark, listing.root, [*listing.files, missing], StorageSettings(), IngestSettings())
+    rows = {r.source_path.rsplit("/", 1)[1]: r for r in actual.collect()}
+    assert (rows["a.json"].raw, rows["a.json"].camera_id, rows["a.json"].size_bytes, rows["a.json"].read_error) == (
+        '{"frame_id": 1}',
+        "cam",
+        15,
+        None,
+    )
+    assert rows["a.json"].sha256 == hashlib.sha256(b'{"frame_id": 1}').hexdigest()
+    assert (rows["b.json"].raw, rows["b.json"].read_error) == (None, "invalid_encoding: not UTF-8 at byte 0")
+    assert (rows["c.json"].raw, rows["c.json"].camera_id, rows["c.json"].size_bytes) == ("", "unknown", 0)
+    assert rows["gone.json"].raw is None and rows["gone.json"].sha256 is None
+    assert rows["gone.json"].read_error.startswith("unreadable: FileNotFoundError")
+    assert rows["gone.json"].modified_at == dt.datetime(2022, 5, 2, 12, 0)
