@@ -424,3 +424,95 @@ def test_second_run_adds_nothing_and_new_files_add_exactly_theirs(spark, alpr_cf
     }
     assert (processing[D2]["frames"], processing[D3]["frames"]) == (4, 3)
     assert processing[D3]["recognition_seconds"] == pytest.approx(0.1)
+
+
+def _counts(lake_root: str, tables: list[str]) -> dict[str, int]:
+    return {t: DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows for t in tables}
+
+
+def test_run_that_died_in_silver_is_completed_by_the_next_without_duplicates(spark, alpr_cfg, tmp_path, monkeypatch):
+    from visionlake.sources.alpr import silver
+
+    _make_input(tmp_path / "input")
+    lake_root = str(tmp_path / "lake")
+    real_build_frames = silver.build_frames
+
+    def failing_build_frames(df):
+        raise RuntimeError("executor lost")
+
+    monkeypatch.setattr(silver, "build_frames", failing_build_frames)
+    with pytest.raises(RuntimeError, match="executor lost"):
+        run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
+    # Bronze, quarantine and the element tables were committed; frames and gold were not.
+    assert _counts(lake_root, ["bronze/alpr/results", "quarantine/alpr", "silver/alpr/plates"]) == {
+        "bronze/alpr/results": 14,
+        "quarantine/alpr": 8,
+        "silver/alpr/plates": 3,
+    }
+    assert not DeltaTable.is_deltatable(f"{lake_root}/silver/alpr/frames")
+    failed = [r for r in DeltaTable(f"{lake_root}/_runs").to_pyarrow_table().to_pylist() if r["status"] == "failed"]
+    assert [(r["stage"], r["message"]) for r in failed] == [("silver", "RuntimeError: executor lost")]
+
+    monkeypatch.setattr(silver, "build_frames", real_build_frames)
+    summary = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
+    assert summary.files_new == 0
+    assert summary.check == "bronze 14 = silver frames 6 + quarantined 8"
+    assert _counts(
+        lake_root, ["quarantine/alpr", "silver/alpr/plates", "silver/alpr/frames", "gold/alpr/vehicles"]
+    ) == {
+        "quarantine/alpr": 8,
+        "silver/alpr/plates": 3,
+        "silver/alpr/frames": 6,
+        "gold/alpr/vehicles": 5,
+    }
+
+
+def test_full_refresh_rebuilds_every_table_from_the_input(spark, alpr_cfg, tmp_path):
+    _make_input(tmp_path / "input")
+    lake_root = str(tmp_path / "lake")
+    run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
+    (tmp_path / "input" / F4).unlink()  # the only cam-b plate
+    for name in BAD:
+        (tmp_path / "input" / name).unlink()
+    summary = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root, full_refresh=True)
+    assert (summary.files_new, summary.check) == (6, "bronze 6 = silver frames 5 + quarantined 1")
+    assert _counts(
+        lake_root,
+        [
+            "bronze/alpr/results",
+            "quarantine/alpr",
+            "silver/alpr/frames",
+            "silver/alpr/plates",
+            "gold/alpr/vehicles",
+            "gold/alpr/plate_sightings",
+        ],
+    ) == {
+        "bronze/alpr/results": 6,
+        "quarantine/alpr": 1,
+        "silver/alpr/frames": 5,
+        "silver/alpr/plates": 2,
+        "gold/alpr/vehicles": 4,
+        "gold/alpr/plate_sightings": 2,
+    }
+    assert DeltaTable(f"{lake_root}/quarantine/alpr").to_pyarrow_table().column("reason").to_pylist() == ["unreadable"]
+
+
+def test_check_fails_the_run_when_bronze_rows_are_unaccounted_for(spark, alpr_cfg, tmp_path):
+    from visionlake.config import StorageSettings
+    from visionlake.errors import ReconciliationError
+    from visionlake.ingest.quarantine import QUARANTINE
+
+    _make_input(tmp_path / "input")
+    lake_root = str(tmp_path / "lake")
+    run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
+    # Someone empties the quarantine table behind the pipeline's back.
+    delta.write_table(
+        spark.createDataFrame([], QUARANTINE),
+        f"{lake_root}/quarantine/alpr",
+        storage=StorageSettings(),
+        mode="overwrite",
+    )
+    with pytest.raises(ReconciliationError, match="bronze 14 != silver frames 6 \\+ quarantined 0"):
+        run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
+    checks = [r for r in DeltaTable(f"{lake_root}/_runs").to_pyarrow_table().to_pylist() if r["stage"] == "check"]
+    assert sorted(r["status"] for r in checks) == ["failed", "ok"]

@@ -331,3 +331,9 @@ def test_with_result_confidences_in_exponent_form_parse(spark: SparkSession) -> 
         ),
     )
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_accepts_a_leading_byte_order_mark(spark):
+    source_df = spark.createDataFrame([('\ufeff{"frame_id": 5}', None)], "raw string, read_error string")
+    actual = with_result(source_df).select("reason", "result.frame_id").collect()
+    assert [tuple(r) for r in actual] == [(None, 5)]

@@ -16,7 +16,7 @@ from pyspark.sql import types as T
 
 from visionlake.sources.alpr.schema import CORRUPT_COLUMN, REQUIRED_FIELDS, RESULT_FIELDS, RESULT_WITH_CORRUPT
 
-_LEADING = r"^[\s\x{FEFF}]+"
+_LEADING = " \\t\\r\\n\\uFEFF"  # whitespace and a byte-order mark may precede the JSON (SQL escapes)
 # Any option keeps Spark's JSON optimizer from pruning the parse to the fields a query reads, which
 # would hide a wrong-typed field from the corrupt-record column.
 PARSE_OPTIONS = {"mode": "PERMISSIVE"}
@@ -48,10 +48,10 @@ def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
     Requires ``raw`` (text) and ``read_error`` (``<reason>: <detail>`` or null).
     """
     raw = F.col(raw_col)
-    body = F.regexp_replace(raw, _LEADING, "")
+    body = F.expr(f"trim(LEADING '{_LEADING}' FROM `{raw_col}`)")
     parsed = F.col("_parsed")
     broken = parsed.isNull() | parsed[CORRUPT_COLUMN].isNotNull()
-    not_json = F.get_json_object(raw, "$").isNull()
+    not_json = F.get_json_object(body, "$").isNull()
     missing = [F.when(parsed[name].isNull(), F.lit(name)) for name in REQUIRED_FIELDS]
     read_reason = F.split(F.col("read_error"), ": ", 2)
     reason = (
@@ -68,11 +68,11 @@ def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
         .when(reason_col == "empty_file", F.format_string("%d characters of whitespace", F.length(raw)))
         .when(reason_col == "invalid_json", F.lit("not parseable as JSON (malformed or truncated)"))
         .when(reason_col == "not_an_object", F.concat(F.lit("top level is "), _json_kind(F.substring(body, 1, 1))))
-        .when(reason_col == "schema_mismatch", F.concat(F.lit("wrong type: "), _mismatched_fields(raw)))
+        .when(reason_col == "schema_mismatch", F.concat(F.lit("wrong type: "), _mismatched_fields(body)))
         .when(reason_col == "missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing)))
     )
     return (
-        df.withColumn("_parsed", F.from_json(raw, RESULT_WITH_CORRUPT, PARSE_OPTIONS))
+        df.withColumn("_parsed", F.from_json(body, RESULT_WITH_CORRUPT, PARSE_OPTIONS))
         .withColumn("reason", reason)
         .withColumns({"detail": detail, "result": F.when(reason_col.isNull(), parsed.dropFields(CORRUPT_COLUMN))})
         .drop("_parsed")
