@@ -14,7 +14,7 @@ SOURCE ?= alpr
 SAGEMAKER_PYSPARK := sagemaker-pyspark==1.4.5
 JAR_CACHE := $(HOME)/.cache/visionlake
 
-.PHONY: help setup jars test run lint format package clean bench
+.PHONY: help setup jars test run lint format package clean bench bench-linear
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,14 @@ test: ## run the test suite
 run: ## generate $(COUNT) sample ALPR files into ./sample (once) and run the pipeline into ./lake
 	@test -d $(SAMPLE)/$(SOURCE) || $(BIN)/visionlake generate $(SOURCE) --out $(SAMPLE)/$(SOURCE) --count $(COUNT) --seed 1
 	time $(BIN)/visionlake run $(SOURCE) --input $(SAMPLE)/$(SOURCE) --lake $(LAKE) --env $(ENV)
+
+bench: ## benchmarks (not tests): 25k and 251,526 files + a 10k increment, and 20k files from S3; JSON in bench/results/
+	$(BIN)/visionlake bench alpr --files 25000 --increment 0 --no-baseline
+	$(BIN)/visionlake bench alpr --files 251526 --repeat 3
+	$(BIN)/visionlake bench alpr --files 20000 --s3 --repeat 3
+
+bench-linear: ## seconds per 1,000 files at 1,000,000 files (about 1.6 GB of JSON in the cache)
+	$(BIN)/visionlake bench alpr --files 1000000 --repeat 1 --increment 0 --no-baseline
 
 lint: ## ruff over lib, jobs and tests
 	$(BIN)/ruff check lib jobs tests

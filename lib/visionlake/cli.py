@@ -2,6 +2,7 @@
 
     visionlake generate SOURCE --out PATH_OR_URI --count N [--seed S]
     visionlake run SOURCE --input PATH_OR_URI --lake PATH_OR_URI [--env ENV] [--full-refresh]
+    visionlake bench SOURCE [--files N] [--s3] [--repeat R]
 
 Exit status: 0 when the run completed (quarantined records included), 1 with a one-line error when it
 could not run (a traceback only with ``--debug``), 2 for bad arguments. The process ends with
@@ -44,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
     run.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
     run.add_argument("--full-refresh", action="store_true", help="rebuild every table of the source from the input")
+
+    bench = commands.add_parser("bench", help="time the pipeline against the naive Spark job (see README)")
+    bench.add_argument("source", choices=SOURCES)
+    bench.add_argument("--files", type=int, default=251_526, help="number of generated input files")
+    bench.add_argument("--s3", action="store_true", help="read from a moto S3 server and compare with a GET loop")
+    bench.add_argument("--repeat", type=int, default=3, help="repetitions; medians are reported")
+    bench.add_argument("--increment", type=int, default=10_000, help="files of the daily increment run (0: none)")
+    bench.add_argument("--no-baseline", action="store_true", help="skip the naive Spark job")
     return parser
 
 
@@ -57,6 +66,12 @@ def _generate(args: argparse.Namespace) -> str:
     files = ((f.relative_path, f.body, f.mtime) for f in iter_results(args.count, seed=args.seed))
     written = write_many(args.out, files, cfg.storage, cfg.ingest.read_threads)
     return f"wrote {written} {args.source} files under {args.out}"
+
+
+def _bench(args: argparse.Namespace) -> str:
+    from visionlake.bench import run_bench
+
+    return run_bench(args.files, args.s3, args.repeat, args.increment, not args.no_baseline)
 
 
 def format_summary(summary, seconds: float) -> str:
@@ -95,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     log.setLevel(logging.DEBUG if args.debug else logging.INFO)
     try:
-        message = _generate(args) if args.command == "generate" else _run(args)
+        commands = {"generate": _generate, "run": _run, "bench": _bench}
+        message = commands[args.command](args)
     except (VisionlakeError, ValueError, OSError) as exc:
         if args.debug:
             traceback.print_exc()

@@ -1,0 +1,258 @@
+"""``visionlake bench alpr``: the pipeline against the naive Spark job, on the same generated files.
+
+What one invocation does (every run is a separate ``visionlake run`` process, so JVM start-up counts):
+1. generates the data set once into a cache outside the repo (``~/.cache/visionlake/bench``);
+2. runs the pipeline cold (empty lake) ``--repeat`` times, and records wall time, the seconds of each
+   stage (from ``_runs``) and the peak resident memory of the whole process tree;
+3. adds a daily increment of new files to the input and times the run that ingests it (on a copy of the
+   lake that already holds the cold run's data), ``--repeat`` times;
+4. runs the naive job (``spark.read.schema(s).json(folder)`` + explode + write Parquet) on the same files;
+5. with ``--s3``: uploads the files to a moto server on 127.0.0.1 and compares the pipeline's ingestion
+   against a plain sequential boto3 GET loop over the same keys.
+It prints a table and writes the JSON under ``bench/results/``. Medians are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from visionlake.config import StorageSettings
+from visionlake.devtools import moto_server, run_measured
+from visionlake.lake.storage import write_many
+
+CACHE = Path(os.environ.get("VISIONLAKE_BENCH_CACHE", Path.home() / ".cache" / "visionlake" / "bench"))
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+SEED = 42
+START = datetime(2022, 5, 2, tzinfo=UTC)
+COMPLETE = ".complete"  # hidden from the pipeline's listing
+
+
+def _cli() -> str:
+    return str(Path(sys.executable).parent / "visionlake")
+
+
+def dataset(files: int, seed: int = SEED, days: int = 3, start: datetime = START) -> Path:
+    """The generated input tree of ``files`` files, made once and kept in the cache."""
+    from visionlake.sources.alpr.generate import iter_results
+
+    folder = CACHE / f"alpr-{files}-seed{seed}-{start:%Y%m%d}"
+    if not (folder / COMPLETE).exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generated = iter_results(files, seed=seed, days=days, start=start)
+        write_many(str(folder), ((f.relative_path, f.body, f.mtime) for f in generated), StorageSettings())
+        (folder / COMPLETE).write_text(str(files))
+    return folder
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(entry.stat().st_size for entry in folder.rglob("*.json"))
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard-link every file of ``source`` into ``target`` (same layout, no copy of the data)."""
+    subprocess.run(["cp", "-al", f"{source}/.", str(target)], check=True)
+
+
+def _stage_seconds(lake: Path) -> dict[str, float]:
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(lake / "_runs")).to_pyarrow_table().to_pylist()
+    last = max(r["run_id"] for r in rows)
+    return {r["stage"]: r["seconds"] for r in rows if r["run_id"] == last}
+
+
+def _run_pipeline(input_root: str, lake: Path, env: dict[str, str] | None = None) -> dict:
+    measured = run_measured([_cli(), "run", "alpr", "--input", input_root, "--lake", str(lake)], env=env)
+    if measured["status"] != 0:
+        raise RuntimeError(f"pipeline run failed: {measured['stderr'][-2000:]}")
+    return {
+        "wall_seconds": round(measured["seconds"], 2),
+        "peak_rss_mb": round(measured["peak_rss_bytes"] / 2**20),
+        "stages": _stage_seconds(lake),
+    }
+
+
+BASELINE = """
+import sys, time
+from pyspark.sql import SparkSession, functions as F
+from visionlake.sources.alpr.schema import RESULT
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.showConsoleProgress", "false")
+         .config("spark.driver.memory", "4g").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+df = spark.read.schema(RESULT).option("recursiveFileLookup", "true").json(sys.argv[1])
+plates = df.select("frame_id", F.explode("plates").alias("plate"), F.to_timestamp("timestamp").alias("createDateTime"))
+plates.select("frame_id", "createDateTime", F.col("plate.text").alias("plateText"),
+              F.col("plate.confidences")[0].alias("globalConfidencev1"),
+              F.col("plate.car.color")[0]["name"].alias("color")).write.mode("overwrite").parquet(sys.argv[2])
+spark.stop()
+"""
+
+
+def _run_baseline(input_root: Path, work: Path) -> dict:
+    env = {"PYSPARK_PYTHON": sys.executable}
+    measured = run_measured([sys.executable, "-c", BASELINE, str(input_root), str(work / "naive")], env=env)
+    if measured["status"] != 0:
+        raise RuntimeError(f"baseline failed: {measured['stderr'][-2000:]}")
+    shutil.rmtree(work / "naive", ignore_errors=True)
+    return {"wall_seconds": round(measured["seconds"], 2), "peak_rss_mb": round(measured["peak_rss_bytes"] / 2**20)}
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 2)
+
+
+def _median_stages(runs: list[dict]) -> dict[str, float]:
+    return {s: round(statistics.median(r["stages"].get(s, 0.0) for r in runs), 2) for s in runs[0]["stages"]}
+
+
+def bench_local(files: int, repeat: int, increment: int, baseline: bool) -> dict:
+    base = dataset(files)
+    extra = dataset(increment, seed=SEED + 1, days=1, start=START + timedelta(days=30)) if increment else None
+    megabytes = _tree_bytes(base) / 2**20
+    result: dict = {"files": files, "mb": round(megabytes, 1)}
+    with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
+        work = Path(tmp)
+        root = work / "input"
+        root.mkdir()
+        _link_tree(base, root)
+        cold = []
+        for attempt in range(repeat):
+            lake = work / f"lake{attempt}"
+            cold.append(_run_pipeline(str(root), lake))
+            if attempt < repeat - 1:
+                shutil.rmtree(lake)
+        result["cold"] = {
+            "runs": cold,
+            "wall_seconds": _median(cold, "wall_seconds"),
+            "peak_rss_mb": _median(cold, "peak_rss_mb"),
+            "stages": _median_stages(cold),
+        }
+        result["cold"]["files_per_second"] = round(files / result["cold"]["wall_seconds"])
+        result["cold"]["seconds_per_1000_files"] = round(1000 * result["cold"]["wall_seconds"] / files, 3)
+        if extra is not None:
+            full = work / f"lake{repeat - 1}"
+            pristine = work / "lake-before-increment"
+            shutil.copytree(full, pristine)
+            _link_tree(extra, root)
+            runs = []
+            for _ in range(repeat):
+                shutil.rmtree(full)
+                shutil.copytree(pristine, full)
+                runs.append(_run_pipeline(str(root), full))
+            result["increment"] = {
+                "files": increment,
+                "lake_files": files,
+                "runs": runs,
+                "wall_seconds": _median(runs, "wall_seconds"),
+                "stages": _median_stages(runs),
+            }
+        if baseline:
+            result["baseline"] = _run_baseline(base, work)
+            result["ratio_baseline_to_pipeline"] = round(
+                result["baseline"]["wall_seconds"] / result["cold"]["wall_seconds"], 1
+            )
+    return result
+
+
+def bench_s3(files: int, repeat: int) -> dict:
+    import boto3
+
+    base = dataset(files)
+    result: dict = {"files": files, "mb": round(_tree_bytes(base) / 2**20, 1)}
+    with moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
+        env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_REGION": "us-east-1",
+        }
+        os.environ.update(env)
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        client.create_bucket(Bucket="raw")
+        client.create_bucket(Bucket="lake")
+        paths = sorted(p for p in base.rglob("*.json"))
+        storage = StorageSettings(endpoint_url=endpoint, path_style=True, allow_http=True)
+        write_many("s3a://raw/alpr", ((str(p.relative_to(base)), p.read_bytes(), None) for p in paths), storage)
+        keys = [f"alpr/{p.relative_to(base)}" for p in paths]
+        loops, runs = [], []
+        for attempt in range(repeat):
+            started = time.monotonic()
+            for key in keys:
+                client.get_object(Bucket="raw", Key=key)["Body"].read()
+            loops.append(time.monotonic() - started)
+            runs.append(_run_pipeline("s3a://raw/alpr", Path(tmp) / f"local-lake{attempt}", env=env))
+        result["sequential_get_loop_seconds"] = round(statistics.median(loops), 2)
+        result["pipeline"] = {
+            "runs": runs,
+            "wall_seconds": _median(runs, "wall_seconds"),
+            "stages": _median_stages(runs),
+        }
+        bronze = result["pipeline"]["stages"]["bronze"]
+        result["ratio_get_loop_to_bronze_stage"] = round(result["sequential_get_loop_seconds"] / bronze, 1)
+        result["ratio_get_loop_to_whole_run"] = round(
+            result["sequential_get_loop_seconds"] / result["pipeline"]["wall_seconds"], 1
+        )
+    return result
+
+
+def _table(result: dict) -> str:
+    lines = []
+    if "cold" in result:
+        cold = result["cold"]
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items())
+        lines.append(f"files {result['files']:,}  JSON {result['mb']:,.0f} MB")
+        lines.append(
+            f"  cold run (median of {len(cold['runs'])}): {cold['wall_seconds']:.1f} s wall, "
+            f"{cold['files_per_second']:,} files/s, {cold['seconds_per_1000_files']:.3f} s per 1,000 files, "
+            f"peak RSS {cold['peak_rss_mb']:,} MB"
+        )
+        lines.append(f"    stages (s): {stages}")
+    if "increment" in result:
+        inc = result["increment"]
+        lines.append(
+            f"  increment of {inc['files']:,} files on a lake of {inc['lake_files']:,}: "
+            f"{inc['wall_seconds']:.1f} s wall (stages: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in inc["stages"].items())
+            + ")"
+        )
+    if "baseline" in result:
+        lines.append(
+            f"  naive Spark job: {result['baseline']['wall_seconds']:.1f} s wall, peak RSS "
+            f"{result['baseline']['peak_rss_mb']:,} MB -> pipeline is {result['ratio_baseline_to_pipeline']}x faster"
+        )
+    if "sequential_get_loop_seconds" in result:
+        lines.append(f"files {result['files']:,} on S3 (moto, 127.0.0.1)")
+        lines.append(
+            f"  sequential boto3 GET loop: {result['sequential_get_loop_seconds']:.1f} s; pipeline: "
+            f"{result['pipeline']['wall_seconds']:.1f} s wall, bronze stage "
+            f"{result['pipeline']['stages']['bronze']:.1f} s -> ingestion "
+            f"{result['ratio_get_loop_to_bronze_stage']}x faster than the loop "
+            f"({result['ratio_get_loop_to_whole_run']}x for the whole run)"
+        )
+    return "\n".join(lines)
+
+
+def run_bench(files: int, s3: bool, repeat: int, increment: int, baseline: bool) -> str:
+    """Run the benchmark, write its JSON under bench/results/, return the printed table."""
+    started = datetime.now(UTC)
+    result = bench_s3(files, repeat) if s3 else bench_local(files, repeat, increment, baseline)
+    result.update(
+        {
+            "benchmark": "alpr-s3" if s3 else "alpr",
+            "started_at": started.isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        }
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"{result['benchmark']}-{files}-{started:%Y%m%dT%H%M%SZ}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return _table(result) + f"\n  written to bench/results/{name}"
