@@ -44,6 +44,8 @@ def build_session(app_name: str, cfg: Config) -> SparkSession:
         # Python workers of a local master run this interpreter (and so see this virtualenv); pyspark
         # reads the variable, not the spark.pyspark.python setting, when it starts them.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Embedded masters talk to themselves only: bind the driver and any local-cluster executors to loopback.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.appName(app_name)
     if cfg.spark.master:
         builder = builder.master(cfg.spark.master)
