@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -25,8 +26,13 @@ class FileEntry:
 @dataclass(frozen=True)
 class Listing:
     root: str
-    files: list[FileEntry]
+    files: list[FileEntry]  # input files not in ``known``, sorted by path
+    known: int  # input files that were in ``known`` (not statted, not returned)
     skipped: int  # files under root that do not end with the input suffix
+
+    @property
+    def total(self) -> int:
+        return len(self.files) + self.known
 
 
 def _hidden(name: str) -> bool:
@@ -34,9 +40,9 @@ def _hidden(name: str) -> bool:
     return name.startswith((".", "_"))
 
 
-def _scan_local(root: str, suffix: str) -> tuple[list[FileEntry], int]:
+def _scan_local(root: str, suffix: str, known: Set[str]) -> tuple[list[FileEntry], int, int]:
     files: list[FileEntry] = []
-    skipped = 0
+    skipped = seen = 0
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -48,13 +54,15 @@ def _scan_local(root: str, suffix: str) -> tuple[list[FileEntry], int]:
                     stack.append(entry.path)
                 elif not entry.name.endswith(suffix):
                     skipped += 1
+                elif entry.path in known:
+                    seen += 1
                 else:
                     try:
                         info = entry.stat()
                         files.append(FileEntry(entry.path, info.st_size, info.st_mtime))
                     except OSError:  # a dangling link or a file deleted meanwhile: reading it will say why
                         files.append(FileEntry(entry.path, 0, 0.0))
-    return files, skipped
+    return files, seen, skipped
 
 
 def _list_s3_prefix(client, bucket: str, prefix: str, delimiter: str | None):
@@ -68,7 +76,9 @@ def _list_s3_prefix(client, bucket: str, prefix: str, delimiter: str | None):
     return objects, prefixes
 
 
-def _scan_s3(root: str, suffix: str, storage: StorageSettings, threads: int) -> tuple[list[FileEntry], int]:
+def _scan_s3(
+    root: str, suffix: str, storage: StorageSettings, threads: int, known: Set[str]
+) -> tuple[list[FileEntry], int, int]:
     from botocore.exceptions import ClientError
 
     bucket, key = st.split_s3(root)
@@ -82,7 +92,7 @@ def _scan_s3(root: str, suffix: str, storage: StorageSettings, threads: int) -> 
     except ClientError as exc:
         raise InputError(f"cannot list {root}: {exc.response['Error'].get('Message') or exc}") from exc
     files: list[FileEntry] = []
-    skipped = 0
+    skipped = seen = 0
     for obj in objects:
         name = obj["Key"].rsplit("/", 1)[-1]
         relative_parts = obj["Key"][len(prefix) :].split("/")
@@ -91,25 +101,38 @@ def _scan_s3(root: str, suffix: str, storage: StorageSettings, threads: int) -> 
         if not name.endswith(suffix):
             skipped += 1
             continue
-        files.append(FileEntry(f"s3a://{bucket}/{obj['Key']}", obj["Size"], obj["LastModified"].timestamp()))
-    return files, skipped
+        path = f"s3a://{bucket}/{obj['Key']}"
+        if path in known:
+            seen += 1
+            continue
+        files.append(FileEntry(path, obj["Size"], obj["LastModified"].timestamp()))
+    return files, seen, skipped
 
 
-def list_input(root: str, storage: StorageSettings, suffix: str = ".json", threads: int = 32) -> Listing:
-    """Every input file under ``root``, sorted by path.
+def list_input(
+    root: str,
+    storage: StorageSettings,
+    suffix: str = ".json",
+    threads: int = 32,
+    known: Set[str] = frozenset(),
+) -> Listing:
+    """The input files under ``root`` that are not in ``known``, sorted by path.
+
+    Known files are only counted: they are never statted, so finding the new files of a daily increment
+    costs one directory walk, not a look at every old file.
 
     Raises:
         InputError: a local root that does not exist or is not a folder, or an S3 prefix that cannot be listed.
     """
     root = st.normalize(root)
     if st.is_s3(root):
-        files, skipped = _scan_s3(root, suffix, storage, threads)
+        files, seen, skipped = _scan_s3(root, suffix, storage, threads, known)
     else:
         if not os.path.isdir(root):
             raise InputError(f"input folder {root} does not exist")
-        files, skipped = _scan_local(root, suffix)
+        files, seen, skipped = _scan_local(root, suffix, known)
     files.sort(key=lambda f: f.path)
-    return Listing(root=root, files=files, skipped=skipped)
+    return Listing(root=root, files=files, known=seen, skipped=skipped)
 
 
 def camera_of(root: str, path: str) -> str:

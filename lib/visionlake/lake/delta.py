@@ -295,6 +295,7 @@ def write_table(
     txn: Txn | None = None,
     max_file_mb: int = 128,
     writer: str = "delta-rs",
+    known_empty: bool = False,
 ) -> WriteResult:
     """Write ``df`` as a commit to the Delta table at ``location``.
 
@@ -311,6 +312,8 @@ def write_table(
         max_file_mb: a data file is closed once this many MB of Arrow data went into it.
         writer: ``delta-rs`` (tasks write Parquet, the driver commits with deltalake) or ``delta-spark``
             (Spark's Delta data source, when its JVM classes are on the classpath; see :func:`choose_writer`).
+        known_empty: the caller knows ``df`` has no rows: commit (the txn, or a new empty table) without
+            running a Spark job.
 
     Returns:
         rows and files written, and whether the write was skipped as already done.
@@ -329,8 +332,8 @@ def write_table(
         return _write_with_delta_spark(df, location, partition_by, mode, replace_partitions, txn, storage)
 
     arrow_schema = to_arrow_schema(df.schema)
-    writer = parquet_writer_task(location, arrow_schema, list(partition_by), storage, max_file_mb << 20)
-    file_rows = df.mapInArrow(writer, FILE_ROWS_SCHEMA).collect()
+    task = parquet_writer_task(location, arrow_schema, list(partition_by), storage, max_file_mb << 20)
+    file_rows = [] if known_empty else df.mapInArrow(task, FILE_ROWS_SCHEMA).collect()
     now = int(time.time() * 1000)
     adds = [
         AddAction(quote(r.path, safe="/="), r.size, json.loads(r.partition_values), now, True, r.stats)
@@ -457,12 +460,16 @@ def read_table(
     return read_files(spark, location, snapshot_files(location, storage, partition_filters), schema)
 
 
-def column_values(location: str, column: str, storage: StorageSettings) -> list:
-    """Every value of one column of the table's snapshot, read by delta-rs on the driver (no Spark job)."""
+def read_columns(location: str, columns: list[str], storage: StorageSettings) -> pa.Table | None:
+    """Some columns of the table's snapshot, read by delta-rs on the driver (no Spark job); None if no table."""
     table = open_table(location, storage)
-    if table is None:
-        return []
-    return table.to_pyarrow_table(columns=[column]).column(column).to_pylist()
+    return None if table is None else table.to_pyarrow_table(columns=columns)
+
+
+def column_values(location: str, column: str, storage: StorageSettings) -> list:
+    """Every value of one column of the table's snapshot, read on the driver (no Spark job)."""
+    data = read_columns(location, [column], storage)
+    return [] if data is None else data.column(column).to_pylist()
 
 
 def partitions_added_since(location: str, version: int | None, column: str, storage: StorageSettings) -> list[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -89,17 +91,20 @@ class _Run:
 
     def bronze(self, input_root: str) -> None:
         record = self.stage("bronze")
-        listing: Listing = list_input(input_root, self.storage, self.cfg.ingest.suffix, self.cfg.ingest.read_threads)
         location = self.loc("bronze", "results")
-        seen = set() if self.full_refresh else set(delta.column_values(location, "source_path", self.storage))
-        new_files = [f for f in listing.files if f.path not in seen]
-        self.summary.files_listed = len(listing.files)
+        seen = (
+            frozenset() if self.full_refresh else frozenset(delta.column_values(location, "source_path", self.storage))
+        )
+        ingest = self.cfg.ingest
+        listing: Listing = list_input(input_root, self.storage, ingest.suffix, ingest.read_threads, known=seen)
+        new_files = listing.files
+        self.summary.files_listed = listing.total
         self.summary.files_skipped = listing.skipped
         self.summary.files_new = len(new_files)
         record.files_in = len(new_files)
         record.message = (
-            f"listed {len(listing.files)} files under {listing.root}, "
-            f"{listing.skipped} skipped (not *{self.cfg.ingest.suffix})"
+            f"listed {listing.total} files under {listing.root}, {len(new_files)} new, "
+            f"{listing.skipped} skipped (not *{ingest.suffix})"
         )
         if new_files or self.full_refresh:
             raw = read_files(self.spark, listing.root, new_files, self.storage, self.cfg.ingest)
@@ -152,16 +157,12 @@ class _Run:
             .transform(silver.with_frame_key)
             .transform(silver.with_event_time)
         )
-        frames_location = self.loc("silver", "frames")
-        existing = None if self.full_refresh else delta.read_table(self.spark, frames_location, self.storage)
-        if existing is None:
+        known = None if self.full_refresh else self._already_in_silver(classified)
+        if known is None:
             return classified
-        known = existing.select("frame_key", F.col("source_path").alias("first_path"))
-        duplicate = (
-            F.col("reason").isNull() & F.col("first_path").isNotNull() & (F.col("first_path") != F.col("source_path"))
-        )
+        duplicate = F.col("reason").isNull() & F.col("first_path").isNotNull()
         return (
-            classified.join(known, "frame_key", "left")
+            classified.join(F.broadcast(known), "frame_key", "left")
             .withColumns(
                 {
                     "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
@@ -172,6 +173,24 @@ class _Run:
             )
             .drop("first_path")
         )
+
+    def _already_in_silver(self, classified: DataFrame) -> DataFrame | None:
+        """(frame_key, first_path) of the batch's frames that silver already holds from another file, or None.
+
+        The keys are compared on the driver: silver's frame_key/source_path columns come from delta-rs, the
+        batch's from three small bronze columns, so the common case (no duplicate) needs no join at all.
+        """
+        existing = delta.read_columns(self.loc("silver", "frames"), ["frame_key", "source_path"], self.storage)
+        if existing is None or existing.num_rows == 0:
+            return None
+        first_path = dict(
+            zip(existing.column("frame_key").to_pylist(), existing.column("source_path").to_pylist(), strict=True)
+        )
+        batch = classified.select("frame_key", "source_path").collect()
+        duplicates = [(key, first_path[key]) for key, path in batch if key in first_path and first_path[key] != path]
+        if not duplicates:
+            return None
+        return self.spark.createDataFrame(duplicates, "frame_key string, first_path string")
 
     def _silver_batch(self, bronze_rows: DataFrame, tables: list[str], txn: Txn, record: StageRecord) -> int:
         classified = self._classified(bronze_rows).persist(StorageLevel.MEMORY_AND_DISK)
@@ -184,21 +203,26 @@ class _Run:
             accepted = classified.where(F.col("reason").isNull())
             elements = silver.explode_elements(accepted)
             mode = "overwrite" if self.full_refresh else "append"
-            for name in tables:
+
+            def write_one(name: str) -> int:
                 if name == "quarantine":
                     df = to_quarantine(
                         classified.where(F.col("reason").isNotNull()), self.summary.run_id, F.lit(self.now)
                     )
-                    written = self.write(df, self.loc("quarantine", name), mode=mode, txn=txn)
-                    self.summary.quarantined.update(rejected)
-                else:
-                    df = silver.build_frames(accepted) if name == "frames" else silver.ELEMENT_TABLES[name](elements)
-                    written = self.write(
-                        df, self.loc("silver", name), partition_by=[silver.PARTITION], mode=mode, txn=txn
-                    )
+                    return self.write(df, self.loc("quarantine", name), mode=mode, txn=txn, known_empty=not rejected)
+                df = silver.build_frames(accepted) if name == "frames" else silver.ELEMENT_TABLES[name](elements)
+                return self.write(df, self.loc("silver", name), partition_by=[silver.PARTITION], mode=mode, txn=txn)
+
+            # Tables are independent: their jobs and commits overlap. frames commits last, on its own.
+            written = _concurrently(write_one, [t for t in tables if t != "frames"])
+            if "frames" in tables:
+                written["frames"] = write_one("frames")
+            if "quarantine" in tables:
+                self.summary.quarantined.update(rejected)
+            for name, rows in written.items():
                 key = f"quarantine/{SOURCE}" if name == "quarantine" else f"silver/{name}"
-                record.rows_out[key] = record.rows_out.get(key, 0) + written
-                self.summary.rows_out[key] = self.summary.rows_out.get(key, 0) + written
+                record.rows_out[key] = record.rows_out.get(key, 0) + rows
+                self.summary.rows_out[key] = self.summary.rows_out.get(key, 0) + rows
             return total
         finally:
             classified.unpersist()
@@ -214,25 +238,36 @@ class _Run:
         txn = Txn(GOLD_APP, frames_version)
         settings = self.cfg.alpr
         record.status, record.message = "skipped", "every gold table is up to date"
+        pending = {}
         for name in GOLD_TABLES:
+            marker = (
+                None if self.full_refresh else delta.transaction_version(self.loc("gold", name), GOLD_APP, self.storage)
+            )
+            if marker is None or marker < frames_version:
+                pending[name] = marker
+
+        def write_one(name: str) -> int:
             location = self.loc("gold", name)
-            marker = None if self.full_refresh else delta.transaction_version(location, GOLD_APP, self.storage)
-            if marker is not None and marker >= frames_version:
-                continue
-            record.status, record.message = "ok", None
             if name == "plate_sightings":
-                df = gold.build_plate_sightings(self._silver("plates", None))
-                written = self.write(df, location, mode="overwrite", txn=txn)
-            else:
-                dates = None
-                if marker is not None:
-                    dates = delta.partitions_added_since(frames_location, marker, silver.PARTITION, self.storage)
-                df = self._gold_dated(name, dates, settings.low_confidence_threshold, settings.hourly_price)
-                written = self.write(
-                    df, location, partition_by=[silver.PARTITION], mode="overwrite", replace_partitions=dates, txn=txn
+                return self.write(
+                    gold.build_plate_sightings(self._silver("plates", None)), location, mode="overwrite", txn=txn
                 )
-            record.rows_out[f"gold/{name}"] = written
-            self.summary.rows_out[f"gold/{name}"] = written
+            marker = pending[name]
+            dates = (
+                None
+                if marker is None
+                else delta.partitions_added_since(frames_location, marker, silver.PARTITION, self.storage)
+            )
+            df = self._gold_dated(name, dates, settings.low_confidence_threshold, settings.hourly_price)
+            return self.write(
+                df, location, partition_by=[silver.PARTITION], mode="overwrite", replace_partitions=dates, txn=txn
+            )
+
+        if pending:
+            record.status, record.message = "ok", None
+        for name, rows in _concurrently(write_one, list(pending)).items():
+            record.rows_out[f"gold/{name}"] = rows
+            self.summary.rows_out[f"gold/{name}"] = rows
         self.done(record)
 
     def _silver(self, name: str, dates: list[str] | None) -> DataFrame:
@@ -266,6 +301,12 @@ class _Run:
             record.message = record.message.replace(" = ", " != ")
         self.summary.check = record.message
         self.done(record)
+
+
+def _concurrently(fn: Callable[[str], int], names: list[str], threads: int = 4) -> dict[str, int]:
+    """``{name: fn(name)}``, the calls made from a few driver threads so that Spark jobs and commits overlap."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(zip(names, pool.map(fn, names), strict=True))
 
 
 def run(spark: SparkSession, cfg: Config, input_root: str, lake: str, full_refresh: bool = False) -> RunSummary:
