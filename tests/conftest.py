@@ -13,7 +13,7 @@ import pytest
 os.environ.setdefault("SPARK_TESTING", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("VISIONLAKE_SHARED") or REPO.parent / "shared")
 SEED_ALPR = SHARED / "data" / "ultimatealpr-seed-samples"
 VENV_BIN = Path(sys.executable).parent
 
