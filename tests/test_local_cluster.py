@@ -7,16 +7,26 @@ import subprocess
 
 import pytest
 from deltalake import DeltaTable
-
 from tests.conftest import REPO, VENV_BIN, write_files
 from tests.sources.alpr.test_pipeline import BAD, GOOD
+
 from visionlake.sources.alpr.pipeline import run
 
 pytestmark = pytest.mark.slow
 TABLES = [
-    "bronze/alpr/results", "quarantine/alpr", "silver/alpr/frames", "silver/alpr/plates", "silver/alpr/cars",
-    "silver/alpr/car_colors", "silver/alpr/car_body_styles", "silver/alpr/car_makes", "silver/alpr/plate_countries",
-    "gold/alpr/vehicles", "gold/alpr/daily_camera_stats", "gold/alpr/plate_sightings", "gold/alpr/daily_processing",
+    "bronze/alpr/results",
+    "quarantine/alpr",
+    "silver/alpr/frames",
+    "silver/alpr/plates",
+    "silver/alpr/cars",
+    "silver/alpr/car_colors",
+    "silver/alpr/car_body_styles",
+    "silver/alpr/car_makes",
+    "silver/alpr/plate_countries",
+    "gold/alpr/vehicles",
+    "gold/alpr/daily_camera_stats",
+    "gold/alpr/plate_sightings",
+    "gold/alpr/daily_processing",
 ]
 RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
 
@@ -24,18 +34,32 @@ RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
 def _contents(lake: str, table: str) -> list[tuple]:
     data = DeltaTable(f"{lake}/{table}").to_pyarrow_table()
     columns = [c for c in data.column_names if c not in RUN_SPECIFIC]
-    return sorted((tuple(repr(r[c]) for c in columns) for r in data.to_pylist()))
+    return sorted(tuple(repr(r[c]) for c in columns) for r in data.to_pylist())
 
 
 def test_local_cluster_master_gets_the_same_tables_as_local(spark, cfg, tmp_path):
     write_files(tmp_path / "input", {**GOOD, **BAD})
     run(spark, cfg, str(tmp_path / "input"), str(tmp_path / "local"))
-    env = {**os.environ, "VISIONLAKE__SPARK__MASTER": "local-cluster[2,1,1024]",
-           "VISIONLAKE__SPARK__CONF": "{spark.executor.memory: 768m, spark.ui.enabled: 'false'}"}
+    env = {
+        **os.environ,
+        "VISIONLAKE__SPARK__MASTER": "local-cluster[2,1,1024]",
+        "VISIONLAKE__SPARK__CONF": "{spark.executor.memory: 768m, spark.ui.enabled: 'false'}",
+    }
     result = subprocess.run(
-        [str(VENV_BIN / "visionlake"), "run", "alpr", "--input", str(tmp_path / "input"), "--lake",
-         str(tmp_path / "cluster")],
-        capture_output=True, text=True, timeout=600, env=env, cwd=REPO,
+        [
+            str(VENV_BIN / "visionlake"),
+            "run",
+            "alpr",
+            "--input",
+            str(tmp_path / "input"),
+            "--lake",
+            str(tmp_path / "cluster"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "check: bronze 13 = silver frames 6 + quarantined 7" in result.stdout
