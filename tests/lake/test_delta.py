@@ -229,3 +229,15 @@ def test_delta_spark_path_maps_txn_and_partition_overwrite_to_writer_options(spa
         ("option", "replaceWhere", "day IN ('2022-05-02', 'o''k')"),
         ("save", str(tmp_path / "t")),
     ]
+
+
+def test_write_table_replacing_no_partition_keeps_the_data_and_records_the_txn(spark, tmp_path):
+    location = str(tmp_path / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL, partition_by=["day"])
+    result = delta.write_table(
+        _rows(spark, []), location, storage=LOCAL, partition_by=["day"], mode="overwrite", replace_partitions=[],
+        txn=Txn("gold", 3),
+    )
+    assert (result.rows, result.files) == (0, 0)
+    assert [r["id"] for r in _table(location)] == [1]
+    assert DeltaTable(location).transaction_version("gold") == 3

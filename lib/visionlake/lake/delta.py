@@ -355,9 +355,10 @@ def write_table(
         _check_schema(location, T.StructType.fromJson(json.loads(existing.schema().to_json())), df.schema)
         filters = None
         if mode == "overwrite" and replace_partitions is not None:
-            if not replace_partitions and not adds:
-                return WriteResult(rows=0, files=0)
-            filters = [(partition_by[0], "in", [str(v) for v in replace_partitions])]
+            if replace_partitions:
+                filters = [(partition_by[0], "in", [str(v) for v in replace_partitions])]
+            else:
+                mode = "append"  # no partition to replace: the commit only records the txn
         existing.create_write_transaction(
             adds,
             mode=mode,
