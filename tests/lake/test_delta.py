@@ -235,7 +235,12 @@ def test_write_table_replacing_no_partition_keeps_the_data_and_records_the_txn(s
     location = str(tmp_path / "t")
     delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL, partition_by=["day"])
     result = delta.write_table(
-        _rows(spark, []), location, storage=LOCAL, partition_by=["day"], mode="overwrite", replace_partitions=[],
+        _rows(spark, []),
+        location,
+        storage=LOCAL,
+        partition_by=["day"],
+        mode="overwrite",
+        replace_partitions=[],
         txn=Txn("gold", 3),
     )
     assert (result.rows, result.files) == (0, 0)
