@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import boto3
 import pytest
 from deltalake import DeltaTable
-from tests.conftest import REPO, VENV_BIN, write_files
+from tests.conftest import REPO, VENV_BIN, run_command, write_files
 from tests.sources.alpr.test_pipeline import BAD, GOOD
 
 pytestmark = pytest.mark.slow
 
 
-def _cli(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(VENV_BIN / "visionlake"), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        cwd=REPO,
-    )
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_command([str(VENV_BIN / "visionlake"), *args], env=env)
 
 
 def test_run_missing_input_exits_1_with_one_line_error(tmp_path):
@@ -114,8 +106,8 @@ def test_generate_to_s3(aws_env):
 
 def test_spark_submit_job_takes_the_same_arguments(tmp_path):
     write_files(tmp_path / "in", {k: v for k, v in GOOD.items()})
-    env = {**os.environ, "PYSPARK_PYTHON": str(VENV_BIN / "python"), "PYSPARK_DRIVER_PYTHON": str(VENV_BIN / "python")}
-    result = subprocess.run(
+    env = {"PYSPARK_PYTHON": str(VENV_BIN / "python"), "PYSPARK_DRIVER_PYTHON": str(VENV_BIN / "python")}
+    result = run_command(
         [
             str(VENV_BIN / "spark-submit"),
             "--master",
@@ -127,11 +119,7 @@ def test_spark_submit_job_takes_the_same_arguments(tmp_path):
             "--lake",
             str(tmp_path / "lake"),
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
         env=env,
-        cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "check: bronze 6 = silver frames 6 + quarantined 0" in result.stdout

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 from deltalake import DeltaTable
-from tests.conftest import REPO, VENV_BIN, write_files
+from tests.conftest import VENV_BIN, run_command, write_files
 from tests.sources.alpr.test_pipeline import BAD, GOOD
 
 from visionlake.sources.alpr.pipeline import run
@@ -41,26 +38,11 @@ def test_local_cluster_master_gets_the_same_tables_as_local(spark, cfg, tmp_path
     write_files(tmp_path / "input", {**GOOD, **BAD})
     run(spark, cfg, str(tmp_path / "input"), str(tmp_path / "local"))
     env = {
-        **os.environ,
         "VISIONLAKE__SPARK__MASTER": "local-cluster[2,1,1024]",
         "VISIONLAKE__SPARK__CONF": "{spark.executor.memory: 768m, spark.ui.enabled: 'false'}",
     }
-    result = subprocess.run(
-        [
-            str(VENV_BIN / "visionlake"),
-            "run",
-            "alpr",
-            "--input",
-            str(tmp_path / "input"),
-            "--lake",
-            str(tmp_path / "cluster"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=REPO,
-    )
+    command = [str(VENV_BIN / "visionlake"), "run", "alpr", "--input", str(tmp_path / "input"), "--lake"]
+    result = run_command([*command, str(tmp_path / "cluster")], env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "check: bronze 13 = silver frames 6 + quarantined 7" in result.stdout
     for table in TABLES:
