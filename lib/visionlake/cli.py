@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from visionlake.config import load_config
 from visionlake.errors import VisionlakeError
 
-SOURCES = ("alpr",)
+SOURCES = ("alpr", "face_validation")
 log = logging.getLogger("visionlake")
 
 
@@ -35,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="write realistic sample input")
     generate.add_argument("source", choices=SOURCES)
     generate.add_argument("--out", required=True, help="folder or s3a://bucket/prefix")
-    generate.add_argument("--count", required=True, type=int, help="number of records (files for alpr)")
+    generate.add_argument(
+        "--count", required=True, type=int, help="number of records (files for alpr, documents for face_validation)"
+    )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
 
@@ -57,14 +60,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _generate(args: argparse.Namespace) -> str:
-    from visionlake.lake.storage import write_many
-    from visionlake.sources.alpr.generate import iter_results
+    from visionlake.lake import storage as st
 
     if args.count < 0:
         raise VisionlakeError("--count must be zero or more")
     cfg = load_config(args.env)
+    if args.source == "face_validation":
+        from visionlake.sources.face_validation.generate import write_exports
+
+        if not st.is_s3(args.out):
+            paths = write_exports(st.normalize(args.out), args.count, seed=args.seed)
+            return f"wrote {args.count} face_validation documents in {len(paths)} export files under {args.out}"
+        with tempfile.TemporaryDirectory() as folder:
+            paths = write_exports(folder, args.count, seed=args.seed)
+            for relative in paths:
+                st.upload_file(os.path.join(folder, relative), st.join(args.out, relative), cfg.storage)
+        return f"wrote {args.count} face_validation documents in {len(paths)} export files under {args.out}"
+    from visionlake.sources.alpr.generate import iter_results
+
     files = ((f.relative_path, f.body, f.mtime) for f in iter_results(args.count, seed=args.seed))
-    written = write_many(args.out, files, cfg.storage, cfg.ingest.read_threads)
+    written = st.write_many(args.out, files, cfg.storage, cfg.ingest.read_threads)
     return f"wrote {written} {args.source} files under {args.out}"
 
 
@@ -89,8 +104,11 @@ def format_summary(summary, seconds: float) -> str:
 
 
 def _run(args: argparse.Namespace) -> str:
-    from visionlake.sources.alpr.pipeline import run
+    from importlib import import_module
+
     from visionlake.spark import build_session
+
+    run = import_module(f"visionlake.sources.{args.source}.pipeline").run
 
     cfg = load_config(args.env)
     started = time.monotonic()

@@ -59,6 +59,15 @@ class AlprSettings:
 
 
 @dataclass(frozen=True)
+class FaceValidationSettings:
+    local_timezone: str = "America/Bogota"
+    suffixes: tuple[str, ...] = (".json", ".jsonl", ".ndjson")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "suffixes", tuple(self.suffixes))
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     spark: SparkSettings
@@ -66,6 +75,7 @@ class Config:
     lake: LakeSettings = field(default_factory=LakeSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     alpr: AlprSettings = field(default_factory=AlprSettings)
+    face_validation: FaceValidationSettings = field(default_factory=FaceValidationSettings)
 
 
 def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,7 +165,7 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
         raise ConfigError(f"unknown environment '{env}' (no {overlay_path}); known: {', '.join(known)}")
     data = _deep_merge(_read_yaml(conf_dir / "base.yaml"), _read_yaml(overlay_path))
     data = _deep_merge(data, _env_overrides(environ))
-    unknown = sorted(set(data) - {"spark", "storage", "lake", "ingest", "alpr"})
+    unknown = sorted(set(data) - {"spark", "storage", "lake", "ingest", "alpr", "face_validation"})
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
     spark = data.get("spark") or {}
@@ -169,4 +179,5 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
         lake=_section(LakeSettings, data.get("lake"), "lake"),
         ingest=_section(IngestSettings, data.get("ingest"), "ingest"),
         alpr=_section(AlprSettings, data.get("alpr"), "alpr"),
+        face_validation=_section(FaceValidationSettings, data.get("face_validation"), "face_validation"),
     )

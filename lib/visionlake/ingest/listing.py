@@ -40,7 +40,7 @@ def _hidden(name: str) -> bool:
     return name.startswith((".", "_"))
 
 
-def _scan_local(root: str, suffix: str, known: Set[str]) -> tuple[list[FileEntry], int, int]:
+def _scan_local(root: str, suffix: str | tuple[str, ...], known: Set[str]) -> tuple[list[FileEntry], int, int]:
     files: list[FileEntry] = []
     skipped = seen = 0
     stack = [root]
@@ -77,7 +77,7 @@ def _list_s3_prefix(client, bucket: str, prefix: str, delimiter: str | None):
 
 
 def _scan_s3(
-    root: str, suffix: str, storage: StorageSettings, threads: int, known: Set[str]
+    root: str, suffix: str | tuple[str, ...], storage: StorageSettings, threads: int, known: Set[str]
 ) -> tuple[list[FileEntry], int, int]:
     from botocore.exceptions import ClientError
 
@@ -112,7 +112,7 @@ def _scan_s3(
 def list_input(
     root: str,
     storage: StorageSettings,
-    suffix: str = ".json",
+    suffix: str | tuple[str, ...] = ".json",
     threads: int = 32,
     known: Set[str] = frozenset(),
 ) -> Listing:

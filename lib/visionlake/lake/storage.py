@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 from visionlake.config import StorageSettings
@@ -89,6 +90,22 @@ def s3_client(storage: StorageSettings, max_pool_connections: int = 10):
             retries={"max_attempts": 5, "mode": "adaptive"},
         ),
     )
+
+
+def open_input(location: str, storage: StorageSettings) -> BinaryIO:
+    """A seekable binary reader of a local file or an S3 object (pyarrow's S3 client: ranged GETs)."""
+    if not is_s3(location):
+        return open(location, "rb")
+    from pyarrow import fs
+
+    options = {"region": storage.region}
+    if storage.endpoint_url:
+        endpoint = urlparse(storage.endpoint_url)
+        options.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme or "https")
+    if storage.path_style:
+        options["force_virtual_addressing"] = False
+    bucket, key = split_s3(location)
+    return fs.S3FileSystem(**options).open_input_file(f"{bucket}/{key}")
 
 
 def delta_storage_options(storage: StorageSettings) -> dict[str, str]:

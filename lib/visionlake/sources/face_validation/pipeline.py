@@ -1,0 +1,177 @@
+"""The face_validation run: new export files -> bronze documents -> silver api_calls (+ quarantine) -> gold.
+
+- bronze takes export files whose path it does not hold yet, reads them in pieces
+  (:mod:`visionlake.ingest.documents`), and writes each document parsed, redacted and pseudonymised
+  (:mod:`.bronze`): no raw identifying value is written anywhere.
+- quarantine and api_calls record, as their Delta app transaction, the bronze version they consumed, and
+  take the bronze files added since; ``_id`` duplicates are judged against everything consumed before.
+- gold is small (one row per call at most) and is recomputed whole whenever api_calls changed, with the
+  api_calls version as its transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from visionlake.config import Config
+from visionlake.ingest.documents import read_documents
+from visionlake.ingest.listing import list_input
+from visionlake.ingest.quarantine import to_quarantine
+from visionlake.lake import delta
+from visionlake.lake.delta import Txn
+from visionlake.sources.face_validation import gold, silver
+from visionlake.sources.face_validation.bronze import parse_documents
+from visionlake.sources.face_validation.schema import BRONZE, PARTITION
+from visionlake.sources.runner import RunSummary, SourceRun, concurrently
+from visionlake.transforms.pseudonymise import pii_key
+
+SOURCE = "face_validation"
+INGEST_APP = f"visionlake/{SOURCE}/ingest"
+SILVER_APP = f"visionlake/{SOURCE}/silver"
+GOLD_APP = f"visionlake/{SOURCE}/gold"
+BRONZE_TABLE = "documents"
+ACCEPTED = "api_calls"
+SILVER_TABLES = ["quarantine", ACCEPTED]  # api_calls last: once it has consumed a version, quarantine has too
+
+
+class FaceValidationRun(SourceRun):
+    SOURCE = SOURCE
+
+    def __init__(self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool) -> None:
+        super().__init__(spark, cfg, lake, full_refresh)
+        self.key = pii_key(cfg.env)  # before anything is read: other environments refuse to run without it
+
+    def stages(self, input_root: str) -> None:
+        self.bronze(input_root)
+        self.silver()
+        self.gold()
+        self.check_counts(BRONZE_TABLE, ACCEPTED)
+
+    def bronze(self, input_root: str) -> None:
+        record = self.stage("bronze")
+        location = self.loc("bronze", BRONZE_TABLE)
+        seen = (
+            frozenset() if self.full_refresh else frozenset(delta.column_values(location, "source_path", self.storage))
+        )
+        suffixes = self.cfg.face_validation.suffixes
+        listing = list_input(input_root, self.storage, suffixes, self.cfg.ingest.read_threads, known=seen)
+        self.summary.files_listed, self.summary.files_skipped = listing.total, listing.skipped
+        self.summary.files_new = record.files_in = len(listing.files)
+        record.message = (
+            f"listed {listing.total} files under {listing.root}, {len(listing.files)} new, "
+            f"{listing.skipped} skipped (not {'/'.join(suffixes)})"
+        )
+        if listing.files or self.full_refresh:
+            documents = read_documents(self.spark, listing.files, self.storage, self.cfg.ingest)
+            rows = parse_documents(documents, self.key).select(
+                *[c for c in BRONZE.fieldNames() if c not in ("run_id", "ingested_at", "ingest_date")],
+                F.lit(self.summary.run_id).alias("run_id"),
+                F.lit(self.now).alias("ingested_at"),
+                F.lit(self.now.date()).alias("ingest_date"),
+            )
+            batch = (delta.transaction_version(location, INGEST_APP, self.storage) or 0) + 1
+            written = self.write(
+                rows,
+                location,
+                partition_by=["ingest_date"],
+                txn=Txn(INGEST_APP, batch),
+                mode="overwrite" if self.full_refresh else "append",
+            )
+            self.count_out(record, f"bronze/{BRONZE_TABLE}", written)
+        self.done(record)
+
+    def silver(self) -> None:
+        record = self.stage("silver")
+        bronze_location = self.loc("bronze", BRONZE_TABLE)
+        bronze_version = delta.version(bronze_location, self.storage)
+        if bronze_version is None:
+            record.status, record.message = "skipped", "no bronze table yet"
+            self.done(record)
+            return
+        pending: dict[int | None, list[str]] = {}
+        for name in SILVER_TABLES:
+            marker = self.marker(self.loc("silver", name), SILVER_APP)
+            if marker is None or marker < bronze_version:
+                pending.setdefault(marker, []).append(name)
+        if not pending:
+            record.status, record.message = "skipped", "every silver table is up to date"
+        record.rows_in = 0
+        for marker, tables in pending.items():
+            new_files = delta.files_added_since(bronze_location, marker, self.storage)
+            old_files = sorted(set(delta.snapshot_files(bronze_location, self.storage)) - set(new_files))
+            batch = delta.read_files(self.spark, bronze_location, new_files, BRONZE)
+            earlier = delta.read_files(self.spark, bronze_location, old_files, BRONZE) if old_files else None
+            record.rows_in += self._silver_batch(batch, earlier, tables, Txn(SILVER_APP, bronze_version), record)
+        record.quarantined = sum(self.summary.quarantined.values())
+        self.done(record)
+
+    def _silver_batch(self, batch: DataFrame, earlier: DataFrame | None, tables: list[str], txn: Txn, record) -> int:
+        if earlier is not None:
+            earlier = silver.classify(earlier).where(F.col("reason").isNull())
+        classified = silver.with_duplicates(silver.classify(batch), earlier).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            reasons = Counter(
+                {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+            )
+            rejected = Counter({k: v for k, v in reasons.items() if k is not None})
+            mode = "overwrite" if self.full_refresh else "append"
+            for name in tables:  # in order: api_calls last
+                if name == "quarantine":
+                    df = to_quarantine(silver.quarantine_rows(classified), self.summary.run_id, F.lit(self.now))
+                    rows = self.write(df, self.loc("quarantine"), mode=mode, txn=txn, known_empty=not rejected)
+                    self.summary.quarantined.update(rejected)
+                    self.count_out(record, f"quarantine/{SOURCE}", rows)
+                else:
+                    df = silver.build_api_calls(classified.where(F.col("reason").isNull()))
+                    rows = self.write(df, self.loc("silver", name), partition_by=[PARTITION], mode=mode, txn=txn)
+                    self.count_out(record, f"silver/{name}", rows)
+            return sum(reasons.values())
+        finally:
+            classified.unpersist()
+
+    def gold(self) -> None:
+        record = self.stage("gold")
+        calls_location = self.loc("silver", ACCEPTED)
+        calls_version = delta.version(calls_location, self.storage)
+        if calls_version is None:
+            record.status, record.message = "skipped", "no silver api_calls yet"
+            self.done(record)
+            return
+        pending = [
+            name
+            for name in gold.BUILDERS
+            if (marker := self.marker(self.loc("gold", name), GOLD_APP)) is None or marker < calls_version
+        ]
+        if not pending:
+            record.status, record.message = "skipped", "every gold table is up to date"
+            self.done(record)
+            return
+        calls = delta.read_table(self.spark, calls_location, self.storage)
+        derived = gold.with_transaction_columns(calls, self.cfg.face_validation.local_timezone).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        txn = Txn(GOLD_APP, calls_version)
+
+        def write_one(name: str) -> int:
+            return self.write(gold.BUILDERS[name](derived), self.loc("gold", name), mode="overwrite", txn=txn)
+
+        try:
+            for name, rows in concurrently(write_one, pending).items():
+                self.count_out(record, f"gold/{name}", rows)
+        finally:
+            derived.unpersist()
+        self.done(record)
+
+
+def run(spark: SparkSession, cfg: Config, input_root: str, lake: str, full_refresh: bool = False) -> RunSummary:
+    """Run the face_validation pipeline once; see the module docstring.
+
+    Raises:
+        ConfigError: no ``VISIONLAKE_PII_KEY`` outside the local environment.
+        ReconciliationError: bronze rows are not all accounted for by api_calls and quarantine.
+    """
+    return FaceValidationRun(spark, cfg, lake, full_refresh).execute(input_root)

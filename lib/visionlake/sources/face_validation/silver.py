@@ -1,0 +1,147 @@
+"""Bronze documents -> silver ``api_calls``: which documents are usable, and their 79 staging columns.
+
+Reasons a document is quarantined, in the order they are checked: the bronze ``parse_error`` reasons
+(``unreadable``, ``invalid_encoding``, ``invalid_json``, ``not_an_object``, ``schema_mismatch``),
+``missing_field`` (``_id``, ``date``, ``summary``, ``summary.code`` or ``summary.status`` absent or null),
+``invalid_date`` (``date`` is not a timestamp), then, among usable documents, ``duplicate_id`` (the same
+``_id`` and the same content as a document ingested before) and ``conflicting_duplicate_id`` (the same
+``_id`` with different content). The first document of an ``_id``, in ingestion order, is the one kept.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
+
+REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
+ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the first of an _id is kept
+
+
+def event_time(date: Column) -> Column:
+    """The API's ``date`` as a UTC timestamp: an ISO-8601 string with offset, or Extended JSON
+    ``{"$date": "<ISO>"}`` / ``{"$date": {"$numberLong": "<epoch ms>"}}`` (as JSON text)."""
+    text = F.trim(date)
+    wrapped = F.get_json_object(text, "$['$date']")
+    millis = F.get_json_object(wrapped, "$['$numberLong']")
+    return (
+        F.when(~text.startswith("{"), F.to_timestamp(text))
+        .when(millis.isNotNull(), F.timestamp_millis(millis.cast("long")))
+        .otherwise(F.to_timestamp(wrapped))
+    )
+
+
+def summary_module(code_raw: Column) -> Column:
+    """The module that answered, from the first two digits of the four-digit code (null when unknown)."""
+    mapping = F.create_map(*[F.lit(x) for pair in MODULES.items() for x in pair])
+    return mapping[F.substring(F.lpad(code_raw, 4, "0"), 1, 2)]
+
+
+def classify(bronze: DataFrame) -> DataFrame:
+    """Add ``reason`` and ``detail`` (null when usable) from parse errors, required fields and ``date``.
+
+    Duplicates are found by :func:`with_duplicates`, which needs the earlier documents too.
+    """
+    missing = [F.when(F.col(name).isNull(), F.lit(name)) for name in REQUIRED]
+    missing_list = F.concat_ws(", ", *missing)
+    parse = F.split(F.col("parse_error"), ": ", 2)
+    reason = (
+        F.when(F.col("parse_error").isNotNull(), parse[0])
+        .when(missing_list != "", "missing_field")
+        .when(event_time(F.col("date")).isNull(), "invalid_date")
+    )
+    detail = (
+        F.when(F.col("parse_error").isNotNull(), parse[1])
+        .when(missing_list != "", F.concat(F.lit("missing: "), missing_list))
+        .when(event_time(F.col("date")).isNull(), F.concat(F.lit("not a timestamp: "), F.substring("date", 1, 100)))
+    )
+    return bronze.withColumns({"reason": reason, "detail": detail})
+
+
+def with_duplicates(batch: DataFrame, earlier: DataFrame | None) -> DataFrame:
+    """Mark the batch's usable documents whose ``_id`` was seen first elsewhere (see module docstring).
+
+    Args:
+        batch: classified bronze rows (``reason`` null when usable so far).
+        earlier: ``_id``, ``content_sha256`` and the ingestion-order columns of usable documents already
+            consumed by silver, or None.
+    """
+    keys = ["_id", "content_sha256", *ORDER]
+    usable = batch.where(F.col("reason").isNull()).select(*keys, F.lit(False).alias("_earlier"))
+    if earlier is not None:
+        usable = usable.unionByName(earlier.select(*keys, F.lit(True).alias("_earlier")))
+    window = Window.partitionBy("_id").orderBy(*ORDER)
+    first = (
+        usable.withColumns(
+            {
+                "_first_sha": F.first("content_sha256").over(window),
+                "_first_at": F.first(
+                    F.concat_ws(" at byte ", "source_path", F.col("source_offset").cast("string"))
+                ).over(window),
+                "_rank": F.row_number().over(window),
+            }
+        )
+        .where(~F.col("_earlier") & (F.col("_rank") > 1))
+        .select("source_path", "source_offset", "_first_sha", "_first_at")
+    )
+    duplicate = F.col("_first_at").isNotNull()
+    same = F.col("_first_sha") == F.col("content_sha256")
+    return (
+        batch.join(first, ["source_path", "source_offset"], "left")
+        .withColumns(
+            {
+                "reason": F.when(duplicate & same, "duplicate_id")
+                .when(duplicate, "conflicting_duplicate_id")
+                .otherwise(F.col("reason")),
+                "detail": F.when(duplicate & same, F.concat(F.lit("same _id and content as "), "_first_at"))
+                .when(duplicate, F.concat(F.lit("same _id as "), "_first_at", F.lit(", different content")))
+                .otherwise(F.col("detail")),
+            }
+        )
+        .drop("_first_sha", "_first_at")
+    )
+
+
+def quarantine_rows(classified: DataFrame) -> DataFrame:
+    """source_path, reason, detail (prefixed with the document's byte offset) and raw: the redacted,
+    pseudonymised document as JSON when it could be parsed (never the text as read)."""
+    parsed = F.col("parse_error").isNull()
+    return classified.where(F.col("reason").isNotNull()).select(
+        "source_path",
+        "reason",
+        F.concat(
+            F.lit("byte "), F.col("source_offset").cast("string"), F.lit(": "), F.coalesce("detail", F.lit(""))
+        ).alias("detail"),
+        F.when(parsed, F.to_json(F.struct(*DOCUMENT.fieldNames()))).alias("raw"),
+    )
+
+
+def _value(path: str) -> Column:
+    head, *rest = path.split(".")
+    column = F.col(head)
+    for part in rest:
+        name, _, index = part.partition("[")
+        column = column[name]
+        if index:
+            column = column[int(index.rstrip("]"))]
+    return column
+
+
+def build_api_calls(accepted: DataFrame) -> DataFrame:
+    """The 79 staging columns (under their reference names), then summary_code_raw, summary_module and
+    event_date (UTC date of ``date``) for usable documents."""
+    columns = []
+    for name, path, kind in STAGING:
+        if name == "date":
+            value = event_time(F.col("date"))
+        elif name == "summary_code":
+            value = F.col("summary.code").cast("int")
+        else:
+            value = _value(path).cast(kind)
+        columns.append(value.alias(name))
+    return accepted.select(
+        *columns,
+        F.col("summary.code").alias("summary_code_raw"),
+        summary_module(F.col("summary.code")).alias("summary_module"),
+    ).withColumn(PARTITION, F.to_date("date"))

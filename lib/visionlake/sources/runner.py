@@ -1,0 +1,118 @@
+"""What every source's run shares: table locations, writes, stage records, the run log and the final check."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+
+from visionlake.config import Config
+from visionlake.errors import ReconciliationError
+from visionlake.lake import delta, table_location
+from visionlake.lake.runlog import StageRecord, append_runs, new_run_id
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    files_listed: int = 0
+    files_skipped: int = 0
+    files_new: int = 0
+    rows_out: dict[str, int] = field(default_factory=dict)
+    quarantined: Counter = field(default_factory=Counter)
+    stages: list[StageRecord] = field(default_factory=list)
+    check: str = ""
+
+
+class SourceRun:
+    """One run of one source. Subclasses define ``SOURCE`` and the stages; :meth:`execute` runs them."""
+
+    SOURCE = ""
+
+    def __init__(self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool) -> None:
+        self.spark = spark
+        self.cfg = cfg
+        self.storage = cfg.storage
+        self.lake = lake
+        self.full_refresh = full_refresh
+        self.now = datetime.now(UTC)
+        self.summary = RunSummary(run_id=new_run_id(self.now))
+        self.writer = delta.choose_writer(cfg.lake.writer, spark)
+        self._clock = time.monotonic()
+
+    def loc(self, layer: str, table: str | None = None) -> str:
+        if layer == "quarantine" or table == "quarantine":
+            return table_location(self.lake, "quarantine", self.SOURCE)
+        return table_location(self.lake, layer, self.SOURCE, table)
+
+    def write(self, df: DataFrame, location: str, **kwargs) -> int:
+        result = delta.write_table(
+            df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, writer=self.writer, **kwargs
+        )
+        return result.rows
+
+    def stage(self, name: str) -> StageRecord:
+        record = StageRecord(stage=name, started_at=datetime.now(UTC))
+        self._clock = time.monotonic()
+        self.summary.stages.append(record)
+        return record
+
+    def done(self, record: StageRecord) -> None:
+        record.seconds = round(time.monotonic() - self._clock, 3)
+
+    def count_out(self, record: StageRecord, key: str, rows: int) -> None:
+        record.rows_out[key] = record.rows_out.get(key, 0) + rows
+        self.summary.rows_out[key] = self.summary.rows_out.get(key, 0) + rows
+
+    def marker(self, location: str, app_id: str) -> int | None:
+        """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""
+        return None if self.full_refresh else delta.transaction_version(location, app_id, self.storage)
+
+    def check_counts(self, bronze: str, accepted: str) -> None:
+        """Stage ``check``: every bronze row is either in the ``accepted`` silver table or quarantined."""
+        record = self.stage("check")
+        bronze_rows = delta.row_count(self.loc("bronze", bronze), self.storage)
+        accepted_rows = delta.row_count(self.loc("silver", accepted), self.storage)
+        quarantined = delta.row_count(self.loc("quarantine"), self.storage)
+        record.rows_in = bronze_rows
+        record.rows_out = {f"silver/{accepted}": accepted_rows, f"quarantine/{self.SOURCE}": quarantined}
+        record.message = f"bronze {bronze_rows} = silver {accepted} {accepted_rows} + quarantined {quarantined}"
+        if bronze_rows != accepted_rows + quarantined:
+            record.status = "failed"
+            record.message = record.message.replace(" = ", " != ")
+        self.summary.check = record.message
+        self.done(record)
+
+    def stages(self, input_root: str) -> None:
+        raise NotImplementedError
+
+    def execute(self, input_root: str) -> RunSummary:
+        """Run the stages, then append their records to ``_runs`` (also when a stage failed).
+
+        Raises:
+            ReconciliationError: the final check found bronze rows that are not accounted for.
+        """
+        try:
+            self.stages(input_root)
+        except Exception as exc:
+            failed = self.summary.stages[-1] if self.summary.stages else self.stage("start")
+            failed.status, failed.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            if failed.seconds is None:
+                self.done(failed)
+            append_runs(self.lake, self.summary.run_id, self.SOURCE, self.summary.stages, self.storage)
+            raise
+        append_runs(self.lake, self.summary.run_id, self.SOURCE, self.summary.stages, self.storage)
+        if self.summary.stages and self.summary.stages[-1].status == "failed":
+            raise ReconciliationError(self.summary.check)
+        return self.summary
+
+
+def concurrently(fn: Callable[[str], int], names: list[str], threads: int = 4) -> dict[str, int]:
+    """``{name: fn(name)}``, the calls made from a few driver threads so that Spark jobs and commits overlap."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(zip(names, pool.map(fn, names), strict=True))
