@@ -87,6 +87,24 @@ def test_file_stats_long_strings_keep_a_prefix_minimum_and_no_maximum(spark):
     }
 
 
+def test_file_stats_of_nested_structs_nest_plain_values(spark):
+    import pyarrow as pa
+
+    inner = pa.struct([("code", pa.string()), ("ms", pa.float64())])
+    kind = pa.struct([("summary", inner), ("sizes", pa.list_(pa.int64()))])
+    rows = [
+        {"summary": {"code": "0302", "ms": 5.0}, "sizes": [1]},
+        {"summary": {"code": "1400", "ms": None}, "sizes": None},
+    ]
+    table = pa.table({"doc": pa.array(rows, type=kind)})
+    assert json.loads(delta.file_stats(table)) == {
+        "numRecords": 2,
+        "minValues": {"doc": {"summary": {"code": "0302", "ms": 5.0}}},
+        "maxValues": {"doc": {"summary": {"code": "1400", "ms": 5.0}}},
+        "nullCount": {"doc": {"summary": {"code": 0, "ms": 1}, "sizes": 1}},
+    }
+
+
 def test_write_table_same_txn_twice_appends_once(spark, tmp_path):
     source_df = _rows(spark, [(1, "a", 1.0, None, D1)])
     location = str(tmp_path / "t")

@@ -77,21 +77,16 @@ def _stat_value(value: object) -> object:
     return value
 
 
-def _column_stats(array: pa.ChunkedArray | pa.Array) -> tuple[dict, dict, dict]:
-    """(min, max, nullCount) for one column; nested structs recurse, lists get only a null count."""
+_ABSENT = object()  # no min/max for this column
+
+
+def _column_stats(array: pa.ChunkedArray | pa.Array) -> tuple[object, object, object]:
+    """(min, max, nullCount) of one column: values for a leaf (``_ABSENT`` when there is no bound),
+    dicts for a struct (its fields recurse); lists and maps get only a null count."""
     kind = array.type
     if pa.types.is_struct(kind):
-        mins, maxs, nulls = {}, {}, {}
-        for index in range(kind.num_fields):
-            name = kind.field(index).name
-            child = pc.struct_field(array, [index])
-            cmin, cmax, cnull = _column_stats(child)
-            if cmin:
-                mins[name] = cmin
-            if cmax:
-                maxs[name] = cmax
-            nulls[name] = cnull
-        return mins, maxs, nulls
+        names = [kind.field(i).name for i in range(kind.num_fields)]
+        return _fields_stats(names, [pc.struct_field(array, [i]) for i in range(kind.num_fields)])
     nulls = array.null_count
     comparable = (
         pa.types.is_integer(kind)
@@ -103,32 +98,33 @@ def _column_stats(array: pa.ChunkedArray | pa.Array) -> tuple[dict, dict, dict]:
         or pa.types.is_decimal(kind)
     )
     if not comparable or nulls == len(array):
-        return {}, {}, nulls
+        return _ABSENT, _ABSENT, nulls
     if pa.types.is_floating(kind) and pc.any(pc.is_nan(array)).as_py():
-        return {}, {}, nulls
+        return _ABSENT, _ABSENT, nulls
     bounds = pc.min_max(array)
     low, high = bounds["min"].as_py(), bounds["max"].as_py()
     if isinstance(low, str):
         # A prefix is a valid lower bound; a longer maximum has no short upper bound, so leave it out.
         low = low[:STRING_STATS_PREFIX]
         if len(high) > STRING_STATS_PREFIX:
-            return {"v": low}, {}, nulls
-    return {"v": _stat_value(low)}, {"v": _stat_value(high)}, nulls
+            return low, _ABSENT, nulls
+    return _stat_value(low), _stat_value(high), nulls
+
+
+def _fields_stats(names: list[str], arrays: list) -> tuple[dict, dict, dict]:
+    mins, maxs, nulls = {}, {}, {}
+    for name, array in zip(names, arrays, strict=True):
+        low, high, nulls[name] = _column_stats(array)
+        if low is not _ABSENT and low != {}:
+            mins[name] = low
+        if high is not _ABSENT and high != {}:
+            maxs[name] = high
+    return mins, maxs, nulls
 
 
 def file_stats(table: pa.Table) -> str:
     """Delta per-file statistics (JSON) for the rows of one data file."""
-    mins, maxs, nulls = {}, {}, {}
-    for name in table.column_names:
-        cmin, cmax, cnull = _column_stats(table.column(name))
-        if pa.types.is_struct(table.schema.field(name).type):
-            mins[name], maxs[name], nulls[name] = cmin, cmax, cnull
-            continue
-        if cmin:
-            mins[name] = cmin["v"]
-        if cmax:
-            maxs[name] = cmax["v"]
-        nulls[name] = cnull
+    mins, maxs, nulls = _fields_stats(table.column_names, table.columns)
     return json.dumps(
         {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls},
         separators=(",", ":"),
