@@ -1,0 +1,150 @@
+"""Parsing, redaction and classification of face_validation documents, on hand-written rows."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import pytest
+from pyspark.sql import functions as F
+
+from visionlake.ingest.documents import READ_SCHEMA
+from visionlake.sources.face_validation import silver
+from visionlake.sources.face_validation.bronze import parse_documents
+
+KEY = b"unit-test-key"
+WHEN = datetime(2025, 1, 10, tzinfo=UTC)
+
+
+def read_rows(spark, *texts: str | None, errors: tuple[str | None, ...] = ()):
+    """READ_SCHEMA rows for document texts (offsets 0, 100, 200, ...)."""
+    errors = errors or (None,) * len(texts)
+    rows = [
+        ("/in/export.json", 1000, WHEN, 100 * i, "sha", text, error)
+        for i, (text, error) in enumerate(zip(texts, errors, strict=True))
+    ]
+    return spark.createDataFrame(rows, READ_SCHEMA)
+
+
+def parsed(spark, *texts: str | None, errors: tuple[str | None, ...] = ()):
+    """Bronze-like rows: parsed documents plus the time they were ingested."""
+    return parse_documents(read_rows(spark, *texts, errors=errors), KEY).withColumn("ingested_at", F.lit(WHEN))
+
+
+GOOD = {
+    "_id": {"$oid": "66e2dad2021c2bc8368b3261"},
+    "user_name": "veriFace",
+    "file_token": "-4hX-fjK8Q",
+    "date": "2025-01-10T10:00:00-05:00",
+    "summary": {"status": "ok", "code": "1400", "desc": "antispoofing OK"},
+    "user_data": {
+        "procesoConvenioGuid": "9000000001_2025-01-10_10:00:00",
+        "convenio": "00000000-0000-4000-8000-000000000001",
+        "documento": "9000000001",
+        "trazabilidad": {"NumDoc": "9000000001", "Ip": "10.1.2.3"},
+    },
+    "azure_blob": {"near_img": {"account_name": "storageaccount"}},
+}
+
+
+def test_parse_redacts_and_pseudonymises(spark):
+    row = parsed(spark, json.dumps(GOOD)).first()
+    expected = {v: hmac.new(KEY, v.encode(), hashlib.sha256).hexdigest() for v in ("veriFace", "9000000001")}
+    assert row["_id"] == "66e2dad2021c2bc8368b3261"
+    assert row["user_name"] == expected["veriFace"]
+    assert row["user_data"]["documento"] == expected["9000000001"]
+    assert "trazabilidad" not in row["user_data"].asDict()
+    assert "azure_blob" not in row.asDict()
+    assert row["parse_error"] is None
+    assert row["content_sha256"] is not None
+    assert row["date"] == "2025-01-10T10:00:00-05:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            '{"_id": {"$oid": "ab"}, "summary": {"status": "ok"',
+            "invalid_json: not parseable as JSON (malformed or truncated)",
+        ),
+        ("[1, 2]", "not_an_object: top level is an array"),
+        ('"text"', "not_an_object: top level is a string"),
+        (
+            '{"_id": "x", "total_time_ms": {"ms": 3}, "http_code": "two hundred"}',
+            "schema_mismatch: wrong type: http_code, total_time_ms",
+        ),
+    ],
+)
+def test_parse_errors_name_the_reason(spark, text, error):
+    row = parsed(spark, text).first()
+    assert row["parse_error"] == error
+    assert row["content_sha256"] is None
+
+
+def test_read_errors_pass_through(spark):
+    row = parsed(spark, None, errors=("invalid_encoding: not UTF-8 at byte 7",)).first()
+    assert row["parse_error"] == "invalid_encoding: not UTF-8 at byte 7"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-01-08T22:10:36.542487-05:00", datetime(2025, 1, 9, 3, 10, 36, 542487)),
+        ("2025-01-08 22:10:36.542487-05:00", datetime(2025, 1, 9, 3, 10, 36, 542487)),
+        ('{"$date":"2025-01-09T03:10:36.542Z"}', datetime(2025, 1, 9, 3, 10, 36, 542000)),
+        ('{"$date":{"$numberLong":"1736392236542"}}', datetime(2025, 1, 9, 3, 10, 36, 542000)),
+        ("yesterday", None),
+    ],
+)
+def test_event_time_forms(spark, text, expected):
+    row = spark.createDataFrame([(text,)], "d string").select(silver.event_time(F.col("d")).alias("t")).first()
+    assert row.t == expected  # the session time zone is UTC: naive datetimes are UTC
+
+
+@pytest.mark.parametrize(
+    ("code", "module"),
+    [("0000", "integrity"), ("0102", "face_detector"), ("0202", "accessory_detector"), ("0302", "quality"),
+     ("0406", "icao"), ("1402", "antispoofing"), ("2001", "database"), ("3002", "geometry"), ("302", "quality"),
+     ("9999", None)],
+)  # fmt: skip
+def test_summary_module_from_the_code_prefix(spark, code, module):
+    row = spark.createDataFrame([(code,)], "c string").select(silver.summary_module(F.col("c")).alias("m")).first()
+    assert row.m == module
+
+
+def test_classify_required_fields_and_dates(spark):
+    no_date = {k: v for k, v in GOOD.items() if k != "date"}
+    no_code = {**GOOD, "summary": {"status": "error", "desc": "blur/haze"}}
+    bad_date = {**GOOD, "date": "10/01/2025"}
+    rows = parsed(spark, json.dumps(GOOD), json.dumps(no_date), json.dumps(no_code), json.dumps(bad_date))
+    result = [(r.reason, r.detail) for r in silver.classify(rows).orderBy("source_offset").collect()]
+    assert result == [
+        (None, None),
+        ("missing_field", "missing: date"),
+        ("missing_field", "missing: summary.code"),
+        ("invalid_date", "not a timestamp: 10/01/2025"),
+    ]
+
+
+def test_duplicates_in_the_batch_and_against_earlier_documents(spark):
+    other = {**GOOD, "_id": {"$oid": "0" * 24}}
+    changed = {**GOOD, "summary": {"status": "error", "code": "0302", "desc": "blur/haze"}}
+    batch = silver.classify(parsed(spark, json.dumps(GOOD), json.dumps(GOOD), json.dumps(changed), json.dumps(other)))
+    reasons = [(r.reason, r.detail) for r in silver.with_duplicates(batch, None).orderBy("source_offset").collect()]
+    assert reasons == [
+        (None, None),
+        ("duplicate_id", "same _id and content as /in/export.json at byte 0"),
+        ("conflicting_duplicate_id", "same _id as /in/export.json at byte 0, different content"),
+        (None, None),
+    ]
+    # The same batch after those documents were consumed from another file: every one is a duplicate.
+    earlier = (
+        silver.classify(parsed(spark, json.dumps(GOOD), json.dumps(other)))
+        .withColumn("source_path", F.lit("/in/older.json"))
+        .withColumn("ingested_at", F.lit(datetime(2025, 1, 1)))
+    )
+    batch = batch.withColumn("ingested_at", F.lit(datetime(2025, 2, 1)))
+    again = [r.reason for r in silver.with_duplicates(batch, earlier).orderBy("source_offset").collect()]
+    assert again == ["duplicate_id", "duplicate_id", "conflicting_duplicate_id", "duplicate_id"]
