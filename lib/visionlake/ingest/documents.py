@@ -70,9 +70,15 @@ _RANGES = T.StructType(
 Piece = tuple[str, int, float, str, int, int]
 
 
-def _form(path: str, storage: StorageSettings) -> str:
-    with st.open_input(path, storage) as stream:
-        head = stream.read(PEEK_BYTES)
+def _form(entry: FileEntry, storage: StorageSettings) -> str:
+    """``array`` or ``lines``, or ``<reason>: <detail>`` when the file cannot be read or is empty."""
+    if entry.size == 0:
+        return "empty_file: 0 bytes"
+    try:
+        with st.open_input(entry.path, storage) as stream:
+            head = stream.read(PEEK_BYTES)
+    except OSError as exc:
+        return f"unreadable: {type(exc).__name__}: {exc}"
     head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     return ARRAY if head.startswith(b"[") else LINES
 
@@ -105,17 +111,26 @@ def _scan_arrays(files: list[tuple[str, int]], storage: StorageSettings, target_
 
 
 def plan_pieces(
-    spark: SparkSession, files: Sequence[FileEntry], storage: StorageSettings, settings: IngestSettings
+    spark: SparkSession,
+    files: Sequence[FileEntry],
+    storage: StorageSettings,
+    settings: IngestSettings,
+    target_bytes: int | None = None,
 ) -> tuple[list[Piece], list[tuple[str, int, float, str]]]:
-    """The pieces to read, and the files that could not be planned as (path, size, mtime, read_error)."""
-    target = settings.target_task_mb << 20
+    """The pieces to read, and the files that could not be planned as (path, size, mtime, read_error).
+
+    A piece holds about ``target_bytes`` (default: ``target_task_mb``) of input.
+    """
+    target = target_bytes or settings.target_task_mb << 20
     with ThreadPoolExecutor(max_workers=min(settings.read_threads, max(1, len(files)))) as pool:
-        forms = list(pool.map(lambda f: _form(f.path, storage), files))
+        forms = list(pool.map(lambda f: _form(f, storage), files))
     pieces: list[Piece] = []
     failed: list[tuple[str, int, float, str]] = []
     arrays = [f for f, form in zip(files, forms, strict=True) if form == ARRAY]
     for entry, form in zip(files, forms, strict=True):
-        if form == LINES:
+        if form not in (ARRAY, LINES):
+            failed.append((entry.path, entry.size, entry.mtime, form))
+        elif form == LINES:
             pieces += [
                 (entry.path, entry.size, entry.mtime, LINES, s, e) for s, e in jsonsplit.line_ranges(entry.size, target)
             ]
@@ -187,10 +202,14 @@ def piece_reader(pieces: object, storage: StorageSettings):
 
 
 def read_documents(
-    spark: SparkSession, files: Sequence[FileEntry], storage: StorageSettings, settings: IngestSettings
+    spark: SparkSession,
+    files: Sequence[FileEntry],
+    storage: StorageSettings,
+    settings: IngestSettings,
+    target_bytes: int | None = None,
 ) -> DataFrame:
     """A DataFrame of READ_SCHEMA rows, one per document of ``files`` (plus one per file that failed)."""
-    pieces, failed = plan_pieces(spark, files, storage, settings)
+    pieces, failed = plan_pieces(spark, files, storage, settings, target_bytes)
     failed_rows = [
         (path, size, datetime.fromtimestamp(mtime, tz=UTC), 0, None, None, error) for path, size, mtime, error in failed
     ]
