@@ -123,3 +123,42 @@ def test_spark_submit_job_takes_the_same_arguments(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "check: bronze 6 = silver frames 6 + quarantined 0" in result.stdout
+
+
+def test_face_validation_generate_then_run_twice_locally(tmp_path):
+    generated = _cli("generate", "face_validation", "--out", str(tmp_path / "in"), "--count", "30", "--seed", "5")
+    assert generated.returncode == 0, generated.stderr
+    assert generated.stdout.startswith(f"wrote 30 face_validation documents in 1 export files under {tmp_path / 'in'}")
+    for expected_new in (1, 0):
+        result = _cli("run", "face_validation", "--input", str(tmp_path / "in"), "--lake", str(tmp_path / "lake"))
+        assert result.returncode == 0, result.stderr
+        assert f": {expected_new} new of 1 files listed (0 skipped)" in result.stdout
+        assert "check: bronze 30 = silver api_calls 30 + quarantined 0" in result.stdout
+    assert "VISIONLAKE_PII_KEY is not set: using the public development key" in result.stderr
+
+
+def test_face_validation_refuses_to_run_outside_local_without_a_key(tmp_path):
+    env = {"VISIONLAKE_PII_KEY": ""}
+    result = _cli(
+        "run", "face_validation", "--input", str(tmp_path), "--lake", str(tmp_path / "l"), "--env", "minio", env=env
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "visionlake: error: VISIONLAKE_PII_KEY is not set; environment 'minio' refuses to pseudonymise without a key"
+    )
+    assert not (tmp_path / "l").exists()
+
+
+def test_face_validation_against_s3(aws_env, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    for bucket in ("fv-raw", "fv-lake"):
+        s3.create_bucket(Bucket=bucket)
+    env = {**aws_env, "VISIONLAKE_PII_KEY": "cli-test-key"}
+    generated = _cli("generate", "face_validation", "--out", "s3a://fv-raw/exports", "--count", "25", env=env)
+    assert generated.returncode == 0, generated.stderr
+    result = _cli("run", "face_validation", "--input", "s3a://fv-raw/exports", "--lake", "s3a://fv-lake/", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "check: bronze 25 = silver api_calls 25 + quarantined 0" in result.stdout
+    options = {"AWS_ENDPOINT_URL": aws_env["AWS_ENDPOINT_URL"], "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1"}
+    final = DeltaTable("s3://fv-lake/gold/face_validation/transactions_final", storage_options=options)
+    assert 0 < final.to_pyarrow_table().num_rows <= 25

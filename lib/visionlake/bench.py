@@ -1,4 +1,10 @@
-"""``visionlake bench alpr``: the pipeline against the naive Spark job, on the same generated files.
+"""``visionlake bench alpr|face_validation``: timed pipeline runs on generated data, results under bench/results.
+
+``visionlake bench face_validation --docs N``: N generated documents with landmarks (about 180 KB each, JSON
+Lines and --jsonArray exports), cold runs through bronze, silver and every gold table; wall time, stage
+seconds and peak memory, medians of ``--repeat`` runs.
+
+``visionlake bench alpr``: the pipeline against the naive Spark job, on the same generated files.
 
 What one invocation does (every run is a separate ``visionlake run`` process, so JVM start-up counts):
 1. generates the data set once into a cache outside the repo (``~/.cache/visionlake/bench``);
@@ -58,6 +64,39 @@ def _tree_bytes(folder: Path) -> int:
     return sum(entry.stat().st_size for entry in folder.rglob("*.json"))
 
 
+def face_dataset(docs: int, seed: int = SEED) -> Path:
+    """Generated liveness exports with landmarks (JSON Lines, every 4th file --jsonArray), made once."""
+    from visionlake.sources.face_validation.generate import write_exports
+
+    folder = CACHE / f"face_validation-{docs}-seed{seed}"
+    if not (folder / COMPLETE).exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        write_exports(str(folder), docs, seed=seed, landmarks=True)
+        (folder / COMPLETE).write_text(str(docs))
+    return folder
+
+
+def bench_face_validation(docs: int, repeat: int) -> dict:
+    """Cold runs of the face_validation pipeline (bronze, silver and every gold table) on ``docs`` documents."""
+    base = face_dataset(docs)
+    result: dict = {"docs": docs, "files": sum(1 for _ in base.rglob("*.json")), "mb": round(_tree_bytes(base) / 2**20)}
+    with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
+        runs = []
+        for attempt in range(repeat):
+            lake = Path(tmp) / f"lake{attempt}"
+            runs.append(_run_pipeline(str(base), lake, source="face_validation"))
+            shutil.rmtree(lake)
+    result["cold"] = {
+        "runs": runs,
+        "wall_seconds": _median(runs, "wall_seconds"),
+        "peak_rss_mb": _median(runs, "peak_rss_mb"),
+        "stages": _median_stages(runs),
+    }
+    result["cold"]["docs_per_second"] = round(docs / result["cold"]["wall_seconds"])
+    result["cold"]["mb_per_second"] = round(result["mb"] / result["cold"]["wall_seconds"], 1)
+    return result
+
+
 def _link_tree(source: Path, target: Path) -> None:
     """Hard-link every file of ``source`` into ``target`` (same layout, no copy of the data)."""
     subprocess.run(["cp", "-al", f"{source}/.", str(target)], check=True)
@@ -71,8 +110,8 @@ def _stage_seconds(lake: Path) -> dict[str, float]:
     return {r["stage"]: r["seconds"] for r in rows if r["run_id"] == last}
 
 
-def _run_pipeline(input_root: str, lake: Path, env: dict[str, str] | None = None) -> dict:
-    measured = run_measured([_cli(), "run", "alpr", "--input", input_root, "--lake", str(lake)], env=env)
+def _run_pipeline(input_root: str, lake: Path, env: dict[str, str] | None = None, source: str = "alpr") -> dict:
+    measured = run_measured([_cli(), "run", source, "--input", input_root, "--lake", str(lake)], env=env)
     if measured["status"] != 0:
         raise RuntimeError(f"pipeline run failed: {measured['stderr'][-2000:]}")
     return {
@@ -206,6 +245,15 @@ def bench_s3(files: int, repeat: int) -> dict:
 
 def _table(result: dict) -> str:
     lines = []
+    if "docs" in result:
+        cold = result["cold"]
+        lines.append(f"documents {result['docs']:,} in {result['files']} export files, JSON {result['mb']:,} MB")
+        lines.append(
+            f"  cold run (median of {len(cold['runs'])}): {cold['wall_seconds']:.1f} s wall, "
+            f"{cold['docs_per_second']:,} docs/s, {cold['mb_per_second']} MB/s, peak RSS {cold['peak_rss_mb']:,} MB"
+        )
+        lines.append("    stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items()))
+        return "\n".join(lines)
     if "cold" in result:
         cold = result["cold"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items())
@@ -241,13 +289,20 @@ def _table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def run_bench(files: int, s3: bool, repeat: int, increment: int, baseline: bool) -> str:
-    """Run the benchmark, write its JSON under bench/results/, return the printed table."""
+def run_bench(
+    files: int, s3: bool, repeat: int, increment: int, baseline: bool, source: str = "alpr", docs: int = 0
+) -> str:
+    """Run the benchmark of ``source``, write its JSON under bench/results/, return the printed table."""
     started = datetime.now(UTC)
-    result = bench_s3(files, repeat) if s3 else bench_local(files, repeat, increment, baseline)
+    if source == "face_validation":
+        result, benchmark, files = bench_face_validation(docs, repeat), "face_validation", docs
+    elif s3:
+        result, benchmark = bench_s3(files, repeat), "alpr-s3"
+    else:
+        result, benchmark = bench_local(files, repeat, increment, baseline), "alpr"
     result.update(
         {
-            "benchmark": "alpr-s3" if s3 else "alpr",
+            "benchmark": benchmark,
             "started_at": started.isoformat(timespec="seconds"),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         }

@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="time the pipeline against the naive Spark job (see README)")
     bench.add_argument("source", choices=SOURCES)
-    bench.add_argument("--files", type=int, default=251_526, help="number of generated input files")
+    bench.add_argument("--files", type=int, default=251_526, help="alpr: number of generated input files")
+    bench.add_argument("--docs", type=int, default=34_654, help="face_validation: number of generated documents")
     bench.add_argument("--s3", action="store_true", help="read from a moto S3 server and compare with a GET loop")
     bench.add_argument("--repeat", type=int, default=3, help="repetitions; medians are reported")
     bench.add_argument("--increment", type=int, default=10_000, help="files of the daily increment run (0: none)")
@@ -86,7 +87,11 @@ def _generate(args: argparse.Namespace) -> str:
 def _bench(args: argparse.Namespace) -> str:
     from visionlake.bench import run_bench
 
-    return run_bench(args.files, args.s3, args.repeat, args.increment, not args.no_baseline)
+    if args.source == "face_validation" and args.s3:
+        raise VisionlakeError("bench face_validation has no --s3 variant")
+    return run_bench(
+        args.files, args.s3, args.repeat, args.increment, not args.no_baseline, source=args.source, docs=args.docs
+    )
 
 
 def format_summary(summary, seconds: float) -> str:
@@ -111,6 +116,10 @@ def _run(args: argparse.Namespace) -> str:
     run = import_module(f"visionlake.sources.{args.source}.pipeline").run
 
     cfg = load_config(args.env)
+    if args.source == "face_validation":
+        from visionlake.transforms.pseudonymise import pii_key
+
+        pii_key(cfg.env)  # refuse before starting Spark when the environment has no key
     started = time.monotonic()
     spark = build_session(f"visionlake-{args.source}", cfg)
     if not args.debug:
