@@ -47,3 +47,11 @@ def test_load_config_unknown_environment_is_a_clear_error():
 def test_load_config_unknown_setting_is_a_clear_error():
     with pytest.raises(ConfigError, match="unknown setting\\(s\\) in 'alpr': hourly_prise"):
         load_config("local", environ={"VISIONLAKE__ALPR__HOURLY_PRISE": "1"})
+
+
+def test_face_validation_settings_and_their_override():
+    cfg = load_config("local", environ={})
+    assert cfg.face_validation.local_timezone == "America/Bogota"
+    assert cfg.face_validation.suffixes == (".json", ".jsonl", ".ndjson")
+    other = load_config("local", environ={"VISIONLAKE__FACE_VALIDATION__LOCAL_TIMEZONE": "America/Lima"})
+    assert other.face_validation.local_timezone == "America/Lima"
