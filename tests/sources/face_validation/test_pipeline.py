@@ -286,3 +286,23 @@ def test_the_real_document_end_to_end(spark, fv_cfg, tmp_path, monkeypatch):
     for raw in ("9000000001", "00000000-0000-4000-8000-000000000001", "-4hX-fjK8Q", "storageaccount", "Phone model",
                 "00000000-0000-4000-8000-0000000000FF", "veriFace"):  # fmt: skip
         assert raw not in text
+
+
+def test_a_later_export_that_overlaps_adds_only_new_calls(spark, fv_cfg, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISIONLAKE_PII_KEY", KEY)
+    write_exports(tmp_path / "in")
+    run(spark, fv_cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
+    d8 = doc("9" * 24, P4, CLIENT_B, "2025-02-03T09:00:00-05:00", "error", "0406", "non-frontal", "tokB000008",
+             "4040404040")  # fmt: skip
+    (tmp_path / "in" / "export-2025-02.json").write_text(json.dumps(D2) + "\n" + json.dumps(d8) + "\n")
+    later = run(spark, fv_cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
+    assert later.files_new == 1
+    assert (later.rows_out["bronze/documents"], later.rows_out["silver/api_calls"]) == (2, 1)
+    assert dict(later.quarantined) == {"duplicate_id": 1}
+    assert later.check == "bronze 14 = silver api_calls 8 + quarantined 6"
+    assert len(table(tmp_path / "lake", "gold/face_validation/transactions")) == 8
+    final = {
+        r["procesoConvenioGuid"]: r["summary_code"]
+        for r in table(tmp_path / "lake", "gold/face_validation/transactions_final")
+    }
+    assert final[pseudonym(P4)] == 406  # P4's last attempt is now the February one
