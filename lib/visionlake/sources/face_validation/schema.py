@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-CORRUPT_COLUMN = "_corrupt_record"
 IMAGES = ("near_img", "far_img")
 PARTITION = "event_date"
 
@@ -107,7 +106,6 @@ DOCUMENT = _struct(
     total_time_ms=DBL,
     preprocess_time_ms=DBL,
 )
-DOCUMENT_WITH_CORRUPT = T.StructType([*DOCUMENT.fields, T.StructField(CORRUPT_COLUMN, STR)])
 
 # The identifying values that are replaced by keyed pseudonyms at ingestion (column paths in bronze).
 PSEUDONYMISED = (
