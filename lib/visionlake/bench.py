@@ -230,6 +230,7 @@ def bench_s3(files: int, repeat: int) -> dict:
             loops.append(time.monotonic() - started)
             runs.append(_run_pipeline("s3a://raw/alpr", Path(tmp) / f"local-lake{attempt}", env=env))
         result["sequential_get_loop_seconds"] = round(statistics.median(loops), 2)
+        result["server_ceiling_seconds"] = _server_ceiling(client, endpoint, keys)
         result["pipeline"] = {
             "runs": runs,
             "wall_seconds": _median(runs, "wall_seconds"),
@@ -241,6 +242,31 @@ def bench_s3(files: int, repeat: int) -> dict:
             result["sequential_get_loop_seconds"] / result["pipeline"]["wall_seconds"], 1
         )
     return result
+
+
+def _server_ceiling(client, endpoint: str, keys: list[str]) -> float:
+    """Seconds for the cheapest possible client to GET every key once: the server's own ceiling.
+
+    The objects are made public and fetched without signing over one keep-alive connection, so nearly all
+    the time is the server's; no client, however concurrent, can beat the server's per-request cost.
+    """
+    import http.client
+    from urllib.parse import urlparse
+
+    for key in keys:
+        client.put_object_acl(Bucket="raw", Key=key, ACL="public-read")
+    address = urlparse(endpoint)
+    connection = http.client.HTTPConnection(address.hostname, address.port)
+    started = time.monotonic()
+    for key in keys:
+        connection.request("GET", f"/raw/{key}")
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"unsigned GET of {key}: HTTP {response.status}")
+    seconds = time.monotonic() - started
+    connection.close()
+    return round(seconds, 2)
 
 
 def _table(result: dict) -> str:
@@ -285,6 +311,12 @@ def _table(result: dict) -> str:
             f"{result['pipeline']['stages']['bronze']:.1f} s -> ingestion "
             f"{result['ratio_get_loop_to_bronze_stage']}x faster than the loop "
             f"({result['ratio_get_loop_to_whole_run']}x for the whole run)"
+        )
+        ceiling = result["server_ceiling_seconds"]
+        best = result["sequential_get_loop_seconds"] / ceiling
+        lines.append(
+            f"  server ceiling (unsigned keep-alive GETs, nearly no client work): {ceiling:.1f} s -> no client "
+            f"can be more than {best:.1f}x faster than the loop against this server"
         )
     return "\n".join(lines)
 
