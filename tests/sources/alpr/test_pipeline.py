@@ -413,6 +413,7 @@ def test_second_run_adds_nothing_and_new_files_add_exactly_theirs(spark, alpr_cf
     ]
     assert dup[0]["source_path"] == str(tmp_path / "input" / "cam-a" / "1_05.02.2022.07.15.50.100000.json")
     assert dup[0]["detail"] == f"same camera, name and content as {tmp_path / 'input' / F2}"
+    assert dup[0]["raw"] == GOOD[F2]
     stats = {
         (r["camera_id"], r["event_date"]): r
         for r in DeltaTable(f"{lake_root}/gold/alpr/daily_camera_stats").to_pyarrow_table().to_pylist()

@@ -193,7 +193,17 @@ class _Run:
         return self.spark.createDataFrame(duplicates, "frame_key string, first_path string")
 
     def _silver_batch(self, bronze_rows: DataFrame, tables: list[str], txn: Txn, record: StageRecord) -> int:
-        classified = self._classified(bronze_rows).persist(StorageLevel.MEMORY_AND_DISK)
+        # The parsed batch is cached for the jobs below: only the columns they read, and the raw text only of
+        # the rejected rows (quarantine keeps a prefix of it), so the cache holds no copy of the input. It is
+        # cached on local disk, not in the heap: Spark keeps cached blocks as 1 MB arrays, which a 4 GB G1 heap
+        # (2 MB regions) holds as humongous objects at twice their size, so a cache of 1,000,000 parsed files
+        # filled the heap although Spark counted it within its share. Read back from disk costs no more here.
+        rejected_raw = F.when(F.col("reason").isNotNull(), F.col("raw")).alias("raw")
+        classified = (
+            self._classified(bronze_rows)
+            .select("frame_key", "source_path", *silver.EVENT_COLUMNS, "reason", "detail", rejected_raw, "result")
+            .persist(StorageLevel.DISK_ONLY)
+        )
         try:
             reasons = Counter(
                 {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}
