@@ -73,6 +73,15 @@ class SourceRun:
         """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""
         return None if self.full_refresh else delta.transaction_version(location, app_id, self.storage)
 
+    def behind(self, layer: str, names: list[str], app_id: str, version: int) -> dict[int | None, list[str]]:
+        """The tables of ``names`` whose marker is older than ``version``, grouped by their marker."""
+        pending: dict[int | None, list[str]] = {}
+        for name in names:
+            marker = self.marker(self.loc(layer, name), app_id)
+            if marker is None or marker < version:
+                pending.setdefault(marker, []).append(name)
+        return pending
+
     def check_counts(self, bronze: str, accepted: str) -> None:
         """Stage ``check``: every bronze row is either in the ``accepted`` silver table or quarantined."""
         record = self.stage("check")

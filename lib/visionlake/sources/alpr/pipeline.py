@@ -11,28 +11,23 @@ part-way is completed by the next one and never appends twice:
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from visionlake.config import Config
-from visionlake.errors import ReconciliationError
 from visionlake.ingest.listing import Listing, list_input
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.ingest.reader import read_files
-from visionlake.lake import delta, table_location
+from visionlake.lake import delta
 from visionlake.lake.delta import Txn
-from visionlake.lake.runlog import StageRecord, append_runs, new_run_id
+from visionlake.lake.runlog import StageRecord
 from visionlake.sources.alpr import gold, silver
 from visionlake.sources.alpr.quality import with_result
 from visionlake.sources.alpr.schema import BRONZE
+from visionlake.sources.runner import RunSummary, SourceRun, concurrently
 
 SOURCE = "alpr"
 INGEST_APP = "visionlake/alpr/ingest"
@@ -44,48 +39,14 @@ GOLD_DATED = ["vehicles", "daily_camera_stats", "daily_processing"]
 GOLD_TABLES = [*GOLD_DATED, "plate_sightings"]
 
 
-@dataclass
-class RunSummary:
-    run_id: str
-    files_listed: int = 0
-    files_skipped: int = 0
-    files_new: int = 0
-    rows_out: dict[str, int] = field(default_factory=dict)
-    quarantined: Counter = field(default_factory=Counter)
-    stages: list[StageRecord] = field(default_factory=list)
-    check: str = ""
+class _Run(SourceRun):
+    SOURCE = SOURCE
 
-
-class _Run:
-    def __init__(self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool) -> None:
-        self.spark = spark
-        self.cfg = cfg
-        self.storage = cfg.storage
-        self.lake = lake
-        self.full_refresh = full_refresh
-        self.now = datetime.now(UTC)
-        self.summary = RunSummary(run_id=new_run_id(self.now))
-        self.writer = delta.choose_writer(cfg.lake.writer, spark)
-
-    def loc(self, layer: str, table: str | None = None) -> str:
-        if table == "quarantine":
-            return table_location(self.lake, "quarantine", SOURCE)
-        return table_location(self.lake, layer, SOURCE, table)
-
-    def write(self, df: DataFrame, location: str, **kwargs) -> int:
-        result = delta.write_table(
-            df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, writer=self.writer, **kwargs
-        )
-        return result.rows
-
-    def stage(self, name: str) -> StageRecord:
-        record = StageRecord(stage=name, started_at=datetime.now(UTC))
-        self._clock = time.monotonic()
-        self.summary.stages.append(record)
-        return record
-
-    def done(self, record: StageRecord) -> None:
-        record.seconds = round(time.monotonic() - self._clock, 3)
+    def stages(self, input_root: str) -> None:
+        self.bronze(input_root)
+        self.silver()
+        self.gold()
+        self.check_counts("results", "frames")
 
     # ---------------------------------------------------------------------------------------------
 
@@ -122,8 +83,7 @@ class _Run:
                 txn=Txn(INGEST_APP, batch),
                 mode="overwrite" if self.full_refresh else "append",
             )
-            record.rows_out["bronze/results"] = written
-            self.summary.rows_out["bronze/results"] = written
+            self.count_out(record, "bronze/results", written)
         self.done(record)
 
     def silver(self) -> None:
@@ -134,12 +94,7 @@ class _Run:
             record.status, record.message = "skipped", "no bronze table yet"
             self.done(record)
             return
-        pending: dict[int | None, list[str]] = {}
-        for name in SILVER_TABLES:
-            location = self.loc("silver", name)
-            marker = None if self.full_refresh else delta.transaction_version(location, SILVER_APP, self.storage)
-            if marker is None or marker < bronze_version:
-                pending.setdefault(marker, []).append(name)
+        pending = self.behind("silver", SILVER_TABLES, SILVER_APP, bronze_version)
         record.rows_in = 0
         for marker, tables in pending.items():
             files = delta.files_added_since(bronze_location, marker, self.storage)
@@ -224,15 +179,14 @@ class _Run:
                 return self.write(df, self.loc("silver", name), partition_by=[silver.PARTITION], mode=mode, txn=txn)
 
             # Tables are independent: their jobs and commits overlap. frames commits last, on its own.
-            written = _concurrently(write_one, [t for t in tables if t != "frames"])
+            written = concurrently(write_one, [t for t in tables if t != "frames"])
             if "frames" in tables:
                 written["frames"] = write_one("frames")
             if "quarantine" in tables:
                 self.summary.quarantined.update(rejected)
             for name, rows in written.items():
                 key = f"quarantine/{SOURCE}" if name == "quarantine" else f"silver/{name}"
-                record.rows_out[key] = record.rows_out.get(key, 0) + rows
-                self.summary.rows_out[key] = self.summary.rows_out.get(key, 0) + rows
+                self.count_out(record, key, rows)
             return total
         finally:
             classified.unpersist()
@@ -248,13 +202,11 @@ class _Run:
         txn = Txn(GOLD_APP, frames_version)
         settings = self.cfg.alpr
         record.status, record.message = "skipped", "every gold table is up to date"
-        pending = {}
-        for name in GOLD_TABLES:
-            marker = (
-                None if self.full_refresh else delta.transaction_version(self.loc("gold", name), GOLD_APP, self.storage)
-            )
-            if marker is None or marker < frames_version:
-                pending[name] = marker
+        pending = {
+            name: marker
+            for marker, names in self.behind("gold", GOLD_TABLES, GOLD_APP, frames_version).items()
+            for name in names
+        }
 
         def write_one(name: str) -> int:
             location = self.loc("gold", name)
@@ -275,9 +227,8 @@ class _Run:
 
         if pending:
             record.status, record.message = "ok", None
-        for name, rows in _concurrently(write_one, list(pending)).items():
-            record.rows_out[f"gold/{name}"] = rows
-            self.summary.rows_out[f"gold/{name}"] = rows
+        for name, rows in concurrently(write_one, list(pending)).items():
+            self.count_out(record, f"gold/{name}", rows)
         self.done(record)
 
     def _silver(self, name: str, dates: list[str] | None) -> DataFrame:
@@ -298,26 +249,6 @@ class _Run:
             )
         return gold.build_daily_processing(self._silver("frames", dates), hourly_price)
 
-    def check(self) -> None:
-        record = self.stage("check")
-        bronze_rows = delta.row_count(self.loc("bronze", "results"), self.storage)
-        frames = delta.row_count(self.loc("silver", "frames"), self.storage)
-        quarantined = delta.row_count(self.loc("quarantine", "quarantine"), self.storage)
-        record.rows_in = bronze_rows
-        record.rows_out = {"silver/frames": frames, f"quarantine/{SOURCE}": quarantined}
-        record.message = f"bronze {bronze_rows} = silver frames {frames} + quarantined {quarantined}"
-        if bronze_rows != frames + quarantined:
-            record.status = "failed"
-            record.message = record.message.replace(" = ", " != ")
-        self.summary.check = record.message
-        self.done(record)
-
-
-def _concurrently(fn: Callable[[str], int], names: list[str], threads: int = 4) -> dict[str, int]:
-    """``{name: fn(name)}``, the calls made from a few driver threads so that Spark jobs and commits overlap."""
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return dict(zip(names, pool.map(fn, names), strict=True))
-
 
 def run(spark: SparkSession, cfg: Config, input_root: str, lake: str, full_refresh: bool = False) -> RunSummary:
     """Run the ALPR pipeline once; see the module docstring.
@@ -325,20 +256,4 @@ def run(spark: SparkSession, cfg: Config, input_root: str, lake: str, full_refre
     Raises:
         ReconciliationError: bronze rows are not all accounted for by silver frames and quarantine.
     """
-    job = _Run(spark, cfg, lake, full_refresh)
-    try:
-        job.bronze(input_root)
-        job.silver()
-        job.gold()
-        job.check()
-    except Exception as exc:
-        failed = job.summary.stages[-1] if job.summary.stages else job.stage("start")
-        failed.status, failed.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        if failed.seconds is None:
-            job.done(failed)
-        append_runs(lake, job.summary.run_id, SOURCE, job.summary.stages, cfg.storage)
-        raise
-    append_runs(lake, job.summary.run_id, SOURCE, job.summary.stages, cfg.storage)
-    if job.summary.stages[-1].status == "failed":
-        raise ReconciliationError(job.summary.check)
-    return job.summary
+    return _Run(spark, cfg, lake, full_refresh).execute(input_root)

@@ -10,36 +10,11 @@ fields), ``missing_field`` (a required field such as ``frame_id`` is absent or n
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from visionlake.sources.alpr.schema import CORRUPT_COLUMN, REQUIRED_FIELDS, RESULT_FIELDS, RESULT_WITH_CORRUPT
-
-_LEADING = " \\t\\r\\n\\uFEFF"  # whitespace and a byte-order mark may precede the JSON (SQL escapes)
-# Any option keeps Spark's JSON optimizer from pruning the parse to the fields a query reads, which
-# would hide a wrong-typed field from the corrupt-record column.
-PARSE_OPTIONS = {"mode": "PERMISSIVE"}
-
-
-def _mismatched_fields(raw: Column) -> Column:
-    """Comma-separated names of the top-level fields whose JSON value does not fit the declared type."""
-    checks = []
-    for field in RESULT_FIELDS:
-        probe = T.StructType([field, T.StructField(CORRUPT_COLUMN, T.StringType())])
-        bad = F.from_json(raw, probe, PARSE_OPTIONS)[CORRUPT_COLUMN].isNotNull()
-        checks.append(F.when(bad, F.lit(field.name)))
-    return F.concat_ws(", ", *checks)
-
-
-def _json_kind(first_char: Column) -> Column:
-    return (
-        F.when(first_char == "[", "an array")
-        .when(first_char == '"', "a string")
-        .when(first_char == "n", "null")
-        .when(first_char.isin("t", "f"), "a boolean")
-        .otherwise("a number")
-    )
+from visionlake.ingest import jsonparse
+from visionlake.sources.alpr.schema import REQUIRED_FIELDS, RESULT
 
 
 def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
@@ -48,10 +23,10 @@ def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
     Requires ``raw`` (text) and ``read_error`` (``<reason>: <detail>`` or null).
     """
     raw = F.col(raw_col)
-    body = F.expr(f"trim(LEADING '{_LEADING}' FROM `{raw_col}`)")
+    body = jsonparse.body(raw_col)
     parsed = F.col("_parsed")
-    broken = parsed.isNull() | parsed[CORRUPT_COLUMN].isNotNull()
-    not_json = F.get_json_object(body, "$").isNull()
+    broken = jsonparse.broken(parsed)
+    not_json = jsonparse.not_json(body)
     missing = [F.when(parsed[name].isNull(), F.lit(name)) for name in REQUIRED_FIELDS]
     read_reason = F.split(F.col("read_error"), ": ", 2)
     reason = (
@@ -67,13 +42,17 @@ def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
         F.when(reason_col.isin("unreadable", "invalid_encoding"), read_reason[1])
         .when(reason_col == "empty_file", F.format_string("%d characters of whitespace", F.length(raw)))
         .when(reason_col == "invalid_json", F.lit("not parseable as JSON (malformed or truncated)"))
-        .when(reason_col == "not_an_object", F.concat(F.lit("top level is "), _json_kind(F.substring(body, 1, 1))))
-        .when(reason_col == "schema_mismatch", F.concat(F.lit("wrong type: "), _mismatched_fields(body)))
+        .when(reason_col == "not_an_object", F.concat(F.lit("top level is "), jsonparse.json_kind(body)))
+        .when(
+            reason_col == "schema_mismatch", F.concat(F.lit("wrong type: "), jsonparse.mismatched_fields(body, RESULT))
+        )
         .when(reason_col == "missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing)))
     )
     return (
-        df.withColumn("_parsed", F.from_json(body, RESULT_WITH_CORRUPT, PARSE_OPTIONS))
+        df.withColumn("_parsed", jsonparse.parse(body, RESULT))
         .withColumn("reason", reason)
-        .withColumns({"detail": detail, "result": F.when(reason_col.isNull(), parsed.dropFields(CORRUPT_COLUMN))})
+        .withColumns(
+            {"detail": detail, "result": F.when(reason_col.isNull(), parsed.dropFields(jsonparse.CORRUPT_COLUMN))}
+        )
         .drop("_parsed")
     )

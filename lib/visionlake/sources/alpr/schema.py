@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-CORRUPT_COLUMN = "_corrupt_record"
-
 
 def _f(name: str, kind: T.DataType, nullable: bool = True) -> T.StructField:
     return T.StructField(name, kind, nullable)
@@ -66,7 +64,6 @@ RESULT_FIELDS = [
     _f("timestamp", T.StringType()),
 ]
 RESULT = T.StructType(RESULT_FIELDS)
-RESULT_WITH_CORRUPT = T.StructType([*RESULT_FIELDS, _f(CORRUPT_COLUMN, T.StringType())])
 REQUIRED_FIELDS = ("frame_id",)
 
 # ------------------------------------------------------------------------------------------------

@@ -92,11 +92,7 @@ class FaceValidationRun(SourceRun):
             record.status, record.message = "skipped", "no bronze table yet"
             self.done(record)
             return
-        pending: dict[int | None, list[str]] = {}
-        for name in SILVER_TABLES:
-            marker = self.marker(self.loc("silver", name), SILVER_APP)
-            if marker is None or marker < bronze_version:
-                pending.setdefault(marker, []).append(name)
+        pending = self.behind("silver", SILVER_TABLES, SILVER_APP, bronze_version)
         if not pending:
             record.status, record.message = "skipped", "every silver table is up to date"
         record.rows_in = 0
@@ -143,8 +139,8 @@ class FaceValidationRun(SourceRun):
             return
         pending = [
             name
-            for name in gold.BUILDERS
-            if (marker := self.marker(self.loc("gold", name), GOLD_APP)) is None or marker < calls_version
+            for names in self.behind("gold", list(gold.BUILDERS), GOLD_APP, calls_version).values()
+            for name in names
         ]
         if not pending:
             record.status, record.message = "skipped", "every gold table is up to date"
