@@ -10,11 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from visionlake.config import Config
 from visionlake.errors import ReconciliationError
+from visionlake.ingest.listing import Listing, list_input
 from visionlake.lake import delta, table_location
+from visionlake.lake.delta import Txn
 from visionlake.lake.runlog import StageRecord, append_runs, new_run_id
+
+RUN_COLUMNS = ("run_id", "ingested_at", "ingest_date")  # the last columns of every bronze table
 
 
 @dataclass
@@ -72,6 +78,36 @@ class SourceRun:
     def marker(self, location: str, app_id: str) -> int | None:
         """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""
         return None if self.full_refresh else delta.transaction_version(location, app_id, self.storage)
+
+    def list_new(self, record: StageRecord, input_root: str, table: str, suffix: str | tuple[str, ...]) -> Listing:
+        """The input files that bronze ``table`` does not hold yet (all of them on a full refresh)."""
+        location = self.loc("bronze", table)
+        known = [] if self.full_refresh else delta.column_values(location, "source_path", self.storage)
+        listing = list_input(input_root, self.storage, suffix, self.cfg.ingest.read_threads, known=frozenset(known))
+        self.summary.files_listed, self.summary.files_skipped = listing.total, listing.skipped
+        self.summary.files_new = record.files_in = len(listing.files)
+        suffixes = "/".join(suffix) if isinstance(suffix, tuple) else suffix
+        record.message = (
+            f"listed {listing.total} files under {listing.root}, {len(listing.files)} new, "
+            f"{listing.skipped} skipped (not *{suffixes})"
+        )
+        return listing
+
+    def write_bronze(self, record: StageRecord, rows: DataFrame, table: str, schema: T.StructType) -> None:
+        """Append ``rows`` (the bronze columns but the run's) to bronze ``table`` as the next ingest batch,
+        with this run's id and time; a full refresh overwrites the table instead."""
+        location = self.loc("bronze", table)
+        app_id = f"visionlake/{self.SOURCE}/ingest"
+        rows = rows.select(
+            *[c for c in schema.fieldNames() if c not in RUN_COLUMNS],
+            F.lit(self.summary.run_id).alias("run_id"),
+            F.lit(self.now).alias("ingested_at"),
+            F.lit(self.now.date()).alias("ingest_date"),
+        )
+        batch = (delta.transaction_version(location, app_id, self.storage) or 0) + 1
+        mode = "overwrite" if self.full_refresh else "append"
+        written = self.write(rows, location, partition_by=["ingest_date"], txn=Txn(app_id, batch), mode=mode)
+        self.count_out(record, f"bronze/{table}", written)
 
     def behind(self, layer: str, names: list[str], app_id: str, version: int) -> dict[int | None, list[str]]:
         """The tables of ``names`` whose marker is older than ``version``, grouped by their marker."""

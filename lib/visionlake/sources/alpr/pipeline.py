@@ -18,7 +18,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from visionlake.config import Config
-from visionlake.ingest.listing import Listing, list_input
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.ingest.reader import read_files
 from visionlake.lake import delta
@@ -30,7 +29,6 @@ from visionlake.sources.alpr.schema import BRONZE
 from visionlake.sources.runner import RunSummary, SourceRun, concurrently
 
 SOURCE = "alpr"
-INGEST_APP = "visionlake/alpr/ingest"
 SILVER_APP = "visionlake/alpr/silver"
 GOLD_APP = "visionlake/alpr/gold"
 # frames goes last: once it has consumed a bronze version, every other silver table has too.
@@ -52,38 +50,10 @@ class _Run(SourceRun):
 
     def bronze(self, input_root: str) -> None:
         record = self.stage("bronze")
-        location = self.loc("bronze", "results")
-        seen = (
-            frozenset() if self.full_refresh else frozenset(delta.column_values(location, "source_path", self.storage))
-        )
-        ingest = self.cfg.ingest
-        listing: Listing = list_input(input_root, self.storage, ingest.suffix, ingest.read_threads, known=seen)
-        new_files = listing.files
-        self.summary.files_listed = listing.total
-        self.summary.files_skipped = listing.skipped
-        self.summary.files_new = len(new_files)
-        record.files_in = len(new_files)
-        record.message = (
-            f"listed {listing.total} files under {listing.root}, {len(new_files)} new, "
-            f"{listing.skipped} skipped (not *{ingest.suffix})"
-        )
-        if new_files or self.full_refresh:
-            raw = read_files(self.spark, listing.root, new_files, self.storage, self.cfg.ingest)
-            rows = raw.select(
-                *[c for c in BRONZE.fieldNames() if c in raw.columns],
-                F.lit(self.summary.run_id).alias("run_id"),
-                F.lit(self.now).alias("ingested_at"),
-                F.lit(self.now.date()).alias("ingest_date"),
-            )
-            batch = (delta.transaction_version(location, INGEST_APP, self.storage) or 0) + 1
-            written = self.write(
-                rows,
-                location,
-                partition_by=["ingest_date"],
-                txn=Txn(INGEST_APP, batch),
-                mode="overwrite" if self.full_refresh else "append",
-            )
-            self.count_out(record, "bronze/results", written)
+        listing = self.list_new(record, input_root, "results", self.cfg.ingest.suffix)
+        if listing.files or self.full_refresh:
+            raw = read_files(self.spark, listing.root, listing.files, self.storage, self.cfg.ingest)
+            self.write_bronze(record, raw, "results", BRONZE)
         self.done(record)
 
     def silver(self) -> None:

@@ -19,7 +19,6 @@ from pyspark.sql import functions as F
 
 from visionlake.config import Config
 from visionlake.ingest.documents import read_documents
-from visionlake.ingest.listing import list_input
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.lake import delta
 from visionlake.lake.delta import Txn
@@ -30,7 +29,6 @@ from visionlake.sources.runner import RunSummary, SourceRun, concurrently
 from visionlake.transforms.pseudonymise import pii_key
 
 SOURCE = "face_validation"
-INGEST_APP = f"visionlake/{SOURCE}/ingest"
 SILVER_APP = f"visionlake/{SOURCE}/silver"
 GOLD_APP = f"visionlake/{SOURCE}/gold"
 BRONZE_TABLE = "documents"
@@ -53,35 +51,10 @@ class FaceValidationRun(SourceRun):
 
     def bronze(self, input_root: str) -> None:
         record = self.stage("bronze")
-        location = self.loc("bronze", BRONZE_TABLE)
-        seen = (
-            frozenset() if self.full_refresh else frozenset(delta.column_values(location, "source_path", self.storage))
-        )
-        suffixes = self.cfg.face_validation.suffixes
-        listing = list_input(input_root, self.storage, suffixes, self.cfg.ingest.read_threads, known=seen)
-        self.summary.files_listed, self.summary.files_skipped = listing.total, listing.skipped
-        self.summary.files_new = record.files_in = len(listing.files)
-        record.message = (
-            f"listed {listing.total} files under {listing.root}, {len(listing.files)} new, "
-            f"{listing.skipped} skipped (not {'/'.join(suffixes)})"
-        )
+        listing = self.list_new(record, input_root, BRONZE_TABLE, self.cfg.face_validation.suffixes)
         if listing.files or self.full_refresh:
             documents = read_documents(self.spark, listing.files, self.storage, self.cfg.ingest)
-            rows = parse_documents(documents, self.key).select(
-                *[c for c in BRONZE.fieldNames() if c not in ("run_id", "ingested_at", "ingest_date")],
-                F.lit(self.summary.run_id).alias("run_id"),
-                F.lit(self.now).alias("ingested_at"),
-                F.lit(self.now.date()).alias("ingest_date"),
-            )
-            batch = (delta.transaction_version(location, INGEST_APP, self.storage) or 0) + 1
-            written = self.write(
-                rows,
-                location,
-                partition_by=["ingest_date"],
-                txn=Txn(INGEST_APP, batch),
-                mode="overwrite" if self.full_refresh else "append",
-            )
-            self.count_out(record, f"bronze/{BRONZE_TABLE}", written)
+            self.write_bronze(record, parse_documents(documents, self.key), BRONZE_TABLE, BRONZE)
         self.done(record)
 
     def silver(self) -> None:
