@@ -306,3 +306,24 @@ def test_a_later_export_that_overlaps_adds_only_new_calls(spark, fv_cfg, tmp_pat
         for r in table(tmp_path / "lake", "gold/face_validation/transactions_final")
     }
     assert final[pseudonym(P4)] == 406  # P4's last attempt is now the February one
+
+
+def test_a_run_that_dies_in_silver_is_completed_by_the_next_without_duplicates(spark, fv_cfg, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISIONLAKE_PII_KEY", KEY)
+    write_exports(tmp_path / "in")
+
+    def crash(_):
+        raise RuntimeError("killed after the quarantine commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("visionlake.sources.face_validation.silver.build_api_calls", crash)
+        with pytest.raises(RuntimeError, match="killed after the quarantine commit"):
+            run(spark, fv_cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
+    assert len(table(tmp_path, "lake/quarantine/face_validation")) == 5
+    runs = table(tmp_path, "lake/_runs")
+    assert [(r["stage"], r["status"]) for r in runs] == [("bronze", "ok"), ("silver", "failed")]
+    again = run(spark, fv_cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
+    assert again.files_new == 0
+    assert again.rows_out["silver/api_calls"] == 7
+    assert "quarantine/face_validation" not in again.rows_out  # its txn says it already consumed that bronze
+    assert again.check == "bronze 12 = silver api_calls 7 + quarantined 5"
