@@ -70,6 +70,7 @@ def test_bad_files_become_rows_with_a_read_error(spark, tmp_path):
         tmp_path,
         {
             "empty.json": "",
+            "empty-array.json": " [ ]\n",
             "latin1.jsonl": b'{"a": 1}\n{"name": "Jos\xe9"}\n',
             "unclosed.json": '[{"a": 1}, {"b": 2}',
         },
@@ -78,10 +79,11 @@ def test_bad_files_become_rows_with_a_read_error(spark, tmp_path):
     entries.append(FileEntry(str(tmp_path / "gone.json"), 10, 0.0))
     rows = read_documents(spark, entries, StorageSettings(), IngestSettings()).collect()
     errors = sorted((r.source_path.rsplit("/", 1)[1], r.source_offset, r.read_error) for r in rows if r.read_error)
-    assert errors[0] == ("empty.json", 0, "empty_file: 0 bytes")
-    assert errors[1][0] == "gone.json" and errors[1][2].startswith("unreadable: FileNotFoundError")
-    assert errors[2] == ("latin1.jsonl", 9, "invalid_encoding: not UTF-8 at byte 13")
-    assert errors[3][0] == "unclosed.json" and errors[3][2].startswith("invalid_json: ")
+    assert errors[0] == ("empty-array.json", 0, "empty_file: an empty array")
+    assert errors[1] == ("empty.json", 0, "empty_file: 0 bytes")
+    assert errors[2][0] == "gone.json" and errors[2][2].startswith("unreadable: FileNotFoundError")
+    assert errors[3] == ("latin1.jsonl", 9, "invalid_encoding: not UTF-8 at byte 13")
+    assert errors[4][0] == "unclosed.json" and errors[4][2].startswith("invalid_json: ")
     assert [json.loads(r.text) for r in rows if r.read_error is None] == [{"a": 1}]
 
 

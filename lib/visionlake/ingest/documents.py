@@ -95,6 +95,7 @@ def _scan_arrays(files: list[tuple[str, int]], storage: StorageSettings, target_
                     with st.open_input(path, storage) as stream:
                         ranges = jsonsplit.group_ranges(jsonsplit.array_elements(stream), target_bytes)
                     rows = [(file_id, start, end, None) for start, end, _ in ranges]
+                    rows = rows or [(file_id, 0, 0, "empty_file: an empty array")]
                 except jsonsplit.JsonSplitError as exc:
                     rows = [(file_id, 0, 0, f"invalid_json: {exc}")]
                 except OSError as exc:
