@@ -18,6 +18,7 @@ from tests.conftest import SHARED
 
 from visionlake.config import FaceValidationSettings
 from visionlake.sources.face_validation.pipeline import run
+from visionlake.sources.face_validation.schema import API_CALLS
 
 KEY = "test-pii-key"
 SEED_DOCUMENT = SHARED / "data" / "face-validation-seed" / "raw_document_redacted.json"
@@ -181,6 +182,8 @@ def test_api_calls_columns_and_values(hand_lake):
     lake, _, _ = hand_lake
     calls = {r["summary_code_raw"] + r["date"].isoformat(): r for r in table(lake, "silver/face_validation/api_calls")}
     assert len(calls) == 7
+    assert list(next(iter(calls.values()))) == API_CALLS.fieldNames()  # 79 staging columns, then 4
+    assert len(API_CALLS.fieldNames()) == 79 + 4
     first = calls["03022025-01-10T15:00:00+00:00"]
     assert first["summary_code"] == 302
     assert first["summary_module"] == "quality"

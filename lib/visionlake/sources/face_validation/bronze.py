@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from visionlake.ingest import jsonparse
-from visionlake.sources.face_validation.schema import DOCUMENT
+from visionlake.sources.face_validation.schema import DOCUMENT, PSEUDONYMISED
 from visionlake.transforms.pseudonymise import pseudonym
 
 OID = r'^\{\s*"\$oid"\s*:\s*"([^"]*)"\s*\}$'
@@ -39,18 +39,14 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
         )
         .when(broken, F.concat(F.lit("schema_mismatch: wrong type: "), jsonparse.mismatched_fields(body, DOCUMENT)))
     )
-    user_data = parsed["user_data"]
     fields = {name: parsed[name] for name in DOCUMENT.fieldNames()}
-    fields.update(
-        {
-            "_id": object_id(parsed["_id"]),
-            "user_name": pseudonym(parsed["user_name"], key),
-            "file_token": pseudonym(parsed["file_token"], key),
-            "user_data": user_data.withField("procesoConvenioGuid", pseudonym(user_data["procesoConvenioGuid"], key))
-            .withField("convenio", pseudonym(user_data["convenio"], key))
-            .withField("documento", pseudonym(user_data["documento"], key)),
-        }
-    )
+    fields["_id"] = object_id(parsed["_id"])
+    for path in PSEUDONYMISED:
+        head, _, leaf = path.partition(".")
+        if leaf:
+            fields[head] = fields[head].withField(leaf, pseudonym(parsed[head][leaf], key))
+        else:
+            fields[head] = pseudonym(parsed[head], key)
     document = [value.alias(name) for name, value in fields.items()]
     lineage = ["source_path", "source_offset", "source_size", "source_modified_at", "doc_sha256"]
     return (
