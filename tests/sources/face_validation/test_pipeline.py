@@ -182,8 +182,9 @@ def test_api_calls_columns_and_values(hand_lake):
     lake, _, _ = hand_lake
     calls = {r["summary_code_raw"] + r["date"].isoformat(): r for r in table(lake, "silver/face_validation/api_calls")}
     assert len(calls) == 7
-    assert list(next(iter(calls.values()))) == API_CALLS.fieldNames()  # 79 staging columns, then 4
-    assert len(API_CALLS.fieldNames()) == 79 + 4
+    assert list(next(iter(calls.values()))) == API_CALLS.fieldNames()
+    # the 79 staging columns (their text `date` now a UTC timestamp), then summary_code_raw, summary_module, event_date
+    assert len(API_CALLS.fieldNames()) == 79 + 3
     first = calls["03022025-01-10T15:00:00+00:00"]
     assert first["summary_code"] == 302
     assert first["summary_module"] == "quality"
