@@ -14,7 +14,7 @@ ENV ?= local
 SAGEMAKER_PYSPARK := sagemaker-pyspark==1.4.5
 JAR_CACHE := $(HOME)/.cache/visionlake
 
-.PHONY: help setup jars test run lint format package clean bench bench-linear
+.PHONY: help setup jars jvm-archive test run lint format package clean bench bench-linear
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,12 @@ setup: ## create .venv with pinned dependencies and extract the S3A jars into .j
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(MAKE) --no-print-directory jars
+	$(MAKE) --no-print-directory jvm-archive
+
+jvm-archive: ## the driver JVM's class archive (.jars/driver-classes.jsa): seconds off every local run's start-up
+	$(BIN)/python -c "from visionlake.devtools import write_class_archive; write_class_archive()" > /dev/null 2>&1; \
+	  test -s $(JARS)/driver-classes.jsa && echo "class archive written to $(JARS)/driver-classes.jsa" \
+	  || echo "class archive not written (runs work without it, only start slower)"
 
 jars: ## hadoop-aws 3.3.1 + aws-java-sdk-bundle 1.11.901 from the sagemaker-pyspark sdist (no Maven here)
 	@if ls $(JARS)/hadoop-aws-*.jar $(JARS)/aws-java-sdk-bundle-*.jar >/dev/null 2>&1; then \

@@ -1,4 +1,5 @@
-"""Helpers for tests and benchmarks: a moto S3 server on 127.0.0.1, peak memory of a process tree."""
+"""Helpers for tests, benchmarks and setup: a moto S3 server on 127.0.0.1, peak memory of a process tree,
+the driver JVM's class archive."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -106,3 +108,35 @@ def run_measured(command: list[str], env: dict[str, str] | None = None, cwd: str
         "stdout": stdout,
         "stderr": stderr,
     }
+
+
+def write_class_archive() -> Path:
+    """Run both pipelines on tiny generated samples in one driver JVM that writes the classes it loaded to
+    the class archive when it exits (see :mod:`visionlake.spark`); returns the archive's path."""
+    from visionlake.config import load_config
+    from visionlake.lake.storage import write_many
+    from visionlake.sources.alpr import pipeline as alpr
+    from visionlake.sources.alpr.generate import iter_results
+    from visionlake.sources.face_validation import pipeline as face_validation
+    from visionlake.sources.face_validation.generate import write_exports
+    from visionlake.spark import ARCHIVE_DUMP_ENV, CLASS_ARCHIVE, build_session, jars_dir
+
+    target = jars_dir() / CLASS_ARCHIVE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    os.environ[ARCHIVE_DUMP_ENV] = str(target)
+    cfg = load_config("local")
+    with tempfile.TemporaryDirectory(prefix="visionlake-classes-") as tmp:
+        root = Path(tmp)
+        files = ((f.relative_path, f.body, f.mtime) for f in iter_results(300, seed=1))
+        write_many(str(root / "alpr"), files, cfg.storage)
+        write_exports(str(root / "face_validation"), 40, seed=1, landmarks=False, array_every=1)
+        spark = build_session("visionlake-class-archive", cfg)
+        spark.sparkContext.setLogLevel("ERROR")
+        alpr.run(spark, cfg, str(root / "alpr"), str(root / "lake"))
+        face_validation.run(spark, cfg, str(root / "face_validation"), str(root / "lake"))
+        jvm = spark.sparkContext._gateway.proc  # the driver JVM pyspark started; it exits at end of its stdin
+        spark.stop()
+    jvm.stdin.close()
+    jvm.wait(timeout=300)  # the archive is written as the JVM exits
+    return target

@@ -19,11 +19,31 @@ from visionlake.lake.storage import s3a_conf
 
 JARS_DIR_ENV = "VISIONLAKE_JARS_DIR"
 DEFAULT_JARS_DIR = Path(__file__).resolve().parents[2] / ".jars"
+# A class-data-sharing archive of the driver JVM's classes (``make setup`` writes it: ``make jvm-archive``).
+# A local driver maps it instead of loading and verifying Spark's classes one by one, which takes seconds of
+# every short run. A JVM that cannot use it (another JDK or class path) ignores it.
+CLASS_ARCHIVE = "driver-classes.jsa"
+ARCHIVE_DUMP_ENV = "VISIONLAKE_CLASS_ARCHIVE_DUMP"  # set to a path: the driver writes its classes there at exit
+
+
+def jars_dir() -> Path:
+    return Path(os.environ.get(JARS_DIR_ENV) or DEFAULT_JARS_DIR)
 
 
 def s3a_jars() -> list[str]:
-    folder = Path(os.environ.get(JARS_DIR_ENV) or DEFAULT_JARS_DIR)
+    folder = jars_dir()
     return sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
+
+
+def _driver_java_options(configured: str) -> str:
+    """The configured driver JVM options plus the class archive: used when present, written when asked."""
+    options = [configured] if configured else []
+    archive = jars_dir() / CLASS_ARCHIVE
+    if os.environ.get(ARCHIVE_DUMP_ENV):
+        options.append(f"-XX:ArchiveClassesAtExit={os.environ[ARCHIVE_DUMP_ENV]}")
+    elif archive.is_file():
+        options += [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+    return " ".join(options)
 
 
 def session_conf(cfg: Config) -> dict[str, str]:
@@ -35,6 +55,10 @@ def session_conf(cfg: Config) -> dict[str, str]:
         conf["spark.jars"] = ",".join(existing + jars)
         for key, value in s3a_conf(cfg.storage).items():
             conf.setdefault(key, value)
+    if (cfg.spark.master or "").startswith("local"):
+        options = _driver_java_options(conf.get("spark.driver.extraJavaOptions", ""))
+        if options:
+            conf["spark.driver.extraJavaOptions"] = options
     return conf
 
 

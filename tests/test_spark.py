@@ -1,0 +1,40 @@
+"""The session factory's derived settings: S3A jars and the driver's class archive (no Spark started)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from visionlake.config import SparkSettings, load_config
+from visionlake.spark import ARCHIVE_DUMP_ENV, session_conf
+
+
+def config(master: str, java_options: str | None = None):
+    cfg = load_config("local", environ={})
+    conf = {"spark.sql.session.timeZone": "UTC"}
+    if java_options:
+        conf["spark.driver.extraJavaOptions"] = java_options
+    return dataclasses.replace(cfg, spark=SparkSettings(master=master, conf=conf))
+
+
+def test_local_driver_maps_the_class_archive_when_setup_wrote_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("VISIONLAKE_JARS_DIR", str(tmp_path))
+    monkeypatch.delenv(ARCHIVE_DUMP_ENV, raising=False)
+    (tmp_path / "hadoop-aws-3.3.1.jar").write_bytes(b"")
+    assert "spark.driver.extraJavaOptions" not in session_conf(config("local[2]"))
+    (tmp_path / "driver-classes.jsa").write_bytes(b"archive")
+    options = session_conf(config("local[2]", "-XX:TieredStopAtLevel=1"))["spark.driver.extraJavaOptions"]
+    assert options == (
+        f"-XX:TieredStopAtLevel=1 -XX:SharedArchiveFile={tmp_path / 'driver-classes.jsa'} -Xlog:cds=off "
+        "-Xlog:cds+dynamic=off"
+    )
+    assert session_conf(config("local[2]"))["spark.jars"] == str(tmp_path / "hadoop-aws-3.3.1.jar")
+    # a cluster's driver is not this machine's JVM: nothing added
+    assert "spark.driver.extraJavaOptions" not in session_conf(config("yarn"))
+
+
+def test_dump_mode_writes_the_archive_instead_of_reading_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("VISIONLAKE_JARS_DIR", str(tmp_path))
+    (tmp_path / "driver-classes.jsa").write_bytes(b"old")
+    monkeypatch.setenv(ARCHIVE_DUMP_ENV, str(tmp_path / "new.jsa"))
+    options = session_conf(config("local[*]"))["spark.driver.extraJavaOptions"]
+    assert options == f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}"
