@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from visionlake.config import SparkSettings, load_config
-from visionlake.spark import ARCHIVE_DUMP_ENV, session_conf
+from visionlake.spark import ARCHIVE_DUMP_ENV, for_input, session_conf
 
 
 def config(master: str, java_options: str | None = None):
@@ -38,3 +38,12 @@ def test_dump_mode_writes_the_archive_instead_of_reading_it(tmp_path, monkeypatc
     monkeypatch.setenv(ARCHIVE_DUMP_ENV, str(tmp_path / "new.jsa"))
     options = session_conf(config("local[*]"))["spark.driver.extraJavaOptions"]
     assert options == f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}"
+
+
+def test_small_local_runs_use_the_quick_jit_tier_only():
+    cfg = config("local[2]", "-Xss4m")
+    assert cfg.ingest.quick_start_mb == 256
+    small = for_input(cfg, 255 << 20).spark.conf["spark.driver.extraJavaOptions"]
+    assert small == "-Xss4m -XX:TieredStopAtLevel=1"
+    assert for_input(cfg, 256 << 20) is cfg
+    assert for_input(config("yarn"), 0).spark.conf == config("yarn").spark.conf

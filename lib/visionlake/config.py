@@ -50,6 +50,7 @@ class IngestSettings:
     min_tasks: int = 2
     read_threads: int = 32
     suffix: str = ".json"
+    quick_start_mb: int = 256
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,33 @@ class RunSummary:
     check: str = ""
 
 
+def new_input(cfg: Config, bronze: str, input_root: str, suffix: str | tuple[str, ...], full_refresh: bool) -> Listing:
+    """The input files that the ``bronze`` table does not hold yet (all of them on a full refresh); no Spark."""
+    known = [] if full_refresh else delta.column_values(bronze, "source_path", cfg.storage)
+    return list_input(input_root, cfg.storage, suffix, cfg.ingest.read_threads, known=frozenset(known))
+
+
 class SourceRun:
-    """One run of one source. Subclasses define ``SOURCE`` and the stages; :meth:`execute` runs them."""
+    """One run of one source. Subclasses define ``SOURCE``, ``BRONZE_TABLE``, :meth:`input_suffix` and the
+    stages; :meth:`execute` runs them."""
 
     SOURCE = ""
+    BRONZE_TABLE = ""
 
-    def __init__(self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool) -> None:
+    @staticmethod
+    def input_suffix(cfg: Config) -> str | tuple[str, ...]:
+        return cfg.ingest.suffix
+
+    @classmethod
+    def pending_input(cls, cfg: Config, input_root: str, lake: str, full_refresh: bool) -> Listing:
+        """What the bronze stage of a run would take: callable before any Spark session exists."""
+        bronze = table_location(lake, "bronze", cls.SOURCE, cls.BRONZE_TABLE)
+        return new_input(cfg, bronze, input_root, cls.input_suffix(cfg), full_refresh)
+
+    def __init__(
+        self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool, listing: Listing | None = None
+    ) -> None:
+        self.listing = listing  # the new input, when the caller listed it already
         self.spark = spark
         self.cfg = cfg
         self.storage = cfg.storage
@@ -79,11 +100,10 @@ class SourceRun:
         """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""
         return None if self.full_refresh else delta.transaction_version(location, app_id, self.storage)
 
-    def list_new(self, record: StageRecord, input_root: str, table: str, suffix: str | tuple[str, ...]) -> Listing:
-        """The input files that bronze ``table`` does not hold yet (all of them on a full refresh)."""
-        location = self.loc("bronze", table)
-        known = [] if self.full_refresh else delta.column_values(location, "source_path", self.storage)
-        listing = list_input(input_root, self.storage, suffix, self.cfg.ingest.read_threads, known=frozenset(known))
+    def list_new(self, record: StageRecord, input_root: str) -> Listing:
+        """The input files that bronze does not hold yet (all of them on a full refresh)."""
+        suffix = self.input_suffix(self.cfg)
+        listing = self.listing or self.pending_input(self.cfg, input_root, self.lake, self.full_refresh)
         self.summary.files_listed, self.summary.files_skipped = listing.total, listing.skipped
         self.summary.files_new = record.files_in = len(listing.files)
         suffixes = "/".join(suffix) if isinstance(suffix, tuple) else suffix

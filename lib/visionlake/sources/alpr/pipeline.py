@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from visionlake.config import Config
+from visionlake.ingest.listing import Listing
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.ingest.reader import read_files
 from visionlake.lake import delta
@@ -39,6 +40,7 @@ GOLD_TABLES = [*GOLD_DATED, "plate_sightings"]
 
 class _Run(SourceRun):
     SOURCE = SOURCE
+    BRONZE_TABLE = "results"
 
     def stages(self, input_root: str) -> None:
         self.bronze(input_root)
@@ -50,7 +52,7 @@ class _Run(SourceRun):
 
     def bronze(self, input_root: str) -> None:
         record = self.stage("bronze")
-        listing = self.list_new(record, input_root, "results", self.cfg.ingest.suffix)
+        listing = self.list_new(record, input_root)
         if listing.files or self.full_refresh:
             raw = read_files(self.spark, listing.root, listing.files, self.storage, self.cfg.ingest)
             self.write_bronze(record, raw, "results", BRONZE)
@@ -220,10 +222,20 @@ class _Run(SourceRun):
         return gold.build_daily_processing(self._silver("frames", dates), hourly_price)
 
 
-def run(spark: SparkSession, cfg: Config, input_root: str, lake: str, full_refresh: bool = False) -> RunSummary:
+def run(
+    spark: SparkSession,
+    cfg: Config,
+    input_root: str,
+    lake: str,
+    full_refresh: bool = False,
+    listing: Listing | None = None,
+) -> RunSummary:
     """Run the ALPR pipeline once; see the module docstring.
 
     Raises:
         ReconciliationError: bronze rows are not all accounted for by silver frames and quarantine.
     """
-    return _Run(spark, cfg, lake, full_refresh).execute(input_root)
+    return _Run(spark, cfg, lake, full_refresh, listing).execute(input_root)
+
+
+RUN = _Run

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from visionlake.config import Config
 from visionlake.ingest.documents import read_documents
+from visionlake.ingest.listing import Listing
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.lake import delta
 from visionlake.lake.delta import Txn
@@ -38,9 +39,16 @@ SILVER_TABLES = ["quarantine", ACCEPTED]  # api_calls last: once it has consumed
 
 class FaceValidationRun(SourceRun):
     SOURCE = SOURCE
+    BRONZE_TABLE = BRONZE_TABLE
 
-    def __init__(self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool) -> None:
-        super().__init__(spark, cfg, lake, full_refresh)
+    @staticmethod
+    def input_suffix(cfg: Config) -> tuple[str, ...]:
+        return cfg.face_validation.suffixes
+
+    def __init__(
+        self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool, listing: Listing | None = None
+    ) -> None:
+        super().__init__(spark, cfg, lake, full_refresh, listing)
         self.key = pii_key(cfg.env)  # before anything is read: other environments refuse to run without it
 
     def stages(self, input_root: str) -> None:
@@ -51,7 +59,7 @@ class FaceValidationRun(SourceRun):
 
     def bronze(self, input_root: str) -> None:
         record = self.stage("bronze")
-        listing = self.list_new(record, input_root, BRONZE_TABLE, self.cfg.face_validation.suffixes)
+        listing = self.list_new(record, input_root)
         if listing.files or self.full_refresh:
             documents = read_documents(self.spark, listing.files, self.storage, self.cfg.ingest)
             self.write_bronze(record, parse_documents(documents, self.key), BRONZE_TABLE, BRONZE)
@@ -137,11 +145,21 @@ class FaceValidationRun(SourceRun):
         self.done(record)
 
 
-def run(spark: SparkSession, cfg: Config, input_root: str, lake: str, full_refresh: bool = False) -> RunSummary:
+def run(
+    spark: SparkSession,
+    cfg: Config,
+    input_root: str,
+    lake: str,
+    full_refresh: bool = False,
+    listing: Listing | None = None,
+) -> RunSummary:
     """Run the face_validation pipeline once; see the module docstring.
 
     Raises:
         ConfigError: no ``VISIONLAKE_PII_KEY`` outside the local environment.
         ReconciliationError: bronze rows are not all accounted for by api_calls and quarantine.
     """
-    return FaceValidationRun(spark, cfg, lake, full_refresh).execute(input_root)
+    return FaceValidationRun(spark, cfg, lake, full_refresh, listing).execute(input_root)
+
+
+RUN = FaceValidationRun
