@@ -156,6 +156,23 @@ class SourceRun:
     def stages(self, input_root: str) -> None:
         raise NotImplementedError
 
+    @classmethod
+    def run(
+        cls,
+        spark: SparkSession,
+        cfg: Config,
+        input_root: str,
+        lake: str,
+        full_refresh: bool = False,
+        listing: Listing | None = None,
+    ) -> RunSummary:
+        """Run the source's pipeline once on the new files under ``input_root`` (``listing``, when given).
+
+        Raises:
+            ReconciliationError: bronze rows are not all accounted for by silver and quarantine.
+        """
+        return cls(spark, cfg, lake, full_refresh, listing).execute(input_root)
+
     def execute(self, input_root: str) -> RunSummary:
         """Run the stages, then append their records to ``_runs`` (also when a stage failed).
 

@@ -14,11 +14,9 @@ from __future__ import annotations
 from collections import Counter
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from visionlake.config import Config
-from visionlake.ingest.listing import Listing
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.ingest.reader import read_files
 from visionlake.lake import delta
@@ -27,7 +25,7 @@ from visionlake.lake.runlog import StageRecord
 from visionlake.sources.alpr import gold, silver
 from visionlake.sources.alpr.quality import with_result
 from visionlake.sources.alpr.schema import BRONZE
-from visionlake.sources.runner import RunSummary, SourceRun, concurrently
+from visionlake.sources.runner import SourceRun, concurrently
 
 SOURCE = "alpr"
 SILVER_APP = "visionlake/alpr/silver"
@@ -222,20 +220,6 @@ class _Run(SourceRun):
         return gold.build_daily_processing(self._silver("frames", dates), hourly_price)
 
 
-def run(
-    spark: SparkSession,
-    cfg: Config,
-    input_root: str,
-    lake: str,
-    full_refresh: bool = False,
-    listing: Listing | None = None,
-) -> RunSummary:
-    """Run the ALPR pipeline once; see the module docstring.
-
-    Raises:
-        ReconciliationError: bronze rows are not all accounted for by silver frames and quarantine.
-    """
-    return _Run(spark, cfg, lake, full_refresh, listing).execute(input_root)
-
-
+# run(spark, cfg, input_root, lake, full_refresh=False, listing=None): one run of this source.
+run = _Run.run
 RUN = _Run

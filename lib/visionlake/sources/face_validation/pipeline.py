@@ -26,7 +26,7 @@ from visionlake.lake.delta import Txn
 from visionlake.sources.face_validation import gold, silver
 from visionlake.sources.face_validation.bronze import parse_documents
 from visionlake.sources.face_validation.schema import BRONZE, PARTITION
-from visionlake.sources.runner import RunSummary, SourceRun, concurrently
+from visionlake.sources.runner import SourceRun, concurrently
 from visionlake.transforms.pseudonymise import pii_key
 
 SOURCE = "face_validation"
@@ -145,21 +145,6 @@ class FaceValidationRun(SourceRun):
         self.done(record)
 
 
-def run(
-    spark: SparkSession,
-    cfg: Config,
-    input_root: str,
-    lake: str,
-    full_refresh: bool = False,
-    listing: Listing | None = None,
-) -> RunSummary:
-    """Run the face_validation pipeline once; see the module docstring.
-
-    Raises:
-        ConfigError: no ``VISIONLAKE_PII_KEY`` outside the local environment.
-        ReconciliationError: bronze rows are not all accounted for by api_calls and quarantine.
-    """
-    return FaceValidationRun(spark, cfg, lake, full_refresh, listing).execute(input_root)
-
-
+# run(spark, cfg, input_root, lake, full_refresh=False, listing=None): one run of this source.
+run = FaceValidationRun.run
 RUN = FaceValidationRun
