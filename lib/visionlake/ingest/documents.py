@@ -27,6 +27,7 @@ from pyspark.sql import types as T
 
 from visionlake.config import IngestSettings, StorageSettings
 from visionlake.ingest import jsonsplit
+from visionlake.ingest.batches import record_batch
 from visionlake.ingest.listing import FileEntry
 from visionlake.lake import storage as st
 
@@ -45,18 +46,6 @@ READ_SCHEMA = T.StructType(
         T.StructField("read_error", T.StringType(), True),
     ]
 )
-_ARROW = pa.schema(
-    [
-        ("source_path", pa.string()),
-        ("source_size", pa.int64()),
-        ("source_modified_at", pa.timestamp("us", tz="UTC")),
-        ("source_offset", pa.int64()),
-        ("doc_sha256", pa.string()),
-        ("text", pa.string()),
-        ("read_error", pa.string()),
-    ]
-)
-_RANGES_ARROW = pa.schema([("file", pa.int64()), ("start", pa.int64()), ("end", pa.int64()), ("error", pa.string())])
 _RANGES = T.StructType(
     [
         T.StructField("file", T.LongType(), False),
@@ -100,13 +89,7 @@ def _scan_arrays(files: list[tuple[str, int]], storage: StorageSettings, target_
                     rows = [(file_id, 0, 0, f"invalid_json: {exc}")]
                 except OSError as exc:
                     rows = [(file_id, 0, 0, f"unreadable: {type(exc).__name__}: {exc}")]
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(col, type=field.type)
-                        for col, field in zip(zip(*rows, strict=True), _RANGES_ARROW, strict=True)
-                    ],
-                    schema=_RANGES_ARROW,
-                )
+                yield record_batch(rows, _RANGES)
 
     return scan
 
@@ -165,13 +148,6 @@ def _row(piece: Piece, offset: int, data: bytes) -> tuple:
         return (path, size, when, offset, digest, None, f"invalid_encoding: not UTF-8 at byte {exc.start}")
 
 
-def _batch(rows: list[tuple]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays(
-        [pa.array(col, type=field.type) for col, field in zip(zip(*rows, strict=True), _ARROW, strict=True)],
-        schema=_ARROW,
-    )
-
-
 def _read_piece(piece: Piece, storage: StorageSettings) -> Iterator[pa.RecordBatch]:
     rows: list[tuple] = []
     held = 0
@@ -181,14 +157,14 @@ def _read_piece(piece: Piece, storage: StorageSettings) -> Iterator[pa.RecordBat
                 rows.append(_row(piece, offset, data))
                 held += len(data)
                 if held >= BATCH_BYTES:
-                    yield _batch(rows)
+                    yield record_batch(rows, READ_SCHEMA)
                     rows, held = [], 0
     except OSError as exc:
         path, size, mtime, _, start, _ = piece
         when = datetime.fromtimestamp(mtime, tz=UTC)
         rows.append((path, size, when, start, None, None, f"unreadable: {type(exc).__name__}: {exc}"))
     if rows:
-        yield _batch(rows)
+        yield record_batch(rows, READ_SCHEMA)
 
 
 def piece_reader(pieces: object, storage: StorageSettings):

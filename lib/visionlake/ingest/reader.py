@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from visionlake.config import IngestSettings, StorageSettings
+from visionlake.ingest.batches import record_batch
 from visionlake.ingest.listing import FileEntry, camera_of
 from visionlake.lake import storage as st
 
@@ -34,15 +35,6 @@ READ_SCHEMA = T.StructType(
         T.StructField("read_error", T.StringType(), True),
     ]
 )
-_ARROW_TYPES = [
-    pa.string(),
-    pa.string(),
-    pa.int64(),
-    pa.timestamp("us", tz="UTC"),
-    pa.string(),
-    pa.string(),
-    pa.string(),
-]
 
 # (path, camera_id, size, mtime) per file; a chunk is what one task reads.
 Chunk = list[tuple[str, str, int, float]]
@@ -78,14 +70,6 @@ def _read_local(path: str) -> bytes:
         return handle.read()
 
 
-def _batch(rows: list[tuple]) -> pa.RecordBatch:
-    columns = list(zip(*rows, strict=True))
-    return pa.RecordBatch.from_arrays(
-        [pa.array(col, type=kind) for col, kind in zip(columns, _ARROW_TYPES, strict=True)],
-        names=READ_SCHEMA.fieldNames(),
-    )
-
-
 def _load(item: tuple[str, str, int, float], fetch) -> tuple:
     path, camera, size, mtime = item
     when = datetime.fromtimestamp(mtime, tz=UTC)
@@ -101,7 +85,9 @@ def _read_chunk(chunk: Chunk, storage: StorageSettings, threads: int) -> Iterato
     """Batches of READ_SCHEMA rows for one chunk: buffered reads locally, ``threads`` concurrent GETs on S3."""
     if not chunk or not st.is_s3(chunk[0][0]):
         for start in range(0, len(chunk), ROWS_PER_BATCH):
-            yield _batch([_load(item, _read_local) for item in chunk[start : start + ROWS_PER_BATCH]])
+            yield record_batch(
+                [_load(item, _read_local) for item in chunk[start : start + ROWS_PER_BATCH]], READ_SCHEMA
+            )
         return
     client = st.s3_client(storage, max_pool_connections=threads)
 
@@ -112,7 +98,7 @@ def _read_chunk(chunk: Chunk, storage: StorageSettings, threads: int) -> Iterato
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for start in range(0, len(chunk), ROWS_PER_BATCH):
             window = chunk[start : start + ROWS_PER_BATCH]
-            yield _batch(list(pool.map(lambda item: _load(item, get), window)))
+            yield record_batch(list(pool.map(lambda item: _load(item, get), window)), READ_SCHEMA)
 
 
 def chunk_reader(chunks: object, storage: StorageSettings, threads: int):

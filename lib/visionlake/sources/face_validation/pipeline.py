@@ -23,6 +23,7 @@ from visionlake.ingest.listing import Listing
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.lake import delta
 from visionlake.lake.delta import Txn
+from visionlake.lake.runlog import StageRecord
 from visionlake.sources.face_validation import gold, silver
 from visionlake.sources.face_validation.bronze import parse_documents
 from visionlake.sources.face_validation.schema import BRONZE, PARTITION
@@ -86,7 +87,9 @@ class FaceValidationRun(SourceRun):
         record.quarantined = sum(self.summary.quarantined.values())
         self.done(record)
 
-    def _silver_batch(self, batch: DataFrame, earlier: DataFrame | None, tables: list[str], txn: Txn, record) -> int:
+    def _silver_batch(
+        self, batch: DataFrame, earlier: DataFrame | None, tables: list[str], txn: Txn, record: StageRecord
+    ) -> int:
         if earlier is not None:
             earlier = silver.classify(earlier).where(F.col("reason").isNull())
         # Cached on local disk, as in ALPR: heap-cached blocks cost twice their size in a 4 GB G1 heap.
