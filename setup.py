@@ -6,6 +6,7 @@ setup(
     description="A Spark lake pipeline for the JSON that computer-vision APIs emit",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
+    package_data={"visionlake": ["*.properties"]},
     python_requires=">=3.11",
     install_requires=[
         "pyspark>=3.5,<3.6",
@@ -13,6 +14,7 @@ setup(
         "pyarrow>=15",
         "pandas>=2,<3",
         "boto3>=1.34",
+        "duckdb>=2,<3",
         "pyyaml>=6",
     ],
     entry_points={"console_scripts": ["visionlake=visionlake.cli:entry_point"]},

@@ -6,9 +6,10 @@ import subprocess
 
 import boto3
 import pytest
-from deltalake import DeltaTable
 from tests.conftest import REPO, VENV_BIN, run_command, write_files
 from tests.sources.alpr.test_pipeline import BAD, GOOD
+
+from visionlake.lake import read
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def test_generate_then_run_twice_locally_exit_0(tmp_path):
         result = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(tmp_path / "lake"))
         assert result.returncode == 0, result.stderr
         assert f": {expected_new} new of 40 files listed (0 skipped)" in result.stdout
-        assert "check: bronze 40 = silver frames 40 + quarantined 0" in result.stdout
+        assert "check: bronze.results 40 = silver.frames 40 + quarantine 0;" in result.stdout
 
 
 @pytest.mark.s3
@@ -61,10 +62,9 @@ def test_run_against_s3_configured_only_by_standard_aws_variables(aws_env, tmp_p
     first = _cli("run", "alpr", "--input", "s3a://raw/alpr", "--lake", "s3a://lake/", env=aws_env)
     assert first.returncode == 0, first.stderr
     assert ": 13 new of 13 files listed" in first.stdout
-    assert "check: bronze 13 = silver frames 6 + quarantined 7" in first.stdout
+    assert "check: bronze.results 13 = silver.frames 6 + quarantine 7;" in first.stdout
 
-    options = {"AWS_ENDPOINT_URL": aws_env["AWS_ENDPOINT_URL"], "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1"}
-    frames = DeltaTable("s3://lake/silver/alpr/frames", storage_options=options).to_pyarrow_table().to_pylist()
+    frames = read("s3a://lake/silver/alpr/frames").to_pylist()
     assert sorted((r["frame_id"], r["camera_id"], r["plate_count"], r["car_count"]) for r in frames) == [
         (0, "cam-a", 0, 0),
         (1, "cam-a", 1, 1),
@@ -74,7 +74,7 @@ def test_run_against_s3_configured_only_by_standard_aws_variables(aws_env, tmp_p
         (12, "unknown", 0, 0),
     ]
     assert all(r["source_path"].startswith("s3a://raw/alpr/") for r in frames)
-    quarantine = DeltaTable("s3://lake/quarantine/alpr", storage_options=options).to_pyarrow_table().to_pylist()
+    quarantine = read("s3a://lake/quarantine/alpr").to_pylist()
     assert sorted(r["reason"] for r in quarantine) == [
         "empty_file",
         "invalid_encoding",
@@ -84,13 +84,13 @@ def test_run_against_s3_configured_only_by_standard_aws_variables(aws_env, tmp_p
         "not_an_object",
         "schema_mismatch",
     ]
-    vehicles = DeltaTable("s3://lake/gold/alpr/vehicles", storage_options=options).to_pyarrow_table()
+    vehicles = read("s3a://lake/gold/alpr/vehicles")
     assert vehicles.num_rows == 5
 
     again = _cli("run", "alpr", "--input", "s3a://raw/alpr", "--lake", "s3a://lake/", env=aws_env)
     assert again.returncode == 0, again.stderr
     assert ": 0 new of 13 files listed" in again.stdout
-    assert DeltaTable("s3://lake/silver/alpr/frames", storage_options=options).to_pyarrow_table().num_rows == 6
+    assert read("s3a://lake/silver/alpr/frames").num_rows == 6
 
 
 @pytest.mark.s3
@@ -122,7 +122,7 @@ def test_spark_submit_job_takes_the_same_arguments(tmp_path):
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "check: bronze 6 = silver frames 6 + quarantined 0" in result.stdout
+    assert "check: bronze.results 6 = silver.frames 6 + quarantine 0;" in result.stdout
 
 
 def test_face_validation_generate_then_run_twice_locally(tmp_path):
@@ -133,7 +133,7 @@ def test_face_validation_generate_then_run_twice_locally(tmp_path):
         result = _cli("run", "face_validation", "--input", str(tmp_path / "in"), "--lake", str(tmp_path / "lake"))
         assert result.returncode == 0, result.stderr
         assert f": {expected_new} new of 1 files listed (0 skipped)" in result.stdout
-        assert "check: bronze 30 = silver api_calls 30 + quarantined 0" in result.stdout
+        assert "check: bronze.documents 30 = silver.api_calls 30 + quarantine 0" in result.stdout
     assert "VISIONLAKE_PII_KEY is not set: using the public development key" in result.stderr
 
 
@@ -158,7 +158,6 @@ def test_face_validation_against_s3(aws_env, tmp_path):
     assert generated.returncode == 0, generated.stderr
     result = _cli("run", "face_validation", "--input", "s3a://fv-raw/exports", "--lake", "s3a://fv-lake/", env=env)
     assert result.returncode == 0, result.stderr
-    assert "check: bronze 25 = silver api_calls 25 + quarantined 0" in result.stdout
-    options = {"AWS_ENDPOINT_URL": aws_env["AWS_ENDPOINT_URL"], "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1"}
-    final = DeltaTable("s3://fv-lake/gold/face_validation/transactions_final", storage_options=options)
-    assert 0 < final.to_pyarrow_table().num_rows <= 25
+    assert "check: bronze.documents 25 = silver.api_calls 25 + quarantine 0" in result.stdout
+    final = read("s3a://fv-lake/gold/face_validation/transactions_final")
+    assert 0 < final.num_rows <= 25

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from deltalake import DeltaTable
 from tests.conftest import VENV_BIN, run_command, write_files
 from tests.sources.alpr.test_pipeline import BAD, GOOD
 
+from visionlake.lake import read
 from visionlake.sources.alpr.pipeline import run
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
 
 
 def _contents(lake: str, table: str) -> list[tuple]:
-    data = DeltaTable(f"{lake}/{table}").to_pyarrow_table()
+    data = read(f"{lake}/{table}")
     columns = [c for c in data.column_names if c not in RUN_SPECIFIC]
     return sorted(tuple(repr(r[c]) for c in columns) for r in data.to_pylist())
 
@@ -44,6 +44,6 @@ def test_local_cluster_master_gets_the_same_tables_as_local(spark, cfg, tmp_path
     command = [str(VENV_BIN / "visionlake"), "run", "alpr", "--input", str(tmp_path / "input"), "--lake"]
     result = run_command([*command, str(tmp_path / "cluster")], env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "check: bronze 13 = silver frames 6 + quarantined 7" in result.stdout
+    assert "check: bronze.results 13 = silver.frames 6 + quarantine 7;" in result.stdout
     for table in TABLES:
         assert _contents(str(tmp_path / "cluster"), table) == _contents(str(tmp_path / "local"), table), table

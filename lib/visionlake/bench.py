@@ -103,9 +103,9 @@ def _link_tree(source: Path, target: Path) -> None:
 
 
 def _stage_seconds(lake: Path) -> dict[str, float]:
-    from deltalake import DeltaTable
+    from visionlake.lake import read
 
-    rows = DeltaTable(str(lake / "_runs")).to_pyarrow_table().to_pylist()
+    rows = read("_runs", lake=str(lake)).to_pylist()
     last = max(r["run_id"] for r in rows)
     return {r["stage"]: r["seconds"] for r in rows if r["run_id"] == last}
 

@@ -2,10 +2,13 @@
 
     visionlake generate SOURCE --out PATH_OR_URI --count N [--seed S]
     visionlake run SOURCE --input PATH_OR_URI --lake PATH_OR_URI [--env ENV] [--full-refresh]
+    visionlake check --lake PATH_OR_URI [--source SOURCE]
+    visionlake maintain --lake PATH_OR_URI [--source SOURCE] [--retain-hours H]
     visionlake bench SOURCE [--files N] [--s3] [--repeat R]
 
 Exit status: 0 when the run completed (quarantined records included), 1 with a one-line error when it
-could not run (a traceback only with ``--debug``), 2 for bad arguments. The process ends with
+could not run (a traceback only with ``--debug``), 2 for bad arguments. Without ``--debug`` no Java stack
+or log line reaches the terminal, and no secret from the environment appears in any output. The process ends with
 ``os._exit`` after flushing, so that native libraries tearing down at interpreter exit (delta-rs was
 seen to abort there) cannot change the status the run earned.
 """
@@ -13,6 +16,7 @@ seen to abort there) cannot change the status the run earned.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -22,7 +26,7 @@ import traceback
 from collections.abc import Sequence
 
 from visionlake.config import load_config
-from visionlake.errors import VisionlakeError
+from visionlake.errors import LeaseTimeoutError, QualityError, VisionlakeError, describe, redact
 
 SOURCES = ("alpr", "face_validation")
 log = logging.getLogger("visionlake")
@@ -48,6 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
     run.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
     run.add_argument("--full-refresh", action="store_true", help="rebuild every table of the source from the input")
+
+    check = commands.add_parser("check", help="run the quality checks of conf/quality on whole tables")
+    check.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
+    check.add_argument("--source", choices=SOURCES, help="one source (default: every source in the lake)")
+    check.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+
+    maintain = commands.add_parser("maintain", help="compact small files, checkpoint and vacuum every table")
+    maintain.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
+    maintain.add_argument("--source", choices=SOURCES, help="one source's tables (default: every table)")
+    maintain.add_argument(
+        "--retain-hours", type=float, help="keep files that versions of the last H hours need (lake.retain_hours)"
+    )
+    maintain.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
 
     bench = commands.add_parser("bench", help="time the pipeline against the naive Spark job (see README)")
     bench.add_argument("source", choices=SOURCES)
@@ -99,11 +116,31 @@ def format_summary(summary, seconds: float) -> str:
         f"run {summary.run_id}: {summary.files_new} new of {summary.files_listed} files listed"
         f" ({summary.files_skipped} skipped), {seconds:.1f} s",
     ]
+    if summary.interrupted:
+        lines.append(f"  run {summary.interrupted} was killed before it finished: recorded as interrupted")
+    if summary.waited >= 1:
+        lines.append(f"  waited {summary.waited:.0f} s for another run of the same source to finish")
     for table, rows in sorted(summary.rows_out.items()):
         lines.append(f"  {table:<32} +{rows}")
     if summary.quarantined:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.quarantined.items()))
         lines.append(f"  quarantined {sum(summary.quarantined.values())}: {reasons}")
+    if summary.pending:
+        first = next(iter(sorted(summary.pending.items())))
+        lines.append(f"  pending {len(summary.pending)} files, read again next run (e.g. {first[0]}: {first[1]})")
+    if summary.changed:
+        lines.append(
+            f"  changed since ingestion: {len(summary.changed)} files (e.g. {summary.changed[0]}); not read again: "
+            "rename a file to ingest it as new, or run with --full-refresh to rebuild from the current input"
+        )
+    for problem in summary.problems[:3]:
+        lines.append(f"  not listed: {problem}")
+    for drift in summary.drift:
+        lines.append(f"  {'new field' if drift.new else 'undeclared field'}: {drift.line()}")
+    failed = [r for r in summary.checks if not r.passed]
+    lines.append(f"  checks: {len(summary.checks) - len(failed)} of {len(summary.checks)} passed")
+    for result in failed:
+        lines.append(f"    {result.line()}")
     lines.append(f"  check: {summary.check}")
     return "\n".join(lines)
 
@@ -111,6 +148,8 @@ def format_summary(summary, seconds: float) -> str:
 def _run(args: argparse.Namespace) -> str:
     from importlib import import_module
 
+    from visionlake.lake.runlog import new_run_id
+    from visionlake.sources.runner import record_failure
     from visionlake.spark import build_session, for_input
 
     pipeline = import_module(f"visionlake.sources.{args.source}.pipeline")
@@ -120,41 +159,107 @@ def _run(args: argparse.Namespace) -> str:
 
         pii_key(cfg.env)  # refuse before starting Spark when the environment has no key
     started = time.monotonic()
-    # The new input is listed before the JVM starts: its size chooses the JIT (see spark.for_input).
-    listing = pipeline.RUN.pending_input(cfg, args.input, args.lake, args.full_refresh)
-    cfg = for_input(cfg, sum(f.size for f in listing.files))
-    spark = build_session(f"visionlake-{args.source}", cfg)
-    if not args.debug:
-        spark.sparkContext.setLogLevel("ERROR")
+    run_id = new_run_id()
+    lease = pipeline.RUN.lease(cfg, args.lake, run_id)
     try:
-        summary = pipeline.run(spark, cfg, args.input, args.lake, full_refresh=args.full_refresh, listing=listing)
+        lease.acquire()  # before listing: what is new is decided under the lease
+    except LeaseTimeoutError as exc:
+        record_failure(args.lake, args.source, run_id, exc, cfg)
+        raise
+    try:
+        try:
+            # The new input is listed before the JVM starts: its size chooses the JIT (see spark.for_input).
+            listing = pipeline.RUN.pending_input(cfg, args.input, args.lake, args.full_refresh)
+        except Exception as exc:
+            record_failure(args.lake, args.source, run_id, exc, cfg)
+            raise
+        cfg = for_input(cfg, sum(f.size for f in listing.files))
+        spark = build_session(f"visionlake-{args.source}", cfg, quiet=not args.debug)
+        try:
+            summary = pipeline.run(
+                spark, cfg, args.input, args.lake, args.full_refresh, listing=listing, lease=lease, run_id=run_id
+            )
+        finally:
+            spark.stop()
     finally:
-        spark.stop()
+        lease.release()
     return format_summary(summary, time.monotonic() - started)
+
+
+def _check(args: argparse.Namespace) -> str:
+    from visionlake.quality.run import check_lake
+
+    cfg = load_config(args.env)
+    report, failed = check_lake(args.lake, cfg, args.source)
+    if failed:
+        raise QualityError(f"{failed}\n{report}")
+    return report
+
+
+def _maintain(args: argparse.Namespace) -> str:
+    from visionlake.lake.lease import Lease
+    from visionlake.lake.maintain import check_retention, maintain_table, tables_of
+    from visionlake.lake.runlog import new_run_id
+
+    cfg = load_config(args.env)
+    retain = cfg.lake.retain_hours if args.retain_hours is None else args.retain_hours
+    check_retention(retain, cfg.lake.min_retain_hours)
+    tables = tables_of(args.lake, cfg.storage, args.source)
+    if not tables:
+        return f"no tables in {args.lake}"
+    run_id = f"maintain-{new_run_id()}"
+    lines = [f"maintained {len(tables)} tables of {args.lake} (retention {retain:g} h):"]
+    by_source: dict[str, dict[str, str]] = {}
+    for name, location in sorted(tables.items()):
+        source = next((s for s in SOURCES if f"_{s}_" in f"{name}_"), "")
+        by_source.setdefault(source, {})[name] = location
+    for source, group in by_source.items():
+        lease = Lease(args.lake, source, run_id, cfg.storage, cfg.lake.lease_wait_seconds, cfg.lake.lease_ttl_seconds)
+        with lease if source else _nothing():
+            for name, location in group.items():
+                done = maintain_table(name, location, cfg.storage, cfg.lake.compact_target_mb, retain)
+                lines.append(done.line())
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status instead of exiting (see :func:`entry_point`)."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     log.setLevel(logging.DEBUG if args.debug else logging.INFO)
     try:
-        commands = {"generate": _generate, "run": _run, "bench": _bench}
+        commands = {
+            "generate": _generate,
+            "run": _run,
+            "check": _check,
+            "maintain": _maintain,
+            "bench": _bench,
+        }
         message = commands[args.command](args)
-    except (VisionlakeError, ValueError, OSError) as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"visionlake: error: {exc}", file=sys.stderr)
+    except QualityError as exc:  # `check`: the report, then the one-line error
+        first, _, report = str(exc).partition("\n")
+        if report:
+            print(redact(report))
+        print(f"visionlake: error: {redact(first)}", file=sys.stderr)
         return 1
     except Exception as exc:
         if args.debug:
-            traceback.print_exc()
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(
-            f"visionlake: error: {type(exc).__name__}: {first_line} (rerun with --debug for details)", file=sys.stderr
-        )
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
+        print(f"visionlake: error: {redact(describe(exc))}", file=sys.stderr)
         return 1
-    print(message)
+    print(redact(message))
     return 0
 
 

@@ -36,12 +36,18 @@ class StorageSettings:
     region: str = "us-east-1"
     path_style: bool = False
     allow_http: bool = False
+    retry_seconds: float = 120.0  # how long an operation on object storage is retried (with backoff) before failing
 
 
 @dataclass(frozen=True)
 class LakeSettings:
     writer: str = "auto"
     max_file_mb: int = 128
+    compact_target_mb: int = 128
+    retain_hours: float = 168.0
+    min_retain_hours: float = 168.0
+    lease_wait_seconds: float = 900.0
+    lease_ttl_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class IngestSettings:
     read_threads: int = 32
     suffix: str = ".json"
     quick_start_mb: int = 256
+    read_retry_seconds: float = 10.0
 
 
 @dataclass(frozen=True)

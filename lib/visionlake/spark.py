@@ -47,9 +47,18 @@ def _driver_java_options(configured: str) -> str:
     return " ".join(options)
 
 
-def session_conf(cfg: Config) -> dict[str, str]:
-    """Every setting the session is built with, config first, derived settings after."""
+QUIET_LOG_CONFIG = Path(__file__).resolve().parent / "log4j2-quiet.properties"
+
+
+def session_conf(cfg: Config, quiet: bool = False) -> dict[str, str]:
+    """Every setting the session is built with, config first, derived settings after. ``quiet``: the driver's
+    JVM logs nothing (see ``log4j2-quiet.properties``)."""
     conf = dict(cfg.spark.conf)
+    if quiet:
+        option = f"-Dlog4j2.configurationFile={QUIET_LOG_CONFIG}"
+        conf["spark.driver.extraJavaOptions"] = " ".join(
+            filter(None, [conf.get("spark.driver.extraJavaOptions"), option])
+        )
     jars = s3a_jars()
     if jars:
         existing = [j for j in conf.get("spark.jars", "").split(",") if j]
@@ -81,8 +90,8 @@ def for_input(cfg: Config, new_bytes: int) -> Config:
     return dataclasses.replace(cfg, spark=dataclasses.replace(cfg.spark, conf=conf))
 
 
-def build_session(app_name: str, cfg: Config) -> SparkSession:
-    """Build (or return the running) session for ``cfg``."""
+def build_session(app_name: str, cfg: Config, quiet: bool = False) -> SparkSession:
+    """Build (or return the running) session for ``cfg``; ``quiet``: no JVM log line on the terminal."""
     if (cfg.spark.master or "").startswith("local"):
         # Python workers of a local master run this interpreter (and so see this virtualenv); pyspark
         # reads the variable, not the spark.pyspark.python setting, when it starts them.
@@ -92,8 +101,8 @@ def build_session(app_name: str, cfg: Config) -> SparkSession:
     builder = SparkSession.builder.appName(app_name)
     if cfg.spark.master:
         builder = builder.master(cfg.spark.master)
-    for key, value in session_conf(cfg).items():
+    for key, value in session_conf(cfg, quiet).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel("OFF" if quiet else "WARN")
     return spark

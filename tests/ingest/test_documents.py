@@ -22,8 +22,8 @@ ARRAY = "[" + ",".join(json.dumps(d) for d in DOCS[20:]) + "]"
 PRETTY = json.dumps(DOCS[:3], indent=2)
 
 
-def documents(df) -> list[tuple[str, int, dict]]:
-    return sorted((r.source_path.rsplit("/", 1)[1], r.source_offset, json.loads(r.text)) for r in df.collect())
+def documents(read) -> list[tuple[str, int, dict]]:
+    return sorted((r.source_path.rsplit("/", 1)[1], r.source_offset, json.loads(r.text)) for r in read.rows.collect())
 
 
 @pytest.mark.parametrize("target_bytes", [64, 500, 1 << 20])
@@ -44,10 +44,10 @@ def test_each_document_once_for_any_piece_size(spark, tmp_path, target_bytes):
 def test_plan_cuts_lines_by_bytes_and_arrays_at_elements(spark, tmp_path):
     write_files(tmp_path, {"a.jsonl": LINES, "b.json": ARRAY})
     listing = list_input(str(tmp_path), StorageSettings(), suffix=(".json", ".jsonl"))
-    pieces, failed = plan_pieces(
+    pieces, failed, pending = plan_pieces(
         spark, listing.files, StorageSettings(), IngestSettings(), target_bytes=len(LINES) // 4
     )
-    assert failed == []
+    assert (failed, pending) == ([], {})
     lines = [p for p in pieces if p[3] == "lines"]
     arrays = [p for p in pieces if p[3] == "array"]
     assert [(p[4], p[5]) for p in lines] == [(i * len(LINES) // 4, (i + 1) * len(LINES) // 4) for i in range(4)]
@@ -58,14 +58,14 @@ def test_plan_cuts_lines_by_bytes_and_arrays_at_elements(spark, tmp_path):
 def test_pretty_printed_array_and_sha256_of_each_document(spark, tmp_path):
     write_files(tmp_path, {"p.json": PRETTY})
     files = list_input(str(tmp_path), StorageSettings()).files
-    rows = read_documents(spark, files, StorageSettings(), IngestSettings()).collect()
+    rows = read_documents(spark, files, StorageSettings(), IngestSettings()).rows.collect()
     assert [json.loads(r.text)["n"] for r in sorted(rows, key=lambda r: r.source_offset)] == [0, 1, 2]
     first = min(rows, key=lambda r: r.source_offset)
     assert first.doc_sha256 == hashlib.sha256(first.text.encode()).hexdigest()
     assert PRETTY[first.source_offset : first.source_offset + len(first.text)] == first.text
 
 
-def test_bad_files_become_rows_with_a_read_error(spark, tmp_path):
+def test_bad_files_become_rows_with_a_read_error_and_a_vanished_file_stays_pending(spark, tmp_path):
     write_files(
         tmp_path,
         {
@@ -77,14 +77,62 @@ def test_bad_files_become_rows_with_a_read_error(spark, tmp_path):
     )
     entries = list_input(str(tmp_path), StorageSettings(), suffix=(".json", ".jsonl")).files
     entries.append(FileEntry(str(tmp_path / "gone.json"), 10, 0.0))
-    rows = read_documents(spark, entries, StorageSettings(), IngestSettings()).collect()
+    entries.append(FileEntry(str(tmp_path / "loop.json"), 0, 0.0, "unreadable: symbolic link loop"))
+    read = read_documents(spark, entries, StorageSettings(), IngestSettings())
+    rows = read.rows.collect()
     errors = sorted((r.source_path.rsplit("/", 1)[1], r.source_offset, r.read_error) for r in rows if r.read_error)
-    assert errors[0] == ("empty-array.json", 0, "empty_file: an empty array")
-    assert errors[1] == ("empty.json", 0, "empty_file: 0 bytes")
-    assert errors[2][0] == "gone.json" and errors[2][2].startswith("unreadable: FileNotFoundError")
-    assert errors[3] == ("latin1.jsonl", 9, "invalid_encoding: not UTF-8 at byte 13")
-    assert errors[4][0] == "unclosed.json" and errors[4][2].startswith("invalid_json: ")
+    assert errors == [
+        ("empty-array.json", 0, "empty_file: an empty array"),
+        ("empty.json", 0, "empty_file: 0 bytes"),
+        ("latin1.jsonl", 9, "invalid_encoding: not UTF-8 at byte 13"),
+        ("loop.json", 0, "unreadable: symbolic link loop"),
+        (
+            "unclosed.json",
+            0,
+            "invalid_json: truncated: the stream ends at byte 19 before the array opened at byte 0 is closed",
+        ),
+    ]
     assert [json.loads(r.text) for r in rows if r.read_error is None] == [{"a": 1}]
+    # gone.json could not be read now: no row, and the next run reads it
+    assert read.pending.value == {str(tmp_path / "gone.json"): "it vanished after it was listed"}
+    assert read.planned == read.pending.value
+
+
+def test_a_json_lines_file_whose_first_line_is_an_array_keeps_its_other_lines(spark, tmp_path):
+    write_files(tmp_path, {"x.jsonl": '[1, 2]\n{"n": 1}\n{"n": 2}\n'})
+    rows = read_documents(
+        spark, list_input(str(tmp_path), StorageSettings(), suffix=".jsonl").files, StorageSettings(), IngestSettings()
+    ).rows.collect()
+    assert sorted((r.source_offset, r.text) for r in rows) == [(0, "[1, 2]"), (7, '{"n": 1}'), (16, '{"n": 2}')]
+
+
+def test_text_after_an_array_is_trailing_data_and_the_elements_are_kept(spark, tmp_path):
+    write_files(tmp_path, {"x.json": '[{"n": 1}, {"n": 2}] garbage'})
+    rows = read_documents(
+        spark, list_input(str(tmp_path), StorageSettings()).files, StorageSettings(), IngestSettings()
+    ).rows.collect()
+    assert sorted((r.source_offset, r.text, r.read_error) for r in rows) == [
+        (1, '{"n": 1}', None),
+        (11, '{"n": 2}', None),
+        (21, None, "trailing_data: unexpected b'g' at byte 21 after the array closed at byte 19"),
+    ]
+
+
+def test_a_file_that_changed_after_listing_stays_pending(spark, tmp_path):
+    write_files(tmp_path, {"x.jsonl": '{"n": 1}\n'})
+    entries = list_input(str(tmp_path), StorageSettings(), suffix=".jsonl").files
+    (tmp_path / "x.jsonl").write_text('{"n": 1}\n{"n": 2}\n')  # an export that grew after it was listed
+    read = read_documents(spark, entries, StorageSettings(), IngestSettings())
+    assert read.rows.collect() == []
+    assert read.pending.value == {str(tmp_path / "x.jsonl"): "it changed after it was listed"}
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.value: dict = {}
+
+    def add(self, found: dict) -> None:
+        self.value.update(found)
 
 
 def test_pieces_read_from_s3(aws_env):
@@ -100,7 +148,12 @@ def test_pieces_read_from_s3(aws_env):
         ranges = jsonsplit.group_ranges(jsonsplit.array_elements(stream), 300)
     pieces = [(a.path, a.size, a.mtime, "lines", start, min(start + 300, a.size)) for start in range(0, a.size, 300)]
     pieces += [(b.path, b.size, b.mtime, "array", start, end) for start, end, _ in ranges]
+    pending = _Pending()
     texts = [
-        text for piece in pieces for batch in _read_piece(piece, storage) for text in batch.column("text").to_pylist()
+        text
+        for piece in pieces
+        for batch in _read_piece(piece, storage, None, pending)
+        for text in batch.column("text").to_pylist()
     ]
+    assert pending.value == {}
     assert sorted(json.loads(t)["n"] for t in texts) == list(range(40))

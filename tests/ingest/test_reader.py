@@ -39,8 +39,12 @@ def test_read_files_returns_text_hash_and_errors(spark, tmp_path):
     (tmp_path / "cam" / "a.json").touch()
     listing = list_input(str(tmp_path), StorageSettings())
     missing = FileEntry(str(tmp_path / "cam" / "gone.json"), 5, 1651492800.0)
-    actual = read_files(spark, listing.root, [*listing.files, missing], StorageSettings(), IngestSettings())
-    rows = {r.source_path.rsplit("/", 1)[1]: r for r in actual.collect()}
+    dangling = FileEntry(
+        str(tmp_path / "cam" / "link.json"), 0, 1651492800.0, "unreadable: dangling symbolic link to x"
+    )
+    settings = IngestSettings(read_retry_seconds=0.2)
+    read = read_files(spark, listing.root, [*listing.files, missing, dangling], StorageSettings(), settings)
+    rows = {r.source_path.rsplit("/", 1)[1]: r for r in read.rows.collect()}
     assert (rows["a.json"].raw, rows["a.json"].camera_id, rows["a.json"].size_bytes, rows["a.json"].read_error) == (
         '{"frame_id": 1}',
         "cam",
@@ -50,6 +54,30 @@ def test_read_files_returns_text_hash_and_errors(spark, tmp_path):
     assert rows["a.json"].sha256 == hashlib.sha256(b'{"frame_id": 1}').hexdigest()
     assert (rows["b.json"].raw, rows["b.json"].read_error) == (None, "invalid_encoding: not UTF-8 at byte 0")
     assert (rows["c.json"].raw, rows["c.json"].camera_id, rows["c.json"].size_bytes) == ("", "unknown", 0)
-    assert rows["gone.json"].raw is None and rows["gone.json"].sha256 is None
-    assert rows["gone.json"].read_error.startswith("unreadable: FileNotFoundError")
-    assert rows["gone.json"].modified_at == dt.datetime(2022, 5, 2, 12, 0)
+    # a file that cannot be read now gives no row: it stays pending for the next run
+    assert "gone.json" not in rows
+    assert read.pending.value == {str(tmp_path / "cam" / "gone.json"): "it vanished after it was listed"}
+    # a directory entry that can never be read is a row with its error
+    assert (rows["link.json"].raw, rows["link.json"].read_error) == (None, "unreadable: dangling symbolic link to x")
+    assert rows["link.json"].modified_at == dt.datetime(2022, 5, 2, 12, 0)
+
+
+def test_a_file_that_changed_after_listing_stays_pending(spark, tmp_path):
+    write_files(tmp_path, {"cam/a.json": '{"frame_id": 1}', "cam/b.json": '{"frame_id": 2}'})
+    listing = list_input(str(tmp_path), StorageSettings())
+    (tmp_path / "cam" / "b.json").write_text('{"frame_id": 22}')
+    read = read_files(spark, listing.root, listing.files, StorageSettings(), IngestSettings())
+    assert [r.raw for r in read.rows.collect()] == ['{"frame_id": 1}']
+    assert read.pending.value == {
+        str(tmp_path / "cam" / "b.json"): "it changed while it was read (listed 15 bytes, read 16)"
+    }
+
+
+def test_read_files_names_the_fields_the_declared_schema_does_not_know(spark, tmp_path):
+    from visionlake.ingest.drift import FieldScanner
+    from visionlake.sources.alpr.schema import RESULT
+
+    write_files(tmp_path, {"cam/a.json": '{"frame_id": 1, "vin": "X", "plates": [{"text": "A", "speed": 3}]}'})
+    listing = list_input(str(tmp_path), StorageSettings())
+    read = read_files(spark, listing.root, listing.files, StorageSettings(), IngestSettings(), FieldScanner(RESULT))
+    assert [r.new_fields for r in read.rows.collect()] == [["plates[].speed:number", "vin:string"]]

@@ -8,8 +8,8 @@ from deltalake import DeltaTable
 from pyspark.sql import types as T
 
 from visionlake.config import StorageSettings
-from visionlake.errors import LakeError
-from visionlake.lake import delta
+from visionlake.errors import ConcurrentRunError, DataRemovedError, LakeError
+from visionlake.lake import delta, read
 from visionlake.lake.delta import Txn
 
 LOCAL = StorageSettings()
@@ -31,7 +31,7 @@ def _rows(spark, rows):
 
 
 def _table(path):
-    return DeltaTable(str(path)).to_pyarrow_table().sort_by("id").to_pylist()
+    return read(str(path)).sort_by("id").to_pylist()
 
 
 def test_write_table_creates_partitioned_table_readable_without_spark(spark, tmp_path):
@@ -184,19 +184,132 @@ def test_read_table_of_missing_table_is_none(spark, tmp_path):
     assert delta.read_table(spark, str(tmp_path / "none"), LOCAL) is None
 
 
-def test_files_and_partitions_added_since_a_version(spark, tmp_path):
+def test_changes_since_a_version_are_the_files_added_as_new_data(spark, tmp_path):
     location = str(tmp_path / "t")
     delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL, partition_by=["day"])
-    delta.write_table(
-        _rows(spark, [(2, "b", None, None, D2)]).coalesce(1), location, storage=LOCAL, partition_by=["day"]
-    )
-    assert len(delta.files_added_since(location, None, LOCAL)) == 2
-    added = delta.files_added_since(location, 0, LOCAL)
-    assert len(added) == 1 and "/day=2022-05-02/" in added[0]
-    assert delta.partitions_added_since(location, 0, "day", LOCAL) == ["2022-05-02"]
-    assert delta.partitions_added_since(location, None, "day", LOCAL) == ["2022-05-01", "2022-05-02"]
+    delta.write_table(_rows(spark, [(2, "b", None, None, D2)]), location, storage=LOCAL, partition_by=["day"])
+    assert len(delta.changes_since(location, None, LOCAL).files) == 2
+    added = delta.changes_since(location, 0, LOCAL)
+    assert (added.after, added.upto, len(added.files)) == (0, 1, 1)
+    assert "/day=2022-05-02/" in added.files[0]
+    assert added.partition_values("day") == ["2022-05-02"]
+    assert delta.changes_since(location, None, LOCAL).partition_values("day") == ["2022-05-01", "2022-05-02"]
+    assert delta.changes_since(location, 1, LOCAL).files == []
     assert delta.row_count(location, LOCAL) == 2
     assert sorted(delta.column_values(location, "name", LOCAL)) == ["a", "b"]
+
+
+def test_compaction_adds_nothing_to_incremental_consumers(spark, tmp_path):
+    location = str(tmp_path / "t")
+    for number in (1, 2, 3):
+        delta.write_table(_rows(spark, [(number, "a", None, None, D1)]), location, storage=LOCAL)
+    DeltaTable(location).optimize.compact()  # version 3: two removes and one add, all dataChange=false
+    assert DeltaTable(location).version() == 3
+    assert delta.changes_since(location, 2, LOCAL).files == []
+    assert delta.data_changed(location, LOCAL, 2, 3) is None
+    after_first = delta.changes_since(location, 0, LOCAL)
+    assert len(after_first.files) == 2  # the two appends, still readable: compaction only marked them removed
+    ids = delta.read_files(spark, location, after_first.files, SCHEMA).select("id").collect()
+    assert sorted(r.id for r in ids) == [2, 3]
+
+
+def test_a_commit_that_removed_data_stops_consumers_and_asks_for_a_full_refresh(spark, tmp_path):
+    location = str(tmp_path / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL)
+    delta.write_table(_rows(spark, [(2, "b", None, None, D1)]), location, storage=LOCAL)
+    DeltaTable(location).delete("id = 1")  # version 2: a delete outside visionlake
+    with pytest.raises(DataRemovedError, match=r"version 2 removed data \(DELETE\) after version 0, .*--full-refresh"):
+        delta.changes_since(location, 0, LOCAL)
+    assert delta.data_changed(location, LOCAL, 1, 2) == "DELETE at version 2"
+
+
+def test_changes_since_a_version_whose_commits_were_cleaned_up_asks_for_a_full_refresh(spark, tmp_path):
+    location = str(tmp_path / "t")
+    for number in (1, 2):
+        delta.write_table(_rows(spark, [(number, "a", None, None, D1)]), location, storage=LOCAL)
+    (tmp_path / "t" / "_delta_log" / "00000000000000000001.json").rename(tmp_path / "gone.json")
+    with pytest.raises(LakeError, match=r"commit 1 is no longer in the Delta log.*--full-refresh"):
+        list(delta.commits(location, LOCAL, 0, 1))
+
+
+def test_a_commit_fails_when_data_changed_after_the_writer_read_the_table(spark, tmp_path):
+    location = str(tmp_path / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL)
+    staged = delta.stage(_rows(spark, [(2, "b", None, None, D1)]), location, storage=LOCAL)
+    delta.write_table(_rows(spark, [(3, "c", None, None, D1)]), location, storage=LOCAL)  # another run, meanwhile
+    with pytest.raises(ConcurrentRunError, match=r"WRITE at version 1 changed the table after this run read version 0"):
+        delta.commit(staged, LOCAL)
+    assert sorted(r["id"] for r in _table(tmp_path / "t")) == [1, 3]
+
+
+def test_a_commit_goes_ahead_over_a_compaction_that_happened_meanwhile(spark, tmp_path):
+    location = str(tmp_path / "t")
+    for number in (1, 2):
+        delta.write_table(_rows(spark, [(number, "a", None, None, D1)]), location, storage=LOCAL)
+    staged = delta.stage(_rows(spark, [(3, "c", None, None, D1)]), location, storage=LOCAL, txn=Txn("app", 1))
+    DeltaTable(location).optimize.compact()
+    assert delta.commit(staged, LOCAL).rows == 1
+    assert sorted(r["id"] for r in _table(tmp_path / "t")) == [1, 2, 3]
+    assert DeltaTable(location).transaction_version("app") == 1
+
+
+def test_a_staged_write_whose_app_transaction_landed_meanwhile_is_skipped(spark, tmp_path):
+    location = str(tmp_path / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL)
+    mine = delta.stage(_rows(spark, [(2, "b", None, None, D1)]), location, storage=LOCAL, txn=Txn("silver", 4))
+    delta.write_table(_rows(spark, [(2, "b", None, None, D1)]), location, storage=LOCAL, txn=Txn("silver", 4))
+    assert delta.commit(mine, LOCAL).skipped
+    assert sorted(r["id"] for r in _table(tmp_path / "t")) == [1, 2]
+
+
+def test_discarded_staged_files_are_deleted_and_never_visible(spark, tmp_path):
+    location = str(tmp_path / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL)
+    staged = delta.stage(_rows(spark, [(2, "b", None, None, D1)]), location, storage=LOCAL)
+    assert [r["id"] for r in staged.dataset(LOCAL).to_table().to_pylist()] == [2]
+    assert len(list((tmp_path / "t").glob("*.parquet"))) == 2
+    delta.discard(staged, LOCAL)
+    assert len(list((tmp_path / "t").glob("*.parquet"))) == 1
+    assert [r["id"] for r in _table(tmp_path / "t")] == [1]
+
+
+def test_one_file_per_partition_that_a_write_touches(spark, tmp_path):
+    location = str(tmp_path / "t")
+    rows = [(i, "x", None, None, D1 if i % 2 else D2) for i in range(40)]
+    delta.write_table(_rows(spark, rows).repartition(4), location, storage=LOCAL, partition_by=["day"])
+    assert len(list((tmp_path / "t" / "day=2022-05-01").glob("*.parquet"))) == 1
+    assert len(list((tmp_path / "t" / "day=2022-05-02").glob("*.parquet"))) == 1
+    delta.write_table(_rows(spark, rows).repartition(4), str(tmp_path / "u"), storage=LOCAL)
+    assert len(list((tmp_path / "u").glob("*.parquet"))) == 1
+
+
+def test_a_new_nullable_column_is_added_to_the_table_schema(spark, tmp_path):
+    location = str(tmp_path / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL)
+    wider = T.StructType([*SCHEMA.fields, T.StructField("tags", T.ArrayType(T.StringType()))])
+    delta.write_table(spark.createDataFrame([(2, "b", None, None, D1, ["x"])], wider), location, storage=LOCAL)
+    assert [f.name for f in delta.spark_schema(location, LOCAL)] == [*SCHEMA.fieldNames(), "tags"]
+    assert sorted((r["id"], r["tags"]) for r in _table(tmp_path / "t")) == [(1, None), (2, ["x"])]
+    narrower = T.StructType(SCHEMA.fields[:-1])
+    with pytest.raises(LakeError, match=r"schema drift \(missing columns \['day', 'tags'\]"):
+        delta.write_table(spark.createDataFrame([(3, "c", None, None)], narrower), location, storage=LOCAL)
+
+
+def test_no_value_that_is_not_finite_reaches_the_log_statistics(spark, tmp_path):
+    import pyarrow as pa
+
+    table = pa.table({"x": [1.0, float("inf")], "y": [float("nan"), 2.0], "z": [0.5, 1.5]})
+    assert json.loads(delta.file_stats(table)) == {
+        "numRecords": 2,
+        "minValues": {"z": 0.5},
+        "maxValues": {"z": 1.5},
+        "nullCount": {"x": 0, "y": 0, "z": 0},
+    }
+    location = str(tmp_path / "t")
+    df = spark.createDataFrame([(1, "a", float("-inf"), None, D1)], SCHEMA)
+    delta.write_table(df, location, storage=LOCAL)
+    assert "Infinity" not in (tmp_path / "t" / "_delta_log" / "00000000000000000000.json").read_text()
+    assert DeltaTable(location).version() == 0  # the log is readable
 
 
 def test_choose_writer_auto_is_delta_rs_without_delta_classes(spark):
@@ -225,6 +338,7 @@ def test_delta_spark_path_maps_txn_and_partition_overwrite_to_writer_options(spa
 
     class _Df:
         write = recorder
+        schema = SCHEMA
 
     monkeypatch.setattr(delta, "open_table", lambda *a, **k: None)
     with pytest.raises(AttributeError):  # after save(), the result is read from the table's history

@@ -7,7 +7,9 @@ parallel, each holding one piece at most:
 - a ``--jsonArray`` file, which may be one 2 GB line, is first scanned by one task per file that finds
   the byte offsets of its elements (:func:`~visionlake.ingest.jsonsplit.array_elements`, streaming) and
   groups them into ranges of whole elements; tasks then read those ranges.
-A file's form is told by its first non-blank byte: ``[`` is an array, anything else is JSON Lines.
+A file's form is told by its first non-blank byte: ``[`` is an array, anything else is JSON Lines; a file
+whose first line is a whole array followed by more lines is JSON Lines (its array line is rejected, its
+other lines are read).
 
 Rows carry the file's lineage, the document's byte offset, the sha256 of its bytes and its text;
 ``read_error`` (``<reason>: <detail>``) is set instead of the text when the file could not be read or the
@@ -17,18 +19,22 @@ document is not UTF-8. Nothing here assumes one machine: tasks open the files th
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from visionlake.config import IngestSettings, StorageSettings
 from visionlake.ingest import jsonsplit
 from visionlake.ingest.batches import record_batch
+from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry
+from visionlake.ingest.reader import PENDING, PathSet, Read
 from visionlake.lake import storage as st
 
 LINES, ARRAY = "lines", "array"
@@ -44,6 +50,7 @@ READ_SCHEMA = T.StructType(
         T.StructField("doc_sha256", T.StringType(), True),
         T.StructField("text", T.StringType(), True),
         T.StructField("read_error", T.StringType(), True),
+        T.StructField("new_fields", T.ArrayType(T.StringType()), True),
     ]
 )
 _RANGES = T.StructType(
@@ -57,38 +64,82 @@ _RANGES = T.StructType(
 
 # (path, size, mtime, form, start, end): what one task reads.
 Piece = tuple[str, int, float, str, int, int]
+# (path, size, mtime, byte offset, "<reason>: <detail>"): a file, or the end of one, that gives no document.
+Failed = tuple[str, int, float, int, str]
+
+
+def _stat(stream, entry: FileEntry) -> tuple[int, float | None]:
+    """(size, mtime or None) of an open local file or S3 object."""
+    try:
+        info = os.fstat(stream.fileno())
+        return info.st_size, info.st_mtime
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return stream.size(), None
+
+
+def _unchanged(stream, entry: FileEntry) -> bool:
+    size, mtime = _stat(stream, entry)
+    return size == entry.size and (mtime is None or abs(mtime - entry.mtime) < 1e-6)
 
 
 def _form(entry: FileEntry, storage: StorageSettings) -> str:
-    """``array`` or ``lines``, or ``<reason>: <detail>`` when the file cannot be read or is empty."""
+    """``array`` or ``lines``; ``<reason>: <detail>`` for a file that gives no document (``unreadable``,
+    ``empty_file``), or ``pending: <why>`` for one to read next run (vanished, changed, failing)."""
+    if entry.error is not None:
+        return entry.error
     if entry.size == 0:
         return "empty_file: 0 bytes"
     try:
         with st.open_input(entry.path, storage) as stream:
+            if not _unchanged(stream, entry):
+                return f"{PENDING}: it changed after it was listed"
             head = stream.read(PEEK_BYTES)
+    except FileNotFoundError:
+        return f"{PENDING}: it vanished after it was listed"
     except OSError as exc:
-        return f"unreadable: {type(exc).__name__}: {exc}"
+        if st.is_s3(entry.path) and st.store_failure(exc):
+            raise st.endpoint_error(exc, storage, entry.path) from exc
+        return f"{PENDING}: {type(exc).__name__}: {exc}"
     head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     return ARRAY if head.startswith(b"[") else LINES
 
 
 def _scan_arrays(files: list[tuple[str, int]], storage: StorageSettings, target_bytes: int):
-    """mapInArrow function: for each array file id, its element ranges (or one error row)."""
+    """mapInArrow function: for each file that starts with ``[``, its element ranges, plus error rows.
+
+    A file whose first line is a whole array followed by more lines is JSON Lines after all (an error row
+    ``lines``): its lines are read one by one, the array line becoming a rejected document. Text after the
+    array on the same line is ``trailing_data``; the array's elements are still read.
+    """
 
     def scan(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for file_id in batch.column(0).to_pylist():
                 path, _ = files[file_id]
-                rows: list[tuple[int, int, int, str | None]]
+                found: list[tuple[int, int]] = []
+                rows: list[tuple[int, int, int, str | None]] = []
                 try:
                     with st.open_input(path, storage) as stream:
-                        ranges = jsonsplit.group_ranges(jsonsplit.array_elements(stream), target_bytes)
-                    rows = [(file_id, start, end, None) for start, end, _ in ranges]
-                    rows = rows or [(file_id, 0, 0, "empty_file: an empty array")]
+                        for element in jsonsplit.array_elements(stream):
+                            found.append(element)
+                except jsonsplit.TrailingDataError as exc:
+                    if exc.newline_between:
+                        rows = [(file_id, 0, 0, LINES)]
+                    else:
+                        rows = [(file_id, exc.next_at, exc.next_at, f"trailing_data: {exc}")]
                 except jsonsplit.JsonSplitError as exc:
-                    rows = [(file_id, 0, 0, f"invalid_json: {exc}")]
+                    rows, found = [(file_id, 0, 0, f"invalid_json: {exc}")], []
+                except FileNotFoundError:
+                    rows, found = [(file_id, 0, 0, f"{PENDING}: it vanished after it was listed")], []
                 except OSError as exc:
-                    rows = [(file_id, 0, 0, f"unreadable: {type(exc).__name__}: {exc}")]
+                    rows, found = [(file_id, 0, 0, f"{PENDING}: {type(exc).__name__}: {exc}")], []
+                if rows[:1] == [(file_id, 0, 0, LINES)]:
+                    yield record_batch(rows, _RANGES)
+                    continue
+                ranges = jsonsplit.group_ranges(found, target_bytes)
+                rows = [(file_id, start, end, None) for start, end, _ in ranges] + rows
+                if not found and not rows:
+                    rows = [(file_id, 0, 0, "empty_file: an empty array")]
                 yield record_batch(rows, _RANGES)
 
     return scan
@@ -100,8 +151,9 @@ def plan_pieces(
     storage: StorageSettings,
     settings: IngestSettings,
     target_bytes: int | None = None,
-) -> tuple[list[Piece], list[tuple[str, int, float, str]]]:
-    """The pieces to read, and the files that could not be planned as (path, size, mtime, read_error).
+) -> tuple[list[Piece], list[Failed], dict[str, str]]:
+    """The pieces to read, the files (or file ends) that give no document, and ``{path: why}`` of the files
+    that cannot be read now (they stay pending for the next run).
 
     A piece holds about ``target_bytes`` (default: ``target_task_mb``) of input.
     """
@@ -109,26 +161,37 @@ def plan_pieces(
     with ThreadPoolExecutor(max_workers=min(settings.read_threads, max(1, len(files)))) as pool:
         forms = list(pool.map(lambda f: _form(f, storage), files))
     pieces: list[Piece] = []
-    failed: list[tuple[str, int, float, str]] = []
+    failed: list[Failed] = []
+    pending: dict[str, str] = {}
+
+    def lines(entry: FileEntry) -> list[Piece]:
+        return [
+            (entry.path, entry.size, entry.mtime, LINES, s, e) for s, e in jsonsplit.line_ranges(entry.size, target)
+        ]
+
     arrays = [f for f, form in zip(files, forms, strict=True) if form == ARRAY]
     for entry, form in zip(files, forms, strict=True):
-        if form not in (ARRAY, LINES):
-            failed.append((entry.path, entry.size, entry.mtime, form))
+        if form.startswith(f"{PENDING}: "):
+            pending[entry.path] = form.removeprefix(f"{PENDING}: ")
         elif form == LINES:
-            pieces += [
-                (entry.path, entry.size, entry.mtime, LINES, s, e) for s, e in jsonsplit.line_ranges(entry.size, target)
-            ]
+            pieces += lines(entry)
+        elif form != ARRAY:
+            failed.append((entry.path, entry.size, entry.mtime, 0, form))
     if arrays:
         listed = [(f.path, f.size) for f in arrays]
         scan = _scan_arrays(listed, storage, target)
         ranges = spark.range(len(arrays), numPartitions=len(arrays)).mapInArrow(scan, _RANGES).collect()
         for row in sorted(ranges, key=lambda r: (r.file, r.start)):
             entry = arrays[row.file]
-            if row.error:
-                failed.append((entry.path, entry.size, entry.mtime, row.error))
+            if row.error == LINES:
+                pieces += lines(entry)
+            elif row.error and row.error.startswith(f"{PENDING}: "):
+                pending[entry.path] = row.error.removeprefix(f"{PENDING}: ")
+            elif row.error:
+                failed.append((entry.path, entry.size, entry.mtime, row.start, row.error))
             elif row.end > row.start:
                 pieces.append((entry.path, entry.size, entry.mtime, ARRAY, row.start, row.end))
-    return pieces, failed
+    return pieces, failed, pending
 
 
 def _documents(stream, piece: Piece) -> Iterator[tuple[int, bytes]]:
@@ -138,42 +201,59 @@ def _documents(stream, piece: Piece) -> Iterator[tuple[int, bytes]]:
     return jsonsplit.read_elements(stream, start, end)
 
 
-def _row(piece: Piece, offset: int, data: bytes) -> tuple:
+def _row(piece: Piece, offset: int, data: bytes, scanner: FieldScanner | None) -> tuple:
     path, size, mtime, *_ = piece
     when = datetime.fromtimestamp(mtime, tz=UTC)
     digest = hashlib.sha256(data).hexdigest()
     try:
-        return (path, size, when, offset, digest, data.decode("utf-8"), None)
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return (path, size, when, offset, digest, None, f"invalid_encoding: not UTF-8 at byte {exc.start}")
+        return (path, size, when, offset, digest, None, f"invalid_encoding: not UTF-8 at byte {exc.start}", None)
+    fields, problem = scanner.scan(data) if scanner is not None else (None, None)
+    return (path, size, when, offset, digest, text, problem, fields)
 
 
-def _read_piece(piece: Piece, storage: StorageSettings) -> Iterator[pa.RecordBatch]:
+class _PieceChanged(Exception):
+    pass
+
+
+def _read_piece(piece: Piece, storage: StorageSettings, scanner: FieldScanner | None, pending) -> Iterator:
     rows: list[tuple] = []
     held = 0
+    entry = FileEntry(piece[0], piece[1], piece[2])
     try:
         with st.open_input(piece[0], storage) as stream:
+            if not _unchanged(stream, entry):
+                raise _PieceChanged
             for offset, data in _documents(stream, piece):
-                rows.append(_row(piece, offset, data))
+                rows.append(_row(piece, offset, data, scanner))
                 held += len(data)
                 if held >= BATCH_BYTES:
                     yield record_batch(rows, READ_SCHEMA)
                     rows, held = [], 0
+    except _PieceChanged:
+        pending.add({piece[0]: "it changed while it was read"})
+        return
+    except jsonsplit.JsonSplitError as exc:  # the file changed under the planned ranges
+        pending.add({piece[0]: f"it changed while it was read ({exc})"})
+        return
     except OSError as exc:
-        path, size, mtime, _, start, _ = piece
-        when = datetime.fromtimestamp(mtime, tz=UTC)
-        rows.append((path, size, when, start, None, None, f"unreadable: {type(exc).__name__}: {exc}"))
+        if st.is_s3(piece[0]) and st.store_failure(exc):
+            raise st.endpoint_error(exc, storage, piece[0]) from exc
+        pending.add({piece[0]: f"{type(exc).__name__}: {exc}"})
+        return
     if rows:
         yield record_batch(rows, READ_SCHEMA)
 
 
-def piece_reader(pieces: object, storage: StorageSettings):
-    """The function each task runs: read the pieces whose ids arrive (``pieces`` is a broadcast list)."""
+def piece_reader(pieces: object, storage: StorageSettings, scanner: FieldScanner | None, pending):
+    """The function each task runs: read the pieces whose ids arrive (``pieces`` is a broadcast list); a piece
+    that cannot be read now goes to the ``pending`` accumulator."""
 
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for piece_id in batch.column(0).to_pylist():
-                yield from _read_piece(pieces.value[piece_id], storage)
+                yield from _read_piece(pieces.value[piece_id], storage, scanner, pending)
 
     return read
 
@@ -184,15 +264,27 @@ def read_documents(
     storage: StorageSettings,
     settings: IngestSettings,
     target_bytes: int | None = None,
-) -> DataFrame:
-    """A DataFrame of READ_SCHEMA rows, one per document of ``files`` (plus one per file that failed)."""
-    pieces, failed = plan_pieces(spark, files, storage, settings, target_bytes)
+    scanner: FieldScanner | None = None,
+) -> Read:
+    """READ_SCHEMA rows, one per document of ``files`` (plus one per file, or file end, that gives none).
+
+    Files that cannot be read now are in ``pending``: those found while planning have no row; a piece that
+    fails while read leaves its file incomplete in ``rows``, so a caller must not commit rows of a pending
+    file (read it again next run).
+    """
+    pending = spark.sparkContext.accumulator({}, PathSet())
+    pieces, failed, planned_pending = plan_pieces(spark, files, storage, settings, target_bytes)
+    if planned_pending:
+        pending.add(planned_pending)
     failed_rows = [
-        (path, size, datetime.fromtimestamp(mtime, tz=UTC), 0, None, None, error) for path, size, mtime, error in failed
+        (path, size, datetime.fromtimestamp(mtime, tz=UTC), offset, None, None, error, None)
+        for path, size, mtime, offset, error in failed
     ]
     failed_df = spark.createDataFrame(failed_rows, READ_SCHEMA)
     if not pieces:
-        return failed_df
+        return Read(failed_df, pending, planned_pending)
     shared = spark.sparkContext.broadcast(pieces)
-    read = spark.range(len(pieces), numPartitions=len(pieces)).mapInArrow(piece_reader(shared, storage), READ_SCHEMA)
-    return read.unionByName(failed_df) if failed else read
+    read = spark.range(len(pieces), numPartitions=len(pieces)).mapInArrow(
+        piece_reader(shared, storage, scanner, pending), READ_SCHEMA
+    )
+    return Read(read.unionByName(failed_df) if failed else read, pending, planned_pending)

@@ -7,7 +7,9 @@ leading whitespace and byte-order mark, and the column expressions that turn a f
 
 from __future__ import annotations
 
-from pyspark.sql import Column
+import re
+
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -40,14 +42,33 @@ def not_json(text: Column) -> Column:
     return F.get_json_object(text, "$").isNull()
 
 
-def mismatched_fields(text: Column, schema: T.StructType) -> Column:
-    """Comma-separated names of the top-level fields whose JSON value does not fit the declared type."""
-    checks = []
+def _ddl(kind: T.DataType) -> str:
+    """The type in SQL's DDL form, every field name quoted."""
+    if isinstance(kind, T.StructType):
+        return "struct<" + ", ".join(f"{_quote(f.name)}: {_ddl(f.dataType)}" for f in kind.fields) + ">"
+    if isinstance(kind, T.ArrayType):
+        return f"array<{_ddl(kind.elementType)}>"
+    if isinstance(kind, T.MapType):
+        return f"map<{_ddl(kind.keyType)}, {_ddl(kind.valueType)}>"
+    return kind.simpleString()
+
+
+def all_fields(schema: T.StructType) -> str:
+    """What :func:`mismatched_fields` gives when the text as a whole cannot be parsed (every probe fails)."""
+    return ", ".join(schema.fieldNames())
+
+
+def mismatched_fields(text: str, schema: T.StructType) -> Column:
+    """Comma-separated names of the top-level fields of the JSON in column ``text`` whose value does not fit
+    the declared type (one probe parse per field; evaluate it only for texts known not to parse). When every
+    probe fails, the text itself is refused (e.g. a raw control character that ``get_json_object`` lets
+    through): compare with :func:`all_fields`."""
+    cases = []
     for field in schema.fields:
-        probe = T.StructType([field, T.StructField(CORRUPT_COLUMN, T.StringType())])
-        bad = F.from_json(text, probe, PARSE_OPTIONS)[CORRUPT_COLUMN].isNotNull()
-        checks.append(F.when(bad, F.lit(field.name)))
-    return F.concat_ws(", ", *checks)
+        probe = _ddl(T.StructType([field, T.StructField(CORRUPT_COLUMN, T.StringType())]))
+        parsed = f"from_json({_quote(text)}, '{probe}', map('mode', 'PERMISSIVE'))"
+        cases.append(f"CASE WHEN {parsed}.{CORRUPT_COLUMN} IS NOT NULL THEN '{field.name}' END")
+    return F.expr(f"concat_ws(', ', {', '.join(cases)})")
 
 
 def json_kind(text: Column) -> Column:
@@ -60,3 +81,114 @@ def json_kind(text: Column) -> Column:
         .when(first_char.isin("t", "f"), "a boolean")
         .otherwise("a number")
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# what from_json lets through: text after the first value (non-finite numbers and objects in string fields
+# are found while reading: visionlake.ingest.drift)
+
+# Spark 3.5 parses with Jackson 2.15, whose default StreamReadConstraints refuse deeper nesting, longer
+# strings and longer numbers than these; such a document fails to parse like malformed JSON.
+MAX_DEPTH = 1000
+MAX_STRING_CHARS = 20_000_000
+MAX_NUMBER_CHARS = 1000
+
+
+def trailing_data(text: Column) -> Column:
+    """True when text whose first JSON value parsed holds more than that value (garbage, or a second value):
+    ``[`` + text + ``]`` is then not a one-element JSON array (Jackson tokenises it, skipping children).
+    (Parsing ``[`` + text + ``]`` with an array schema instead would save that pass, but a field of the wrong
+    type inside an array element is nulled without a trace, so it cannot replace the parse.)"""
+    length = F.json_array_length(F.concat(F.lit("["), text, F.lit("]")))
+    return length.isNull() | (length != 1)
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _sql_string(text: str) -> str:
+    """``text`` for the inside of a SQL string literal (Spark unescapes backslashes there)."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _named(violations: list[tuple[str, str]]) -> str:
+    """SQL for the comma-separated paths whose condition holds ("" when none)."""
+    cases = ", ".join(f"CASE WHEN {condition} THEN '{path}' END" for path, condition in violations)
+    return f"concat_ws(', ', {cases})" if violations else "''"
+
+
+# ------------------------------------------------------------------------------------------------
+# why the parser refused a text: the limit it hit, or where the JSON is malformed
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def _max_depth(structure: str) -> int:
+    """The deepest nesting of ``[``/``{`` in text whose strings were removed."""
+    import numpy as np
+
+    data = np.frombuffer(structure.encode("ascii", "replace"), dtype=np.uint8)
+    steps = np.zeros(len(data), dtype=np.int32)
+    steps[(data == ord("[")) | (data == ord("{"))] = 1
+    steps[(data == ord("]")) | (data == ord("}"))] = -1
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def diagnose(text: str) -> str:
+    """``<reason>: <detail>`` for JSON text that Spark's parser refused: ``too_deep`` or ``too_large`` when it
+    is over one of the parser's limits (the detail gives the limit), else ``invalid_json`` with where the text
+    stops being JSON."""
+    import json
+
+    structure = _STRING.sub('""', text)
+    depth = _max_depth(structure)
+    if depth > MAX_DEPTH:
+        return f"too_deep: nesting depth {depth:,} is over the JSON parser's limit of {MAX_DEPTH:,}"
+    try:
+        json.loads(text)
+    except RecursionError:
+        return f"too_deep: nesting depth {depth:,} is over what the JSON parser allows (limit {MAX_DEPTH:,})"
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno} (character {exc.pos})"
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+            return f"invalid_json: truncated: the text ends at {where} before the JSON value is complete"
+        return f"invalid_json: not parseable as JSON: {exc.msg.removesuffix(' at')} at {where}"
+    longest = max((len(m) - 2 for m in _STRING.findall(text)), default=0)
+    if longest > MAX_STRING_CHARS:
+        return f"too_large: a string of {longest:,} characters is over the JSON parser's limit of {MAX_STRING_CHARS:,}"
+    digits = max((len(m) for m in _NUMBER.findall(structure)), default=0)
+    if digits > MAX_NUMBER_CHARS:
+        return f"too_large: a number of {digits:,} characters is over the JSON parser's limit of {MAX_NUMBER_CHARS:,}"
+    return "invalid_json: refused by the JSON parser"
+
+
+def _diagnose_or_none(text: str | None) -> str | None:
+    return None if text is None else diagnose(text)
+
+
+INVALID = "invalid_json"
+REFUSED_DETAIL = "not parseable as JSON"
+
+
+def with_diagnosis(df: DataFrame, text: str) -> DataFrame:
+    """Rows with ``reason`` ``invalid_json`` get the reason and detail of :func:`diagnose` (``too_deep``,
+    ``too_large``, or where the JSON breaks), from column ``text``; other rows are left as they are.
+
+    Kept apart from the classification because it runs Python: apply it only when a batch has such rows.
+    """
+    invalid = F.col("reason") == INVALID
+    found = F.split(diagnosed(F.when(invalid, F.col(text))), ": ", 2)
+    return df.withColumns(
+        {
+            "reason": F.when(invalid, found[0]).otherwise(F.col("reason")),
+            "detail": F.when(invalid, found[1]).otherwise(F.col("detail")),
+        }
+    )
+
+
+def diagnosed(text: Column) -> Column:
+    """:func:`diagnose` of ``text``, a Python UDF: give it null for the rows that need no diagnosis, so that
+    only the refused texts travel to Python. A plain (pickled) UDF, so the worker imports no pandas."""
+    return F.udf(_diagnose_or_none, "string")(text)

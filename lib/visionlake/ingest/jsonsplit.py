@@ -30,6 +30,7 @@ import numpy as np
 
 __all__ = [
     "JsonSplitError",
+    "TrailingDataError",
     "array_elements",
     "group_ranges",
     "line_ranges",
@@ -58,6 +59,16 @@ _DELTA = np.array([0, 0, 0, 1, -1, -1, 0], dtype=np.int8)  # depth change per cl
 
 class JsonSplitError(ValueError):
     """The input is not a JSON array (or range of array elements) that can be split; the message gives the byte."""
+
+
+class TrailingDataError(JsonSplitError):
+    """Something other than whitespace follows the array's closing ``]`` (at ``closed_at``), from ``next_at``."""
+
+    def __init__(self, message: str, closed_at: int, next_at: int, newline_between: bool) -> None:
+        super().__init__(message)
+        self.closed_at = closed_at
+        self.next_at = next_at
+        self.newline_between = newline_between
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -291,13 +302,18 @@ def _open_bracket(chunks: Iterator[tuple[int, bytes]]) -> tuple[int, bytes]:
 
 
 def _check_trailing(closed: _Closed, chunks: Iterator[tuple[int, bytes]]) -> None:
-    """Raise if anything but whitespace follows the closing ``]``."""
+    """Raise :class:`TrailingDataError` if anything but whitespace follows the closing ``]``."""
+    newline = False
     for offset, data in itertools.chain([(closed.rest_offset, closed.rest)], chunks):
         first = _first_non_ws(data, 0, len(data))
+        newline = newline or b"\n" in data[: first if first >= 0 else len(data)]
         if first >= 0:
-            raise JsonSplitError(
+            raise TrailingDataError(
                 f"unexpected {data[first : first + 1]!r} at byte {offset + first} after the array closed at byte "
-                f"{closed.at}"
+                f"{closed.at}",
+                closed_at=closed.at,
+                next_at=offset + first,
+                newline_between=newline,
             )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Set
+import stat
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from visionlake.config import StorageSettings
 from visionlake.errors import InputError
@@ -16,23 +18,32 @@ UNKNOWN_CAMERA = "unknown"
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One input file: its location, size in bytes and modification time (epoch seconds)."""
+    """One input file: its location, size in bytes and modification time (epoch seconds); ``error`` says why
+    a directory entry cannot be read at all (``unreadable: <why>``: a dangling link, a link loop, a name
+    that is not UTF-8, a FIFO)."""
 
     path: str
     size: int
     mtime: float
+    error: str | None = None
 
 
 @dataclass(frozen=True)
 class Listing:
     root: str
-    files: list[FileEntry]  # input files not in ``known``, sorted by path
-    known: int  # input files that were in ``known`` (not statted, not returned)
+    files: list[FileEntry]  # input files not ingested yet, sorted by path
+    known: int  # input files that were ingested before
     skipped: int  # files under root that do not end with the input suffix
+    changed: list[str] = field(default_factory=list)  # ingested before, but their size or mtime differs now
+    problems: list[str] = field(default_factory=list)  # folders that could not be listed, and why
+    bronze_version: int = -1  # the bronze version whose paths were compared (-1: no bronze table)
 
     @property
     def total(self) -> int:
         return len(self.files) + self.known
+
+
+Known = Mapping[str, tuple[int, float]]  # ingested path -> (size, mtime) as recorded in bronze
 
 
 def _hidden(name: str) -> bool:
@@ -40,58 +51,127 @@ def _hidden(name: str) -> bool:
     return name.startswith((".", "_"))
 
 
-def _scan_local(root: str, suffix: str | tuple[str, ...], known: Set[str]) -> tuple[list[FileEntry], int, int]:
+def printable_path(path: str) -> str:
+    """The path as text that every table can hold: bytes that are not UTF-8 become ``\\xNN``."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _same(recorded: tuple[int, float], size: int, mtime: float) -> bool:
+    # bronze keeps microseconds and S3 listings milliseconds: compare at millisecond precision
+    return recorded[0] == size and abs(recorded[1] - mtime) < 1e-3
+
+
+def _entry_problem(entry: os.DirEntry) -> str | None:
+    """Why an entry that is not a folder cannot be read as a file, or None when it is a regular file."""
+    if printable_path(entry.name) != entry.name:
+        return "unreadable: the file name is not valid UTF-8 (rename the file)"
+    try:
+        info = entry.stat(follow_symlinks=True)
+    except FileNotFoundError:
+        target = printable_path(os.readlink(entry.path)) if entry.is_symlink() else "?"
+        return f"unreadable: dangling symbolic link to {target}"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "unreadable: symbolic link loop (too many levels of symbolic links)"
+        return f"unreadable: {exc.strerror or exc}"
+    if not stat.S_ISREG(info.st_mode):
+        return "unreadable: not a regular file (a FIFO, socket or device)"
+    return None
+
+
+def _scan_local(
+    root: str, suffix: str | tuple[str, ...], known: Known
+) -> tuple[list[FileEntry], int, int, list[str], list[str]]:
     files: list[FileEntry] = []
+    changed: list[str] = []
+    problems: list[str] = []
     skipped = seen = 0
     stack = [root]
+    visited: set[tuple[int, int]] = set()  # (device, inode) of folders walked: a link back up is walked once
     while stack:
         folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if _hidden(entry.name):
-                    continue
-                if entry.is_dir(follow_symlinks=True):
-                    stack.append(entry.path)
-                elif not entry.name.endswith(suffix):
-                    skipped += 1
-                elif entry.path in known:
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in visited:
+                continue
+            visited.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            problems.append(f"{printable_path(folder)}: cannot list: {exc.strerror or exc}")
+            continue
+        for entry in listed:
+            if _hidden(entry.name):
+                continue
+            try:
+                is_folder = entry.is_dir(follow_symlinks=True)
+            except OSError:  # a link loop: not a folder; read below as a file that cannot be read
+                is_folder = False
+            if is_folder:
+                stack.append(entry.path)
+                continue
+            if not entry.name.endswith(suffix):
+                skipped += 1
+                continue
+            path = printable_path(entry.path)
+            problem = _entry_problem(entry)
+            if problem is not None:
+                if path in known:
                     seen += 1
                 else:
-                    try:
-                        info = entry.stat()
-                        files.append(FileEntry(entry.path, info.st_size, info.st_mtime))
-                    except OSError:  # a dangling link or a file deleted meanwhile: reading it will say why
-                        files.append(FileEntry(entry.path, 0, 0.0))
-    return files, seen, skipped
+                    files.append(FileEntry(path, 0, 0.0, problem))
+                continue
+            try:
+                info = entry.stat()
+            except OSError:  # deleted meanwhile: the next listing will not see it
+                continue
+            if path in known:
+                seen += 1
+                if not _same(known[path], info.st_size, info.st_mtime):
+                    changed.append(path)
+            else:
+                files.append(FileEntry(path, info.st_size, info.st_mtime))
+    return files, seen, skipped, changed, problems
 
 
-def _list_s3_prefix(client, bucket: str, prefix: str, delimiter: str | None):
-    objects, prefixes = [], []
-    kwargs = {"Bucket": bucket, "Prefix": prefix}
-    if delimiter:
-        kwargs["Delimiter"] = delimiter
-    for page in client.get_paginator("list_objects_v2").paginate(**kwargs):
-        objects.extend(page.get("Contents", []))
-        prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
-    return objects, prefixes
+def _list_s3_prefix(client, bucket: str, prefix: str, delimiter: str | None, storage: StorageSettings):
+    """(objects, common prefixes) under ``prefix``; the whole listing is retried while the store fails."""
+
+    def listing():
+        objects, prefixes = [], []
+        kwargs = {"Bucket": bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        for page in client.get_paginator("list_objects_v2").paginate(**kwargs):
+            objects.extend(page.get("Contents", []))
+            prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+        return objects, prefixes
+
+    return st.retrying(listing, storage, f"s3a://{bucket}/{prefix}")
 
 
 def _scan_s3(
-    root: str, suffix: str | tuple[str, ...], storage: StorageSettings, threads: int, known: Set[str]
-) -> tuple[list[FileEntry], int, int]:
+    root: str, suffix: str | tuple[str, ...], storage: StorageSettings, threads: int, known: Known
+) -> tuple[list[FileEntry], int, int, list[str], list[str]]:
     from botocore.exceptions import ClientError
 
     bucket, key = st.split_s3(root)
     prefix = f"{key}/" if key else ""
     client = st.s3_client(storage, max_pool_connections=threads)
     try:
-        top_objects, sub_prefixes = _list_s3_prefix(client, bucket, prefix, "/")
+        top_objects, sub_prefixes = _list_s3_prefix(client, bucket, prefix, "/", storage)
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            nested = pool.map(lambda p: _list_s3_prefix(client, bucket, p, None)[0], sub_prefixes)
+            nested = pool.map(lambda p: _list_s3_prefix(client, bucket, p, None, storage)[0], sub_prefixes)
             objects = top_objects + [o for group in nested for o in group]
-    except ClientError as exc:
-        raise InputError(f"cannot list {root}: {exc.response['Error'].get('Message') or exc}") from exc
+    except (ClientError, FileNotFoundError, PermissionError) as exc:
+        message = exc.response["Error"].get("Message") if isinstance(exc, ClientError) else None
+        raise InputError(f"cannot list {root}: {message or exc}") from exc
     files: list[FileEntry] = []
+    changed: list[str] = []
     skipped = seen = 0
     for obj in objects:
         name = obj["Key"].rsplit("/", 1)[-1]
@@ -102,11 +182,14 @@ def _scan_s3(
             skipped += 1
             continue
         path = f"s3a://{bucket}/{obj['Key']}"
+        mtime = obj["LastModified"].timestamp()
         if path in known:
             seen += 1
+            if not _same(known[path], obj["Size"], mtime):
+                changed.append(path)
             continue
-        files.append(FileEntry(path, obj["Size"], obj["LastModified"].timestamp()))
-    return files, seen, skipped
+        files.append(FileEntry(path, obj["Size"], mtime))
+    return files, seen, skipped, changed, []
 
 
 def list_input(
@@ -114,25 +197,37 @@ def list_input(
     storage: StorageSettings,
     suffix: str | tuple[str, ...] = ".json",
     threads: int = 32,
-    known: Set[str] = frozenset(),
+    known: Known | None = None,
+    bronze_version: int = -1,
 ) -> Listing:
     """The input files under ``root`` that are not in ``known``, sorted by path.
 
-    Known files are only counted: they are never statted, so finding the new files of a daily increment
-    costs one directory walk, not a look at every old file.
+    Known files are compared with the size and modification time recorded when they were ingested: one
+    that differs is listed in ``changed`` (it is not read again). A directory entry that can never be read
+    as a file (a dangling link, a link loop, a name that is not UTF-8) is listed with its ``error``; a
+    folder that cannot be listed is named in ``problems``. Neither stops the listing.
 
     Raises:
         InputError: a local root that does not exist or is not a folder, or an S3 prefix that cannot be listed.
     """
     root = st.normalize(root)
+    known = known or {}
     if st.is_s3(root):
-        files, seen, skipped = _scan_s3(root, suffix, storage, threads, known)
+        files, seen, skipped, changed, problems = _scan_s3(root, suffix, storage, threads, known)
     else:
         if not os.path.isdir(root):
             raise InputError(f"input folder {root} does not exist")
-        files, seen, skipped = _scan_local(root, suffix, known)
+        files, seen, skipped, changed, problems = _scan_local(root, suffix, known)
     files.sort(key=lambda f: f.path)
-    return Listing(root=root, files=files, known=seen, skipped=skipped)
+    return Listing(
+        root=root,
+        files=files,
+        known=seen,
+        skipped=skipped,
+        changed=sorted(changed),
+        problems=problems,
+        bronze_version=bronze_version,
+    )
 
 
 def camera_of(root: str, path: str) -> str:

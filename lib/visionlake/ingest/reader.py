@@ -4,25 +4,36 @@ The driver cuts the listing into chunks of about ``target_task_mb`` of input and
 one-row-per-task ``spark.range`` drives ``mapInArrow``, and each task reads its chunk with plain
 buffered IO (local) or concurrent GETs (S3) and yields (path, size, mtime, sha256, text) rows. Nothing
 here assumes one machine: executors open the files themselves.
+
+A file that cannot be read now (it vanished or changed after it was listed, or kept failing) is not
+"seen": it yields no row, so bronze does not hold it and the next run reads it. Only a file that was read
+and is bad, or a directory entry that can never be read (a dangling link), becomes a row with an error.
+When the object store itself keeps failing, the task fails and so does the run, with nothing committed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
+from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from visionlake.config import IngestSettings, StorageSettings
 from visionlake.ingest.batches import record_batch
+from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, camera_of
 from visionlake.lake import storage as st
 
 ROWS_PER_BATCH = 2_000
+PENDING = "pending"  # read_error prefix of a file that could not be read now: it is not ingested, the next run reads it
 
 READ_SCHEMA = T.StructType(
     [
@@ -33,11 +44,23 @@ READ_SCHEMA = T.StructType(
         T.StructField("sha256", T.StringType(), True),
         T.StructField("raw", T.StringType(), True),
         T.StructField("read_error", T.StringType(), True),
+        T.StructField("new_fields", T.ArrayType(T.StringType()), True),
     ]
 )
 
-# (path, camera_id, size, mtime) per file; a chunk is what one task reads.
-Chunk = list[tuple[str, str, int, float]]
+# (path, camera_id, size, mtime, error) per file; a chunk is what one task reads.
+Chunk = list[tuple[str, str, int, float, str | None]]
+
+
+class PathSet(AccumulatorParam):
+    """Spark accumulator of ``{path: why}``: the files that tasks could not read now."""
+
+    def zero(self, value: dict) -> dict:
+        return {}
+
+    def addInPlace(self, first: dict, second: dict) -> dict:
+        first.update(second)
+        return first
 
 
 def plan_chunks(root: str, files: Sequence[FileEntry], settings: IngestSettings, parallelism: int) -> list[Chunk]:
@@ -53,7 +76,7 @@ def plan_chunks(root: str, files: Sequence[FileEntry], settings: IngestSettings,
     for entry in files:
         if filled >= per_task * len(chunks) and len(chunks) < tasks:
             chunks.append([])
-        chunks[-1].append((entry.path, camera_of(root, entry.path), entry.size, entry.mtime))
+        chunks[-1].append((entry.path, camera_of(root, entry.path), entry.size, entry.mtime, entry.error))
         filled += entry.size
     return chunks
 
@@ -65,70 +88,144 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
         return None, f"invalid_encoding: not UTF-8 at byte {exc.start}"
 
 
-def _read_local(path: str) -> bytes:
+def _read_local(path: str) -> tuple[bytes, float]:
     with open(path, "rb") as handle:
-        return handle.read()
+        modified = os.fstat(handle.fileno()).st_mtime
+        return handle.read(), modified
 
 
-def _load(item: tuple[str, str, int, float], fetch) -> tuple:
-    path, camera, size, mtime = item
+class _Retries:
+    """The retry budget of one task: a file that fails is tried again with backoff while the budget lasts."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def fetch(self, fetch, path: str) -> tuple[bytes, float]:
+        delay = 0.05
+        while True:
+            try:
+                return fetch(path)
+            except st.EndpointError:
+                raise  # the store itself is failing: the run fails, nothing of it is committed
+            except Exception:
+                if time.monotonic() + delay > self.deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+def _load(item: tuple, fetch, retries: _Retries, scanner: FieldScanner | None, same_time) -> tuple:
+    path, camera, size, mtime, error = item
     when = datetime.fromtimestamp(mtime, tz=UTC)
+    if error is not None:
+        return (path, camera, size, when, None, None, error, None)
     try:
-        data = fetch(path)
+        data, modified = retries.fetch(fetch, path)
+    except st.EndpointError:
+        raise
+    except (FileNotFoundError, st.MissingObjectError):
+        return (path, camera, size, when, None, None, f"{PENDING}: it vanished after it was listed", None)
     except Exception as exc:
-        return (path, camera, size, when, None, None, f"unreadable: {type(exc).__name__}: {exc}")
+        return (path, camera, size, when, None, None, f"{PENDING}: {type(exc).__name__}: {exc}", None)
+    if len(data) != size or not same_time(modified, mtime):
+        why = f"{PENDING}: it changed while it was read (listed {size} bytes, read {len(data)})"
+        return (path, camera, size, when, None, None, why, None)
     text, error = _decode(data)
-    return (path, camera, len(data), when, hashlib.sha256(data).hexdigest(), text, error)
+    fields = None
+    if scanner is not None and error is None:
+        fields, error = scanner.scan(data)
+    return (path, camera, len(data), when, hashlib.sha256(data).hexdigest(), text, error, fields)
 
 
-def _read_chunk(chunk: Chunk, storage: StorageSettings, threads: int) -> Iterator[pa.RecordBatch]:
-    """Batches of READ_SCHEMA rows for one chunk: buffered reads locally, ``threads`` concurrent GETs on S3."""
+def _read_chunk(
+    chunk: Chunk, storage: StorageSettings, settings: IngestSettings, scanner: FieldScanner | None
+) -> Iterator[tuple]:
+    """READ_SCHEMA rows for one chunk: buffered reads locally, ``read_threads`` concurrent GETs on S3."""
+    retries = _Retries(settings.read_retry_seconds)
     if not chunk or not st.is_s3(chunk[0][0]):
-        for start in range(0, len(chunk), ROWS_PER_BATCH):
-            yield record_batch(
-                [_load(item, _read_local) for item in chunk[start : start + ROWS_PER_BATCH]], READ_SCHEMA
-            )
+        same = lambda a, b: abs(a - b) < 1e-6  # noqa: E731
+        for item in chunk:
+            yield _load(item, _read_local, retries, scanner, same)
         return
-    client = st.s3_client(storage, max_pool_connections=threads)
+    client = st.s3_client(storage, max_pool_connections=settings.read_threads)
+    same = lambda a, b: int(a) == int(b)  # noqa: E731  (GET gives whole seconds, listings milliseconds)
 
-    def get(path: str) -> bytes:
-        bucket, key = st.split_s3(path)
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    def get(path: str) -> tuple[bytes, float]:
+        return st.get_object(client, path, storage)
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=settings.read_threads) as pool:
         for start in range(0, len(chunk), ROWS_PER_BATCH):
             window = chunk[start : start + ROWS_PER_BATCH]
-            yield record_batch(list(pool.map(lambda item: _load(item, get), window)), READ_SCHEMA)
+            yield from pool.map(lambda item: _load(item, get, retries, scanner, same), window)
 
 
-def chunk_reader(chunks: object, storage: StorageSettings, threads: int):
-    """The function each task runs: read the chunks whose ids arrive, yield READ_SCHEMA batches.
+def chunk_reader(
+    chunks: object, storage: StorageSettings, settings: IngestSettings, scanner: FieldScanner | None, pending
+):
+    """The function each task runs: read the chunks whose ids arrive, yield READ_SCHEMA batches of the files
+    read (or unreadable for good); files that could not be read now go to the ``pending`` accumulator.
 
     Args:
         chunks: a broadcast of the list of chunks.
         storage: storage settings, for S3 inputs.
-        threads: concurrent GETs per task on S3.
+        settings: ingest settings (GET threads, retry budget).
+        scanner: finds undeclared fields (``new_fields``), or None.
+        pending: a :class:`PathSet` accumulator.
     """
 
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for chunk_id in batch.column(0).to_pylist():
-                yield from _read_chunk(chunks.value[chunk_id], storage, threads)
+                rows, later = [], {}
+                for row in _read_chunk(chunks.value[chunk_id], storage, settings, scanner):
+                    if row[6] is not None and row[6].startswith(PENDING):
+                        later[row[0]] = row[6].removeprefix(f"{PENDING}: ")
+                    else:
+                        rows.append(row)
+                    if len(rows) >= ROWS_PER_BATCH:
+                        yield record_batch(rows, READ_SCHEMA)
+                        rows = []
+                if rows:
+                    yield record_batch(rows, READ_SCHEMA)
+                if later:
+                    pending.add(later)
 
     return read
 
 
-def read_files(
-    spark: SparkSession, root: str, files: Sequence[FileEntry], storage: StorageSettings, settings: IngestSettings
-) -> DataFrame:
-    """A DataFrame of READ_SCHEMA rows, one per file, read by Spark tasks.
+@dataclass
+class Read:
+    """Files as read: ``rows`` (READ_SCHEMA, one per file read or unreadable for good) and, once a job over
+    ``rows`` has run, ``pending.value``: ``{path: why}`` of the files to read again next run."""
 
-    ``read_error`` is null for a file that was read and decoded; otherwise it is
-    ``<reason>: <detail>`` and ``raw`` is null.
+    rows: DataFrame
+    pending: object
+    planned: dict = field(default_factory=dict)  # {path: why} of the pending files known before the read
+
+
+def read_files(
+    spark: SparkSession,
+    root: str,
+    files: Sequence[FileEntry],
+    storage: StorageSettings,
+    settings: IngestSettings,
+    scanner: FieldScanner | None = None,
+) -> Read:
+    """One READ_SCHEMA row per file, read by Spark tasks.
+
+    ``read_error`` is null for a file that was read, decoded and scanned; otherwise it is ``<reason>: <detail>``:
+    ``invalid_encoding`` (``raw`` is null), or what the ``scanner`` found (``non_finite_number``,
+    ``schema_mismatch``; ``raw`` is kept). A file that cannot be read now (it vanished, changed while read,
+    or kept failing for ``ingest.read_retry_seconds``) yields no row: it is reported in ``pending`` and stays
+    new for the next run.
+
+    Raises (from the job): EndpointError when object storage keeps failing for ``storage.retry_seconds``.
     """
+    pending = spark.sparkContext.accumulator({}, PathSet())
     chunks = plan_chunks(root, files, settings, spark.sparkContext.defaultParallelism)
     if not chunks:
-        return spark.createDataFrame([], READ_SCHEMA)
+        return Read(spark.createDataFrame([], READ_SCHEMA), pending)
     shared = spark.sparkContext.broadcast(chunks)
-    reader = chunk_reader(shared, storage, settings.read_threads)
-    return spark.range(len(chunks), numPartitions=len(chunks)).mapInArrow(reader, READ_SCHEMA)
+    reader = chunk_reader(shared, storage, settings, scanner, pending)
+    rows = spark.range(len(chunks), numPartitions=len(chunks)).mapInArrow(reader, READ_SCHEMA)
+    return Read(rows, pending)

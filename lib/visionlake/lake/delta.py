@@ -15,6 +15,7 @@ with ``basePath`` and the table's schema, so they see exactly the committed file
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -28,12 +29,14 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from deltalake.transaction import AddAction
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from visionlake.config import StorageSettings
-from visionlake.errors import LakeError
+from visionlake.errors import ConcurrentRunError, DataRemovedError, LakeError
+from visionlake.lake import reader
 from visionlake.lake import storage as st
 
 STRING_STATS_PREFIX = 32
@@ -99,7 +102,8 @@ def _column_stats(array: pa.ChunkedArray | pa.Array) -> tuple[object, object, ob
     )
     if not comparable or nulls == len(array):
         return _ABSENT, _ABSENT, nulls
-    if pa.types.is_floating(kind) and pc.any(pc.is_nan(array)).as_py():
+    if pa.types.is_floating(kind) and not pc.all(pc.is_finite(array)).as_py():
+        # NaN and infinities have no JSON form: the log's statistics would become unreadable (no bounds instead).
         return _ABSENT, _ABSENT, nulls
     bounds = pc.min_max(array)
     low, high = bounds["min"].as_py(), bounds["max"].as_py()
@@ -128,6 +132,7 @@ def file_stats(table: pa.Table) -> str:
     return json.dumps(
         {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls},
         separators=(",", ":"),
+        allow_nan=False,
     )
 
 
@@ -246,7 +251,7 @@ def _split_by_partition(table: pa.Table, partition_by: Sequence[str]) -> Iterato
 
 
 # --------------------------------------------------------------------------------------------------
-# driver side
+# driver side: the log
 
 
 def table_exists(location: str, storage: StorageSettings) -> bool:
@@ -256,7 +261,11 @@ def table_exists(location: str, storage: StorageSettings) -> bool:
 
 
 def open_table(location: str, storage: StorageSettings, version: int | None = None):
-    """The DeltaTable at ``location`` (optionally at an old version), or None when there is none."""
+    """The DeltaTable at ``location`` (optionally at an old version), or None when there is none.
+
+    Only its log is used here: data is read by Spark or by :mod:`visionlake.lake.reader`, never through
+    ``to_pyarrow_*`` (see that module).
+    """
     from deltalake import DeltaTable
 
     if not table_exists(location, storage):
@@ -269,144 +278,127 @@ def transaction_version(location: str, app_id: str, storage: StorageSettings) ->
     return None if table is None else table.transaction_version(app_id)
 
 
-def _check_schema(location: str, existing: T.StructType, new: T.StructType) -> None:
-    old = {f.name: f.dataType.simpleString() for f in existing}
-    fresh = {f.name: f.dataType.simpleString() for f in new}
-    if old.keys() != fresh.keys():
-        missing, extra = sorted(old.keys() - fresh.keys()), sorted(fresh.keys() - old.keys())
-        raise LakeError(f"{location}: schema drift (missing columns {missing}, new columns {extra})")
-    changed = sorted(name for name in old if old[name] != fresh[name])
-    if changed:
-        raise LakeError(f"{location}: schema drift (columns of another type: {changed})")
+def version(location: str, storage: StorageSettings) -> int | None:
+    table = open_table(location, storage)
+    return None if table is None else table.version()
 
 
-def write_table(
-    df: DataFrame,
-    location: str,
-    *,
-    storage: StorageSettings,
-    partition_by: Sequence[str] = (),
-    mode: str = "append",
-    replace_partitions: Sequence[str] | None = None,
-    txn: Txn | None = None,
-    max_file_mb: int = 128,
-    writer: str = "delta-rs",
-    known_empty: bool = False,
-) -> WriteResult:
-    """Write ``df`` as a commit to the Delta table at ``location``.
+@dataclass(frozen=True)
+class Changes:
+    """What the commits after version ``after`` up to ``upto`` added as new data (``dataChange = true``)."""
 
-    Args:
-        df: the rows to write; its schema becomes the table's schema when the table is new.
-        location: table root, local path or s3a:// URI.
-        storage: storage settings, for S3 locations.
-        partition_by: partition columns (Hive-style folders); values must be dates, ints or plain strings.
-        mode: ``append`` or ``overwrite``.
-        replace_partitions: with ``overwrite``, the values of the (single) partition column to replace;
-            other partitions stay. None replaces the whole table.
-        txn: idempotency marker; when the table already holds this app id at this version or later,
-            nothing is written.
-        max_file_mb: a data file is closed once this many MB of Arrow data went into it.
-        writer: ``delta-rs`` (tasks write Parquet, the driver commits with deltalake) or ``delta-spark``
-            (Spark's Delta data source, when its JVM classes are on the classpath; see :func:`choose_writer`).
-        known_empty: the caller knows ``df`` has no rows: commit (the txn, or a new empty table) without
-            running a Spark job.
+    after: int | None
+    upto: int
+    files: list[str]  # Spark URIs of the data files, in commit order
+    partitions: list[dict[str, str | None]]  # the partition values of each file (Delta's string form)
 
-    Returns:
-        rows and files written, and whether the write was skipped as already done.
+    def partition_values(self, column: str) -> list[str]:
+        return sorted({p[column] for p in self.partitions if p.get(column) is not None})
+
+
+def _spark_file_uri(location: str, path: str) -> str:
+    from urllib.parse import unquote
+
+    return path if "://" in path else st.join(st.spark_uri(location), unquote(path))
+
+
+def commits(location: str, storage: StorageSettings, after: int, upto: int) -> Iterator[tuple[int, list[dict]]]:
+    """(version, actions) of every commit after ``after`` up to ``upto``.
+
+    Raises:
+        LakeError: a commit's log file is gone (the log was cleaned up past it).
     """
-    from deltalake import Schema
-    from deltalake.transaction import AddAction, CommitProperties, Transaction, create_table_with_add_actions
-
-    if mode not in ("append", "overwrite"):
-        raise ValueError(f"mode must be append or overwrite, not {mode}")
-    existing = open_table(location, storage)
-    if txn is not None and existing is not None:
-        done = existing.transaction_version(txn.app_id)
-        if done is not None and done >= txn.version:
-            return WriteResult(rows=0, files=0, skipped=True)
-    if writer == "delta-spark":
-        return _write_with_delta_spark(df, location, partition_by, mode, replace_partitions, txn, storage)
-
-    arrow_schema = to_arrow_schema(df.schema)
-    task = parquet_writer_task(location, arrow_schema, list(partition_by), storage, max_file_mb << 20)
-    file_rows = [] if known_empty else df.mapInArrow(task, FILE_ROWS_SCHEMA).collect()
-    now = int(time.time() * 1000)
-    adds = [
-        AddAction(quote(r.path, safe="/="), r.size, json.loads(r.partition_values), now, True, r.stats)
-        for r in file_rows
-    ]
-    commit = CommitProperties(app_transactions=[Transaction(txn.app_id, txn.version)] if txn else None)
-    schema = Schema.from_arrow(arrow_schema)
-    if existing is None:
-        create_table_with_add_actions(
-            st.object_store_uri(location),
-            schema,
-            adds,
-            mode="error",
-            partition_by=list(partition_by) or None,
-            storage_options=st.delta_storage_options(storage),
-            commit_properties=commit,
-        )
-    else:
-        _check_schema(location, T.StructType.fromJson(json.loads(existing.schema().to_json())), df.schema)
-        filters = None
-        if mode == "overwrite" and replace_partitions is not None:
-            if replace_partitions:
-                filters = [(partition_by[0], "in", [str(v) for v in replace_partitions])]
-            else:
-                mode = "append"  # no partition to replace: the commit only records the txn
-        existing.create_write_transaction(
-            adds,
-            mode=mode,
-            schema=schema,
-            partition_by=list(partition_by) or None,
-            partition_filters=filters,
-            commit_properties=commit,
-        )
-    return WriteResult(rows=sum(r.num_records for r in file_rows), files=len(adds))
+    for number in range(after + 1, upto + 1):
+        actions = reader.log_entries(location, storage, number)
+        if actions is None:
+            raise LakeError(
+                f"{location}: commit {number} is no longer in the Delta log, so what changed since version {after} "
+                "cannot be known; run with --full-refresh"
+            )
+        yield number, actions
 
 
-def _write_with_delta_spark(
-    df: DataFrame,
-    location: str,
-    partition_by: Sequence[str],
-    mode: str,
-    replace_partitions: Sequence[str] | None,
-    txn: Txn | None,
-    storage: StorageSettings,
-) -> WriteResult:
-    """The same write through delta-spark: txnAppId/txnVersion for idempotency, replaceWhere for partitions."""
-    out = df.write.format("delta").mode(mode)
-    if partition_by:
-        out = out.partitionBy(*partition_by)
-    if txn is not None:
-        out = out.option("txnAppId", txn.app_id).option("txnVersion", txn.version)
-    if mode == "overwrite" and replace_partitions is not None:
-        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in replace_partitions) or "NULL"
-        out = out.option("replaceWhere", f"{partition_by[0]} IN ({values})")
-    out.save(st.spark_uri(location))
-    metrics = open_table(location, storage).history(1)[0].get("operationMetrics") or {}
-    return WriteResult(rows=int(metrics.get("numOutputRows", 0)), files=int(metrics.get("numFiles", 0)))
+def changes_since(location: str, after: int | None, storage: StorageSettings, upto: int | None = None) -> Changes:
+    """The files that commits after version ``after`` (up to ``upto``, default the latest) added as new data,
+    as Delta's streaming readers see them: files added with ``dataChange = false`` (compaction, OPTIMIZE)
+    and commits without data (checkpoints, metadata, app transactions only) add nothing. ``after`` None:
+    every file of the snapshot at ``upto``.
 
-
-def choose_writer(setting: str, spark: SparkSession) -> str:
-    """``delta-rs`` or ``delta-spark`` for a ``lake.writer`` setting of auto, delta-rs or delta-spark.
-
-    ``auto`` takes delta-spark only when its JVM classes are loadable and its SQL extension is configured
-    (EMR or Databricks with Delta enabled); everywhere else, and always here, delta-rs.
+    Raises:
+        DataRemovedError: a commit in the range removed data (``dataChange = true``: a delete or an overwrite
+            outside visionlake): rows a consumer already took are gone, so only a full refresh is correct.
+        LakeError: the log no longer holds a commit of the range.
     """
-    if setting not in ("auto", "delta-rs", "delta-spark"):
-        raise LakeError(f"lake.writer must be auto, delta-rs or delta-spark, not {setting!r}")
-    if setting != "auto":
-        return setting
-    extensions = spark.conf.get("spark.sql.extensions", "") or ""
-    if "DeltaSparkSessionExtension" not in extensions:
-        return "delta-rs"
-    try:
-        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")
-    except Exception:
-        return "delta-rs"
-    return "delta-spark"
+    table = open_table(location, storage, upto)
+    if table is None:
+        return Changes(after, -1, [], [])
+    upto = table.version()
+    if after is None or after < 0:
+        actions = pa.table(table.get_add_actions(flatten=False)).to_pylist()
+        return Changes(
+            after,
+            upto,
+            [_spark_file_uri(location, a["path"]) for a in actions],
+            [{k: _partition_value(v) for k, v in (a.get("partition") or {}).items()} for a in actions],
+        )
+    files: list[str] = []
+    partitions: list[dict] = []
+    for number, actions in commits(location, storage, after, upto):
+        for action in actions:
+            if "remove" in action and action["remove"].get("dataChange", True):
+                operation = next((a["commitInfo"].get("operation") for a in actions if "commitInfo" in a), None)
+                raise DataRemovedError(
+                    f"{location}: version {number} removed data ({operation or 'unknown operation'}) after version "
+                    f"{after}, which this run's consumers have read; run with --full-refresh"
+                )
+            add = action.get("add")
+            if add is not None and add.get("dataChange", True):
+                files.append(_spark_file_uri(location, add["path"]))
+                partitions.append(dict(add.get("partitionValues") or {}))
+    return Changes(after, upto, files, partitions)
+
+
+def data_changed(location: str, storage: StorageSettings, after: int, upto: int) -> str | None:
+    """The operation of the first commit after ``after`` up to ``upto`` that added or removed data, or None
+    when every commit in between only maintained the table (compaction, checkpoints, properties)."""
+    for number, actions in commits(location, storage, after, upto):
+        if any(
+            kind in action and action[kind].get("dataChange", True) for action in actions for kind in ("add", "remove")
+        ):
+            operation = next((a["commitInfo"].get("operation") for a in actions if "commitInfo" in a), "a commit")
+            return f"{operation} at version {number}"
+    return None
+
+
+def spark_schema(location: str, storage: StorageSettings) -> T.StructType | None:
+    """The table's schema as Spark sees it (Delta's schema JSON is Spark's StructType JSON)."""
+    table = open_table(location, storage)
+    return None if table is None else T.StructType.fromJson(json.loads(table.schema().to_json()))
+
+
+def row_count(location: str, storage: StorageSettings) -> int:
+    """Rows in the snapshot, from the per-file numRecords of the log (no data read)."""
+    snap = reader.snapshot(location, storage)
+    if snap is None:
+        return 0
+    if snap.num_records is None:
+        return reader.dataset(snap, storage).count_rows()
+    return snap.num_records
+
+
+def read_columns(location: str, columns: list[str], storage: StorageSettings) -> pa.Table | None:
+    """Some columns of the table's snapshot, read on the driver (no Spark job); None if there is no table."""
+    return reader.read_table(location, storage, columns=columns)
+
+
+def column_values(location: str, column: str, storage: StorageSettings) -> list:
+    """Every value of one column of the table's snapshot, read on the driver (no Spark job)."""
+    data = read_columns(location, [column], storage)
+    return [] if data is None else data.column(column).to_pylist()
+
+
+# --------------------------------------------------------------------------------------------------
+# driver side: reading with Spark
 
 
 def snapshot_files(location: str, storage: StorageSettings, partition_filters: list | None = None) -> list[str]:
@@ -415,24 +407,6 @@ def snapshot_files(location: str, storage: StorageSettings, partition_filters: l
     if table is None:
         return []
     return [st.spark_uri(u) for u in table.file_uris(file_pruning_predicate=partition_filters)]
-
-
-def files_added_since(location: str, version: int | None, storage: StorageSettings) -> list[str]:
-    """Files in the current snapshot that were not in snapshot ``version`` (all files when None)."""
-    current = open_table(location, storage)
-    if current is None:
-        return []
-    files = current.file_uris()
-    if version is not None and version >= 0:
-        old = set(open_table(location, storage, version=version).file_uris())
-        files = [f for f in files if f not in old]
-    return [st.spark_uri(u) for u in files]
-
-
-def spark_schema(location: str, storage: StorageSettings) -> T.StructType | None:
-    """The table's schema as Spark sees it (Delta's schema JSON is Spark's StructType JSON)."""
-    table = open_table(location, storage)
-    return None if table is None else T.StructType.fromJson(json.loads(table.schema().to_json()))
 
 
 def read_files(spark: SparkSession, location: str, files: Sequence[str], schema: T.StructType) -> DataFrame:
@@ -457,39 +431,305 @@ def read_table(
     return read_files(spark, location, snapshot_files(location, storage, partition_filters), schema)
 
 
-def read_columns(location: str, columns: list[str], storage: StorageSettings) -> pa.Table | None:
-    """Some columns of the table's snapshot, read by delta-rs on the driver (no Spark job); None if no table."""
-    table = open_table(location, storage)
-    return None if table is None else table.to_pyarrow_table(columns=columns)
+# --------------------------------------------------------------------------------------------------
+# driver side: writing (stage the files, then commit them)
 
 
-def column_values(location: str, column: str, storage: StorageSettings) -> list:
-    """Every value of one column of the table's snapshot, read on the driver (no Spark job)."""
-    data = read_columns(location, [column], storage)
-    return [] if data is None else data.column(column).to_pylist()
+def _check_schema(location: str, existing: T.StructType, new: T.StructType) -> list[T.StructField]:
+    """The new columns of ``new`` (nullable ones may be added); raises when a column is gone or changed type."""
+    old = {f.name: f.dataType.simpleString() for f in existing}
+    fresh = {f.name: f.dataType.simpleString() for f in new}
+    missing = sorted(old.keys() - fresh.keys())
+    added = [f for f in new if f.name not in old]
+    if missing or any(not f.nullable for f in added):
+        extra = sorted(f.name for f in added)
+        raise LakeError(f"{location}: schema drift (missing columns {missing}, new columns {extra})")
+    changed = sorted(name for name in old if name in fresh and old[name] != fresh[name])
+    if changed:
+        raise LakeError(f"{location}: schema drift (columns of another type: {changed})")
+    return added
 
 
-def partitions_added_since(location: str, version: int | None, column: str, storage: StorageSettings) -> list[str]:
-    """Distinct values of partition ``column`` among files added after snapshot ``version`` (from the log only)."""
-    current = open_table(location, storage)
-    if current is None:
-        return []
-    old = set()
-    if version is not None and version >= 0:
-        old = {a["path"] for a in pa.table(open_table(location, storage, version).get_add_actions()).to_pylist()}
-    actions = pa.table(current.get_add_actions(flatten=True)).to_pylist()
-    values = {a[f"partition.{column}"] for a in actions if a["path"] not in old}
-    return sorted(_partition_value(v) for v in values if v is not None)
+@dataclass
+class Staged:
+    """Data files written under a table's folder and not committed yet: invisible to every reader until
+    :func:`commit`; a run that dies before it leaves only files that no version references."""
+
+    location: str
+    schema: T.StructType
+    adds: list
+    rows: int
+    partition_by: list[str]
+    mode: str
+    replace_partitions: Sequence[str] | None
+    txn: Txn | None
+    read_version: int  # the version the writer read (-1: no table); the commit fails if data changed since
+    also: tuple[Txn, ...] = ()  # more app transactions recorded by the same commit
+    skipped: bool = False
+    deferred: DataFrame | None = None  # delta-spark: the DataFrame, written at commit
+
+    @property
+    def files(self) -> list[str]:
+        """Spark URIs of the staged data files."""
+        return [_spark_file_uri(self.location, a.path) for a in self.adds]
+
+    def dataset(self, storage: StorageSettings):
+        """The staged rows as a pyarrow dataset (to check them before they are committed)."""
+        from urllib.parse import unquote
+
+        return reader.files_dataset(
+            self.location,
+            storage,
+            to_arrow_schema(self.schema),
+            self.partition_by,
+            [unquote(a.path) for a in self.adds],
+            [dict(a.partition_values) for a in self.adds],
+        )
 
 
-def row_count(location: str, storage: StorageSettings) -> int:
-    """Rows in the snapshot, from the per-file numRecords of the log (no data read)."""
-    table = open_table(location, storage)
-    if table is None:
-        return 0
-    return int(pa.table(table.get_add_actions(flatten=True)).column("num_records").to_numpy().sum())
+def discard(staged: Staged, storage: StorageSettings) -> None:
+    """Delete staged files that will not be committed (no version references them; vacuum would too)."""
+    from urllib.parse import unquote
+
+    for add in staged.adds:
+        location = st.join(staged.location, unquote(add.path))
+        with contextlib.suppress(FileNotFoundError):
+            st.delete(location, storage)
+    staged.adds, staged.rows = [], 0
 
 
-def version(location: str, storage: StorageSettings) -> int | None:
-    table = open_table(location, storage)
-    return None if table is None else table.version()
+def stage(
+    df: DataFrame,
+    location: str,
+    *,
+    storage: StorageSettings,
+    partition_by: Sequence[str] = (),
+    mode: str = "append",
+    replace_partitions: Sequence[str] | None = None,
+    txn: Txn | None = None,
+    max_file_mb: int = 128,
+    writer: str = "delta-rs",
+    known_empty: bool = False,
+    read_version: int | None = None,
+    also: Sequence[Txn] = (),
+) -> Staged:
+    """Write ``df`` as data files of the table at ``location``, to be committed by :func:`commit`.
+
+    Every partition the rows touch gets one file (more only past ``max_file_mb``): the rows are shuffled by
+    partition first, so an incremental run adds one small file per date it touches, not one per task.
+    ``read_version`` is the table version the caller's decision was based on (default: the current one);
+    the commit fails if data was added or removed since. Other arguments: see :func:`write_table`.
+    """
+    if mode not in ("append", "overwrite"):
+        raise ValueError(f"mode must be append or overwrite, not {mode}")
+    existing = open_table(location, storage)
+    if read_version is None:
+        read_version = existing.version() if existing is not None else -1
+    staged = Staged(
+        location, df.schema, [], 0, list(partition_by), mode, replace_partitions, txn, read_version, tuple(also)
+    )
+    if txn is not None and existing is not None:
+        done = existing.transaction_version(txn.app_id)
+        if done is not None and done >= txn.version:
+            staged.skipped = True
+            return staged
+    if existing is not None:
+        _check_schema(location, T.StructType.fromJson(json.loads(existing.schema().to_json())), df.schema)
+    if writer == "delta-spark":
+        staged.deferred = df
+        return staged
+    if known_empty:
+        return staged
+    arrow_schema = to_arrow_schema(df.schema)
+    task = parquet_writer_task(location, arrow_schema, list(partition_by), storage, max_file_mb << 20)
+    grouped = df.repartition(*partition_by) if partition_by else df.repartition(1)
+    file_rows = grouped.mapInArrow(task, FILE_ROWS_SCHEMA).collect()
+    now = int(time.time() * 1000)
+    staged.adds = [
+        AddAction(quote(r.path, safe="/="), r.size, json.loads(r.partition_values), now, True, r.stats)
+        for r in file_rows
+    ]
+    staged.rows = sum(r.num_records for r in file_rows)
+    return staged
+
+
+COMMIT_ATTEMPTS = 20
+
+
+def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
+    """Commit staged files in one Delta transaction carrying the staged app transaction.
+
+    Optimistic concurrency: the transaction is built on the latest version and written with no silent
+    retries. When the table moved since the writer read it, the commit goes ahead only if the commits in
+    between changed no data (compaction, checkpoints); if they carry this app transaction already, the work
+    was done by another run and the staged files are left for vacuum.
+
+    Raises:
+        ConcurrentRunError: data was added or removed since the writer read the table.
+    """
+    from deltalake import Schema
+    from deltalake.exceptions import CommitFailedError
+    from deltalake.transaction import CommitProperties, Transaction, create_table_with_add_actions
+
+    if staged.skipped:
+        return WriteResult(rows=0, files=0, skipped=True)
+    if staged.deferred is not None:
+        return _write_with_delta_spark(staged, storage)
+    txn = staged.txn
+    markers = ([txn] if txn else []) + list(staged.also)
+    properties = CommitProperties(
+        max_commit_retries=0, app_transactions=[Transaction(t.app_id, t.version) for t in markers] or None
+    )
+    schema = Schema.from_arrow(to_arrow_schema(staged.schema))
+    for _ in range(COMMIT_ATTEMPTS):
+        table = open_table(location := staged.location, storage)
+        if table is None:
+            if staged.read_version >= 0:
+                raise ConcurrentRunError(f"{location}: the table was removed while this run wrote to it")
+            try:
+                create_table_with_add_actions(
+                    st.object_store_uri(location),
+                    schema,
+                    staged.adds,
+                    mode="error",
+                    partition_by=staged.partition_by or None,
+                    storage_options=st.delta_storage_options(storage),
+                    commit_properties=properties,
+                )
+                return WriteResult(rows=staged.rows, files=len(staged.adds))
+            except Exception as exc:  # created meanwhile by another writer: look again
+                if not table_exists(location, storage):
+                    raise LakeError(f"{location}: cannot create the table: {str(exc).splitlines()[0]}") from exc
+                continue
+        if txn is not None and (table.transaction_version(txn.app_id) or -1) >= txn.version:
+            return WriteResult(rows=0, files=0, skipped=True)
+        current = table.version()
+        if current != staged.read_version:
+            moved = (
+                "the table was created"
+                if staged.read_version < 0
+                else data_changed(location, storage, staged.read_version, current)
+            )
+            if moved:
+                raise ConcurrentRunError(
+                    f"{location}: {moved} changed the table after this run read version {staged.read_version}; "
+                    "another run or writer is at work (nothing was committed)"
+                )
+        added = _check_schema(location, T.StructType.fromJson(json.loads(table.schema().to_json())), staged.schema)
+        try:
+            if added:
+                from deltalake import Schema as DeltaSchema
+
+                fields = DeltaSchema.from_json(T.StructType(added).json()).fields
+                table.alter.add_columns(fields, commit_properties=CommitProperties(max_commit_retries=0))
+                staged.read_version = table.version()
+                continue
+            filters, mode = None, staged.mode
+            if mode == "overwrite" and staged.replace_partitions is not None:
+                if staged.replace_partitions:
+                    filters = [(staged.partition_by[0], "in", [str(v) for v in staged.replace_partitions])]
+                else:
+                    mode = "append"  # no partition to replace: the commit only records the txn
+            table.create_write_transaction(
+                staged.adds,
+                mode=mode,
+                schema=schema,
+                partition_by=staged.partition_by or None,
+                partition_filters=filters,
+                commit_properties=properties,
+            )
+            return WriteResult(rows=staged.rows, files=len(staged.adds))
+        except CommitFailedError:
+            continue  # another commit landed first: look at what it was
+    raise ConcurrentRunError(f"{staged.location}: could not commit after {COMMIT_ATTEMPTS} attempts")
+
+
+def write_table(
+    df: DataFrame,
+    location: str,
+    *,
+    storage: StorageSettings,
+    partition_by: Sequence[str] = (),
+    mode: str = "append",
+    replace_partitions: Sequence[str] | None = None,
+    txn: Txn | None = None,
+    max_file_mb: int = 128,
+    writer: str = "delta-rs",
+    known_empty: bool = False,
+    read_version: int | None = None,
+) -> WriteResult:
+    """Write ``df`` as a commit to the Delta table at ``location``.
+
+    Args:
+        df: the rows to write; its schema becomes the table's schema when the table is new; new nullable
+            columns are added to an existing table's schema.
+        location: table root, local path or s3a:// URI.
+        storage: storage settings, for S3 locations.
+        partition_by: partition columns (Hive-style folders); values must be dates, ints or plain strings.
+        mode: ``append`` or ``overwrite``.
+        replace_partitions: with ``overwrite``, the values of the (single) partition column to replace;
+            other partitions stay. None replaces the whole table.
+        txn: idempotency marker; when the table already holds this app id at this version or later,
+            nothing is written.
+        max_file_mb: a data file is closed once this many MB of Arrow data went into it.
+        writer: ``delta-rs`` (tasks write Parquet, the driver commits with deltalake) or ``delta-spark``
+            (Spark's Delta data source, when its JVM classes are on the classpath; see :func:`choose_writer`).
+        known_empty: the caller knows ``df`` has no rows: commit (the txn, or a new empty table) without
+            running a Spark job.
+        read_version: the version the caller decided on (see :func:`stage`).
+
+    Returns:
+        rows and files written, and whether the write was skipped as already done.
+
+    Raises:
+        ConcurrentRunError: another writer added or removed data meanwhile (see :func:`commit`).
+    """
+    staged = stage(
+        df,
+        location,
+        storage=storage,
+        partition_by=partition_by,
+        mode=mode,
+        replace_partitions=replace_partitions,
+        txn=txn,
+        max_file_mb=max_file_mb,
+        writer=writer,
+        known_empty=known_empty,
+        read_version=read_version,
+    )
+    return commit(staged, storage)
+
+
+def _write_with_delta_spark(staged: Staged, storage: StorageSettings) -> WriteResult:
+    """The same write through delta-spark: txnAppId/txnVersion for idempotency, replaceWhere for partitions."""
+    out = staged.deferred.write.format("delta").mode(staged.mode)
+    if staged.partition_by:
+        out = out.partitionBy(*staged.partition_by)
+    if staged.txn is not None:
+        out = out.option("txnAppId", staged.txn.app_id).option("txnVersion", staged.txn.version)
+    if staged.mode == "overwrite" and staged.replace_partitions is not None:
+        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in staged.replace_partitions) or "NULL"
+        out = out.option("replaceWhere", f"{staged.partition_by[0]} IN ({values})")
+    out.save(st.spark_uri(staged.location))
+    metrics = open_table(staged.location, storage).history(1)[0].get("operationMetrics") or {}
+    return WriteResult(rows=int(metrics.get("numOutputRows", 0)), files=int(metrics.get("numFiles", 0)))
+
+
+def choose_writer(setting: str, spark: SparkSession) -> str:
+    """``delta-rs`` or ``delta-spark`` for a ``lake.writer`` setting of auto, delta-rs or delta-spark.
+
+    ``auto`` takes delta-spark only when its JVM classes are loadable and its SQL extension is configured
+    (EMR or Databricks with Delta enabled); everywhere else, and always here, delta-rs.
+    """
+    if setting not in ("auto", "delta-rs", "delta-spark"):
+        raise LakeError(f"lake.writer must be auto, delta-rs or delta-spark, not {setting!r}")
+    if setting != "auto":
+        return setting
+    extensions = spark.conf.get("spark.sql.extensions", "") or ""
+    if "DeltaSparkSessionExtension" not in extensions:
+        return "delta-rs"
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")
+    except Exception:
+        return "delta-rs"
+    return "delta-spark"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from visionlake import faults
 from visionlake.config import StorageSettings
 from visionlake.lake import storage as st
 
@@ -55,6 +56,7 @@ def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord],
     """Append the stage records of one run to ``<lake>/_runs``."""
     from deltalake import write_deltalake
 
+    faults.point("runlog:before")
     rows = [
         {
             "run_id": run_id,
@@ -77,3 +79,14 @@ def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord],
         mode="append",
         storage_options=st.delta_storage_options(storage),
     )
+    faults.point("runlog:after")
+
+
+def record_interrupted(lake: str, run_id: str, source: str, since: str, by: str, storage: StorageSettings) -> None:
+    """Record ``run_id``, which held the lease and never released it (it was killed), as ``interrupted``."""
+    try:
+        started = datetime.fromisoformat(since)
+    except ValueError:
+        started = datetime.now(UTC)
+    message = f"the run ended without releasing its lease (killed or lost); found by run {by}"
+    append_runs(lake, run_id, source, [StageRecord("run", started, "interrupted", message=message)], storage)

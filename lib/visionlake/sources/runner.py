@@ -1,25 +1,48 @@
-"""What every source's run shares: table locations, writes, stage records, the run log and the final check."""
+"""What every source's run shares: the lease, listing new input, the bronze batch, staged writes, the quality
+gate before gold, the run log, schema drift and the summary.
+
+A run, start to end:
+1. takes the source's lease in the lake (one run at a time; a killed holder is recorded as ``interrupted``);
+2. **bronze**: lists the input files bronze does not hold, reads them and appends them as one batch
+   (files that cannot be read now stay pending for the next run);
+3. **silver**: the source's tables, from the bronze rows that commits added since each table's marker;
+4. **check**: the quality checks of ``conf/quality/<source>.yaml`` over the silver rows gold has not
+   consumed yet and the reconciliation of the layers; a failed ``error`` check stops the run here;
+5. **gold**: every gold table is written (staged), its checks run on the staged rows, then all are committed;
+6. the check results go to ``_quality/results``, new fields to ``_quality/schema_drift``, the stages to
+   ``_runs`` (also when the run failed).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from visionlake import faults
 from visionlake.config import Config
-from visionlake.errors import ReconciliationError
-from visionlake.ingest.listing import Listing, list_input
-from visionlake.lake import delta, table_location
-from visionlake.lake.delta import Txn
-from visionlake.lake.runlog import StageRecord, append_runs, new_run_id
+from visionlake.errors import QualityError, describe, redact
+from visionlake.ingest.drift import FieldScanner
+from visionlake.ingest.listing import FileEntry, Listing, list_input
+from visionlake.lake import delta, reader, table_location
+from visionlake.lake.delta import Staged, Txn
+from visionlake.lake.lease import Lease
+from visionlake.lake.runlog import StageRecord, append_runs, new_run_id, record_interrupted
+from visionlake.quality import checks as qc
+from visionlake.quality.results import Drift, append_results, record_drift
 
+R = TypeVar("R")
 RUN_COLUMNS = ("run_id", "ingested_at", "ingest_date")  # the last columns of every bronze table
 
 
@@ -33,55 +56,95 @@ class RunSummary:
     quarantined: Counter = field(default_factory=Counter)
     stages: list[StageRecord] = field(default_factory=list)
     check: str = ""
-
-
-def new_input(cfg: Config, bronze: str, input_root: str, suffix: str | tuple[str, ...], full_refresh: bool) -> Listing:
-    """The input files that the ``bronze`` table does not hold yet (all of them on a full refresh); no Spark."""
-    known = [] if full_refresh else delta.column_values(bronze, "source_path", cfg.storage)
-    return list_input(input_root, cfg.storage, suffix, cfg.ingest.read_threads, known=frozenset(known))
+    pending: dict[str, str] = field(default_factory=dict)  # files to read next run, and why
+    changed: list[str] = field(default_factory=list)  # ingested files whose size or mtime changed since
+    problems: list[str] = field(default_factory=list)  # folders that could not be listed
+    checks: list[qc.CheckResult] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)
+    waited: float = 0.0  # seconds spent waiting for another run's lease
+    interrupted: str | None = None  # the run found killed, if any
 
 
 class SourceRun:
-    """One run of one source. Subclasses define ``SOURCE``, ``BRONZE_TABLE``, :meth:`input_suffix` and the
-    stages; :meth:`execute` runs them."""
+    """One run of one source. Subclasses set the class attributes and define :meth:`bronze_rows`,
+    :meth:`silver` and :meth:`gold`."""
 
     SOURCE = ""
     BRONZE_TABLE = ""
+    SIZE_COLUMN, MTIME_COLUMN = "size_bytes", "modified_at"  # bronze lineage compared with the listing
+    SILVER_TABLES: tuple[str, ...] = ()  # written in this order by silver; "quarantine" is the quarantine table
+    PARTIAL_FILES = False  # a file can give many rows, so one that failed half-way must be read again whole
 
     @staticmethod
     def input_suffix(cfg: Config) -> str | tuple[str, ...]:
         return cfg.ingest.suffix
 
+    @staticmethod
+    def scanner() -> FieldScanner | None:
+        """What finds fields the declared schema does not know (schema drift)."""
+        return None
+
     @classmethod
     def pending_input(cls, cfg: Config, input_root: str, lake: str, full_refresh: bool) -> Listing:
         """What the bronze stage of a run would take: callable before any Spark session exists."""
         bronze = table_location(lake, "bronze", cls.SOURCE, cls.BRONZE_TABLE)
-        return new_input(cfg, bronze, input_root, cls.input_suffix(cfg), full_refresh)
+        snap = reader.snapshot(bronze, cfg.storage)
+        known: dict[str, tuple[int, float]] = {}
+        if snap is not None and not full_refresh:
+            columns = ["source_path", cls.SIZE_COLUMN, cls.MTIME_COLUMN]
+            lineage = reader.dataset(snap, cfg.storage).to_table(columns=columns)
+            seconds = pc.divide(pc.cast(pc.cast(lineage[cls.MTIME_COLUMN], pa.timestamp("us")), pa.int64()), 1e6)
+            known = dict(
+                zip(
+                    lineage["source_path"].to_pylist(),
+                    zip(lineage[cls.SIZE_COLUMN].to_pylist(), seconds.to_pylist(), strict=True),
+                    strict=False,
+                )
+            )
+        version = -1 if snap is None else snap.version
+        suffix = cls.input_suffix(cfg)
+        return list_input(input_root, cfg.storage, suffix, cfg.ingest.read_threads, known=known, bronze_version=version)
+
+    @classmethod
+    def lease(cls, cfg: Config, lake: str, run_id: str) -> Lease:
+        """The lease a run of this source holds in ``lake`` (not taken yet)."""
+        return Lease(
+            lake,
+            cls.SOURCE,
+            run_id,
+            cfg.storage,
+            wait_seconds=cfg.lake.lease_wait_seconds,
+            ttl_seconds=cfg.lake.lease_ttl_seconds,
+        )
 
     def __init__(
-        self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool, listing: Listing | None = None
+        self,
+        spark: SparkSession,
+        cfg: Config,
+        lake: str,
+        full_refresh: bool,
+        listing: Listing | None = None,
+        run_id: str | None = None,
     ) -> None:
-        self.listing = listing  # the new input, when the caller listed it already
+        self.listing = listing  # the new input, when the caller listed it already (under the lease)
         self.spark = spark
         self.cfg = cfg
         self.storage = cfg.storage
         self.lake = lake
         self.full_refresh = full_refresh
         self.now = datetime.now(UTC)
-        self.summary = RunSummary(run_id=new_run_id(self.now))
+        self.summary = RunSummary(run_id=run_id or new_run_id(self.now))
         self.writer = delta.choose_writer(cfg.lake.writer, spark)
+        self.suite = qc.load_suite(self.SOURCE)
         self._clock = time.monotonic()
+
+    # ---------------------------------------------------------------------------------------------
+    # tables, stages and writes
 
     def loc(self, layer: str, table: str | None = None) -> str:
         if layer == "quarantine" or table == "quarantine":
             return table_location(self.lake, "quarantine", self.SOURCE)
         return table_location(self.lake, layer, self.SOURCE, table)
-
-    def write(self, df: DataFrame, location: str, **kwargs) -> int:
-        result = delta.write_table(
-            df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, writer=self.writer, **kwargs
-        )
-        return result.rows
 
     def stage(self, name: str) -> StageRecord:
         record = StageRecord(stage=name, started_at=datetime.now(UTC))
@@ -91,14 +154,53 @@ class SourceRun:
 
     def done(self, record: StageRecord) -> None:
         record.seconds = round(time.monotonic() - self._clock, 3)
+        faults.point(f"{record.stage}:done")
 
     def count_out(self, record: StageRecord, key: str, rows: int) -> None:
         record.rows_out[key] = record.rows_out.get(key, 0) + rows
         self.summary.rows_out[key] = self.summary.rows_out.get(key, 0) + rows
 
+    @staticmethod
+    def _label(location: str) -> str:
+        parts = location.rstrip("/").split("/")
+        return "/".join(parts[-2:]) if parts[-2] != "quarantine" else f"quarantine/{parts[-1]}"
+
+    def stage_write(self, df: DataFrame, location: str, **kwargs) -> Staged:
+        """Write ``df``'s data files for the table at ``location``; commit them with :meth:`commit`."""
+        staged = delta.stage(
+            df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, writer=self.writer, **kwargs
+        )
+        faults.point(f"{self._label(location)}:staged")
+        return staged
+
+    def commit(self, staged: Staged) -> int:
+        rows = delta.commit(staged, self.storage).rows
+        faults.point(f"{self._label(staged.location)}:committed")
+        return rows
+
+    def write(self, df: DataFrame, location: str, **kwargs) -> int:
+        return self.commit(self.stage_write(df, location, **kwargs))
+
     def marker(self, location: str, app_id: str) -> int | None:
         """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""
         return None if self.full_refresh else delta.transaction_version(location, app_id, self.storage)
+
+    def behind(self, layer: str, names: list[str], app_id: str, source: str, upto: int) -> dict[int | None, list[str]]:
+        """The tables of ``names`` for which commits of ``source`` (a table location) after their marker up to
+        version ``upto`` added data, grouped by their marker. Commits that only compacted or checkpointed
+        ``source`` add nothing; a table whose marker is behind only those is left as it is."""
+        pending: dict[int | None, list[str]] = {}
+        for name in names:
+            marker = self.marker(self.loc(layer, name), app_id)
+            if marker is not None and marker >= upto:
+                continue
+            if marker is not None and not delta.changes_since(source, marker, self.storage, upto).files:
+                continue
+            pending.setdefault(marker, []).append(name)
+        return pending
+
+    # ---------------------------------------------------------------------------------------------
+    # bronze
 
     def list_new(self, record: StageRecord, input_root: str) -> Listing:
         """The input files that bronze does not hold yet (all of them on a full refresh)."""
@@ -106,52 +208,187 @@ class SourceRun:
         listing = self.listing or self.pending_input(self.cfg, input_root, self.lake, self.full_refresh)
         self.summary.files_listed, self.summary.files_skipped = listing.total, listing.skipped
         self.summary.files_new = record.files_in = len(listing.files)
+        self.summary.changed, self.summary.problems = listing.changed, listing.problems
         suffixes = "/".join(suffix) if isinstance(suffix, tuple) else suffix
         record.message = (
             f"listed {listing.total} files under {listing.root}, {len(listing.files)} new, "
             f"{listing.skipped} skipped (not *{suffixes})"
         )
+        if listing.changed:
+            record.message += f"; {len(listing.changed)} ingested files changed since (not read again)"
+        faults.point("bronze:listed")
         return listing
 
-    def write_bronze(self, record: StageRecord, rows: DataFrame, table: str, schema: T.StructType) -> None:
-        """Append ``rows`` (the bronze columns but the run's) to bronze ``table`` as the next ingest batch,
-        with this run's id and time; a full refresh overwrites the table instead."""
-        location = self.loc("bronze", table)
+    def bronze_rows(self, files: list[FileEntry], root: str):
+        """The source's bronze columns (but the run's) for ``files``: a :class:`~visionlake.ingest.reader.Read`."""
+        raise NotImplementedError
+
+    def bronze(self, input_root: str, schema: T.StructType) -> None:
+        """Stage ``bronze``: the new files as the next ingest batch of the bronze table, with this run's id and
+        time (a full refresh overwrites the table instead). Files that cannot be read now are left pending."""
+        record = self.stage("bronze")
+        listing = self.list_new(record, input_root)
+        if not listing.files and not self.full_refresh:
+            self.done(record)
+            return
+        location = self.loc("bronze", self.BRONZE_TABLE)
         app_id = f"visionlake/{self.SOURCE}/ingest"
-        rows = rows.select(
-            *[c for c in schema.fieldNames() if c not in RUN_COLUMNS],
-            F.lit(self.summary.run_id).alias("run_id"),
-            F.lit(self.now).alias("ingested_at"),
-            F.lit(self.now.date()).alias("ingest_date"),
-        )
         batch = (delta.transaction_version(location, app_id, self.storage) or 0) + 1
-        mode = "overwrite" if self.full_refresh else "append"
-        written = self.write(rows, location, partition_by=["ingest_date"], txn=Txn(app_id, batch), mode=mode)
-        self.count_out(record, f"bronze/{table}", written)
-
-    def behind(self, layer: str, names: list[str], app_id: str, version: int) -> dict[int | None, list[str]]:
-        """The tables of ``names`` whose marker is older than ``version``, grouped by their marker."""
-        pending: dict[int | None, list[str]] = {}
-        for name in names:
-            marker = self.marker(self.loc(layer, name), app_id)
-            if marker is None or marker < version:
-                pending.setdefault(marker, []).append(name)
-        return pending
-
-    def check_counts(self, bronze: str, accepted: str) -> None:
-        """Stage ``check``: every bronze row is either in the ``accepted`` silver table or quarantined."""
-        record = self.stage("check")
-        bronze_rows = delta.row_count(self.loc("bronze", bronze), self.storage)
-        accepted_rows = delta.row_count(self.loc("silver", accepted), self.storage)
-        quarantined = delta.row_count(self.loc("quarantine"), self.storage)
-        record.rows_in = bronze_rows
-        record.rows_out = {f"silver/{accepted}": accepted_rows, f"quarantine/{self.SOURCE}": quarantined}
-        record.message = f"bronze {bronze_rows} = silver {accepted} {accepted_rows} + quarantined {quarantined}"
-        if bronze_rows != accepted_rows + quarantined:
-            record.status = "failed"
-            record.message = record.message.replace(" = ", " != ")
-        self.summary.check = record.message
+        files = list(listing.files)
+        for _ in range(3):
+            read = self.bronze_rows(files, listing.root)
+            rows = read.rows.select(
+                *[c for c in schema.fieldNames() if c not in RUN_COLUMNS],
+                F.lit(self.summary.run_id).alias("run_id"),
+                F.lit(self.now).alias("ingested_at"),
+                F.lit(self.now.date()).alias("ingest_date"),
+            )
+            staged = self.stage_write(
+                rows,
+                location,
+                partition_by=["ingest_date"],
+                txn=Txn(app_id, batch),
+                mode="overwrite" if self.full_refresh else "append",
+                read_version=None if self.full_refresh else listing.bronze_version,
+            )
+            pending = dict(read.pending.value)
+            partial = set(pending) - set(read.planned) if self.PARTIAL_FILES else set()
+            if not partial:
+                break
+            # a file failed half-way while others of the batch were read: write the batch again without it
+            delta.discard(staged, self.storage)
+            files = [f for f in files if f.path not in partial]
+        self.summary.pending = pending
+        if pending:
+            record.message += f"; {len(pending)} files could not be read now and stay pending for the next run"
+        written = self.commit(staged)
+        self.count_out(record, f"bronze/{self.BRONZE_TABLE}", written)
+        if written and "new_fields" in schema.fieldNames():
+            carried = staged.dataset(self.storage).to_table(
+                columns=["source_path", "new_fields"], filter=pc.field("new_fields").is_valid()
+            )
+            self.summary.drift = record_drift(
+                self.lake, self.summary.run_id, self.SOURCE, carried, self.now, self.storage
+            )
+            new = [d.field_path for d in self.summary.drift if d.new]
+            if new:
+                record.message += f"; new fields: {', '.join(new)}"
         self.done(record)
+
+    # ---------------------------------------------------------------------------------------------
+    # the quality gate
+
+    def _silver_scopes(self, gold_tables: list[str], gold_app: str) -> dict[str, qc.Scope]:
+        """Each silver table's rows that gold has not consumed yet (all of them on a full refresh), the whole
+        silver tables, and the bronze and quarantine tables as wholes (for reconciliation)."""
+        scopes: dict[str, qc.Scope] = {}
+        for name in self.SILVER_TABLES:
+            layer = "quarantine" if name == "quarantine" else "silver"
+            location = self.loc(layer, name)
+            snap = reader.snapshot(location, self.storage)
+            key = "quarantine" if name == "quarantine" else f"silver.{name}"
+            if snap is None:
+                scopes[key] = qc.Scope(None, None, 0)
+                continue
+            whole = reader.dataset(snap, self.storage)
+            rows = None
+            if name != "quarantine":
+                consumed = self._consumed_by_gold(name, gold_tables, gold_app)
+                changes = delta.changes_since(location, consumed, self.storage, snap.version)
+                rows = reader.files_dataset(
+                    location,
+                    self.storage,
+                    snap.schema,
+                    list(snap.partition_columns),
+                    changes.files,
+                    changes.partitions,
+                )
+            scopes[key] = qc.Scope(rows, whole, snap.num_records)
+        bronze = reader.snapshot(self.loc("bronze", self.BRONZE_TABLE), self.storage)
+        if bronze is not None:
+            scopes[f"bronze.{self.BRONZE_TABLE}"] = qc.Scope(
+                None, reader.dataset(bronze, self.storage), bronze.num_records
+            )
+        return scopes
+
+    def _consumed_by_gold(self, silver_table: str, gold_tables: list[str], gold_app: str) -> int | None:
+        """The version of ``silver_table`` that every gold table has consumed (None: some has not, or full
+        refresh): recorded by gold's commits as app transactions ``<gold app>:<silver table>``."""
+        if self.full_refresh:
+            return None
+        versions = [
+            delta.transaction_version(self.loc("gold", g), f"{gold_app}:{silver_table}", self.storage)
+            for g in gold_tables
+        ]
+        return None if any(v is None for v in versions) else min(versions)
+
+    def silver_markers(self, gold_app: str) -> tuple[Txn, ...]:
+        """The app transactions a gold commit records: the version of each silver table it was built from."""
+        found = []
+        for name in self.SILVER_TABLES:
+            if name == "quarantine":
+                continue
+            version = delta.version(self.loc("silver", name), self.storage)
+            if version is not None:
+                found.append(Txn(f"{gold_app}:{name}", version))
+        return tuple(found)
+
+    def _gate(self, record: StageRecord, results: list[qc.CheckResult], what: str) -> None:
+        self.summary.checks += results
+        failed = [r for r in results if not r.passed]
+        errors = [r for r in failed if r.check.level == "error"]
+        reconcile = [r for r in results if r.check.kind == "reconcile"]
+        if reconcile and not self.summary.check:
+            self.summary.check = "; ".join(r.detail for r in reconcile)
+        record.message = (
+            f"{len(results)} checks, {len(failed)} failed ({len(errors)} errors)" if results else "no checks declared"
+        )
+        if errors:
+            record.status = "failed"
+            first = errors[0]
+            sample = f" (e.g. {first.sample[0]})" if first.sample else f" ({first.detail})" if first.detail else ""
+            more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
+            raise QualityError(
+                f"quality check {first.check.table} {first.check.name} failed on {first.failing_rows} rows{sample}"
+                f"{more}; {what} (see _quality/results)"
+            )
+
+    def check(self, gold_tables: list[str], gold_app: str) -> None:
+        """Stage ``check``: the declared checks over the silver rows gold has not consumed and the layers'
+        reconciliation. A failed ``error`` check fails the run: gold is not published."""
+        record = self.stage("check")
+        scopes = self._silver_scopes(gold_tables, gold_app)
+        tables = set(scopes)
+        checks = [c for c in self.suite.for_tables(tables) if not c.table.startswith("gold.")]
+        results = qc.evaluate(self.suite, checks, scopes, self.now, "run")
+        self._gate(record, results, "gold was not published")
+        self.done(record)
+
+    def publish(self, record: StageRecord, staged: dict[str, Staged]) -> None:
+        """Check the staged gold rows against ``conf/quality``; if no ``error`` check fails, commit every gold
+        table (otherwise nothing of gold is committed and the run fails)."""
+        scopes: dict[str, qc.Scope] = {}
+        for name, item in staged.items():
+            if not item.skipped and item.deferred is None:
+                scopes[f"gold.{name}"] = qc.Scope(item.dataset(self.storage), None)
+        parents = {c.parent for c in self.suite.checks if c.table in scopes and c.parent}
+        for parent in parents:
+            layer, _, name = parent.partition(".")
+            snap = reader.snapshot(self.loc(layer, name), self.storage)
+            scopes[parent] = qc.Scope(None, None if snap is None else reader.dataset(snap, self.storage))
+        checks = [c for c in self.suite.checks if c.table in scopes and c.table.startswith("gold.")]
+        results = qc.evaluate(self.suite, checks, scopes, self.now, "run")
+        try:
+            self._gate(record, results, "gold was not published")
+        except QualityError:
+            for item in staged.values():
+                delta.discard(item, self.storage)
+            raise
+        faults.point("gold:checked")
+        for name, rows in concurrently(lambda n: self.commit(staged[n]), list(staged)).items():
+            self.count_out(record, f"gold/{name}", rows)
+
+    # ---------------------------------------------------------------------------------------------
 
     def stages(self, input_root: str) -> None:
         raise NotImplementedError
@@ -165,36 +402,67 @@ class SourceRun:
         lake: str,
         full_refresh: bool = False,
         listing: Listing | None = None,
+        lease: Lease | None = None,
+        run_id: str | None = None,
     ) -> RunSummary:
-        """Run the source's pipeline once on the new files under ``input_root`` (``listing``, when given).
+        """Run the source's pipeline once on the new files under ``input_root`` (``listing``, when given: it
+        must have been made under ``lease``). Without a lease, takes one for the run.
 
         Raises:
-            ReconciliationError: bronze rows are not all accounted for by silver and quarantine.
+            LeaseTimeoutError: another run held the lease for longer than ``lake.lease_wait_seconds``.
+            QualityError: an ``error`` check failed (gold was not published).
+            ConcurrentRunError: a table changed under the run (another writer); nothing of it was committed.
         """
-        return cls(spark, cfg, lake, full_refresh, listing).execute(input_root)
+        run_id = run_id or (lease.run_id if lease is not None else new_run_id())
+        if lease is not None:
+            return cls(spark, cfg, lake, full_refresh, listing, run_id).execute(input_root, lease)
+        with cls.lease(cfg, lake, run_id) as held:
+            return cls(spark, cfg, lake, full_refresh, None, run_id).execute(input_root, held)
 
-    def execute(self, input_root: str) -> RunSummary:
-        """Run the stages, then append their records to ``_runs`` (also when a stage failed).
-
-        Raises:
-            ReconciliationError: the final check found bronze rows that are not accounted for.
-        """
+    def execute(self, input_root: str, lease: Lease | None = None) -> RunSummary:
+        """Run the stages, then append their records to ``_runs`` and the check results to ``_quality``
+        (also when a stage failed)."""
+        if lease is not None:
+            self.summary.waited = lease.waited
+            if lease.interrupted is not None:
+                holder = lease.interrupted
+                self.summary.interrupted = holder.run_id
+                record_interrupted(
+                    self.lake, holder.run_id, self.SOURCE, holder.since, self.summary.run_id, self.storage
+                )
         try:
             self.stages(input_root)
         except Exception as exc:
             failed = self.summary.stages[-1] if self.summary.stages else self.stage("start")
-            failed.status, failed.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            failed.status = "failed"
+            kept = failed.message if isinstance(exc, QualityError) else None
+            failed.message = "; ".join(filter(None, [kept, redact(describe(exc, hint=False))]))[:2000]
             if failed.seconds is None:
-                self.done(failed)
-            append_runs(self.lake, self.summary.run_id, self.SOURCE, self.summary.stages, self.storage)
+                failed.seconds = round(time.monotonic() - self._clock, 3)
+            self._log()
             raise
-        append_runs(self.lake, self.summary.run_id, self.SOURCE, self.summary.stages, self.storage)
-        if self.summary.stages and self.summary.stages[-1].status == "failed":
-            raise ReconciliationError(self.summary.check)
+        self._log()
         return self.summary
 
+    def _log(self) -> None:
+        if self.summary.checks:
+            append_results(self.lake, self.summary.run_id, self.SOURCE, self.summary.checks, self.now, self.storage)
+        append_runs(self.lake, self.summary.run_id, self.SOURCE, self.summary.stages, self.storage)
 
-def concurrently(fn: Callable[[str], int], names: list[str], threads: int = 4) -> dict[str, int]:
+
+def concurrently(fn: Callable[[str], R], names: list[str], threads: int = 4) -> dict[str, R]:
     """``{name: fn(name)}``, the calls made from a few driver threads so that Spark jobs and commits overlap."""
+    if not names:
+        return {}
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return dict(zip(names, pool.map(fn, names), strict=True))
+
+
+def record_failure(lake: str, source: str, run_id: str, exc: Exception, cfg: Config) -> None:
+    """Record a run that failed before its stages began (no lease, no input), best effort: the lake may be
+    what is unreachable."""
+    with contextlib.suppress(Exception):
+        record = StageRecord(
+            "start", datetime.now(UTC), "failed", seconds=0.0, message=redact(describe(exc, hint=False))[:2000]
+        )
+        append_runs(lake, run_id, source, [record], cfg.storage)

@@ -16,7 +16,7 @@ from deltalake import DeltaTable
 from tests.conftest import write_files
 
 from visionlake.config import AlprSettings, StorageSettings
-from visionlake.lake import delta
+from visionlake.lake import delta, read
 from visionlake.sources.alpr.pipeline import run
 
 UTC = dt.UTC
@@ -93,7 +93,7 @@ def lake(spark, alpr_cfg, tmp_path_factory):
 
 
 def _rows(lake_root: Path, relative: str, columns: list[str]) -> list[tuple]:
-    table = DeltaTable(str(lake_root / "lake" / relative)).to_pyarrow_table(columns=columns)
+    table = read(str(lake_root / "lake" / relative), columns=columns)
     return sorted(tuple(r[c] for c in columns) for r in table.to_pylist())
 
 
@@ -113,7 +113,10 @@ def test_run_summary_counts_every_file(lake):
         "invalid_encoding": 1,
         "unreadable": 1,
     }
-    assert summary.check == "bronze 14 = silver frames 6 + quarantined 8"
+    assert summary.check == (
+        "bronze.results 14 = silver.frames 6 + quarantine 8; silver.frames.sum(plate_count) 3 = silver.plates 3; "
+        "silver.frames.sum(car_count) 4 = silver.cars 4"
+    )
 
 
 def test_bronze_holds_every_file_verbatim_with_lineage(lake):
@@ -132,8 +135,11 @@ def test_bronze_holds_every_file_verbatim_with_lineage(lake):
         "invalid_encoding: not UTF-8 at byte 26",
         summary.run_id,
     )
-    assert by_name[DANGLING][2] is None
-    assert by_name[DANGLING][3].startswith("unreadable: FileNotFoundError")
+    assert by_name[DANGLING][2:] == (
+        None,
+        f"unreadable: dangling symbolic link to {root / 'input' / 'nowhere.json.gone'}",
+        summary.run_id,
+    )
 
 
 def test_quarantine_has_one_row_per_bad_file_with_reason_and_detail(lake):
@@ -143,23 +149,21 @@ def test_quarantine_has_one_row_per_bad_file_with_reason_and_detail(lake):
         (p[len(base) : len(base) + 2], *rest)
         for p, *rest in _rows(root, "quarantine/alpr", ["source_path", "reason", "detail", "raw"])
     ]
-    unreadable_detail = next(r[2] for r in rows if r[0] == "26")
     assert sorted(rows) == [
         ("20", "empty_file", "0 characters of whitespace", ""),
         (
             "21",
             "invalid_json",
-            "not parseable as JSON (malformed or truncated)",
+            "truncated: the text ends at line 1 column 54 (character 53) before the JSON value is complete",
             '{"duration": 30, "frame_id": 21, "plates": [{"text": "AB',
         ),
         ("22", "not_an_object", "top level is an array", '[{"frame_id": 22}]'),
         ("23", "schema_mismatch", "wrong type: duration", '{"duration": {"ms": 5}, "frame_id": 23}'),
         ("24", "missing_field", "missing: frame_id", '{"duration": 5}'),
         ("25", "invalid_encoding", "not UTF-8 at byte 26", None),
-        ("26", "unreadable", unreadable_detail, None),
+        ("26", "unreadable", f"dangling symbolic link to {root / 'input' / 'nowhere.json.gone'}", None),
         ("27", "not_an_object", "top level is null", "null"),
     ]
-    assert unreadable_detail.startswith("FileNotFoundError: [Errno 2] No such file or directory")
 
 
 def test_silver_frames(lake):
@@ -342,7 +346,7 @@ def test_runs_log_has_each_stage_and_a_passed_check(lake):
     by_stage = {r[1]: r for r in rows}
     assert by_stage["bronze"][3] == 14
     assert by_stage["silver"][4:6] == (14, 8)
-    assert by_stage["check"][6] == "bronze 14 = silver frames 6 + quarantined 8"
+    assert by_stage["check"][6] == "36 checks, 0 failed (0 errors)"
 
 
 def test_spark_reader_matches_deltalake_reader(spark, lake):
@@ -350,7 +354,7 @@ def test_spark_reader_matches_deltalake_reader(spark, lake):
     for relative in ["silver/alpr/plates", "gold/alpr/vehicles", "bronze/alpr/results"]:
         location = str(root / "lake" / relative)
         spark_rows = sorted(tuple(r) for r in delta.read_table(spark, location, StorageSettings()).collect())
-        table = DeltaTable(location).to_pyarrow_table()
+        table = read(location)
         columns = delta.spark_schema(location, StorageSettings()).fieldNames()
         rs_rows = sorted(tuple(r[c] for c in columns) for r in table.to_pylist())
         assert spark_rows == [tuple(_naive(v) for v in r) for r in rs_rows]
@@ -379,17 +383,11 @@ def test_second_run_adds_nothing_and_new_files_add_exactly_theirs(spark, alpr_cf
         "gold/alpr/plate_sightings",
         "gold/alpr/daily_processing",
     ]
-    before = {
-        t: (DeltaTable(f"{lake_root}/{t}").version(), DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows)
-        for t in tables
-    }
+    before = {t: (DeltaTable(f"{lake_root}/{t}").version(), read(f"{lake_root}/{t}").num_rows) for t in tables}
 
     again = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
     assert again.files_new == 0
-    assert {
-        t: (DeltaTable(f"{lake_root}/{t}").version(), DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows)
-        for t in tables
-    } == before
+    assert {t: (DeltaTable(f"{lake_root}/{t}").version(), read(f"{lake_root}/{t}").num_rows) for t in tables} == before
 
     # One new frame, and a byte-identical copy of F2 under another folder of the same camera.
     write_files(
@@ -399,36 +397,29 @@ def test_second_run_adds_nothing_and_new_files_add_exactly_theirs(spark, alpr_cf
     third = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
     assert third.files_new == 2
     assert dict(third.quarantined) == {"duplicate_file": 1}
-    counts = {t: DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows for t in tables}
+    counts = {t: read(f"{lake_root}/{t}").num_rows for t in tables}
     assert counts == {
         **{t: n for t, (_, n) in before.items()},
         "bronze/alpr/results": 16,
         "quarantine/alpr": 9,
         "silver/alpr/frames": 7,
     }
-    dup = [
-        r
-        for r in DeltaTable(f"{lake_root}/quarantine/alpr").to_pyarrow_table().to_pylist()
-        if r["reason"] == "duplicate_file"
-    ]
+    dup = [r for r in read(f"{lake_root}/quarantine/alpr").to_pylist() if r["reason"] == "duplicate_file"]
     assert dup[0]["source_path"] == str(tmp_path / "input" / "cam-a" / "1_05.02.2022.07.15.50.100000.json")
     assert dup[0]["detail"] == f"same camera, name and content as {tmp_path / 'input' / F2}"
     assert dup[0]["raw"] == GOOD[F2]
     stats = {
-        (r["camera_id"], r["event_date"]): r
-        for r in DeltaTable(f"{lake_root}/gold/alpr/daily_camera_stats").to_pyarrow_table().to_pylist()
+        (r["camera_id"], r["event_date"]): r for r in read(f"{lake_root}/gold/alpr/daily_camera_stats").to_pylist()
     }
     assert (stats[("cam-b", D3)]["frames"], stats[("cam-b", D3)]["duration_ms_mean"]) == (2, 50.0)
     assert stats[("cam-b", D3)]["duration_ms_p95"] == pytest.approx(59.0)  # 40 + 0.95 * 20
-    processing = {
-        r["event_date"]: r for r in DeltaTable(f"{lake_root}/gold/alpr/daily_processing").to_pyarrow_table().to_pylist()
-    }
+    processing = {r["event_date"]: r for r in read(f"{lake_root}/gold/alpr/daily_processing").to_pylist()}
     assert (processing[D2]["frames"], processing[D3]["frames"]) == (4, 3)
     assert processing[D3]["recognition_seconds"] == pytest.approx(0.1)
 
 
 def _counts(lake_root: str, tables: list[str]) -> dict[str, int]:
-    return {t: DeltaTable(f"{lake_root}/{t}").to_pyarrow_table().num_rows for t in tables}
+    return {t: read(f"{lake_root}/{t}").num_rows for t in tables}
 
 
 def test_run_that_died_in_silver_is_completed_by_the_next_without_duplicates(spark, alpr_cfg, tmp_path, monkeypatch):
@@ -451,13 +442,16 @@ def test_run_that_died_in_silver_is_completed_by_the_next_without_duplicates(spa
         "silver/alpr/plates": 3,
     }
     assert not DeltaTable.is_deltatable(f"{lake_root}/silver/alpr/frames")
-    failed = [r for r in DeltaTable(f"{lake_root}/_runs").to_pyarrow_table().to_pylist() if r["status"] == "failed"]
+    failed = [r for r in read(f"{lake_root}/_runs").to_pylist() if r["status"] == "failed"]
     assert [(r["stage"], r["message"]) for r in failed] == [("silver", "RuntimeError: executor lost")]
 
     monkeypatch.setattr(silver, "build_frames", real_build_frames)
     summary = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
     assert summary.files_new == 0
-    assert summary.check == "bronze 14 = silver frames 6 + quarantined 8"
+    assert summary.check == (
+        "bronze.results 14 = silver.frames 6 + quarantine 8; silver.frames.sum(plate_count) 3 = silver.plates 3; "
+        "silver.frames.sum(car_count) 4 = silver.cars 4"
+    )
     assert _counts(
         lake_root, ["quarantine/alpr", "silver/alpr/plates", "silver/alpr/frames", "gold/alpr/vehicles"]
     ) == {
@@ -476,7 +470,11 @@ def test_full_refresh_rebuilds_every_table_from_the_input(spark, alpr_cfg, tmp_p
     for name in BAD:
         (tmp_path / "input" / name).unlink()
     summary = run(spark, alpr_cfg, str(tmp_path / "input"), lake_root, full_refresh=True)
-    assert (summary.files_new, summary.check) == (6, "bronze 6 = silver frames 5 + quarantined 1")
+    assert (summary.files_new, summary.check) == (
+        6,
+        "bronze.results 6 = silver.frames 5 + quarantine 1; silver.frames.sum(plate_count) 2 = silver.plates 2; "
+        "silver.frames.sum(car_count) 4 = silver.cars 4",
+    )
     assert _counts(
         lake_root,
         [
@@ -495,12 +493,12 @@ def test_full_refresh_rebuilds_every_table_from_the_input(spark, alpr_cfg, tmp_p
         "gold/alpr/vehicles": 4,
         "gold/alpr/plate_sightings": 2,
     }
-    assert DeltaTable(f"{lake_root}/quarantine/alpr").to_pyarrow_table().column("reason").to_pylist() == ["unreadable"]
+    assert read(f"{lake_root}/quarantine/alpr").column("reason").to_pylist() == ["unreadable"]
 
 
 def test_check_fails_the_run_when_bronze_rows_are_unaccounted_for(spark, alpr_cfg, tmp_path):
     from visionlake.config import StorageSettings
-    from visionlake.errors import ReconciliationError
+    from visionlake.errors import QualityError
     from visionlake.ingest.quarantine import QUARANTINE
 
     _make_input(tmp_path / "input")
@@ -513,7 +511,7 @@ def test_check_fails_the_run_when_bronze_rows_are_unaccounted_for(spark, alpr_cf
         storage=StorageSettings(),
         mode="overwrite",
     )
-    with pytest.raises(ReconciliationError, match="bronze 14 != silver frames 6 \\+ quarantined 0"):
+    with pytest.raises(QualityError, match=r"\(bronze.results 14 != silver.frames 6 \+ quarantine 0\); gold was not"):
         run(spark, alpr_cfg, str(tmp_path / "input"), lake_root)
-    checks = [r for r in DeltaTable(f"{lake_root}/_runs").to_pyarrow_table().to_pylist() if r["stage"] == "check"]
+    checks = [r for r in read(f"{lake_root}/_runs").to_pylist() if r["stage"] == "check"]
     assert sorted(r["status"] for r in checks) == ["failed", "ok"]

@@ -7,7 +7,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from visionlake.sources.alpr.quality import with_result
+from visionlake.sources.alpr.quality import with_diagnosis, with_result
 from visionlake.sources.alpr.schema import RESULT
 
 SOURCE_SCHEMA = T.StructType([T.StructField("raw", T.StringType()), T.StructField("read_error", T.StringType())])
@@ -79,26 +79,108 @@ def test_with_result_empty_file(spark: SparkSession) -> None:
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_with_result_invalid_json(spark: SparkSession) -> None:
+def test_with_result_invalid_json_and_its_diagnosis(spark: SparkSession) -> None:
     source_df = spark.createDataFrame(
         [
             ('{"duration":38,"frame_id":4', None),  # truncated object
             ('{"duration":38,"frame_id":4,"plates":[{"text":"AB1', None),  # truncated inside an array
             ("{duration:38}", None),  # unquoted key
+            ('{"frame_id": 1, "plates": [{"text": "A\u0000B"}]}', None),  # a raw NUL byte inside a string
         ],
         SOURCE_SCHEMA,
     )
-    actual_df = _classified(source_df)
-    detail = "not parseable as JSON (malformed or truncated)"
+    classified = with_result(source_df)
+    assert sorted(r.detail for r in classified.collect()) == ["not parseable as JSON"] * 4
+    actual_df = with_diagnosis(classified).select("raw", "reason", "detail")
     expected_df = spark.createDataFrame(
         [
-            ('{"duration":38,"frame_id":4', "invalid_json", detail),
-            ('{"duration":38,"frame_id":4,"plates":[{"text":"AB1', "invalid_json", detail),
-            ("{duration:38}", "invalid_json", detail),
+            (
+                '{"duration":38,"frame_id":4',
+                "invalid_json",
+                "truncated: the text ends at line 1 column 28 (character 27) before the JSON value is complete",
+            ),
+            (
+                '{"duration":38,"frame_id":4,"plates":[{"text":"AB1',
+                "invalid_json",
+                "truncated: the text ends at line 1 column 47 (character 46) before the JSON value is complete",
+            ),
+            (
+                "{duration:38}",
+                "invalid_json",
+                "not parseable as JSON: Expecting property name enclosed in double quotes at line 1 column 2 "
+                "(character 1)",
+            ),
+            (
+                '{"frame_id": 1, "plates": [{"text": "A\u0000B"}]}',
+                "invalid_json",
+                "not parseable as JSON: Invalid control character at line 1 column 39 (character 38)",
+            ),
         ],
         CLASSIFIED_SCHEMA,
     )
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_diagnosis_names_the_parser_limit_that_was_hit(spark: SparkSession) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    long_text = '{"frame_id": 1, "plates": [{"text": "' + "x" * 21_000_000 + '"}]}'
+    long_number = '{"frame_id": ' + "1" * 1001 + "}"
+    source_df = spark.createDataFrame([(deep, None), (long_text, None), (long_number, None)], SOURCE_SCHEMA)
+    rows = with_diagnosis(with_result(source_df)).select("reason", "detail").collect()
+    assert sorted((r.reason, r.detail) for r in rows) == [
+        ("too_deep", "nesting depth 5,000 is over the JSON parser's limit of 1,000"),
+        ("too_large", "a number of 1,001 characters is over the JSON parser's limit of 1,000"),
+        ("too_large", "a string of 21,000,000 characters is over the JSON parser's limit of 20,000,000"),
+    ]
+
+
+def test_with_result_trailing_data(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [
+            ('{"frame_id": 1} garbage', None),
+            ('{"frame_id": 1}{"frame_id": 2}', None),  # a second object after the first
+            ('{"frame_id": 1}, {"frame_id": 2}', None),
+            ('{"frame_id": 1}  \n', None),  # whitespace after the object is fine
+        ],
+        SOURCE_SCHEMA,
+    )
+    actual_df = _classified(source_df)
+    detail = "more text after the first JSON value (garbage or a second value)"
+    expected_df = spark.createDataFrame(
+        [
+            ('{"frame_id": 1} garbage', "trailing_data", detail),
+            ('{"frame_id": 1}{"frame_id": 2}', "trailing_data", detail),
+            ('{"frame_id": 1}, {"frame_id": 2}', "trailing_data", detail),
+            ('{"frame_id": 1}  \n', None, None),
+        ],
+        CLASSIFIED_SCHEMA,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_with_result_takes_the_problems_found_while_reading(spark: SparkSession) -> None:
+    # visionlake.ingest.drift finds non-finite numbers and objects in string fields as the file is read
+    text = '{"frame_id": 1, "plates": [{"confidences": [NaN]}]}'
+    source_df = spark.createDataFrame(
+        [
+            (text, "non_finite_number: NaN or infinite: plates[].confidences[]"),
+            ('{"frame_id": 1, "timestamp": ["x"]}', "schema_mismatch: wrong type: timestamp"),
+        ],
+        SOURCE_SCHEMA,
+    )
+    rows = with_result(source_df).select("raw", "reason", "detail", "result").collect()
+    assert sorted((r.reason, r.detail, r.result) for r in rows) == [
+        ("non_finite_number", "NaN or infinite: plates[].confidences[]", None),
+        ("schema_mismatch", "wrong type: timestamp", None),
+    ]
+
+
+def test_with_result_a_duplicate_key_keeps_its_last_value_and_a_bom_is_accepted(spark: SparkSession) -> None:
+    source_df = spark.createDataFrame(
+        [('{"frame_id": 1, "duration": 5, "duration": 7}', None), ('\ufeff{"frame_id": 2}', None)], SOURCE_SCHEMA
+    )
+    rows = with_result(source_df).select("reason", "result.frame_id", "result.duration").collect()
+    assert sorted((r.reason, r.frame_id, r.duration) for r in rows) == [(None, 1, 7), (None, 2, None)]
 
 
 def test_with_result_not_an_object(spark: SparkSession) -> None:

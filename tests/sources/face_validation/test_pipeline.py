@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from deltalake import DeltaTable
 from tests.conftest import SHARED
 
 from visionlake.config import FaceValidationSettings
+from visionlake.lake import read
 from visionlake.sources.face_validation.pipeline import run
 from visionlake.sources.face_validation.schema import API_CALLS
 
@@ -113,7 +113,7 @@ def write_exports(folder: Path) -> None:
 
 
 def table(lake: Path, name: str) -> list[dict]:
-    return DeltaTable(str(lake / name)).to_pyarrow_table().to_pylist()
+    return read(str(lake / name)).to_pylist()
 
 
 def lake_text(lake: Path) -> str:
@@ -154,7 +154,7 @@ def test_every_document_is_in_silver_or_quarantine(hand_lake):
         "duplicate_id": 1,
         "conflicting_duplicate_id": 1,
     }
-    assert first.check == "bronze 12 = silver api_calls 7 + quarantined 5"
+    assert first.check == "bronze.documents 12 = silver.api_calls 7 + quarantine 5"
 
 
 def test_quarantine_rows_name_the_reason_and_the_place(hand_lake):
@@ -259,7 +259,7 @@ def test_second_run_adds_nothing(hand_lake):
     assert (second.files_new, second.files_listed) == (0, 2)
     assert all(rows == 0 for rows in second.rows_out.values())
     assert len(table(lake, "bronze/face_validation/documents")) == 12
-    assert second.check == "bronze 12 = silver api_calls 7 + quarantined 5"
+    assert second.check == "bronze.documents 12 = silver.api_calls 7 + quarantine 5"
 
 
 def test_no_raw_identifying_value_is_anywhere_in_the_lake(hand_lake):
@@ -274,7 +274,7 @@ def test_the_real_document_end_to_end(spark, fv_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("VISIONLAKE_PII_KEY", KEY)
     shutil.copy(SEED_DOCUMENT, tmp_path / "raw_document_redacted.json")
     summary = run(spark, fv_cfg, str(tmp_path), str(tmp_path / "lake"))
-    assert summary.check == "bronze 1 = silver api_calls 1 + quarantined 0"
+    assert summary.check == "bronze.documents 1 = silver.api_calls 1 + quarantine 0"
     (row,) = table(tmp_path / "lake", "gold/face_validation/transactions")
     # values read off the document by hand
     assert (row["summary_code"], row["summary_desc"], row["total_time_ms"]) == (1402, "spoof image", 2729)
@@ -303,7 +303,7 @@ def test_a_later_export_that_overlaps_adds_only_new_calls(spark, fv_cfg, tmp_pat
     assert later.files_new == 1
     assert (later.rows_out["bronze/documents"], later.rows_out["silver/api_calls"]) == (2, 1)
     assert dict(later.quarantined) == {"duplicate_id": 1}
-    assert later.check == "bronze 14 = silver api_calls 8 + quarantined 6"
+    assert later.check == "bronze.documents 14 = silver.api_calls 8 + quarantine 6"
     assert len(table(tmp_path / "lake", "gold/face_validation/transactions")) == 8
     final = {
         r["procesoConvenioGuid"]: r["summary_code"]
@@ -330,4 +330,4 @@ def test_a_run_that_dies_in_silver_is_completed_by_the_next_without_duplicates(s
     assert again.files_new == 0
     assert again.rows_out["silver/api_calls"] == 7
     assert "quarantine/face_validation" not in again.rows_out  # its txn says it already consumed that bronze
-    assert again.check == "bronze 12 = silver api_calls 7 + quarantined 5"
+    assert again.check == "bronze.documents 12 = silver.api_calls 7 + quarantine 5"

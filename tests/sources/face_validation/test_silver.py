@@ -13,18 +13,20 @@ from pyspark.sql import functions as F
 from visionlake.ingest.documents import READ_SCHEMA
 from visionlake.sources.face_validation import silver
 from visionlake.sources.face_validation.bronze import parse_documents
+from visionlake.sources.face_validation.pipeline import FaceValidationRun
 
 KEY = b"unit-test-key"
 WHEN = datetime(2025, 1, 10, tzinfo=UTC)
 
 
 def read_rows(spark, *texts: str | None, errors: tuple[str | None, ...] = ()):
-    """READ_SCHEMA rows for document texts (offsets 0, 100, 200, ...)."""
+    """READ_SCHEMA rows for document texts (offsets 0, 100, 200, ...), scanned as the reader scans them."""
     errors = errors or (None,) * len(texts)
-    rows = [
-        ("/in/export.json", 1000, WHEN, 100 * i, "sha", text, error)
-        for i, (text, error) in enumerate(zip(texts, errors, strict=True))
-    ]
+    scanner = FaceValidationRun.scanner()
+    rows = []
+    for i, (text, error) in enumerate(zip(texts, errors, strict=True)):
+        fields, problem = scanner.scan(text.encode()) if text is not None else (None, None)
+        rows.append(("/in/export.json", 1000, WHEN, 100 * i, "sha", text, error or problem, fields))
     return spark.createDataFrame(rows, READ_SCHEMA)
 
 
@@ -67,20 +69,41 @@ def test_parse_redacts_and_pseudonymises(spark):
     [
         (
             '{"_id": {"$oid": "ab"}, "summary": {"status": "ok"',
-            "invalid_json: not parseable as JSON (malformed or truncated)",
+            "invalid_json: truncated: the text ends at line 1 column 51 (character 50) before the JSON value is "
+            "complete",
         ),
+        (
+            '{"_id": "x", date: 1}',
+            "invalid_json: not parseable as JSON: Expecting property name enclosed in double "
+            "quotes at line 1 column 14 (character 13)",
+        ),
+        ("[" * 1200 + "]" * 1200, "too_deep: nesting depth 1,200 is over the JSON parser's limit of 1,000"),
         ("[1, 2]", "not_an_object: top level is an array"),
         ('"text"', "not_an_object: top level is a string"),
         (
             '{"_id": "x", "total_time_ms": {"ms": 3}, "http_code": "two hundred"}',
             "schema_mismatch: wrong type: http_code, total_time_ms",
         ),
+        # a string field that got an object (the code is "1400" as text); _id and date hold Extended JSON
+        ('{"_id": {"$oid": "ab"}, "summary": {"code": {"x": 1}}}', "schema_mismatch: wrong type: summary.code"),
+        (
+            '{"_id": "x", "summary": {"status": "ok"}} {"_id": "y"}',
+            "trailing_data: more text after the first JSON value (garbage or a second value)",
+        ),
+        ('{"_id": "x", "ts": NaN, "total_time_ms": Infinity}', "non_finite_number: NaN or infinite: total_time_ms, ts"),
     ],
 )
 def test_parse_errors_name_the_reason(spark, text, error):
     row = parsed(spark, text).first()
     assert row["parse_error"] == error
     assert row["content_sha256"] is None
+    # nothing of a document that cannot be used reaches bronze (no NaN or infinity either)
+    assert (row["_id"], row["ts"], row["total_time_ms"], row["summary"]) == (None, None, None, None)
+
+
+def test_a_duplicate_key_keeps_its_last_value(spark):
+    row = parsed(spark, '{"_id": "x", "http_code": 500, "http_code": 200}').first()
+    assert (row["parse_error"], row["http_code"]) == (None, 200.0)
 
 
 def test_read_errors_pass_through(spark):

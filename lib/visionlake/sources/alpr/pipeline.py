@@ -4,9 +4,11 @@ Each stage consumes what the previous one committed and has not yet been consume
 part-way is completed by the next one and never appends twice:
 - bronze takes input files whose path it does not hold yet;
 - each silver table (and quarantine) records, as its Delta app transaction, the bronze version it has
-  consumed, and takes the bronze files added since;
+  consumed, and takes the rows that bronze commits added since (``dataChange = true``: compaction adds
+  nothing; a commit that removed data stops the run and asks for ``--full-refresh``);
+- the checks of ``conf/quality/alpr.yaml`` gate gold;
 - each gold table records the silver ``frames`` version it has consumed and recomputes the event dates
-  of the frames files added since (``plate_sightings``, which is not per date, is recomputed whole).
+  of the frames rows added since (``plate_sightings``, which is not per date, is recomputed whole).
 """
 
 from __future__ import annotations
@@ -17,21 +19,24 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from visionlake.ingest import jsonparse
+from visionlake.ingest.drift import FieldScanner
+from visionlake.ingest.listing import FileEntry
 from visionlake.ingest.quarantine import to_quarantine
-from visionlake.ingest.reader import read_files
+from visionlake.ingest.reader import Read, read_files
 from visionlake.lake import delta
-from visionlake.lake.delta import Txn
+from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.runlog import StageRecord
 from visionlake.sources.alpr import gold, silver
-from visionlake.sources.alpr.quality import with_result
-from visionlake.sources.alpr.schema import BRONZE
+from visionlake.sources.alpr.quality import with_diagnosis, with_result
+from visionlake.sources.alpr.schema import BRONZE, RESULT
 from visionlake.sources.runner import SourceRun, concurrently
 
 SOURCE = "alpr"
 SILVER_APP = "visionlake/alpr/silver"
 GOLD_APP = "visionlake/alpr/gold"
 # frames goes last: once it has consumed a bronze version, every other silver table has too.
-SILVER_TABLES = ["quarantine", *silver.ELEMENT_TABLES, "frames"]
+SILVER_TABLES = ("quarantine", *silver.ELEMENT_TABLES, "frames")
 GOLD_DATED = ["vehicles", "daily_camera_stats", "daily_processing"]
 GOLD_TABLES = [*GOLD_DATED, "plate_sightings"]
 
@@ -39,22 +44,22 @@ GOLD_TABLES = [*GOLD_DATED, "plate_sightings"]
 class _Run(SourceRun):
     SOURCE = SOURCE
     BRONZE_TABLE = "results"
+    SILVER_TABLES = SILVER_TABLES
+
+    @staticmethod
+    def scanner() -> FieldScanner:
+        return FieldScanner(RESULT)
 
     def stages(self, input_root: str) -> None:
-        self.bronze(input_root)
+        self.bronze(input_root, BRONZE)
         self.silver()
+        self.check(GOLD_TABLES, GOLD_APP)
         self.gold()
-        self.check_counts("results", "frames")
+
+    def bronze_rows(self, files: list[FileEntry], root: str) -> Read:
+        return read_files(self.spark, root, files, self.storage, self.cfg.ingest, self.scanner())
 
     # ---------------------------------------------------------------------------------------------
-
-    def bronze(self, input_root: str) -> None:
-        record = self.stage("bronze")
-        listing = self.list_new(record, input_root)
-        if listing.files or self.full_refresh:
-            raw = read_files(self.spark, listing.root, listing.files, self.storage, self.cfg.ingest)
-            self.write_bronze(record, raw, "results", BRONZE)
-        self.done(record)
 
     def silver(self) -> None:
         record = self.stage("silver")
@@ -64,86 +69,116 @@ class _Run(SourceRun):
             record.status, record.message = "skipped", "no bronze table yet"
             self.done(record)
             return
-        pending = self.behind("silver", SILVER_TABLES, SILVER_APP, bronze_version)
+        pending = self.behind("silver", list(SILVER_TABLES), SILVER_APP, bronze_location, bronze_version)
         record.rows_in = 0
         for marker, tables in pending.items():
-            files = delta.files_added_since(bronze_location, marker, self.storage)
-            bronze_rows = delta.read_files(self.spark, bronze_location, files, BRONZE)
+            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
+            bronze_rows = delta.read_files(self.spark, bronze_location, changes.files, BRONZE)
             record.rows_in += self._silver_batch(bronze_rows, tables, Txn(SILVER_APP, bronze_version), record)
         if not pending:
             record.status, record.message = "skipped", "every silver table is up to date"
         record.quarantined = sum(self.summary.quarantined.values())
         self.done(record)
 
-    def _classified(self, bronze_rows: DataFrame) -> DataFrame:
-        classified = (
-            bronze_rows.drop("run_id", "ingested_at", "ingest_date")
-            .transform(with_result)
-            .transform(silver.with_frame_key)
-            .transform(silver.with_event_time)
+    def _duplicates(self, bronze_rows: DataFrame) -> tuple[DataFrame | None, list[str]]:
+        """Frames that more than one file of the batch, or a file already in silver, carry (byte-identical
+        copies with the same name from the same camera): ``(frame_key, first_path)`` of them and the paths of
+        the copies, which become ``duplicate_file``; the first path keeps the frame. (None, []) when none.
+
+        Copies have the same bytes, so the same reason: keys are compared before any parsing. Within the
+        batch it is one small aggregation over three bronze columns; against silver the keys are compared on
+        the driver (silver's frame_key/source_path read by the lake reader)."""
+        keys = bronze_rows.select(
+            silver.frame_key(F.col("camera_id"), F.col("source_path"), F.col("sha256")).alias("frame_key"),
+            "source_path",
+        ).where(F.col("sha256").isNotNull())
+        first: dict[str, str] = {}
+        copies: list[str] = []
+        for row in (
+            keys.groupBy("frame_key")
+            .agg(F.min("source_path").alias("first_path"), F.collect_list("source_path").alias("paths"))
+            .where(F.size("paths") > 1)
+            .collect()
+        ):
+            first[row["frame_key"]] = row["first_path"]
+            copies += [p for p in row["paths"] if p != row["first_path"]]
+        existing = (
+            None
+            if self.full_refresh
+            else delta.read_columns(self.loc("silver", "frames"), ["frame_key", "source_path"], self.storage)
         )
-        known = None if self.full_refresh else self._already_in_silver(classified)
-        if known is None:
-            return classified
-        duplicate = F.col("reason").isNull() & F.col("first_path").isNotNull()
-        return (
-            classified.join(F.broadcast(known), "frame_key", "left")
-            .withColumns(
-                {
-                    "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
-                    "detail": F.when(
-                        duplicate, F.concat(F.lit("same camera, name and content as "), "first_path")
-                    ).otherwise(F.col("detail")),
-                }
+        if existing is not None and existing.num_rows:
+            in_silver = dict(
+                zip(existing.column("frame_key").to_pylist(), existing.column("source_path").to_pylist(), strict=True)
             )
-            .drop("first_path")
-        )
-
-    def _already_in_silver(self, classified: DataFrame) -> DataFrame | None:
-        """(frame_key, first_path) of the batch's frames that silver already holds from another file, or None.
-
-        The keys are compared on the driver: silver's frame_key/source_path columns come from delta-rs, the
-        batch's from three small bronze columns, so the common case (no duplicate) needs no join at all.
-        """
-        existing = delta.read_columns(self.loc("silver", "frames"), ["frame_key", "source_path"], self.storage)
-        if existing is None or existing.num_rows == 0:
-            return None
-        first_path = dict(
-            zip(existing.column("frame_key").to_pylist(), existing.column("source_path").to_pylist(), strict=True)
-        )
-        batch = classified.select("frame_key", "source_path").collect()
-        duplicates = [(key, first_path[key]) for key, path in batch if key in first_path and first_path[key] != path]
-        if not duplicates:
-            return None
-        return self.spark.createDataFrame(duplicates, "frame_key string, first_path string")
+            for key, path in keys.collect():
+                if key in in_silver and in_silver[key] != path:
+                    first[key] = in_silver[key]
+                    copies.append(path)
+        if not first:
+            return None, []
+        return self.spark.createDataFrame(list(first.items()), "frame_key string, first_path string"), sorted(copies)
 
     def _silver_batch(self, bronze_rows: DataFrame, tables: list[str], txn: Txn, record: StageRecord) -> int:
+        duplicates, copies = self._duplicates(bronze_rows)
         # The parsed batch is cached for the jobs below: only the columns they read, and the raw text only of
         # the rejected rows (quarantine keeps a prefix of it), so the cache holds no copy of the input. It is
         # cached on local disk, not in the heap: Spark keeps cached blocks as 1 MB arrays, which a 4 GB G1 heap
         # (2 MB regions) holds as humongous objects at twice their size, so a cache of 1,000,000 parsed files
         # filled the heap although Spark counted it within its share. Read back from disk costs no more here.
-        rejected_raw = F.when(F.col("reason").isNotNull(), F.col("raw")).alias("raw")
-        classified = (
-            self._classified(bronze_rows)
-            .select("frame_key", "source_path", *silver.EVENT_COLUMNS, "reason", "detail", rejected_raw, "result")
+        keep_raw = F.col("reason").isNotNull() | F.col("source_path").isin(copies)
+        base = (
+            bronze_rows.drop("run_id", "ingested_at", "ingest_date")
+            .transform(with_result)
+            .transform(silver.with_frame_key)
+            .transform(silver.with_event_time)
+            .select(
+                "frame_key",
+                "source_path",
+                *silver.EVENT_COLUMNS,
+                "reason",
+                "detail",
+                F.when(keep_raw, F.col("raw")).alias("raw"),
+                "result",
+            )
             .persist(StorageLevel.DISK_ONLY)
         )
         try:
-            reasons = Counter(
-                {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}
-            )
+            classified = base
+            if duplicates is not None:
+                duplicate = (
+                    F.col("reason").isNull()
+                    & F.col("first_path").isNotNull()
+                    & (F.col("source_path") != F.col("first_path"))
+                )
+                classified = (
+                    base.join(F.broadcast(duplicates), "frame_key", "left")
+                    .withColumns(
+                        {
+                            "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
+                            "detail": F.when(
+                                duplicate, F.concat(F.lit("same camera, name and content as "), "first_path")
+                            ).otherwise(F.col("detail")),
+                        }
+                    )
+                    .drop("first_path")
+                )
+            reasons = Counter({r["reason"]: r["count"] for r in classified.groupBy("reason").count().collect()})
             total = sum(reasons.values())
             rejected = Counter({k: v for k, v in reasons.items() if k is not None})
+            quarantined = classified.where(F.col("reason").isNotNull())
+            if rejected[jsonparse.INVALID]:  # rare: only then does Python tell too_deep/too_large from invalid
+                invalid = with_diagnosis(classified.where(F.col("reason") == jsonparse.INVALID))
+                del rejected[jsonparse.INVALID]
+                rejected.update({r["reason"]: r["count"] for r in invalid.groupBy("reason").count().collect()})
+                quarantined = with_diagnosis(quarantined)
             accepted = classified.where(F.col("reason").isNull())
             elements = silver.explode_elements(accepted)
             mode = "overwrite" if self.full_refresh else "append"
 
             def write_one(name: str) -> int:
                 if name == "quarantine":
-                    df = to_quarantine(
-                        classified.where(F.col("reason").isNotNull()), self.summary.run_id, F.lit(self.now)
-                    )
+                    df = to_quarantine(quarantined, self.summary.run_id, F.lit(self.now))
                     return self.write(df, self.loc("quarantine", name), mode=mode, txn=txn, known_empty=not rejected)
                 df = silver.build_frames(accepted) if name == "frames" else silver.ELEMENT_TABLES[name](elements)
                 return self.write(df, self.loc("silver", name), partition_by=[silver.PARTITION], mode=mode, txn=txn)
@@ -159,7 +194,7 @@ class _Run(SourceRun):
                 self.count_out(record, key, rows)
             return total
         finally:
-            classified.unpersist()
+            base.unpersist()
 
     def gold(self) -> None:
         record = self.stage("gold")
@@ -170,35 +205,43 @@ class _Run(SourceRun):
             self.done(record)
             return
         txn = Txn(GOLD_APP, frames_version)
+        also = self.silver_markers(GOLD_APP)
         settings = self.cfg.alpr
-        record.status, record.message = "skipped", "every gold table is up to date"
         pending = {
             name: marker
-            for marker, names in self.behind("gold", GOLD_TABLES, GOLD_APP, frames_version).items()
+            for marker, names in self.behind("gold", GOLD_TABLES, GOLD_APP, frames_location, frames_version).items()
             for name in names
         }
+        if not pending:
+            record.status, record.message = "skipped", "every gold table is up to date"
+            self.done(record)
+            return
 
-        def write_one(name: str) -> int:
+        def stage_one(name: str) -> Staged:
             location = self.loc("gold", name)
             if name == "plate_sightings":
-                return self.write(
-                    gold.build_plate_sightings(self._silver("plates", None)), location, mode="overwrite", txn=txn
-                )
+                df = gold.build_plate_sightings(self._silver("plates", None))
+                return self.stage_write(df, location, mode="overwrite", txn=txn, also=also)
             marker = pending[name]
             dates = (
                 None
                 if marker is None
-                else delta.partitions_added_since(frames_location, marker, silver.PARTITION, self.storage)
+                else delta.changes_since(frames_location, marker, self.storage, frames_version).partition_values(
+                    silver.PARTITION
+                )
             )
             df = self._gold_dated(name, dates, settings.low_confidence_threshold, settings.hourly_price)
-            return self.write(
-                df, location, partition_by=[silver.PARTITION], mode="overwrite", replace_partitions=dates, txn=txn
+            return self.stage_write(
+                df,
+                location,
+                partition_by=[silver.PARTITION],
+                mode="overwrite",
+                replace_partitions=dates,
+                txn=txn,
+                also=also,
             )
 
-        if pending:
-            record.status, record.message = "ok", None
-        for name, rows in concurrently(write_one, list(pending)).items():
-            self.count_out(record, f"gold/{name}", rows)
+        self.publish(record, concurrently(stage_one, list(pending)))
         self.done(record)
 
     def _silver(self, name: str, dates: list[str] | None) -> DataFrame:
@@ -220,6 +263,6 @@ class _Run(SourceRun):
         return gold.build_daily_processing(self._silver("frames", dates), hourly_price)
 
 
-# run(spark, cfg, input_root, lake, full_refresh=False, listing=None): one run of this source.
+# run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
 run = _Run.run
 RUN = _Run

@@ -4,7 +4,11 @@ The document text never leaves this function: parsing with :data:`~.schema.DOCUM
 allowlist does not name (trazabilidad, azure_blob, landmarks, bounding boxes), and the five identifying
 values are replaced by keyed pseudonyms. A document that cannot be parsed keeps its lineage and gets
 ``parse_error`` = ``<reason>: <detail>``, with reasons ``unreadable``, ``invalid_encoding``,
-``invalid_json``, ``not_an_object`` and ``schema_mismatch`` (the detail names the top-level fields).
+``empty_file``, ``invalid_json`` / ``too_deep`` / ``too_large`` (the detail says where, or which parser
+limit), ``not_an_object``, ``schema_mismatch`` (the detail names the fields; a string field that got an
+object or array counts, except ``_id`` and ``date``, which hold MongoDB Extended JSON),
+``trailing_data`` (text after the first value) and ``non_finite_number`` (NaN or an infinity; the value
+never reaches the lake). A key that appears twice keeps its last value.
 """
 
 from __future__ import annotations
@@ -27,18 +31,30 @@ def object_id(value: Column) -> Column:
 
 def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
     """Bronze columns (the document's fields, then lineage without the run columns) from rows with
-    ``text`` and ``read_error`` (see :mod:`visionlake.ingest.documents`)."""
-    body = jsonparse.body("text")
+    ``text`` and ``read_error`` (see :mod:`visionlake.ingest.documents`).
+
+    A document that cannot be used keeps only its lineage (its fields are null) and gets ``parse_error``.
+    """
+    body = F.col("_body")
     parsed = F.col("_parsed")
     broken = jsonparse.broken(parsed)
+    not_json = broken & jsonparse.not_json(body)
+    top_level = F.col("_mismatched")
+    refused = not_json | (top_level == jsonparse.all_fields(DOCUMENT))
     parse_error = (
         F.when(F.col("read_error").isNotNull(), F.col("read_error"))
-        .when(broken & jsonparse.not_json(body), F.lit("invalid_json: not parseable as JSON (malformed or truncated)"))
+        .when(F.length(body) == 0, F.lit("empty_file: a blank document"))
+        .when(refused, F.col("_diagnosis"))
         .when(
             broken & ~body.startswith("{"), F.concat(F.lit("not_an_object: top level is "), jsonparse.json_kind(body))
         )
-        .when(broken, F.concat(F.lit("schema_mismatch: wrong type: "), jsonparse.mismatched_fields(body, DOCUMENT)))
+        .when(broken, F.concat(F.lit("schema_mismatch: wrong type: "), top_level))
+        .when(
+            jsonparse.trailing_data(body),
+            F.lit("trailing_data: more text after the first JSON value (garbage or a second value)"),
+        )
     )
+    usable = F.col("parse_error").isNull()
     fields = {name: parsed[name] for name in DOCUMENT.fieldNames()}
     fields["_id"] = object_id(parsed["_id"])
     for path in PSEUDONYMISED:
@@ -47,12 +63,22 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
             fields[head] = fields[head].withField(leaf, pseudonym(parsed[head][leaf], key))
         else:
             fields[head] = pseudonym(parsed[head], key)
-    document = [value.alias(name) for name, value in fields.items()]
+    document = [F.when(usable, value).alias(name) for name, value in fields.items()]
     lineage = ["source_path", "source_offset", "source_size", "source_modified_at", "doc_sha256"]
+    readable = F.col("read_error").isNull() & (F.length(body) > 0)
     return (
-        read.withColumn("_parsed", F.when(F.col("read_error").isNull(), jsonparse.parse(body, DOCUMENT)))
+        read.withColumn("_body", jsonparse.body("text"))
+        .withColumn("_parsed", F.when(readable, jsonparse.parse(body, DOCUMENT)))
+        .withColumn(
+            "_mismatched",
+            F.when(
+                readable & broken & ~not_json & body.startswith("{"), jsonparse.mismatched_fields("_body", DOCUMENT)
+            ),
+        )
+        # Python only for the refused texts: it tells too_deep/too_large from malformed JSON
+        .withColumn("_diagnosis", jsonparse.diagnosed(F.when(readable & refused, body)))
         .withColumn("parse_error", parse_error)
-        .select(*document, *lineage, "parse_error")
+        .select(*document, *lineage, "parse_error", "new_fields")
         .withColumn(
             "content_sha256",
             F.when(F.col("parse_error").isNull(), F.sha2(F.to_json(F.struct(*DOCUMENT.fieldNames())), 256)),

@@ -19,14 +19,23 @@ from pyspark.sql import functions as F
 
 from visionlake.config import Config
 from visionlake.ingest.documents import read_documents
-from visionlake.ingest.listing import Listing
+from visionlake.ingest.drift import FieldScanner
+from visionlake.ingest.listing import FileEntry, Listing
 from visionlake.ingest.quarantine import to_quarantine
+from visionlake.ingest.reader import Read
 from visionlake.lake import delta
-from visionlake.lake.delta import Txn
+from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.runlog import StageRecord
 from visionlake.sources.face_validation import gold, silver
 from visionlake.sources.face_validation.bronze import parse_documents
-from visionlake.sources.face_validation.schema import BRONZE, PARTITION
+from visionlake.sources.face_validation.schema import (
+    BRONZE,
+    DOCUMENT,
+    IGNORED,
+    IGNORED_NAMES,
+    JSON_TEXT,
+    PARTITION,
+)
 from visionlake.sources.runner import SourceRun, concurrently
 from visionlake.transforms.pseudonymise import pii_key
 
@@ -35,36 +44,45 @@ SILVER_APP = f"visionlake/{SOURCE}/silver"
 GOLD_APP = f"visionlake/{SOURCE}/gold"
 BRONZE_TABLE = "documents"
 ACCEPTED = "api_calls"
-SILVER_TABLES = ["quarantine", ACCEPTED]  # api_calls last: once it has consumed a version, quarantine has too
+SILVER_TABLES = ("quarantine", ACCEPTED)  # api_calls last: once it has consumed a version, quarantine has too
 
 
 class FaceValidationRun(SourceRun):
     SOURCE = SOURCE
     BRONZE_TABLE = BRONZE_TABLE
+    SIZE_COLUMN, MTIME_COLUMN = "source_size", "source_modified_at"
+    SILVER_TABLES = SILVER_TABLES
+    PARTIAL_FILES = True
 
     @staticmethod
     def input_suffix(cfg: Config) -> tuple[str, ...]:
         return cfg.face_validation.suffixes
 
+    @staticmethod
+    def scanner() -> FieldScanner:
+        return FieldScanner(DOCUMENT, IGNORED, IGNORED_NAMES, JSON_TEXT)
+
     def __init__(
-        self, spark: SparkSession, cfg: Config, lake: str, full_refresh: bool, listing: Listing | None = None
+        self,
+        spark: SparkSession,
+        cfg: Config,
+        lake: str,
+        full_refresh: bool,
+        listing: Listing | None = None,
+        run_id: str | None = None,
     ) -> None:
-        super().__init__(spark, cfg, lake, full_refresh, listing)
+        super().__init__(spark, cfg, lake, full_refresh, listing, run_id)
         self.key = pii_key(cfg.env)  # before anything is read: other environments refuse to run without it
 
     def stages(self, input_root: str) -> None:
-        self.bronze(input_root)
+        self.bronze(input_root, BRONZE)
         self.silver()
+        self.check(list(gold.BUILDERS), GOLD_APP)
         self.gold()
-        self.check_counts(BRONZE_TABLE, ACCEPTED)
 
-    def bronze(self, input_root: str) -> None:
-        record = self.stage("bronze")
-        listing = self.list_new(record, input_root)
-        if listing.files or self.full_refresh:
-            documents = read_documents(self.spark, listing.files, self.storage, self.cfg.ingest)
-            self.write_bronze(record, parse_documents(documents, self.key), BRONZE_TABLE, BRONZE)
-        self.done(record)
+    def bronze_rows(self, files: list[FileEntry], root: str) -> Read:
+        read = read_documents(self.spark, files, self.storage, self.cfg.ingest, scanner=self.scanner())
+        return Read(parse_documents(read.rows, self.key), read.pending, read.planned)
 
     def silver(self) -> None:
         record = self.stage("silver")
@@ -74,15 +92,23 @@ class FaceValidationRun(SourceRun):
             record.status, record.message = "skipped", "no bronze table yet"
             self.done(record)
             return
-        pending = self.behind("silver", SILVER_TABLES, SILVER_APP, bronze_version)
+        pending = self.behind("silver", list(SILVER_TABLES), SILVER_APP, bronze_location, bronze_version)
         if not pending:
             record.status, record.message = "skipped", "every silver table is up to date"
         record.rows_in = 0
         for marker, tables in pending.items():
-            new_files = delta.files_added_since(bronze_location, marker, self.storage)
-            old_files = sorted(set(delta.snapshot_files(bronze_location, self.storage)) - set(new_files))
-            batch = delta.read_files(self.spark, bronze_location, new_files, BRONZE)
-            earlier = delta.read_files(self.spark, bronze_location, old_files, BRONZE) if old_files else None
+            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
+            batch = delta.read_files(self.spark, bronze_location, changes.files, BRONZE)
+            # Every bronze row but the batch's was consumed before (no commit since the marker removed data,
+            # or changes_since would have stopped the run): _id duplicates are judged against them.
+            earlier = None
+            if marker is not None:
+                everything = delta.read_files(
+                    self.spark, bronze_location, delta.snapshot_files(bronze_location, self.storage), BRONZE
+                )
+                earlier = everything.join(
+                    batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
+                )
             record.rows_in += self._silver_batch(batch, earlier, tables, Txn(SILVER_APP, bronze_version), record)
         record.quarantined = sum(self.summary.quarantined.values())
         self.done(record)
@@ -124,7 +150,7 @@ class FaceValidationRun(SourceRun):
             return
         pending = [
             name
-            for names in self.behind("gold", list(gold.BUILDERS), GOLD_APP, calls_version).values()
+            for names in self.behind("gold", list(gold.BUILDERS), GOLD_APP, calls_location, calls_version).values()
             for name in names
         ]
         if not pending:
@@ -136,18 +162,20 @@ class FaceValidationRun(SourceRun):
             StorageLevel.DISK_ONLY
         )
         txn = Txn(GOLD_APP, calls_version)
+        also = self.silver_markers(GOLD_APP)
 
-        def write_one(name: str) -> int:
-            return self.write(gold.BUILDERS[name](derived), self.loc("gold", name), mode="overwrite", txn=txn)
+        def stage_one(name: str) -> Staged:
+            return self.stage_write(
+                gold.BUILDERS[name](derived), self.loc("gold", name), mode="overwrite", txn=txn, also=also
+            )
 
         try:
-            for name, rows in concurrently(write_one, pending).items():
-                self.count_out(record, f"gold/{name}", rows)
+            self.publish(record, concurrently(stage_one, pending))
         finally:
             derived.unpersist()
         self.done(record)
 
 
-# run(spark, cfg, input_root, lake, full_refresh=False, listing=None): one run of this source.
+# run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
 run = FaceValidationRun.run
 RUN = FaceValidationRun

@@ -116,6 +116,27 @@ PSEUDONYMISED = (
     "user_data.documento",
 )
 
+# Fields that hold MongoDB Extended JSON ({"$oid": ...}, {"$date": ...}) as text: an object there is expected.
+JSON_TEXT = ("_id", "date")
+
+# Known paths of the document that the allowlist leaves out on purpose, and the key names found under them
+# (plus accessory names, which are map keys): schema-drift detection reports fields outside these and DOCUMENT.
+IGNORED = (
+    "azure_blob",
+    "user_data.trazabilidad",
+    "metadata.*.face_detector.results.predictions.faces",
+    "metadata.*.accessory_detector.results.predictions.accessories[].bbox",
+    "metadata.*.as_heuristics.results.config",
+)
+IGNORED_NAMES = (
+    *("azure_blob", "trazabilidad", "faces"),
+    *("Camara", "City", "Country", "Device", "Error", "Ip", "Latitud", "Lenguaje", "Longitud", "Navegador"),
+    *("NumDoc", "PostalCode", "ProcessGuid", "Resolucion", "ResolucionCamera", "Subdivision", "Tiempo"),
+    *("UserAgent", "VersionNavegador", "account_name", "container_name", "path", "bbox", "bboxes", "bboxes_raw"),
+    *("landmarks", "as_3.5_selfies_thr", "as_heuristics_thr", "ibeta2_clip_thr", "ibeta2_crops_thr"),
+    *("ibeta2_full_thr", "face", "hand", "sunglasses", "glasses", "hat", "mask", "cap"),
+)
+
 LINEAGE = [
     T.StructField("source_path", STR, False),
     T.StructField("source_offset", LONG, False),  # byte offset of the document in its file
@@ -124,6 +145,7 @@ LINEAGE = [
     T.StructField("doc_sha256", STR, True),  # of the document's bytes as read
     T.StructField("content_sha256", STR, True),  # of the redacted, pseudonymised document
     T.StructField("parse_error", STR, True),  # "<reason>: <detail>" when the document could not be parsed
+    T.StructField("new_fields", T.ArrayType(STR), True),  # "<path>:<json type>" of fields DOCUMENT does not declare
     T.StructField("run_id", STR, False),
     T.StructField("ingested_at", T.TimestampType(), False),
     T.StructField("ingest_date", T.DateType(), False),

@@ -1,0 +1,247 @@
+"""Reading the lake without Spark: the committed snapshot of a Delta table as a pyarrow dataset.
+
+delta-rs reads the log (which files make up a version, their partition values); the files are then read
+by pyarrow's own native file systems. deltalake's ``to_pyarrow_table()`` / ``to_pandas()`` go through a
+Python-implemented file system instead, and a process that used them can abort at interpreter exit
+(status 134, delta-rs#2184); reading this way never did.
+
+    from visionlake.lake import read
+    frames = read("silver_alpr_frames", lake="lake")                  # pyarrow.Table, latest version
+    old = read("lake/silver/alpr/frames", version=3, columns=["frame_key"])
+    runs = read("_runs", lake="s3a://bucket/lake").to_pandas()
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from visionlake.config import StorageSettings
+from visionlake.errors import LakeError
+from visionlake.lake import storage as st
+
+SHARED_TABLES = ("_runs", "_quality/results", "_quality/schema_drift")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a table: its schema (partition columns included), partition columns and files."""
+
+    location: str
+    version: int
+    schema: pa.Schema
+    partition_columns: tuple[str, ...]
+    files: tuple[str, ...]  # paths on the table's pyarrow file system
+    partitions: tuple[dict, ...]  # the partition values of each file, typed
+    num_records: int | None  # from the log's statistics; None when a file has none
+
+
+def _open(location: str, storage: StorageSettings, version: int | None):
+    from deltalake import DeltaTable
+
+    uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
+    if not DeltaTable.is_deltatable(uri, options):
+        return None
+    try:
+        return DeltaTable(uri, version=version, storage_options=options)
+    except Exception as exc:  # a version that does not exist, a log that cannot be read
+        raise LakeError(f"{location}: cannot open version {version}: {str(exc).splitlines()[0]}") from exc
+
+
+def snapshot(location: str, storage: StorageSettings | None = None, version: int | None = None) -> Snapshot | None:
+    """The table's snapshot at ``version`` (latest when None), or None when there is no table at ``location``."""
+    storage = storage or StorageSettings()
+    location = st.normalize(location)
+    table = _open(location, storage, version)
+    if table is None:
+        return None
+    schema = pa.schema(table.schema().to_arrow())
+    partition_columns = tuple(table.metadata().partition_columns)
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    root = st.filesystem_path(location, storage)[1]
+    partitions = tuple(
+        {c: _typed(a.get(f"partition.{c}"), schema.field(c).type) for c in partition_columns} for a in actions
+    )
+    counts = [a.get("num_records") for a in actions]
+    return Snapshot(
+        location=location,
+        version=table.version(),
+        schema=schema,
+        partition_columns=partition_columns,
+        files=tuple(_file_path(root, a["path"]) for a in actions),
+        partitions=partitions,
+        num_records=None if any(c is None for c in counts) else int(sum(counts)),
+    )
+
+
+def _typed(value: object, kind: pa.DataType) -> pa.Scalar:
+    if value is None or isinstance(value, pa.Scalar):
+        return pa.scalar(value, type=kind) if not isinstance(value, pa.Scalar) else value.cast(kind)
+    if isinstance(value, str) and not pa.types.is_string(kind):
+        return pa.scalar(value).cast(kind)
+    return pa.scalar(value, type=kind)
+
+
+def _file_path(root: str, path: str) -> str:
+    """A data file's path on the table's file system (the log holds it relative and URL-encoded)."""
+    from urllib.parse import unquote
+
+    return f"{root.rstrip('/')}/{unquote(path)}"
+
+
+def dataset(snap: Snapshot, storage: StorageSettings | None = None) -> ds.Dataset:
+    """A pyarrow dataset of exactly the snapshot's files, partition columns filled from the log."""
+    filesystem, _ = st.filesystem_path(snap.location, storage or StorageSettings())
+    expressions = [_partition_expression(values) if values else pc.scalar(True) for values in snap.partitions]
+    return ds.FileSystemDataset.from_paths(
+        list(snap.files),
+        schema=snap.schema,
+        format=ds.ParquetFileFormat(),
+        filesystem=filesystem,
+        partitions=expressions,
+    )
+
+
+def files_dataset(
+    location: str,
+    storage: StorageSettings,
+    schema: pa.Schema,
+    partition_columns: list[str],
+    files: list[str],
+    partitions: list[dict],
+) -> ds.Dataset:
+    """A pyarrow dataset of some data files of a table (paths relative to it, or URIs), partition values given
+    in Delta's string form: the rows a commit added, or files written and not committed yet."""
+    location = st.normalize(location)
+    filesystem, root = st.filesystem_path(location, storage)
+    paths = []
+    for f in files:
+        if "://" in f:
+            paths.append(st.filesystem_path(f, storage)[1])
+        elif f.startswith("/"):
+            paths.append(f)
+        else:
+            paths.append(_file_path(root, f))
+    typed = [{c: _typed(values.get(c), schema.field(c).type) for c in partition_columns} for values in partitions]
+    return ds.FileSystemDataset.from_paths(
+        paths,
+        schema=schema,
+        format=ds.ParquetFileFormat(),
+        filesystem=filesystem,
+        partitions=[_partition_expression(v) if v else pc.scalar(True) for v in typed],
+    )
+
+
+def _partition_expression(values: dict) -> ds.Expression:
+    expression = None
+    for column, value in values.items():
+        term = pc.field(column).is_null() if value is None or not value.is_valid else pc.field(column) == value
+        expression = term if expression is None else expression & term
+    return expression
+
+
+def read_table(
+    location: str,
+    storage: StorageSettings | None = None,
+    version: int | None = None,
+    columns: list[str] | None = None,
+    filter: ds.Expression | None = None,
+) -> pa.Table | None:
+    """The rows of the table at ``location`` (latest or ``version``), or None when there is no table."""
+    snap = snapshot(location, storage, version)
+    if snap is None:
+        return None
+    return dataset(snap, storage).to_table(columns=columns, filter=filter)
+
+
+def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[str, str]:
+    """``{name: location}`` of every Delta table in the lake: ``<layer>_<source>_<table>``,
+    ``quarantine_<source>``, ``_runs``, ``_quality_results``, ``_quality_schema_drift``."""
+    storage = storage or StorageSettings()
+    lake = st.normalize(lake)
+    filesystem, root = st.filesystem_path(lake, storage)
+    found: dict[str, str] = {}
+
+    def children(path: str) -> list[str]:
+        from pyarrow import fs
+
+        try:
+            infos = filesystem.get_file_info(fs.FileSelector(path, allow_not_found=True))
+        except OSError:
+            return []
+        return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+
+    def is_table(relative: str) -> bool:
+        return "_delta_log" in children(f"{root}/{relative}")
+
+    for relative in SHARED_TABLES:
+        if is_table(relative):
+            found[relative.replace("/", "_")] = st.join(lake, relative)
+    for layer in ("bronze", "silver", "gold", "quarantine"):
+        for source in children(f"{root}/{layer}"):
+            if layer == "quarantine":
+                if is_table(f"{layer}/{source}"):
+                    found[f"quarantine_{source}"] = st.join(lake, layer, source)
+                continue
+            for table in children(f"{root}/{layer}/{source}"):
+                if is_table(f"{layer}/{source}/{table}"):
+                    found[f"{layer}_{source}_{table}"] = st.join(lake, layer, source, table)
+    return found
+
+
+def resolve(table: str, lake: str | None = None, storage: StorageSettings | None = None) -> str:
+    """The location of ``table``: a table name within ``lake``, or a path / URI when ``lake`` is None.
+
+    Raises:
+        LakeError: the name is not a table of the lake (the message lists the known ones).
+    """
+    if lake is None:
+        return st.normalize(table)
+    known = table_locations(lake, storage)
+    if table not in known:
+        listing = ", ".join(sorted(known)) or "none: the lake is empty"
+        raise LakeError(f"no table {table!r} in {st.normalize(lake)} (tables: {listing})")
+    return known[table]
+
+
+def read(
+    table: str,
+    lake: str | None = None,
+    version: int | None = None,
+    columns: list[str] | None = None,
+    storage: StorageSettings | None = None,
+) -> pa.Table:
+    """A lake table as a pyarrow Table: ``read("silver_alpr_frames", lake="lake")`` or ``read("lake/_runs")``.
+
+    ``.to_pandas()`` on the result gives pandas. Local paths and ``s3a://`` URIs; the standard AWS
+    variables configure S3 when ``storage`` is not given.
+
+    Raises:
+        LakeError: there is no such table, or that version cannot be read.
+    """
+    if storage is None:
+        from visionlake.config import load_config
+
+        storage = load_config("local").storage
+    location = resolve(table, lake, storage)
+    data = read_table(location, storage, version, columns)
+    if data is None:
+        raise LakeError(f"{location} is not a Delta table")
+    return data
+
+
+def log_entries(location: str, storage: StorageSettings, version: int) -> list[dict] | None:
+    """The actions of commit ``version`` of the table (one dict per line of its log file), or None when the
+    commit file is gone (log clean-up)."""
+    filesystem, root = st.filesystem_path(location, storage)
+    path = f"{root.rstrip('/')}/_delta_log/{version:020d}.json"
+    try:
+        with filesystem.open_input_stream(path) as stream:
+            text = stream.read().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

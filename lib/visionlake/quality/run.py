@@ -1,0 +1,65 @@
+"""``visionlake check``: the declared checks of each source over whole tables, on demand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from visionlake.config import Config
+from visionlake.lake import reader, table_location
+from visionlake.lake.runlog import new_run_id
+from visionlake.quality import checks as qc
+from visionlake.quality.results import append_results
+
+SOURCES = ("alpr", "face_validation")
+
+
+def _location(lake: str, source: str, table: str) -> str:
+    if table == "quarantine":
+        return table_location(lake, "quarantine", source)
+    layer, _, name = table.partition(".")
+    return table_location(lake, layer, source, name)
+
+
+def whole_tables(lake: str, cfg: Config, source: str, suite: qc.Suite) -> dict[str, qc.Scope]:
+    """Every table the suite names, whole (missing tables are left out)."""
+    scopes: dict[str, qc.Scope] = {}
+    for check in suite.checks:
+        for table in check.tables:
+            if table in scopes:
+                continue
+            snap = reader.snapshot(_location(lake, source, table), cfg.storage)
+            if snap is not None:
+                whole = reader.dataset(snap, cfg.storage)
+                scopes[table] = qc.Scope(whole, whole, snap.num_records)
+    return scopes
+
+
+def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, str]:
+    """Run the checks of ``source`` (or of every source with tables in the lake) on whole tables and record
+    them in ``_quality/results``. Returns the report and, when an ``error`` check failed, a one-line summary
+    (else "")."""
+    names = reader.table_locations(lake, cfg.storage)
+    sources = [source] if source else [s for s in SOURCES if any(f"_{s}_" in f"{n}_" for n in names)]
+    now = datetime.now(UTC)
+    run_id = f"check-{new_run_id(now)}"
+    lines = [f"checks of {lake} ({run_id}):"]
+    errors: list[qc.CheckResult] = []
+    for name in sources:
+        suite = qc.load_suite(name)
+        scopes = whole_tables(lake, cfg, name, suite)
+        if not scopes:
+            lines.append(f"  {name}: no tables")
+            continue
+        checks = [c for c in suite.checks if c.tables <= set(scopes) or c.table in scopes]
+        results = qc.evaluate(suite, checks, scopes, now, "table")
+        append_results(lake, run_id, name, results, now, cfg.storage)
+        passed = sum(r.passed for r in results)
+        lines.append(f"  {name}: {passed} of {len(results)} checks passed")
+        lines += [f"    {r.line()}" for r in results if not r.passed]
+        errors += [r for r in results if not r.passed and r.check.level == "error"]
+    if not errors:
+        return "\n".join(lines), ""
+    first = errors[0]
+    return "\n".join(lines), (
+        f"{len(errors)} error checks failed, e.g. {first.check.table} {first.check.name} on {first.failing_rows} rows"
+    )

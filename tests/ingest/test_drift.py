@@ -1,0 +1,180 @@
+"""FieldScanner: the fields of a JSON record that the declared schema does not know."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyspark.sql import types as T
+
+from visionlake.ingest.drift import FieldScanner
+
+STR, DBL = T.StringType(), T.DoubleType()
+
+
+def _struct(**fields: T.DataType) -> T.StructType:
+    return T.StructType([T.StructField(name, kind) for name, kind in fields.items()])
+
+
+IMAGE = _struct(face_detector=_struct(time_ms=DBL), score=DBL)
+SCHEMA = _struct(
+    _id=STR,
+    camera=STR,
+    car=_struct(make=STR, color=STR),
+    plates=T.ArrayType(_struct(text=STR, car=_struct(color=STR))),
+    accessories=T.MapType(STR, _struct(confidence=DBL)),
+    metadata=_struct(near_img=IMAGE, far_img=IMAGE),
+    tags=T.ArrayType(STR),
+)
+
+
+def _scan(record: dict | str, **kwargs) -> list[str] | None:
+    text = record if isinstance(record, str) else json.dumps(record)
+    return FieldScanner(SCHEMA, **kwargs).new_fields(text.encode())
+
+
+def test_a_record_with_only_declared_fields_has_none():
+    record = {
+        "_id": "1",
+        "camera": "c1",
+        "car": {"make": "seat", "color": "red"},
+        "plates": [{"text": "1234ABC", "car": {"color": "red"}}],
+        "accessories": {"hat": {"confidence": 0.9}},
+        "metadata": {"near_img": {"face_detector": {"time_ms": 3}, "score": 1}},
+        "tags": ["a", "b"],
+    }
+    assert _scan(record) is None
+
+
+def test_a_new_top_level_field():
+    assert _scan({"camera": "c1", "speed": 80}) == ["speed:number"]
+
+
+def test_new_fields_in_a_struct_an_array_of_structs_and_a_map_s_values():
+    assert _scan({"car": {"make": "seat", "vin": "X1"}}) == ["car.vin:string"]
+    assert _scan({"plates": [{"text": "A"}, {"text": "B", "car": {"vin": "X1"}}]}) == ["plates[].car.vin:string"]
+    assert _scan({"accessories": {"hat": {"confidence": 0.5, "new": 1}}}) == ["accessories[].new:number"]
+
+
+def test_paths_are_reported_once_and_sorted():
+    record = {
+        "zeta": 1,
+        "plates": [{"text": "A", "score": 1}, {"score": 2}],
+        "car": {"vin": "X", "year": 2020},
+        "alpha": "x",
+    }
+    assert _scan(record) == [
+        "alpha:string",
+        "car.vin:string",
+        "car.year:number",
+        "plates[].score:number",
+        "zeta:number",
+    ]
+
+
+def test_map_keys_are_data_not_fields():
+    assert _scan({"accessories": {"brand_new_accessory": {"confidence": 0.5}, "other": {}}}) is None
+
+
+def test_json_types():
+    record = {"n": 1.5, "i": 2, "s": "x", "b": False, "z": None, "o": {"a": 1}, "a": [1]}
+    assert _scan(record) == ["a:array", "b:boolean", "i:number", "n:number", "o:object", "s:string", "z:null"]
+
+
+def test_a_new_object_is_reported_as_one_field_not_its_children():
+    assert _scan({"camera": "c", "gps": {"lat": 1, "lon": 2}}) == ["gps:object"]
+
+
+def test_a_value_of_another_type_than_declared_is_not_drift():
+    # the parse reports wrong types; an object where a string is declared, a scalar where a struct is
+    assert _scan({"camera": {"unexpected": 1}, "car": "red", "plates": [5, {"car": 3}]}) is None
+
+
+IGNORED = ("metadata.*.face_detector.faces", "plates[].car.bbox", "user_data.trazabilidad")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"metadata": {"near_img": {"face_detector": {"time_ms": 1, "faces": [{"landmarks": [1, 2]}]}}}},
+        {"metadata": {"far_img": {"face_detector": {"faces": {"bbox": [0, 0, 1, 1]}}}}},
+        {"plates": [{"text": "A", "car": {"bbox": [1, 2], "color": "red"}}]},
+    ],
+)
+def test_nothing_is_reported_at_or_under_an_ignored_path(record):
+    assert _scan(record, ignored=IGNORED) is None
+
+
+def test_ignored_paths_hide_only_what_they_match():
+    record = {
+        "metadata": {"near_img": {"face_detector": {"faces": [1], "eyes": 2}}},
+        "plates": [{"bbox": [1], "car": {"bbox": [1]}}],
+        "user_data": {"trazabilidad": 1},
+    }
+    # `plates[].bbox` is not `plates[].car.bbox`; user_data itself is not declared, so it is new
+    assert _scan(record, ignored=IGNORED) == [
+        "metadata.near_img.face_detector.eyes:number",
+        "plates[].bbox:array",
+        "user_data:object",
+    ]
+
+
+def test_an_ignored_top_level_object_hides_everything_in_it():
+    assert _scan({"azure_blob": {"path": "x", "container_name": "y"}}, ignored=["azure_blob"]) is None
+
+
+def test_known_names_take_the_fast_path():
+    # "faces" is not in the schema: under an ignored path it is not reported either way
+    record = '{"metadata": {"near_img": {"face_detector": {"faces": [1]}}}}'
+    scanner = FieldScanner(SCHEMA, ignored=IGNORED, known_names=["faces"])
+    assert scanner.new_fields(record.encode()) is None
+    # a known name outside an ignored path is taken on trust by the fast path: that is its trade-off
+    assert scanner.new_fields(b'{"camera": "c", "faces": 1}') is None
+    # without known_names, the same record is parsed and the field found
+    assert FieldScanner(SCHEMA, ignored=IGNORED).new_fields(b'{"camera": "c", "faces": 1}') == ["faces:number"]
+
+
+def test_a_known_name_does_not_hide_an_unknown_one_in_the_same_record():
+    scanner = FieldScanner(SCHEMA, ignored=IGNORED, known_names=["faces"])
+    record = {"metadata": {"near_img": {"face_detector": {"faces": [1]}}}, "speed": 1}
+    assert scanner.new_fields(json.dumps(record).encode()) == ["speed:number"]
+
+
+def test_text_that_is_not_a_json_object_has_none():
+    assert _scan('{"camera": "c", "speed": ') is None
+    assert _scan('[{"speed": 1}]') is None
+    assert _scan('"speed": 1') is None
+
+
+def test_keys_starting_with_a_digit_are_data():
+    # landmark ids and the like: alone they never make the record be parsed
+    assert _scan('{"camera": "c", "68": [1, 2]}') is None
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"_id": {"$oid": "5f1d7c3e"}, "camera": "c"},
+        {"camera": {"$date": "2024-01-01T00:00:00Z"}},
+        {"_id": {"$numberLong": "12"}},
+    ],
+)
+def test_extended_json_under_a_declared_string_field_is_not_drift(record):
+    assert _scan(record) is None
+
+
+def test_an_extended_json_object_in_a_new_field_is_still_a_new_field():
+    assert _scan({"created": {"$date": "2024-01-01"}}) == ["created:object"]
+
+
+def test_a_new_field_whose_name_was_not_escaped_in_the_text():
+    assert FieldScanner(SCHEMA).new_fields('{"camera": "c", "año": 2024}'.encode()) == ["año:number"]
+
+
+# Regression: the fast path's key regex (_KEY) does not match a key containing a JSON escape such as \u00f1, so such a
+# key never makes the record take the slow path: json.dumps({"camera": "c", "año": 2024}) (Python's default
+# ensure_ascii=True writes "a\u00f1o") gives None instead of ["año:number"]; the new field is lost.
+def test_a_new_field_whose_name_is_escaped_in_the_text():
+    text = json.dumps({"camera": "c", "año": 2024})
+    assert "\\u00f1" in text
+    assert FieldScanner(SCHEMA).new_fields(text.encode()) == ["año:number"]
