@@ -6,8 +6,9 @@ import subprocess
 
 import boto3
 import pytest
+from deltalake import DeltaTable
 from tests.conftest import REPO, VENV_BIN, run_command, write_files
-from tests.sources.alpr.test_pipeline import BAD, GOOD
+from tests.sources.alpr.test_pipeline import BAD, F1, GOOD
 
 from visionlake.lake import read
 
@@ -161,3 +162,52 @@ def test_face_validation_against_s3(aws_env, tmp_path):
     assert "check: bronze.documents 25 = silver.api_calls 25 + quarantine 0" in result.stdout
     final = read("s3a://fv-lake/gold/face_validation/transactions_final")
     assert 0 < final.num_rows <= 25
+
+
+def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(tmp_path):
+    write_files(tmp_path / "in", {**GOOD, **BAD})
+    lake = str(tmp_path / "lake")
+    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake).returncode == 0
+    checked = _cli("check", "--lake", lake)
+    assert checked.returncode == 0, checked.stderr
+    lines = checked.stdout.splitlines()
+    assert lines[0].startswith(f"checks of {lake} (check-") and lines[1] == "  alpr: 50 of 50 checks passed"
+
+    # someone deletes plates and a bronze row with another Delta writer
+    DeltaTable(f"{lake}/silver/alpr/plates").delete("plate_text = 'GK4'")
+    checked = _cli("check", "--lake", lake, "--source", "alpr")
+    assert checked.returncode == 1
+    assert "FAILED (1 rows)" in checked.stdout
+    assert "reconcile(silver.frames.sum(plate_count) = silver.plates)" in checked.stdout
+    assert checked.stderr.strip() == (
+        "visionlake: error: 1 error checks failed, e.g. silver.frames "
+        "reconcile(silver.frames.sum(plate_count) = silver.plates) on 1 rows"
+    )
+    DeltaTable(f"{lake}/bronze/alpr/results").delete(f"source_path = '{tmp_path / 'in' / F1}'")
+    version = DeltaTable(f"{lake}/bronze/alpr/results").version()
+    refused = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"visionlake: error: {lake}/bronze/alpr/results: version {version} removed data (DELETE) after version 0, "
+        "which this run's consumers have read; run with --full-refresh"
+    )
+    rebuilt = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake, "--full-refresh")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "check: bronze.results 13 = silver.frames 6 + quarantine 7;" in rebuilt.stdout
+    assert _cli("check", "--lake", lake).returncode == 0
+
+
+def test_a_broken_table_fails_in_one_line_without_a_java_stack(tmp_path):
+    write_files(tmp_path / "in", GOOD)
+    lake = tmp_path / "lake"
+    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(lake)).returncode == 0
+    write_files(tmp_path / "in", {"cam-z/2022-05-02/5_05.02.2022.07.00.00.000000.json": '{"frame_id": 5}'})
+    for data in (lake / "bronze" / "alpr" / "results").rglob("*.parquet"):
+        data.write_bytes(b"not parquet at all")  # the data behind the log is damaged
+    broken = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(lake))
+    assert broken.returncode == 1
+    assert len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+    assert broken.stderr.startswith("visionlake: error: ")
+    assert "\tat " not in broken.stderr and "\x1b[" not in broken.stderr and "Traceback" not in broken.stderr
+    runs = read(str(lake / "_runs")).to_pylist()
+    assert any(r["status"] == "failed" for r in runs)  # the failed run recorded itself

@@ -116,8 +116,8 @@ def format_summary(summary, seconds: float) -> str:
         f"run {summary.run_id}: {summary.files_new} new of {summary.files_listed} files listed"
         f" ({summary.files_skipped} skipped), {seconds:.1f} s",
     ]
-    if summary.interrupted:
-        lines.append(f"  run {summary.interrupted} was killed before it finished: recorded as interrupted")
+    for run_id in summary.interrupted:
+        lines.append(f"  run {run_id} was killed before it finished: recorded as interrupted")
     if summary.waited >= 1:
         lines.append(f"  waited {summary.waited:.0f} s for another run of the same source to finish")
     for table, rows in sorted(summary.rows_out.items()):

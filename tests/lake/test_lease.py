@@ -45,7 +45,7 @@ def test_local_lease_writes_held_then_released(tmp_path):
     try:
         held = _read(lock)
         assert (held["run_id"], held["pid"], held["state"]) == ("run-1", os.getpid(), "held")
-        assert lease.interrupted is None
+        assert lease.interrupted == []
     finally:
         lease.release()
     released = _read(lock)
@@ -55,7 +55,7 @@ def test_local_lease_writes_held_then_released(tmp_path):
 def test_local_lease_as_a_context_manager(tmp_path):
     with Lease(str(tmp_path), "alpr", "run-1", LOCAL) as lease:
         assert _read(tmp_path / "_locks" / "alpr.lock")["state"] == "held"
-        assert lease.interrupted is None
+        assert lease.interrupted == []
     assert _read(tmp_path / "_locks" / "alpr.lock")["state"] == "released"
 
 
@@ -74,7 +74,7 @@ def test_a_second_local_lease_times_out_naming_the_holder(tmp_path):
     finally:
         first.release()
     after = Lease(str(tmp_path), "alpr", "run-2", LOCAL, wait_seconds=0).acquire()
-    assert after.interrupted is None
+    assert after.interrupted == []
     after.release()
 
 
@@ -99,14 +99,12 @@ def test_a_killed_local_holder_is_taken_over_at_once_and_reported_interrupted(tm
 
         lease = Lease(str(tmp_path), "alpr", "run-new", LOCAL, wait_seconds=0).acquire()
         try:
-            assert lease.interrupted is not None
-            assert (lease.interrupted.run_id, lease.interrupted.pid, lease.interrupted.state) == (
-                "run-killed",
-                holder.pid,
-                "held",
-            )
+            assert [(h.run_id, h.pid, h.state) for h in lease.interrupted] == [("run-killed", holder.pid, "held")]
             assert lease.waited < 0.5
             assert _read(tmp_path / "_locks" / "alpr.lock")["run_id"] == "run-new"
+            assert [h["run_id"] for h in _read(tmp_path / "_locks" / "alpr.lock")["unrecorded"]] == ["run-killed"]
+            lease.recorded()  # the new holder wrote run-killed into _runs
+            assert _read(tmp_path / "_locks" / "alpr.lock")["unrecorded"] == []
         finally:
             lease.release()
     finally:
@@ -117,7 +115,7 @@ def test_a_killed_local_holder_is_taken_over_at_once_and_reported_interrupted(tm
 
     # released cleanly this time: the next holder finds nothing interrupted
     again = Lease(str(tmp_path), "alpr", "run-next", LOCAL, wait_seconds=0).acquire()
-    assert again.interrupted is None
+    assert again.interrupted == []
     again.release()
 
 
@@ -144,7 +142,7 @@ def test_s3_lease_is_created_held_and_released(aws_env):
         held = _object(client, "lease-create", "lake/_locks/alpr.lease")
         assert (held["run_id"], held["pid"], held["state"]) == ("run-1", os.getpid(), "held")
         assert time.time() + 50 < held["expires_at"] <= time.time() + 60
-        assert lease.interrupted is None
+        assert lease.interrupted == []
     finally:
         lease.release()
     released = _object(client, "lease-create", "lake/_locks/alpr.lease")
@@ -165,7 +163,7 @@ def test_a_second_s3_lease_times_out_and_acquires_after_release(aws_env):
         first.release()
     second = Lease("s3a://lease-wait/lake", "alpr", "run-2", storage, wait_seconds=0.5).acquire()
     try:
-        assert second.interrupted is None
+        assert second.interrupted == []
         assert _object(client, "lease-wait", "lake/_locks/alpr.lease")["run_id"] == "run-2"
     finally:
         second.release()
@@ -185,7 +183,7 @@ def test_an_expired_s3_lease_is_taken_over_and_its_holder_reported_interrupted(a
     client.put_object(Bucket="lease-expired", Key="lake/_locks/alpr.lease", Body=json.dumps(stale).encode())
     lease = Lease("s3a://lease-expired/lake", "alpr", "run-new", storage, wait_seconds=0.5).acquire()
     try:
-        assert lease.interrupted == Holder("run-dead", "old-host", 4242, "2024-01-01T00:00:00+00:00", "held")
+        assert lease.interrupted == [Holder("run-dead", "old-host", 4242, "2024-01-01T00:00:00+00:00", "held")]
         assert lease.waited < 0.5
         assert _object(client, "lease-expired", "lake/_locks/alpr.lease")["run_id"] == "run-new"
     finally:
@@ -230,3 +228,26 @@ def test_a_holder_that_lost_its_s3_lease_does_not_overwrite_the_new_holder(aws_e
         holder.release()
     assert _object(client, "lease-lost", "lake/_locks/alpr.lease")["run_id"] == "run-x"
     assert _object(client, "lease-lost", "lake/_locks/alpr.lease")["state"] == "held"
+
+
+def test_a_run_killed_before_it_recorded_the_killed_run_it_found_passes_it_on(tmp_path):
+    """A killed while holding; B takes over, is killed before recording A; C records both."""
+    for holder in ("run-a", "run-b"):
+        script = (
+            "import sys, time; sys.path.insert(0, 'lib')\n"
+            "from visionlake.config import StorageSettings\n"
+            "from visionlake.lake.lease import Lease\n"
+            f"Lease({str(tmp_path)!r}, 'alpr', {holder!r}, StorageSettings(), wait_seconds=5).acquire()\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n"
+        )
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+        assert process.stdout.readline().strip() == "held"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        process.stdout.close()
+    lease = Lease(str(tmp_path), "alpr", "run-c", LOCAL, wait_seconds=0).acquire()
+    try:
+        assert [h.run_id for h in lease.interrupted] == ["run-a", "run-b"]
+    finally:
+        lease.release()

@@ -40,6 +40,8 @@ from visionlake.lake import storage as st
 LINES, ARRAY = "lines", "array"
 BATCH_BYTES = 16 << 20  # a task hands Spark an Arrow batch once it holds this much text
 PEEK_BYTES = 4096
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF16 = "invalid_encoding: UTF-16 (the file starts with a UTF-16 byte-order mark); export it as UTF-8"
 
 READ_SCHEMA = T.StructType(
     [
@@ -100,7 +102,11 @@ def _form(entry: FileEntry, storage: StorageSettings) -> str:
         if st.is_s3(entry.path) and st.store_failure(exc):
             raise st.endpoint_error(exc, storage, entry.path) from exc
         return f"{PENDING}: {type(exc).__name__}: {exc}"
+    if head.startswith(UTF16_BOMS):
+        return UTF16
     head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head and entry.size <= PEEK_BYTES:
+        return "empty_file: only whitespace"
     return ARRAY if head.startswith(b"[") else LINES
 
 

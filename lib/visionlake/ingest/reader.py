@@ -85,6 +85,8 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return None, "invalid_encoding: UTF-16 (the file starts with a UTF-16 byte-order mark), not UTF-8"
         return None, f"invalid_encoding: not UTF-8 at byte {exc.start}"
 
 

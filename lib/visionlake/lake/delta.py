@@ -257,7 +257,8 @@ def _split_by_partition(table: pa.Table, partition_by: Sequence[str]) -> Iterato
 def table_exists(location: str, storage: StorageSettings) -> bool:
     from deltalake import DeltaTable
 
-    return DeltaTable.is_deltatable(st.object_store_uri(location), st.delta_storage_options(storage))
+    uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
+    return st.retrying(lambda: DeltaTable.is_deltatable(uri, options), storage, location)
 
 
 def open_table(location: str, storage: StorageSettings, version: int | None = None):
@@ -270,7 +271,8 @@ def open_table(location: str, storage: StorageSettings, version: int | None = No
 
     if not table_exists(location, storage):
         return None
-    return DeltaTable(st.object_store_uri(location), version=version, storage_options=st.delta_storage_options(storage))
+    uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
+    return st.retrying(lambda: DeltaTable(uri, version=version, storage_options=options), storage, location)
 
 
 def transaction_version(location: str, app_id: str, storage: StorageSettings) -> int | None:
@@ -581,6 +583,7 @@ def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
         max_commit_retries=0, app_transactions=[Transaction(t.app_id, t.version) for t in markers] or None
     )
     schema = Schema.from_arrow(to_arrow_schema(staged.schema))
+    deadline, pause = time.monotonic() + storage.retry_seconds, 0.1
     for _ in range(COMMIT_ATTEMPTS):
         table = open_table(location := staged.location, storage)
         if table is None:
@@ -597,7 +600,10 @@ def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
                     commit_properties=properties,
                 )
                 return WriteResult(rows=staged.rows, files=len(staged.adds))
-            except Exception as exc:  # created meanwhile by another writer: look again
+            except Exception as exc:  # created meanwhile by another writer, or the store failed: look again
+                if st.transient(exc) and time.monotonic() < deadline:
+                    time.sleep(pause := min(pause * 2, 5.0))
+                    continue
                 if not table_exists(location, storage):
                     raise LakeError(f"{location}: cannot create the table: {str(exc).splitlines()[0]}") from exc
                 continue
@@ -641,6 +647,10 @@ def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
             return WriteResult(rows=staged.rows, files=len(staged.adds))
         except CommitFailedError:
             continue  # another commit landed first: look at what it was
+        except Exception as exc:  # the store failed: did the commit land? look again
+            if not st.transient(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause := min(pause * 2, 5.0))
     raise ConcurrentRunError(f"{staged.location}: could not commit after {COMMIT_ATTEMPTS} attempts")
 
 

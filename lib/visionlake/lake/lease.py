@@ -8,7 +8,8 @@
   that was killed stops renewing and the lease expires.
 
 The lease file says ``held`` while a run holds it and ``released`` after. A run that finds ``held`` when it
-takes over knows the previous holder was killed, and records that run as ``interrupted`` in ``_runs``.
+takes over knows the previous holder was killed, and records that run as ``interrupted`` in ``_runs``; the
+lease file carries such runs until they are recorded, so a run killed while recording them passes them on.
 The lease is only the first guard: every commit also fails when data changed under it
 (:func:`visionlake.lake.delta.commit`).
 """
@@ -16,6 +17,7 @@ The lease is only the first guard: every commit also fails when data changed und
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -67,7 +69,9 @@ class Lease:
         self.wait_seconds = wait_seconds
         self.ttl_seconds = ttl_seconds
         self.poll_seconds = poll_seconds
-        self.interrupted: Holder | None = None  # the previous holder, when it was killed while holding
+        # runs that were killed while holding the lease and are not recorded in _runs yet (a run killed while
+        # recording them passes them on): the holder records them, then calls recorded()
+        self.interrupted: list[Holder] = []
         self.waited = 0.0
         self._fd: int | None = None
         self._etag: str | None = None
@@ -86,8 +90,15 @@ class Lease:
             "since": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
             "state": state,
             "expires_at": now + self.ttl_seconds,
+            "unrecorded": [dataclasses.asdict(h) for h in self.interrupted],
         }
         return json.dumps(record).encode()
+
+    def _take_over(self, previous: dict) -> None:
+        """Note the runs the previous holder left unrecorded, and the previous holder if it was killed."""
+        self.interrupted = [_holder_of(h) for h in previous.get("unrecorded", []) if isinstance(h, dict)]
+        if previous.get("state") == "held":
+            self.interrupted.append(_holder_of(previous))
 
     @staticmethod
     def _parse(data: bytes) -> dict:
@@ -126,14 +137,12 @@ class Lease:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    record = self._parse(os.pread(fd, 4096, 0))
+                    record = self._parse(os.pread(fd, max(os.fstat(fd).st_size, 1), 0))
                     os.close(fd)
                     raise self._timeout(record) from None
                 time.sleep(self.poll_seconds)
         self.waited = time.monotonic() - started
-        previous = self._parse(os.pread(fd, 4096, 0))
-        if previous.get("state") == "held":
-            self.interrupted = _holder_of(previous)
+        self._take_over(self._parse(os.pread(fd, max(os.fstat(fd).st_size, 1), 0)))
         self._write_local(fd, self._holder())
         self._fd = fd
 
@@ -166,34 +175,42 @@ class Lease:
 
         client = st.s3_client(self.storage)
         bucket, key = self._key()
+        where = st.join(self.lake, "_locks", f"{self.name}.lease")
+
+        def put(**condition) -> str:  # the ETag; store failures are retried (storage.retry_seconds)
+            body = self._holder()
+            answer = st.retrying(
+                lambda: client.put_object(Bucket=bucket, Key=key, Body=body, **condition), self.storage, where
+            )
+            return answer["ETag"]
+
+        def refused(exc: ClientError) -> bool:
+            return exc.response["Error"].get("Code") in ("PreconditionFailed", "ConditionalRequestConflict")
+
         deadline = time.monotonic() + self.wait_seconds
         started = time.monotonic()
         record: dict = {}
         while True:
             try:
-                self._etag = client.put_object(Bucket=bucket, Key=key, Body=self._holder(), IfNoneMatch="*")["ETag"]
+                self._etag = put(IfNoneMatch="*")
                 break
             except ClientError as exc:
-                if exc.response["Error"].get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                if not refused(exc):
                     raise
             try:
-                current = client.get_object(Bucket=bucket, Key=key)
-            except ClientError as exc:
-                if exc.response["Error"].get("Code") in ("NoSuchKey", "404"):
-                    continue  # released and deleted meanwhile: try to create it again
-                raise
+                current = st.retrying(lambda: client.get_object(Bucket=bucket, Key=key), self.storage, where)
+            except FileNotFoundError:
+                continue  # released and deleted meanwhile: try to create it again
             record = self._parse(current["Body"].read())
             free = record.get("state") != "held" or float(record.get("expires_at", 0)) < time.time()
             if free:
+                self._take_over(record)
                 try:
-                    self._etag = client.put_object(
-                        Bucket=bucket, Key=key, Body=self._holder(), IfMatch=current["ETag"]
-                    )["ETag"]
-                    if record.get("state") == "held":
-                        self.interrupted = _holder_of(record)
+                    self._etag = put(IfMatch=current["ETag"])
                     break
                 except ClientError as exc:
-                    if exc.response["Error"].get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    self.interrupted = []
+                    if not refused(exc):
                         raise
                     continue  # another run took it first
             if time.monotonic() >= deadline:
@@ -227,6 +244,20 @@ class Lease:
             )
 
     # ---------------------------------------------------------------------------------------------
+
+    def recorded(self) -> None:
+        """The interrupted runs are in _runs now: stop passing them on."""
+        if not self.interrupted:
+            return
+        self.interrupted = []
+        if self._fd is not None:
+            self._write_local(self._fd, self._holder())
+        elif self._etag is not None:
+            bucket, key = self._key()
+            with contextlib.suppress(Exception):  # the next holder would record them again: harmless
+                self._etag = st.s3_client(self.storage).put_object(
+                    Bucket=bucket, Key=key, Body=self._holder(), IfMatch=self._etag
+                )["ETag"]
 
     def acquire(self) -> Lease:
         """Take the lease, waiting up to ``wait_seconds`` for another holder.

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from visionlake.config import StorageSettings
-from visionlake.errors import LakeError
+from visionlake.errors import EndpointError, LakeError
 from visionlake.lake import storage as st
 
 SHARED_TABLES = ("_runs", "_quality/results", "_quality/schema_drift")
@@ -44,10 +44,12 @@ def _open(location: str, storage: StorageSettings, version: int | None):
     from deltalake import DeltaTable
 
     uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
-    if not DeltaTable.is_deltatable(uri, options):
+    if not st.retrying(lambda: DeltaTable.is_deltatable(uri, options), storage, location):
         return None
     try:
-        return DeltaTable(uri, version=version, storage_options=options)
+        return st.retrying(lambda: DeltaTable(uri, version=version, storage_options=options), storage, location)
+    except EndpointError:
+        raise
     except Exception as exc:  # a version that does not exist, a log that cannot be read
         raise LakeError(f"{location}: cannot open version {version}: {str(exc).splitlines()[0]}") from exc
 

@@ -73,12 +73,9 @@ def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord],
         }
         for r in records
     ]
-    write_deltalake(
-        st.object_store_uri(runs_location(lake)),
-        pa.Table.from_pylist(rows, schema=RUNS_SCHEMA),
-        mode="append",
-        storage_options=st.delta_storage_options(storage),
-    )
+    table = pa.Table.from_pylist(rows, schema=RUNS_SCHEMA)
+    uri, options = st.object_store_uri(runs_location(lake)), st.delta_storage_options(storage)
+    st.retrying(lambda: write_deltalake(uri, table, mode="append", storage_options=options), storage, uri)
     faults.point("runlog:after")
 
 

@@ -88,6 +88,27 @@ _MISSING = ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
 _DENIED = ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken")
 
 
+# How delta-rs (object_store) and pyarrow report a store that failed after their own retries.
+_STORE_FAILURES = (
+    "Generic S3 error",
+    "error sending request",
+    "onnection reset",
+    "onnection closed",
+    "onnection refused",
+    "roken pipe",
+    "SlowDown",
+    "Service Unavailable",
+    "InternalError",
+    "Internal Server Error",
+    "timed out",
+    "dispatch failure",
+    "AWS Error NETWORK_CONNECTION",
+    "AWS Error SLOW_DOWN",
+    "AWS Error INTERNAL_FAILURE",
+    "AWS Error SERVICE_UNAVAILABLE",
+)
+
+
 def _transient(exc: Exception) -> bool:
     """An error of the store itself (worth retrying), as opposed to an answer about the object."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -96,7 +117,17 @@ def _transient(exc: Exception) -> bool:
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         return status >= 500 or status == 429 or error.get("Code") in ("SlowDown", "Throttling", "RequestTimeout")
-    return isinstance(exc, BotoCoreError | ConnectionError | TimeoutError)
+    if isinstance(exc, BotoCoreError | ConnectionError | TimeoutError):
+        return True
+    # delta-rs raises DeltaError (or OSError for some IO); never a commit conflict, which has its own type
+    if type(exc).__name__ == "CommitFailedError" or isinstance(exc, FileNotFoundError | PermissionError):
+        return False
+    return any(text in str(exc) for text in _STORE_FAILURES)
+
+
+def transient(exc: Exception) -> bool:
+    """Whether ``exc`` is a failure of the store (resets, 5xx, throttling) that is worth retrying."""
+    return _transient(exc)
 
 
 def store_failure(exc: Exception) -> bool:

@@ -57,9 +57,8 @@ def _append(location: str, table: pa.Table, storage: StorageSettings) -> None:
     from deltalake import write_deltalake
 
     if table.num_rows:
-        write_deltalake(
-            st.object_store_uri(location), table, mode="append", storage_options=st.delta_storage_options(storage)
-        )
+        uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
+        st.retrying(lambda: write_deltalake(uri, table, mode="append", storage_options=options), storage, uri)
 
 
 def append_results(

@@ -62,7 +62,7 @@ class RunSummary:
     checks: list[qc.CheckResult] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
     waited: float = 0.0  # seconds spent waiting for another run's lease
-    interrupted: str | None = None  # the run found killed, if any
+    interrupted: list[str] = field(default_factory=list)  # runs found killed, now recorded as interrupted
 
 
 class SourceRun:
@@ -417,19 +417,18 @@ class SourceRun:
         if lease is not None:
             return cls(spark, cfg, lake, full_refresh, listing, run_id).execute(input_root, lease)
         with cls.lease(cfg, lake, run_id) as held:
-            return cls(spark, cfg, lake, full_refresh, None, run_id).execute(input_root, held)
+            return cls(spark, cfg, lake, full_refresh, listing, run_id).execute(input_root, held)
 
     def execute(self, input_root: str, lease: Lease | None = None) -> RunSummary:
         """Run the stages, then append their records to ``_runs`` and the check results to ``_quality``
         (also when a stage failed)."""
         if lease is not None:
             self.summary.waited = lease.waited
-            if lease.interrupted is not None:
-                holder = lease.interrupted
-                self.summary.interrupted = holder.run_id
-                record_interrupted(
-                    self.lake, holder.run_id, self.SOURCE, holder.since, self.summary.run_id, self.storage
-                )
+            for holder in lease.interrupted:
+                by = self.summary.run_id
+                record_interrupted(self.lake, holder.run_id, self.SOURCE, holder.since, by, self.storage)
+                self.summary.interrupted.append(holder.run_id)
+            lease.recorded()
         try:
             self.stages(input_root)
         except Exception as exc:

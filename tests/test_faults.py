@@ -1,0 +1,397 @@
+"""The fault harness: hostile input for every source, SIGKILL at named points of a run, and the reruns that
+must leave every table exactly as an uninterrupted run would. Runs alone with ``pytest -m faults``.
+
+The hostile-input matrix runs the pipeline in this process on one folder per source that holds every kind of
+bad file and document the reliability issue names; the kill harness runs the command line in child processes
+that kill themselves with SIGKILL at a stage marker (``visionlake.faults``), then reruns it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from tests.conftest import VENV_BIN, write_files
+
+from visionlake.config import FaceValidationSettings
+from visionlake.lake import read
+from visionlake.lake.reader import table_locations
+from visionlake.sources.alpr import pipeline as alpr
+from visionlake.sources.face_validation import pipeline as face_validation
+
+pytestmark = pytest.mark.faults
+
+BIG = 50 * 1024 * 1024  # a 50 MB file
+
+
+# --------------------------------------------------------------------------------------------------
+# hostile input: ALPR (one result per file)
+
+CAM = "cam-h/2022-05-02"
+ALPR_GOOD = '{"duration": 10, "frame_id": 1}'
+# file -> (content, expected quarantine reason or None when accepted, a fragment of the detail)
+ALPR_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
+    "zero.json": (b"", "empty_file", "0 characters of whitespace"),
+    "spaces.json": (" \n\t ", "empty_file", "4 characters of whitespace"),
+    "truncated.json": ('{"frame_id": 1, "plates": [{"text": "AB', "invalid_json", "truncated: the text ends"),
+    "latin1.json": (b'{"frame_id": 1, "plates": [{"text": "\xe9"}]}', "invalid_encoding", "not UTF-8 at byte 37"),
+    "utf16.json": ('{"frame_id": 1}'.encode("utf-16"), "invalid_encoding", "UTF-16 (the file starts with a UTF-16"),
+    "bom.json": (b'\xef\xbb\xbf{"duration": 11, "frame_id": 2}', None, ""),
+    "nan.json": (
+        '{"frame_id": 3, "plates": [{"text": "A1", "confidences": [NaN, Infinity]}]}',
+        "non_finite_number",
+        "NaN or infinite: plates[].confidences[]",
+    ),
+    "huge-exponent.json": ('{"frame_id": 3, "plates": [{"car": {"confidence": 1e999}}]}', "non_finite_number", "car"),
+    "array.json": ('[{"frame_id": 4}]', "not_an_object", "top level is an array"),
+    "null.json": ("null", "not_an_object", "top level is null"),
+    "missing.json": ('{"duration": 5}', "missing_field", "missing: frame_id"),
+    "garbage.json": ('{"frame_id": 5} trailing', "trailing_data", "more text after the first JSON value"),
+    "second.json": ('{"frame_id": 6}{"frame_id": 7}', "trailing_data", "more text after the first JSON value"),
+    "two-values.json": ('{"frame_id": 6}, {"frame_id": 7}', "trailing_data", "more text after the first JSON value"),
+    "duplicate-key.json": ('{"duration": 1, "frame_id": 8, "duration": 2}', None, ""),
+    "deep.json": (
+        '{"frame_id": 9, "plates": ' + "[" * 5000 + "]" * 5000 + "}",
+        "too_deep",
+        "nesting depth 5,001 is over the JSON parser's limit of 1,000",
+    ),
+    "fifty-mb.json": (
+        '{"frame_id": 10, "plates": [{"text": "' + "x" * BIG + '"}]}',
+        "too_large",
+        "a string of 52,428,800 characters is over the JSON parser's limit of 20,000,000",
+    ),
+    "nul.json": (b'{"frame_id": 11, "plates": [{"text": "A\x00B"}]}', "invalid_json", "Invalid control character"),
+    # each field of the wrong type
+    "wrong-duration.json": ('{"duration": "10", "frame_id": 12}', "schema_mismatch", "wrong type: duration"),
+    "wrong-frame-id.json": ('{"frame_id": 1.5}', "schema_mismatch", "wrong type: frame_id"),
+    "wrong-job-idx.json": ('{"frame_id": 1, "job_idx": {}}', "schema_mismatch", "wrong type: job_idx"),
+    "wrong-lantency.json": ('{"frame_id": 1, "lantency": [1]}', "schema_mismatch", "wrong type: lantency"),
+    "wrong-latency.json": ('{"frame_id": 1, "latency": true}', "schema_mismatch", "wrong type: latency"),
+    "wrong-plates.json": ('{"frame_id": 1, "plates": {"text": "A"}}', "schema_mismatch", "wrong type: plates"),
+    "wrong-timestamp.json": ('{"frame_id": 1, "timestamp": {"at": 1}}', "schema_mismatch", "wrong type: timestamp"),
+    "wrong-text.json": ('{"frame_id": 1, "plates": [{"text": ["A"]}]}', "schema_mismatch", "wrong type: plates[].text"),
+    # a folder named like a file is walked like any folder
+    "folder.json/inner.json": ('{"duration": 12, "frame_id": 13}', None, ""),
+}
+
+
+def _alpr_input(root: Path) -> None:
+    write_files(root, {f"{CAM}/{name}": content for name, (content, _, _) in ALPR_CASES.items()})
+    folder = root / CAM
+    os.symlink(folder / "nowhere.gone", folder / "dangling.json")
+    os.symlink(folder / "loop.json", folder / "loop.json")
+    os.mkfifo(folder / "fifo.json")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.json"), "wb") as handle:
+        handle.write(ALPR_GOOD.encode())
+    # the same camera, name and bytes under two folders of one batch: one frame
+    write_files(root, {"cam-h/2022-05-03/same.json": ALPR_GOOD, "cam-h/2022-05-04/same.json": ALPR_GOOD})
+
+
+def _by_name(rows: list[dict], root: Path) -> dict[str, dict]:
+    return {r["source_path"][len(str(root)) + 1 :]: r for r in rows}
+
+
+def test_hostile_alpr_input_lands_in_quarantine_with_a_specific_reason(spark, cfg, tmp_path):
+    _alpr_input(tmp_path / "in")
+    summary = alpr.run(spark, cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
+    quarantine = _by_name(read(str(tmp_path / "lake" / "quarantine" / "alpr")).to_pylist(), tmp_path / "in")
+    frames = _by_name(read(str(tmp_path / "lake" / "silver" / "alpr" / "frames")).to_pylist(), tmp_path / "in")
+    for name, (_, reason, detail) in ALPR_CASES.items():
+        path = f"{CAM}/{name}"
+        if reason is None:
+            assert path in frames and path not in quarantine, name
+        else:
+            assert (quarantine[path]["reason"], path in frames) == (reason, False), name
+            assert detail in quarantine[path]["detail"], (name, quarantine[path]["detail"])
+    assert frames[f"{CAM}/duplicate-key.json"]["duration_ms"] == 2  # the last value of a key wins
+    unreadable = {
+        "dangling.json": "dangling symbolic link to",
+        "loop.json": "symbolic link loop",
+        "fifo.json": "not a regular file",
+        "caf\\xe9.json": "the file name is not valid UTF-8",
+    }
+    for name, detail in unreadable.items():
+        row = quarantine[f"{CAM}/{name}"]
+        assert (row["reason"], row["detail"].startswith(detail)) == ("unreadable", True), (name, row["detail"])
+    assert "cam-h/2022-05-03/same.json" in frames
+    copy = quarantine["cam-h/2022-05-04/same.json"]
+    assert (copy["reason"], copy["detail"]) == (
+        "duplicate_file",
+        f"same camera, name and content as {tmp_path / 'in' / 'cam-h/2022-05-03/same.json'}",
+    )
+    # nothing lost, nothing doubled: every listed file is in bronze once, and bronze = silver + quarantine
+    expected_files = len(ALPR_CASES) + len(unreadable) + 2
+    assert (summary.files_new, len(frames) + len(quarantine)) == (expected_files, expected_files)
+    assert summary.check.startswith(f"bronze.results {expected_files} = silver.frames {len(frames)} + quarantine")
+    # the 50 MB text is cut to 64 KB in quarantine, and no table or log statistic holds a non-finite number
+    assert len(quarantine[f"{CAM}/fifty-mb.json"]["raw"]) == 64 * 1024
+    for location in table_locations(str(tmp_path / "lake")).values():
+        for log in Path(location, "_delta_log").glob("*.json"):
+            assert "Infinity" not in log.read_text() and "NaN" not in log.read_text(), log
+
+
+def test_a_file_that_cannot_be_read_now_is_read_by_the_next_run(spark, cfg, tmp_path):
+    write_files(tmp_path / "in", {f"{CAM}/a.json": ALPR_GOOD, f"{CAM}/b.json": '{"frame_id": 2}'})
+    lake = str(tmp_path / "lake")
+    listing = alpr.RUN.pending_input(cfg, str(tmp_path / "in"), lake, False)
+    (tmp_path / "in" / CAM / "b.json").rename(tmp_path / "b.json")  # it vanishes after the listing
+    summary = alpr.run(spark, cfg, str(tmp_path / "in"), lake, listing=listing)
+    assert (summary.files_new, summary.pending) == (
+        2,
+        {str(tmp_path / "in" / CAM / "b.json"): "it vanished after it was listed"},
+    )
+    assert read(f"{lake}/bronze/alpr/results").num_rows == 1
+    (tmp_path / "b.json").rename(tmp_path / "in" / CAM / "b.json")  # back again
+    again = alpr.run(spark, cfg, str(tmp_path / "in"), lake)
+    assert (again.files_new, again.pending) == (1, {})
+    assert sorted(r["frame_id"] for r in read(f"{lake}/silver/alpr/frames").to_pylist()) == [1, 2]
+
+
+def test_a_file_changed_in_place_after_ingestion_is_reported_not_read_again(spark, cfg, tmp_path):
+    write_files(tmp_path / "in", {f"{CAM}/a.json": ALPR_GOOD})
+    lake = str(tmp_path / "lake")
+    alpr.run(spark, cfg, str(tmp_path / "in"), lake)
+    (tmp_path / "in" / CAM / "a.json").write_text('{"duration": 99, "frame_id": 1}')
+    summary = alpr.run(spark, cfg, str(tmp_path / "in"), lake)
+    assert (summary.files_new, summary.changed) == (0, [str(tmp_path / "in" / CAM / "a.json")])
+    bronze = next(s for s in summary.stages if s.stage == "bronze")
+    assert bronze.message.endswith("; 1 ingested files changed since (not read again)")
+    assert [r["duration_ms"] for r in read(f"{lake}/silver/alpr/frames").to_pylist()] == [10]
+
+
+# --------------------------------------------------------------------------------------------------
+# hostile input: face_validation (documents in MongoDB exports)
+
+
+def _doc(number: int, **changes) -> dict:
+    doc = {
+        "_id": {"$oid": f"{number:024x}"},
+        "user_name": "veriFace",
+        "file_token": f"token-{number}",
+        "date": "2025-01-10T10:00:00-05:00",
+        "summary": {"status": "ok", "code": "1400", "desc": "antispoofing OK"},
+        "user_data": {"procesoConvenioGuid": f"p-{number}", "convenio": "c-1", "documento": "9000000001"},
+        "http_code": 200,
+        "total_time_ms": 1500,
+    }
+    doc.update(changes)
+    return doc
+
+
+def _line(number: int, **changes) -> str:
+    return json.dumps(_doc(number, **changes))
+
+
+# line -> (text, expected reason or None when accepted, a fragment of the detail)
+FACE_LINES: list[tuple[str, str | None, str]] = [
+    (_line(1), None, ""),
+    (_line(2, total_time_ms=1200)[:-1] + ', "total_time_ms": 1300}', None, ""),  # duplicate key: the last wins
+    (_line(3)[:40], "invalid_json", "truncated: the text ends"),
+    (_line(4).replace('"total_time_ms": 1500', '"total_time_ms": NaN'), "non_finite_number", "total_time_ms"),
+    (_line(5).replace('"http_code": 200', '"http_code": Infinity'), "non_finite_number", "http_code"),
+    ("null", "not_an_object", "top level is null"),
+    ('"a string"', "not_an_object", "top level is a string"),
+    (json.dumps({k: v for k, v in _doc(6).items() if k != "_id"}), "missing_field", "missing: _id"),
+    (_line(7, summary={"status": "ok", "desc": "no code"}), "missing_field", "missing: summary.code"),
+    (_line(8, date="yesterday"), "invalid_date", "not a timestamp: yesterday"),
+    (_line(9) + " garbage", "trailing_data", "more text after the first JSON value"),
+    (_line(10) + _line(11), "trailing_data", "more text after the first JSON value"),  # two values on one line
+    ('{"_id": "deep", "summary": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),
+    (_line(12).replace('"veriFace"', '"veri\\u0000Face"'), None, ""),  # an escaped NUL is a valid character
+    (_line(13).replace('"veriFace"', '"veri\x00Face"'), "invalid_json", "Invalid control character"),
+    (_line(14, summary={"status": "ok", "code": {"x": 1}}), "schema_mismatch", "wrong type: summary.code"),
+    (_line(15, http_code="two hundred"), "schema_mismatch", "wrong type: http_code"),
+    (_line(16, with_iqa="yes"), "schema_mismatch", "wrong type: with_iqa"),
+    (_line(17, ts="noon"), "schema_mismatch", "wrong type: ts"),
+    (_line(18, metadata=[1]), "schema_mismatch", "wrong type: metadata"),
+    (_line(19, user_name={"n": 1}), "schema_mismatch", "wrong type: user_name"),
+    (_line(20, summary="ok"), "schema_mismatch", "wrong type: summary"),
+    (_line(21, user_data=[]), "schema_mismatch", "wrong type: user_data"),
+    (_line(22, api_hash=["x"]), "schema_mismatch", "wrong type: api_hash"),
+    (_line(1), "duplicate_id", "same _id and content as"),
+]
+
+
+def _face_input(root: Path) -> None:
+    """Exports holding every hostile document (one JSON Lines file) and every hostile file."""
+    lines = "\n".join(text for text, _, _ in FACE_LINES) + "\n"
+    write_files(
+        root,
+        {
+            # the first line is an array, so the file is JSON Lines: that line is rejected, the others read
+            "exports/lines.jsonl": "[1, 2]\n" + lines,
+            "exports/bom.json": b"\xef\xbb\xbf" + (_line(30) + "\n").encode(),
+            "exports/zero.json": b"",
+            "exports/spaces.json": "  \n\n ",
+            "exports/latin1.json": (_line(31) + "\n").encode().replace(b"veriFace", b"ver\xe9Face"),
+            "exports/utf16.json": (_line(32) + "\n").encode("utf-16"),
+            "exports/array.json": "[" + _line(33) + ", " + _line(34) + "] junk",
+            "exports/fifty-mb.jsonl": _line(35, api_hash="x" * BIG) + "\n",
+            "exports/folder.json/inner.json": _line(36) + "\n",
+        },
+    )
+    folder = root / "exports"
+    os.symlink(folder / "nowhere.gone", folder / "dangling.json")
+    os.symlink(folder / "loop.json", folder / "loop.json")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.json"), "wb") as handle:
+        handle.write((_line(37) + "\n").encode())
+
+
+def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reason(spark, cfg, tmp_path):
+    _face_input(tmp_path / "in")
+    face_cfg = dataclasses.replace(cfg, face_validation=FaceValidationSettings(suffixes=(".json", ".jsonl")))
+    summary = face_validation.run(spark, face_cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
+    quarantine = read(str(tmp_path / "lake" / "quarantine" / "face_validation")).to_pylist()
+    calls = read(str(tmp_path / "lake" / "silver" / "face_validation" / "api_calls")).to_pylist()
+    base = str(tmp_path / "in" / "exports") + "/"
+    rejected = [(r["source_path"][len(base) :], r["reason"], r["detail"]) for r in quarantine]
+    lines = sorted((r for r in rejected if r[0] == "lines.jsonl"), key=lambda r: int(r[2].split(":")[0].split()[1]))
+    expected_lines = [("not_an_object", "top level is an array")] + [
+        (reason, detail) for _, reason, detail in FACE_LINES if reason is not None
+    ]
+    assert [r[1] for r in lines] == [reason for reason, _ in expected_lines]
+    for (_, _, detail), (want_reason, want_detail) in zip(lines, expected_lines, strict=True):
+        assert want_detail in detail, (want_reason, detail)
+    # accepted: documents 1, 2 (its repeated key kept the last value, 1300), 12 (an escaped NUL is a valid
+    # character), 30 (after a byte-order mark), 33 and 34 (the elements before the junk) and 36 (in a folder
+    # named like a file)
+    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 6
+    by_file = {(name, reason) for name, reason, _ in rejected if name != "lines.jsonl"}
+    assert by_file == {
+        ("zero.json", "empty_file"),
+        ("spaces.json", "empty_file"),
+        ("latin1.json", "invalid_encoding"),
+        ("utf16.json", "invalid_encoding"),
+        ("array.json", "trailing_data"),
+        ("fifty-mb.jsonl", "too_large"),
+        ("dangling.json", "unreadable"),
+        ("loop.json", "unreadable"),
+        ("caf\\xe9.json", "unreadable"),
+    }
+    assert summary.check.startswith(
+        f"bronze.documents {len(calls) + len(quarantine)} = silver.api_calls {len(calls)} + quarantine"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# the kill harness: SIGKILL at stage markers, then rerun
+
+RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {**os.environ, "VISIONLAKE_PII_KEY": "fault-harness-key", **env}
+    return subprocess.run([str(VENV_BIN / "visionlake"), *args], capture_output=True, text=True, env=base, timeout=600)
+
+
+def _contents(lake: str) -> dict[str, list[tuple]]:
+    """Every table of the lake but the logs, as sorted rows without the run-specific columns."""
+    tables = {}
+    for name, location in table_locations(lake).items():
+        if name.startswith("_"):
+            continue
+        data = read(location)
+        columns = [c for c in data.column_names if c not in RUN_SPECIFIC]
+        tables[name] = sorted(tuple(repr(r[c]) for c in columns) for r in data.to_pylist())
+    return tables
+
+
+def _alpr_batch(root: Path, number: int) -> None:
+    day = f"2022-05-{1 + number % 3:02d}"
+    write_files(
+        root,
+        {
+            f"cam-{number % 2}/{day}/{number}_a.json": f'{{"duration": {number}, "frame_id": {number}, "plates": '
+            f'[{{"text": "P{number}", "confidences": [90.5, 99.0], "car": {{"confidence": 80.0}}}}]}}',
+            f"cam-{number % 2}/{day}/{number}_b.json": f'{{"duration": {number + 1}, "frame_id": {number}}}',
+            f"cam-{number % 2}/{day}/{number}_c.json": '{"frame_id": ',  # rejected: the quarantine gets a row
+        },
+    )
+
+
+def _face_batch(root: Path, number: int) -> None:
+    docs = [_line(100 * number + k, date=f"2025-01-{10 + number % 5}T10:00:00-05:00") for k in range(3)]
+    write_files(root, {f"exports/{number:03d}.json": "\n".join([*docs, "not json"]) + "\n"})
+
+
+BATCHES = {"alpr": _alpr_batch, "face_validation": _face_batch}
+
+
+def _points(source: str, tmp: Path) -> list[str]:
+    """The stage markers a run with new data passes, each once, in the order first passed."""
+    BATCHES[source](tmp / "in", 999)
+    log = tmp / "points.log"
+    args = ["run", source, "--input", str(tmp / "in"), "--lake", str(tmp / "lake")]
+    result = _cli(args, {"VISIONLAKE_POINTS_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    return list(dict.fromkeys(log.read_text().split()))
+
+
+# Every kind of point is kept; table points fill up to KILLS per source, in the order a run passes them.
+KILLS = 20
+ESSENTIAL = ("bronze:", "/results:", "/documents:", "quarantine/", "/frames:", "/api_calls:", "silver:", "check:",
+             "gold:", "runlog:", "/vehicles:", "/transactions:")  # fmt: skip
+
+
+def _choose(points: list[str]) -> list[str]:
+    essential = [p for p in points if any(key in p for key in ESSENTIAL)]
+    others = [p for p in points if p not in essential]
+    chosen = set(essential + others[: max(0, KILLS - len(essential))])
+    return [p for p in points if p in chosen]
+
+
+def _kill_sequence(source: str, tmp: Path, outcome: dict) -> None:
+    """Kill a run at each chosen point, in the order a run passes them, then rerun and compare the tables with
+    an uninterrupted run. Each run resumes the work the killed one left, and dies at the next point; a point
+    whose work an earlier run finished (tables are written side by side) is given a new batch to reach."""
+    points = _choose(_points(source, tmp / "discover"))
+    outcome["points"] = points
+    feed, lake = tmp / "in", str(tmp / "lake")
+    batches = 0
+    BATCHES[source](feed, batches)
+    statuses = []
+    for point in points:
+        for _ in range(3):
+            killed = _cli(["run", source, "--input", str(feed), "--lake", lake], {"VISIONLAKE_KILL_AT": point})
+            if killed.returncode != 0:
+                break
+            batches += 1  # the run finished without passing the point: give it new work
+            BATCHES[source](feed, batches)
+        statuses.append((point, killed.returncode, killed.stderr[-500:]))
+    final = _cli(["run", source, "--input", str(feed), "--lake", lake], {})
+    outcome["final"] = final
+    reference = _cli(["run", source, "--input", str(feed), "--lake", str(tmp / "reference")], {})
+    outcome["reference"] = reference
+    outcome["statuses"] = statuses
+    outcome["tables"] = (_contents(lake), _contents(str(tmp / "reference")))
+    outcome["runs"] = read(f"{lake}/_runs").to_pylist()
+
+
+def test_killed_at_every_stage_marker_then_rerun_equals_an_uninterrupted_run(tmp_path):
+    outcomes: dict[str, dict] = {source: {} for source in BATCHES}
+    threads = [
+        threading.Thread(target=_kill_sequence, args=(source, tmp_path / source, outcomes[source]))
+        for source in BATCHES
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for source, outcome in outcomes.items():
+        assert len(outcome["points"]) >= 20, (source, outcome["points"])
+        # every run died at its point, with SIGKILL
+        assert [status for _, status, _ in outcome["statuses"]] == [-9] * len(outcome["points"]), outcome["statuses"]
+        assert outcome["final"].returncode == 0, outcome["final"].stderr
+        assert outcome["reference"].returncode == 0, outcome["reference"].stderr
+        interrupted, reference = outcome["tables"]
+        assert interrupted.keys() == reference.keys()
+        for table in reference:
+            assert interrupted[table] == reference[table], (source, table)
+        # the killed runs were found by the next run and recorded as interrupted
+        recorded = {r["run_id"] for r in outcome["runs"] if r["status"] == "interrupted"}
+        assert len(recorded) == len(outcome["points"]), source
