@@ -47,17 +47,19 @@ jars: ## hadoop-aws 3.3.1 + aws-java-sdk-bundle 1.11.901 from the sagemaker-pysp
 test: ## run the test suite
 	$(BIN)/python -m pytest
 
-run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face_validation documents; run both into ./lake
+run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face_validation documents; run both into ./lake, check and maintain it
 	@test -d $(SAMPLE)/alpr || $(BIN)/visionlake generate alpr --out $(SAMPLE)/alpr --count $(COUNT) --seed 1
 	@test -d $(SAMPLE)/face_validation || \
 		$(BIN)/visionlake generate face_validation --out $(SAMPLE)/face_validation --count $(DOCS) --seed 1
 	time $(BIN)/visionlake run alpr --input $(SAMPLE)/alpr --lake $(LAKE) --env $(ENV)
 	time $(BIN)/visionlake run face_validation --input $(SAMPLE)/face_validation --lake $(LAKE) --env $(ENV)
+	$(BIN)/visionlake check --lake $(LAKE) --env $(ENV)
+	$(BIN)/visionlake maintain --lake $(LAKE) --env $(ENV)
 
-bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 20k from S3; 34,654 face docs
+bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 5k from S3 at 20 ms; 34,654 face docs
 	$(BIN)/visionlake bench alpr --files 25000 --increment 0 --no-baseline
 	$(BIN)/visionlake bench alpr --files 251526 --repeat 3
-	$(BIN)/visionlake bench alpr --files 20000 --s3 --repeat 3
+	$(BIN)/visionlake bench alpr --files 5000 --s3 --repeat 3 --latency-ms 20
 	$(BIN)/visionlake bench face_validation --docs 34654 --repeat 3
 
 bench-linear: ## seconds per 1,000 files at 1,000,000 files (about 1.6 GB of JSON in the cache)

@@ -73,25 +73,27 @@ def _pair(source: str, feed: str, lake: str, offset: float, results: dict) -> No
 @pytest.mark.parametrize("source", ["alpr", "face_validation"])
 def test_two_runs_at_any_offset_end_with_the_tables_of_one_run(source, tmp_path):
     feed = _input(source, tmp_path / "in")
-    reference = _start(source, feed, str(tmp_path / "reference"))
-    assert _finish(reference)[0] == 0
-    expected = _contents(str(tmp_path / "reference"))
     results: dict[float, tuple] = {}
-    pairs = [
-        threading.Thread(target=_pair, args=(source, feed, str(tmp_path / f"lake-{offset}"), offset, results))
-        for offset in OFFSETS
-    ]
-    for pair in pairs:
-        pair.start()
-    for pair in pairs:
-        pair.join()
+    lakes = {offset: str(tmp_path / f"lake-{offset}") for offset in OFFSETS}
+    reference: dict = {}
+    # an uninterrupted run, on its own lake, side by side with the pairs
+    alone = threading.Thread(
+        target=lambda: reference.update(run=_finish(_start(source, feed, str(tmp_path / "reference"))))
+    )
+    pairs = [threading.Thread(target=_pair, args=(source, feed, lakes[o], o, results)) for o in OFFSETS]
+    for thread in [alone, *pairs]:
+        thread.start()
+    for thread in [alone, *pairs]:
+        thread.join()
+    assert reference["run"][0] == 0, reference["run"][2][-2000:]
+    expected = _contents(str(tmp_path / "reference"))
     for offset in OFFSETS:
         (first, second) = results[offset]
         assert (first[0], second[0]) == (0, 0), (offset, first[2][-2000:], second[2][-2000:])
         # one of the two ingested everything; the other found nothing new (it waited for the lease)
         news = sorted(int(out.split(": ", 1)[1].split(" new of ")[0]) for _, out, _ in (first, second))
         assert news[0] == 0, (offset, first[1], second[1])
-        assert _contents(str(tmp_path / f"lake-{offset}")) == expected, offset
+        assert _contents(lakes[offset]) == expected, offset
 
 
 def test_a_killed_holder_is_taken_over_and_recorded_as_interrupted(tmp_path):

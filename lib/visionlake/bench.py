@@ -202,35 +202,35 @@ def bench_local(files: int, repeat: int, increment: int, baseline: bool) -> dict
     return result
 
 
-def bench_s3(files: int, repeat: int) -> dict:
+def bench_s3(files: int, repeat: int, latency_ms: float = 20.0) -> dict:
+    """The pipeline reading ``files`` from S3 against a sequential boto3 GET loop over the same keys, both
+    through the fault proxy adding ``latency_ms`` to every request (a network that is not loopback): moto's
+    server on this machine answers in about 1.5 ms, which no real endpoint does."""
     import boto3
 
+    from visionlake.faultproxy import fault_proxy
+
     base = dataset(files)
-    result: dict = {"files": files, "mb": round(_tree_bytes(base) / 2**20, 1)}
+    result: dict = {"files": files, "mb": round(_tree_bytes(base) / 2**20, 1), "latency_ms": latency_ms}
     with moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
-        env = {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_REGION": "us-east-1",
-        }
-        os.environ.update(env)
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        client.create_bucket(Bucket="raw")
-        client.create_bucket(Bucket="lake")
+        credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+        os.environ.update(credentials)
+        direct = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        direct.create_bucket(Bucket="raw")
         paths = sorted(p for p in base.rglob("*.json"))
         storage = StorageSettings(endpoint_url=endpoint, path_style=True, allow_http=True)
         write_many("s3a://raw/alpr", ((str(p.relative_to(base)), p.read_bytes(), None) for p in paths), storage)
         keys = [f"alpr/{p.relative_to(base)}" for p in paths]
-        loops, runs = [], []
-        for attempt in range(repeat):
+        with fault_proxy(endpoint) as proxy:
+            proxy.set(latency_ms=latency_ms)
+            env = {**credentials, "AWS_ENDPOINT_URL": proxy.endpoint}
+            client = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1")
             started = time.monotonic()
             for key in keys:
                 client.get_object(Bucket="raw", Key=key)["Body"].read()
-            loops.append(time.monotonic() - started)
-            runs.append(_run_pipeline("s3a://raw/alpr", Path(tmp) / f"local-lake{attempt}", env=env))
-        result["sequential_get_loop_seconds"] = round(statistics.median(loops), 2)
-        result["server_ceiling_seconds"] = _server_ceiling(client, endpoint, keys)
+            result["sequential_get_loop_seconds"] = round(time.monotonic() - started, 2)
+            runs = [_run_pipeline("s3a://raw/alpr", Path(tmp) / f"lake{n}", env=env) for n in range(repeat)]
+        result["server_ceiling_seconds"] = _server_ceiling(direct, endpoint, keys)
         result["pipeline"] = {
             "runs": runs,
             "wall_seconds": _median(runs, "wall_seconds"),
@@ -304,7 +304,10 @@ def _table(result: dict) -> str:
             f"{result['baseline']['peak_rss_mb']:,} MB -> pipeline is {result['ratio_baseline_to_pipeline']}x faster"
         )
     if "sequential_get_loop_seconds" in result:
-        lines.append(f"files {result['files']:,} on S3 (moto, 127.0.0.1)")
+        lines.append(
+            f"files {result['files']:,} on S3 (moto on 127.0.0.1 behind the fault proxy: "
+            f"{result['latency_ms']:g} ms added to every request)"
+        )
         lines.append(
             f"  sequential boto3 GET loop: {result['sequential_get_loop_seconds']:.1f} s; pipeline: "
             f"{result['pipeline']['wall_seconds']:.1f} s wall, bronze stage "
@@ -313,23 +316,29 @@ def _table(result: dict) -> str:
             f"({result['ratio_get_loop_to_whole_run']}x for the whole run)"
         )
         ceiling = result["server_ceiling_seconds"]
-        best = result["sequential_get_loop_seconds"] / ceiling
         lines.append(
-            f"  server ceiling (unsigned keep-alive GETs, nearly no client work): {ceiling:.1f} s -> no client "
-            f"can be more than {best:.1f}x faster than the loop against this server"
+            f"  moto's own ceiling (unsigned keep-alive GETs without the proxy, nearly no client work): "
+            f"{ceiling:.1f} s for the same keys"
         )
     return "\n".join(lines)
 
 
 def run_bench(
-    files: int, s3: bool, repeat: int, increment: int, baseline: bool, source: str = "alpr", docs: int = 0
+    files: int,
+    s3: bool,
+    repeat: int,
+    increment: int,
+    baseline: bool,
+    source: str = "alpr",
+    docs: int = 0,
+    latency_ms: float = 20.0,
 ) -> str:
     """Run the benchmark of ``source``, write its JSON under bench/results/, return the printed table."""
     started = datetime.now(UTC)
     if source == "face_validation":
         result, benchmark, files = bench_face_validation(docs, repeat), "face_validation", docs
     elif s3:
-        result, benchmark = bench_s3(files, repeat), "alpr-s3"
+        result, benchmark = bench_s3(files, repeat, latency_ms), "alpr-s3"
     else:
         result, benchmark = bench_local(files, repeat, increment, baseline), "alpr"
     result.update(

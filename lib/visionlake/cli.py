@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=3, help="repetitions; medians are reported")
     bench.add_argument("--increment", type=int, default=10_000, help="files of the daily increment run (0: none)")
     bench.add_argument("--no-baseline", action="store_true", help="skip the naive Spark job")
+    bench.add_argument("--latency-ms", type=float, default=20.0, help="--s3: latency added to every S3 request")
     return parser
 
 
@@ -107,7 +108,14 @@ def _bench(args: argparse.Namespace) -> str:
     if args.source == "face_validation" and args.s3:
         raise VisionlakeError("bench face_validation has no --s3 variant")
     return run_bench(
-        args.files, args.s3, args.repeat, args.increment, not args.no_baseline, source=args.source, docs=args.docs
+        args.files,
+        args.s3,
+        args.repeat,
+        args.increment,
+        not args.no_baseline,
+        source=args.source,
+        docs=args.docs,
+        latency_ms=args.latency_ms,
     )
 
 
