@@ -45,7 +45,11 @@ def moto_server(timeout: float = 30.0) -> Iterator[str]:
 
 def _children(pid: int) -> list[int]:
     found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").glob("*"))
+    except OSError:  # the process ended meanwhile
+        return found
+    for task in tasks:
         try:
             found.extend(int(c) for c in (task / "children").read_text().split())
         except OSError:

@@ -59,6 +59,8 @@ def _json_type(value: object) -> str:
 
 
 def _big_exponent(data: bytes) -> bool:
+    if _BIG_EXPONENT.search(data) is None:  # the common case: one pass, no match
+        return False
     return any(m.start() and data[m.start() - 1] in b"0123456789." for m in _BIG_EXPONENT.finditer(data))
 
 

@@ -254,25 +254,8 @@ def _split_by_partition(table: pa.Table, partition_by: Sequence[str]) -> Iterato
 # driver side: the log
 
 
-def table_exists(location: str, storage: StorageSettings) -> bool:
-    from deltalake import DeltaTable
-
-    uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
-    return st.retrying(lambda: DeltaTable.is_deltatable(uri, options), storage, location)
-
-
-def open_table(location: str, storage: StorageSettings, version: int | None = None):
-    """The DeltaTable at ``location`` (optionally at an old version), or None when there is none.
-
-    Only its log is used here: data is read by Spark or by :mod:`visionlake.lake.reader`, never through
-    ``to_pyarrow_*`` (see that module).
-    """
-    from deltalake import DeltaTable
-
-    if not table_exists(location, storage):
-        return None
-    uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
-    return st.retrying(lambda: DeltaTable(uri, version=version, storage_options=options), storage, location)
+table_exists = reader.table_exists
+open_table = reader.open_table  # the DeltaTable of a location (its log only: data is read by Spark or reader)
 
 
 def transaction_version(location: str, app_id: str, storage: StorageSettings) -> int | None:
@@ -293,6 +276,7 @@ class Changes:
     upto: int
     files: list[str]  # Spark URIs of the data files, in commit order
     partitions: list[dict[str, str | None]]  # the partition values of each file (Delta's string form)
+    bytes: int = 0  # the files' total size
 
     def partition_values(self, column: str) -> list[str]:
         return sorted({p[column] for p in self.partitions if p.get(column) is not None})
@@ -342,9 +326,11 @@ def changes_since(location: str, after: int | None, storage: StorageSettings, up
             upto,
             [_spark_file_uri(location, a["path"]) for a in actions],
             [{k: _partition_value(v) for k, v in (a.get("partition") or {}).items()} for a in actions],
+            sum(a["size_bytes"] for a in actions),
         )
     files: list[str] = []
     partitions: list[dict] = []
+    size = 0
     for number, actions in commits(location, storage, after, upto):
         for action in actions:
             if "remove" in action and action["remove"].get("dataChange", True):
@@ -357,7 +343,8 @@ def changes_since(location: str, after: int | None, storage: StorageSettings, up
             if add is not None and add.get("dataChange", True):
                 files.append(_spark_file_uri(location, add["path"]))
                 partitions.append(dict(add.get("partitionValues") or {}))
-    return Changes(after, upto, files, partitions)
+                size += int(add.get("size", 0))
+    return Changes(after, upto, files, partitions, size)
 
 
 def data_changed(location: str, storage: StorageSettings, after: int, upto: int) -> str | None:
@@ -514,11 +501,14 @@ def stage(
     known_empty: bool = False,
     read_version: int | None = None,
     also: Sequence[Txn] = (),
+    compact: bool = True,
 ) -> Staged:
     """Write ``df`` as data files of the table at ``location``, to be committed by :func:`commit`.
 
-    Every partition the rows touch gets one file (more only past ``max_file_mb``): the rows are shuffled by
-    partition first, so an incremental run adds one small file per date it touches, not one per task.
+    ``compact``: every partition the rows touch gets one file (more only past ``max_file_mb``): the rows are
+    shuffled by partition first, so an incremental run adds one small file per date it touches, not one per
+    task. For large writes (whose files are large anyway) pass False: each task writes its own files, with
+    no shuffle.
     ``read_version`` is the table version the caller's decision was based on (default: the current one);
     the commit fails if data was added or removed since. Other arguments: see :func:`write_table`.
     """
@@ -544,8 +534,9 @@ def stage(
         return staged
     arrow_schema = to_arrow_schema(df.schema)
     task = parquet_writer_task(location, arrow_schema, list(partition_by), storage, max_file_mb << 20)
-    grouped = df.repartition(*partition_by) if partition_by else df.repartition(1)
-    file_rows = grouped.mapInArrow(task, FILE_ROWS_SCHEMA).collect()
+    if compact:
+        df = df.repartition(*partition_by) if partition_by else df.repartition(1)
+    file_rows = df.mapInArrow(task, FILE_ROWS_SCHEMA).collect()
     now = int(time.time() * 1000)
     staged.adds = [
         AddAction(quote(r.path, safe="/="), r.size, json.loads(r.partition_values), now, True, r.stats)
@@ -667,6 +658,7 @@ def write_table(
     writer: str = "delta-rs",
     known_empty: bool = False,
     read_version: int | None = None,
+    compact: bool = True,
 ) -> WriteResult:
     """Write ``df`` as a commit to the Delta table at ``location``.
 
@@ -687,6 +679,7 @@ def write_table(
         known_empty: the caller knows ``df`` has no rows: commit (the txn, or a new empty table) without
             running a Spark job.
         read_version: the version the caller decided on (see :func:`stage`).
+        compact: one file per partition written (see :func:`stage`).
 
     Returns:
         rows and files written, and whether the write was skipped as already done.
@@ -706,6 +699,7 @@ def write_table(
         writer=writer,
         known_empty=known_empty,
         read_version=read_version,
+        compact=compact,
     )
     return commit(staged, storage)
 

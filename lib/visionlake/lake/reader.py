@@ -40,12 +40,25 @@ class Snapshot:
     num_records: int | None  # from the log's statistics; None when a file has none
 
 
-def _open(location: str, storage: StorageSettings, version: int | None):
+def table_exists(location: str, storage: StorageSettings) -> bool:
     from deltalake import DeltaTable
 
     uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
-    if not st.retrying(lambda: DeltaTable.is_deltatable(uri, options), storage, location):
+    return st.retrying(lambda: DeltaTable.is_deltatable(uri, options), storage, location)
+
+
+def open_table(location: str, storage: StorageSettings, version: int | None = None):
+    """The deltalake ``DeltaTable`` at ``location`` (optionally at an old version), or None when there is none.
+    Only its log is read here; failures of the store are retried (``storage.retry_seconds``).
+
+    Raises:
+        LakeError: that version does not exist, or the log cannot be read.
+    """
+    from deltalake import DeltaTable
+
+    if not table_exists(location, storage):
         return None
+    uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
     try:
         return st.retrying(lambda: DeltaTable(uri, version=version, storage_options=options), storage, location)
     except EndpointError:
@@ -58,7 +71,7 @@ def snapshot(location: str, storage: StorageSettings | None = None, version: int
     """The table's snapshot at ``version`` (latest when None), or None when there is no table at ``location``."""
     storage = storage or StorageSettings()
     location = st.normalize(location)
-    table = _open(location, storage, version)
+    table = open_table(location, storage, version)
     if table is None:
         return None
     schema = pa.schema(table.schema().to_arrow())

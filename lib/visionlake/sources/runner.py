@@ -32,7 +32,7 @@ from pyspark.sql import types as T
 
 from visionlake import faults
 from visionlake.config import Config
-from visionlake.errors import QualityError, describe, redact
+from visionlake.errors import LakeError, QualityError, describe, redact
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing, list_input
 from visionlake.lake import delta, reader, table_location
@@ -235,7 +235,7 @@ class SourceRun:
         app_id = f"visionlake/{self.SOURCE}/ingest"
         batch = (delta.transaction_version(location, app_id, self.storage) or 0) + 1
         files = list(listing.files)
-        for _ in range(3):
+        for attempt in range(3):
             read = self.bronze_rows(files, listing.root)
             rows = read.rows.select(
                 *[c for c in schema.fieldNames() if c not in RUN_COLUMNS],
@@ -250,6 +250,8 @@ class SourceRun:
                 txn=Txn(app_id, batch),
                 mode="overwrite" if self.full_refresh else "append",
                 read_version=None if self.full_refresh else listing.bronze_version,
+                # one file for a small batch; a large one keeps the read tasks' files (no shuffle of the input)
+                compact=sum(f.size for f in files) < self.cfg.lake.max_file_mb << 20,
             )
             pending = dict(read.pending.value)
             partial = set(pending) - set(read.planned) if self.PARTIAL_FILES else set()
@@ -258,6 +260,8 @@ class SourceRun:
             # a file failed half-way while others of the batch were read: write the batch again without it
             delta.discard(staged, self.storage)
             files = [f for f in files if f.path not in partial]
+            if attempt == 2:
+                raise LakeError(f"files kept failing while they were read (e.g. {sorted(partial)[0]}); rerun later")
         self.summary.pending = pending
         if pending:
             record.message += f"; {len(pending)} files could not be read now and stay pending for the next run"
@@ -438,7 +442,8 @@ class SourceRun:
             failed.message = "; ".join(filter(None, [kept, redact(describe(exc, hint=False))]))[:2000]
             if failed.seconds is None:
                 failed.seconds = round(time.monotonic() - self._clock, 3)
-            self._log()
+            with contextlib.suppress(Exception):  # best effort: the failure may be the lake's own storage
+                self._log()
             raise
         self._log()
         return self.summary

@@ -799,3 +799,16 @@ def test_build_plate_countries_ranks_each_country_with_optional_state_and_other(
         ),
     )
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_frame_key_of_in_python_is_the_frame_key_column(spark):
+
+    rows = [("cam-1", "/in/cam-1/2022-05-02/0_x.json", "ab" * 32), ("unknown", "s3a://b/loose.json", "cd" * 32)]
+    df = spark.createDataFrame(rows, "camera_id string, source_path string, sha256 string")
+    columns = [r.frame_key for r in silver.with_frame_key(df).collect()]
+    by_hand = [
+        hashlib.sha256(b"cam-1\x000_x.json\x00" + b"ab" * 32).hexdigest()[:32],
+        hashlib.sha256(b"unknown\x00loose.json\x00" + b"cd" * 32).hexdigest()[:32],
+    ]
+    assert columns == by_hand
+    assert [silver.frame_key_of(*row) for row in rows] == by_hand

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pyarrow.compute as pc
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.ingest.reader import Read, read_files
-from visionlake.lake import delta
+from visionlake.lake import delta, reader
 from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.runlog import StageRecord
 from visionlake.sources.alpr import gold, silver
@@ -74,53 +76,60 @@ class _Run(SourceRun):
         for marker, tables in pending.items():
             changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
             bronze_rows = delta.read_files(self.spark, bronze_location, changes.files, BRONZE)
-            record.rows_in += self._silver_batch(bronze_rows, tables, Txn(SILVER_APP, bronze_version), record)
+            duplicates = self._duplicates(changes)
+            txn = Txn(SILVER_APP, bronze_version)
+            record.rows_in += self._silver_batch(bronze_rows, duplicates, tables, txn, record)
         if not pending:
             record.status, record.message = "skipped", "every silver table is up to date"
         record.quarantined = sum(self.summary.quarantined.values())
         self.done(record)
 
-    def _duplicates(self, bronze_rows: DataFrame) -> tuple[DataFrame | None, list[str]]:
+    def _duplicates(self, changes: delta.Changes) -> tuple[DataFrame | None, list[str]]:
         """Frames that more than one file of the batch, or a file already in silver, carry (byte-identical
         copies with the same name from the same camera): ``(frame_key, first_path)`` of them and the paths of
-        the copies, which become ``duplicate_file``; the first path keeps the frame. (None, []) when none.
+        the copies, which become ``duplicate_file``; the first path (in path order, or the one already in
+        silver) keeps the frame. (None, []) when there are none.
 
-        Copies have the same bytes, so the same reason: keys are compared before any parsing. Within the
-        batch it is one small aggregation over three bronze columns; against silver the keys are compared on
-        the driver (silver's frame_key/source_path read by the lake reader)."""
-        keys = bronze_rows.select(
-            silver.frame_key(F.col("camera_id"), F.col("source_path"), F.col("sha256")).alias("frame_key"),
-            "source_path",
-        ).where(F.col("sha256").isNotNull())
-        first: dict[str, str] = {}
-        copies: list[str] = []
-        for row in (
-            keys.groupBy("frame_key")
-            .agg(F.min("source_path").alias("first_path"), F.collect_list("source_path").alias("paths"))
-            .where(F.size("paths") > 1)
-            .collect()
-        ):
-            first[row["frame_key"]] = row["first_path"]
-            copies += [p for p in row["paths"] if p != row["first_path"]]
-        existing = (
-            None
-            if self.full_refresh
-            else delta.read_columns(self.loc("silver", "frames"), ["frame_key", "source_path"], self.storage)
+        Copies have the same bytes, so the same reason: keys are compared before any parsing, on the driver,
+        from three lineage columns of the batch's bronze files and silver's frame_key/source_path (read by
+        the lake reader, no Spark job)."""
+        bronze = self.loc("bronze", "results")
+        lineage = reader.files_dataset(
+            bronze, self.storage, to_arrow_schema(BRONZE), ["ingest_date"], changes.files, changes.partitions
+        ).to_table(columns=["camera_id", "source_path", "sha256"], filter=pc.field("sha256").is_valid())
+        batch = sorted(
+            (path, silver.frame_key_of(camera, path, digest))
+            for camera, path, digest in zip(*(lineage[c].to_pylist() for c in lineage.column_names), strict=True)
         )
-        if existing is not None and existing.num_rows:
-            in_silver = dict(
-                zip(existing.column("frame_key").to_pylist(), existing.column("source_path").to_pylist(), strict=True)
-            )
-            for key, path in keys.collect():
-                if key in in_silver and in_silver[key] != path:
-                    first[key] = in_silver[key]
+        first: dict[str, str] = {}
+        if not self.full_refresh:
+            existing = delta.read_columns(self.loc("silver", "frames"), ["frame_key", "source_path"], self.storage)
+            if existing is not None:
+                first = dict(zip(existing["frame_key"].to_pylist(), existing["source_path"].to_pylist(), strict=True))
+        seen = set(first)
+        copies: list[str] = []
+        found: dict[str, str] = {}
+        for path, key in batch:
+            if key in seen:
+                if first[key] != path:
                     copies.append(path)
-        if not first:
+                    found[key] = first[key]
+            else:
+                seen.add(key)
+                first[key] = path
+        if not found:
             return None, []
-        return self.spark.createDataFrame(list(first.items()), "frame_key string, first_path string"), sorted(copies)
+        return self.spark.createDataFrame(list(found.items()), "frame_key string, first_path string"), copies
 
-    def _silver_batch(self, bronze_rows: DataFrame, tables: list[str], txn: Txn, record: StageRecord) -> int:
-        duplicates, copies = self._duplicates(bronze_rows)
+    def _silver_batch(
+        self,
+        bronze_rows: DataFrame,
+        duplicates: tuple[DataFrame | None, list[str]],
+        tables: list[str],
+        txn: Txn,
+        record: StageRecord,
+    ) -> int:
+        duplicates, copies = duplicates
         # The parsed batch is cached for the jobs below: only the columns they read, and the raw text only of
         # the rejected rows (quarantine keeps a prefix of it), so the cache holds no copy of the input. It is
         # cached on local disk, not in the heap: Spark keeps cached blocks as 1 MB arrays, which a 4 GB G1 heap

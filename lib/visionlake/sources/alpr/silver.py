@@ -8,6 +8,8 @@ DataFrame with ``frame_key``, ``source_path``, ``camera_id``, ``event_ts``, ``ev
 
 from __future__ import annotations
 
+import hashlib
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -47,6 +49,12 @@ def frame_key(camera_id: Column, source_path: Column, sha256: Column) -> Column:
     """
     name = F.element_at(F.split(source_path, "/"), -1)
     return F.substring(F.sha2(F.concat_ws("\u0000", camera_id, name, sha256), 256), 1, 32)
+
+
+def frame_key_of(camera_id: str, source_path: str, sha256: str) -> str:
+    """:func:`frame_key` of one file, computed in Python (the same value as the column expression)."""
+    name = source_path.rsplit("/", 1)[-1]
+    return hashlib.sha256("\u0000".join([camera_id, name, sha256]).encode("utf-8")).hexdigest()[:32]
 
 
 def with_frame_key(df: DataFrame) -> DataFrame:
