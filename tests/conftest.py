@@ -30,7 +30,7 @@ def cfg():
             "spark.sql.shuffle.partitions": "2",
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
-            "spark.driver.memory": "2g",
+            "spark.driver.memory": "4g",  # as conf/local.yaml: the hostile matrix holds a 50 MB record
         }
     )
     return dataclasses.replace(base, spark=SparkSettings(master="local[2]", conf=conf))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 
 from visionlake.errors import ConfigError
@@ -498,3 +500,66 @@ checks:
         ("range(x, ..1)", False),
     ]
     assert [r.check.table for r in results[:2]] == ["silver.b", "silver.a"]
+
+
+class _ResetOnce(pafs.FileSystemHandler):
+    """A local file system whose first file open fails as pyarrow's S3 client does on a reset mid-response."""
+
+    def __init__(self):
+        self.local = pafs.LocalFileSystem()
+        self.armed = False  # armed once the dataset has read its schema
+        self.failed = 0
+
+    def open_input_file(self, path):
+        if self.armed and not self.failed:
+            self.failed += 1
+            raise OSError("AWS Error INTERNAL_FAILURE during GetObject operation: Failed to flush response stream")
+        return self.local.open_input_file(path)
+
+    def get_file_info(self, paths):
+        return self.local.get_file_info(paths)
+
+    def get_file_info_selector(self, selector):
+        return self.local.get_file_info(selector)
+
+    def normalize_path(self, path):
+        return path
+
+    def get_type_name(self):
+        return "reset-once"
+
+    def equals(self, other):
+        return self is other
+
+    def _unused(self, *args, **kwargs):
+        raise NotImplementedError("a check only reads")
+
+    copy_file = create_dir = delete_dir = delete_dir_contents = delete_file = delete_root_dir_contents = _unused
+    move = open_append_stream = open_input_stream = open_output_stream = _unused
+
+
+def test_a_read_the_store_fails_once_is_retried_when_storage_is_given(tmp_path):
+    from visionlake.config import StorageSettings
+
+    suite = _suite(tmp_path, FRAMES_KEYS + "checks:\n  - {table: silver.frames, not_null: [frame_key]}\n")
+    pq.write_table(pa.table({"camera": ["c1", "c2"], "frame_key": [1, None]}), tmp_path / "part.parquet")
+    handler = _ResetOnce()
+    frames = ds.dataset(str(tmp_path / "part.parquet"), filesystem=pafs.PyFileSystem(handler), format="parquet")
+    handler.armed = True
+    storage = StorageSettings(retry_seconds=5)
+
+    (result,) = evaluate(suite, list(suite.checks), {"silver.frames": Scope(frames, frames)}, NOW, "run", storage)
+
+    assert handler.failed == 1
+    assert (result.passed, result.failing_rows, result.sample) == (False, 1, ["camera=c2, frame_key=null"])
+
+
+def test_without_storage_a_failed_read_is_raised(tmp_path):
+    suite = _suite(tmp_path, FRAMES_KEYS + "checks:\n  - {table: silver.frames, not_null: [frame_key]}\n")
+    pq.write_table(pa.table({"camera": ["c1"], "frame_key": [1]}), tmp_path / "part.parquet")
+    handler = _ResetOnce()
+    frames = ds.dataset(str(tmp_path / "part.parquet"), filesystem=pafs.PyFileSystem(handler), format="parquet")
+    handler.armed = True
+
+    with pytest.raises(Exception, match="INTERNAL_FAILURE"):
+        evaluate(suite, list(suite.checks), {"silver.frames": Scope(frames, frames)}, NOW, "run")

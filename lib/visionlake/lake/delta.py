@@ -371,7 +371,7 @@ def row_count(location: str, storage: StorageSettings) -> int:
     if snap is None:
         return 0
     if snap.num_records is None:
-        return reader.dataset(snap, storage).count_rows()
+        return st.retrying(lambda: reader.dataset(snap, storage).count_rows(), storage, location)
     return snap.num_records
 
 

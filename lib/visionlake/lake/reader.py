@@ -159,6 +159,18 @@ def _partition_expression(values: dict) -> ds.Expression:
     return expression
 
 
+def scan(
+    data: ds.Dataset,
+    storage: StorageSettings | None,
+    what: str,
+    columns: list[str] | None = None,
+    filter: ds.Expression | None = None,
+) -> pa.Table:
+    """``data.to_table(...)``, scanned again while the object store fails in the middle of it (a reset while a
+    response is read, which pyarrow's own retries do not cover), for up to ``storage.retry_seconds``."""
+    return st.retrying(lambda: data.to_table(columns=columns, filter=filter), storage or StorageSettings(), what)
+
+
 def read_table(
     location: str,
     storage: StorageSettings | None = None,
@@ -170,7 +182,7 @@ def read_table(
     snap = snapshot(location, storage, version)
     if snap is None:
         return None
-    return dataset(snap, storage).to_table(columns=columns, filter=filter)
+    return scan(dataset(snap, storage), storage, location, columns, filter)
 
 
 def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[str, str]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import yaml
 
-from visionlake.config import CONF_DIR_ENV, DEFAULT_CONF_DIR
+from visionlake.config import CONF_DIR_ENV, DEFAULT_CONF_DIR, StorageSettings
 from visionlake.errors import ConfigError
 
 LEVELS = ("error", "warn")
@@ -289,12 +289,29 @@ def _key_text(keys: tuple[str, ...]) -> str:
 
 
 def evaluate(
-    suite: Suite, checks: list[Check], scopes: dict[str, Scope], now: datetime, scope: str
+    suite: Suite,
+    checks: list[Check],
+    scopes: dict[str, Scope],
+    now: datetime,
+    scope: str,
+    storage: StorageSettings | None = None,
 ) -> list[CheckResult]:
     """Run ``checks`` over ``scopes`` (``{table: Scope}``) with DuckDB; one result per check.
 
-    A check whose table is not in ``scopes`` or does not exist passes with 0 rows checked.
+    A check whose table is not in ``scopes`` or does not exist passes with 0 rows checked. With ``storage``,
+    a read that the object store fails (a reset in the middle of a response) is retried, the whole
+    evaluation again, for up to ``storage.retry_seconds``: it only reads.
     """
+    if storage is None:
+        return _evaluate(suite, checks, scopes, now, scope)
+    from visionlake.lake import storage as st
+
+    return st.retrying(lambda: _evaluate(suite, checks, scopes, now, scope), storage, "the tables under check")
+
+
+def _evaluate(
+    suite: Suite, checks: list[Check], scopes: dict[str, Scope], now: datetime, scope: str
+) -> list[CheckResult]:
     import duckdb
 
     con = duckdb.connect()

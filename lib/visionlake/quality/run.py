@@ -51,7 +51,7 @@ def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, 
             lines.append(f"  {name}: no tables")
             continue
         checks = [c for c in suite.checks if c.tables <= set(scopes) or c.table in scopes]
-        results = qc.evaluate(suite, checks, scopes, now, "table")
+        results = qc.evaluate(suite, checks, scopes, now, "table", cfg.storage)
         append_results(lake, run_id, name, results, now, cfg.storage)
         passed = sum(r.passed for r in results)
         lines.append(f"  {name}: {passed} of {len(results)} checks passed")

@@ -92,7 +92,7 @@ class SourceRun:
         known: dict[str, tuple[int, float]] = {}
         if snap is not None and not full_refresh:
             columns = ["source_path", cls.SIZE_COLUMN, cls.MTIME_COLUMN]
-            lineage = reader.dataset(snap, cfg.storage).to_table(columns=columns)
+            lineage = reader.scan(reader.dataset(snap, cfg.storage), cfg.storage, bronze, columns)
             seconds = pc.divide(pc.cast(pc.cast(lineage[cls.MTIME_COLUMN], pa.timestamp("us")), pa.int64()), 1e6)
             known = dict(
                 zip(
@@ -268,8 +268,12 @@ class SourceRun:
         written = self.commit(staged)
         self.count_out(record, f"bronze/{self.BRONZE_TABLE}", written)
         if written and "new_fields" in schema.fieldNames():
-            carried = staged.dataset(self.storage).to_table(
-                columns=["source_path", "new_fields"], filter=pc.field("new_fields").is_valid()
+            carried = reader.scan(
+                staged.dataset(self.storage),
+                self.storage,
+                staged.location,
+                ["source_path", "new_fields"],
+                pc.field("new_fields").is_valid(),
             )
             self.summary.drift = record_drift(
                 self.lake, self.summary.run_id, self.SOURCE, carried, self.now, self.storage
@@ -364,7 +368,7 @@ class SourceRun:
         scopes = self._silver_scopes(gold_tables, gold_app)
         tables = set(scopes)
         checks = [c for c in self.suite.for_tables(tables) if not c.table.startswith("gold.")]
-        results = qc.evaluate(self.suite, checks, scopes, self.now, "run")
+        results = qc.evaluate(self.suite, checks, scopes, self.now, "run", self.storage)
         self._gate(record, results, "gold was not published")
         self.done(record)
 
@@ -381,7 +385,7 @@ class SourceRun:
             snap = reader.snapshot(self.loc(layer, name), self.storage)
             scopes[parent] = qc.Scope(None, None if snap is None else reader.dataset(snap, self.storage))
         checks = [c for c in self.suite.checks if c.table in scopes and c.table.startswith("gold.")]
-        results = qc.evaluate(self.suite, checks, scopes, self.now, "run")
+        results = qc.evaluate(self.suite, checks, scopes, self.now, "run", self.storage)
         try:
             self._gate(record, results, "gold was not published")
         except QualityError:

@@ -94,9 +94,15 @@ class _Run(SourceRun):
         from three lineage columns of the batch's bronze files and silver's frame_key/source_path (read by
         the lake reader, no Spark job)."""
         bronze = self.loc("bronze", "results")
-        lineage = reader.files_dataset(
-            bronze, self.storage, to_arrow_schema(BRONZE), ["ingest_date"], changes.files, changes.partitions
-        ).to_table(columns=["camera_id", "source_path", "sha256"], filter=pc.field("sha256").is_valid())
+        lineage = reader.scan(
+            reader.files_dataset(
+                bronze, self.storage, to_arrow_schema(BRONZE), ["ingest_date"], changes.files, changes.partitions
+            ),
+            self.storage,
+            bronze,
+            ["camera_id", "source_path", "sha256"],
+            pc.field("sha256").is_valid(),
+        )
         batch = sorted(
             (path, silver.frame_key_of(camera, path, digest))
             for camera, path, digest in zip(*(lineage[c].to_pylist() for c in lineage.column_names), strict=True)
