@@ -178,3 +178,50 @@ def test_a_new_field_whose_name_is_escaped_in_the_text():
     text = json.dumps({"camera": "c", "año": 2024})
     assert "\\u00f1" in text
     assert FieldScanner(SCHEMA).new_fields(text.encode()) == ["año:number"]
+
+
+# --------------------------------------------------------------------------------------------------
+# values Spark's parser would let through: non-finite numbers and objects in string fields
+
+SCORES = _struct(score=DBL, name=STR, scores=T.ArrayType(DBL), meta=_struct(level=DBL))
+
+
+def _problem(text: str) -> str | None:
+    return FieldScanner(SCORES).scan(text.encode())[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ('{"score": NaN}', "score"),
+        ('{"score":-Infinity}', "score"),
+        ('{"scores": [1.5, Infinity, 2]}', "scores[]"),
+        ('{"scores": [ NaN ]}', "scores[]"),
+        ('{"meta": {"level": "-INF"}}', "meta.level"),
+        ('{"score": "NaN"}', "score"),
+        ('{"score": 1e999}', "score"),
+        ('{"meta": {"level": -2.5E+400}}', "meta.level"),
+    ],
+)
+def test_a_non_finite_number_is_a_problem_naming_its_path(text, path):
+    assert _problem(text) == f"non_finite_number: NaN or infinite: {path}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "Infinix X6", "score": 1}',  # a phone model, not a number
+        '{"name": "NaN", "score": 1}',  # NaN as the text of a string field
+        '{"name": "INFO: NaN or Infinity in the log", "score": 2}',
+        '{"name": "0e3451ab", "score": 1e30}',  # a hash whose digits look like an exponent; a finite 1e30
+        '{"name": "abc9e999", "scores": [1e-999]}',  # 1e-999 is 0, not infinite
+    ],
+)
+def test_look_alikes_of_non_finite_numbers_are_not_problems(text):
+    assert _problem(text) is None
+
+
+def test_an_object_or_array_in_a_string_field_is_a_wrong_type_but_not_in_a_double_field():
+    assert _problem('{"name": {"first": "x"}, "score": 1}') == "schema_mismatch: wrong type: name"
+    assert _problem('{"name": ["x"]}') == "schema_mismatch: wrong type: name"
+    assert _problem('{"score": {"x": 1}}') is None  # the parse reports that one
