@@ -213,7 +213,11 @@ def bench_s3(files: int, repeat: int, latency_ms: float = 20.0) -> dict:
     base = dataset(files)
     result: dict = {"files": files, "mb": round(_tree_bytes(base) / 2**20, 1), "latency_ms": latency_ms}
     with moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
-        credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+        credentials = {
+            "AWS_ACCESS_KEY_ID": "moto-bench-id",
+            "AWS_SECRET_ACCESS_KEY": "moto-bench-secret",
+            "AWS_REGION": "us-east-1",
+        }
         os.environ.update(credentials)
         direct = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         direct.create_bucket(Bucket="raw")
