@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 import pytest
 
 from visionlake.errors import ConfigError
@@ -502,64 +500,41 @@ checks:
     assert [r.check.table for r in results[:2]] == ["silver.b", "silver.a"]
 
 
-class _ResetOnce(pafs.FileSystemHandler):
-    """A local file system whose first file open fails as pyarrow's S3 client does on a reset mid-response."""
+def _fails_once(monkeypatch) -> list[int]:
+    """Make the first evaluation fail as pyarrow's S3 client does on a reset in the middle of a response."""
+    from visionlake.quality import checks
 
-    def __init__(self):
-        self.local = pafs.LocalFileSystem()
-        self.armed = False  # armed once the dataset has read its schema
-        self.failed = 0
+    real, calls = checks._evaluate, []
 
-    def open_input_file(self, path):
-        if self.armed and not self.failed:
-            self.failed += 1
+    def flaky(*args):
+        calls.append(1)
+        if len(calls) == 1:
             raise OSError("AWS Error INTERNAL_FAILURE during GetObject operation: Failed to flush response stream")
-        return self.local.open_input_file(path)
+        return real(*args)
 
-    def get_file_info(self, paths):
-        return self.local.get_file_info(paths)
-
-    def get_file_info_selector(self, selector):
-        return self.local.get_file_info(selector)
-
-    def normalize_path(self, path):
-        return path
-
-    def get_type_name(self):
-        return "reset-once"
-
-    def equals(self, other):
-        return self is other
-
-    def _unused(self, *args, **kwargs):
-        raise NotImplementedError("a check only reads")
-
-    copy_file = create_dir = delete_dir = delete_dir_contents = delete_file = delete_root_dir_contents = _unused
-    move = open_append_stream = open_input_stream = open_output_stream = _unused
+    monkeypatch.setattr(checks, "_evaluate", flaky)
+    return calls
 
 
-def test_a_read_the_store_fails_once_is_retried_when_storage_is_given(tmp_path):
+def test_a_read_the_store_fails_once_is_retried_when_storage_is_given(tmp_path, monkeypatch):
     from visionlake.config import StorageSettings
 
     suite = _suite(tmp_path, FRAMES_KEYS + "checks:\n  - {table: silver.frames, not_null: [frame_key]}\n")
-    pq.write_table(pa.table({"camera": ["c1", "c2"], "frame_key": [1, None]}), tmp_path / "part.parquet")
-    handler = _ResetOnce()
-    frames = ds.dataset(str(tmp_path / "part.parquet"), filesystem=pafs.PyFileSystem(handler), format="parquet")
-    handler.armed = True
+    frames = _data({"camera": ["c1", "c2"], "frame_key": [1, None]})
+    calls = _fails_once(monkeypatch)
+
     storage = StorageSettings(retry_seconds=5)
 
     (result,) = evaluate(suite, list(suite.checks), {"silver.frames": Scope(frames, frames)}, NOW, "run", storage)
 
-    assert handler.failed == 1
+    assert len(calls) == 2
     assert (result.passed, result.failing_rows, result.sample) == (False, 1, ["camera=c2, frame_key=null"])
 
 
-def test_without_storage_a_failed_read_is_raised(tmp_path):
+def test_without_storage_a_failed_read_is_raised(tmp_path, monkeypatch):
     suite = _suite(tmp_path, FRAMES_KEYS + "checks:\n  - {table: silver.frames, not_null: [frame_key]}\n")
-    pq.write_table(pa.table({"camera": ["c1"], "frame_key": [1]}), tmp_path / "part.parquet")
-    handler = _ResetOnce()
-    frames = ds.dataset(str(tmp_path / "part.parquet"), filesystem=pafs.PyFileSystem(handler), format="parquet")
-    handler.armed = True
+    frames = _data({"camera": ["c1"], "frame_key": [1]})
+    _fails_once(monkeypatch)
 
-    with pytest.raises(Exception, match="INTERNAL_FAILURE"):
+    with pytest.raises(OSError, match="INTERNAL_FAILURE"):
         evaluate(suite, list(suite.checks), {"silver.frames": Scope(frames, frames)}, NOW, "run")
