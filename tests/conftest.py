@@ -69,6 +69,25 @@ def aws_env(s3_server, monkeypatch) -> dict[str, str]:
     return env
 
 
+RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
+
+
+def lake_contents(lake: str) -> dict[str, list[tuple]]:
+    """Every table of the lake but the logs, as sorted rows without the run-specific columns: what two lakes
+    built from the same input must share, whatever runs, kills, retries or maintenance came between."""
+    from visionlake.lake import read
+    from visionlake.lake.reader import table_locations
+
+    tables = {}
+    for name, location in table_locations(lake).items():
+        if name.startswith("_"):
+            continue
+        data = read(location)
+        columns = [c for c in data.column_names if c not in RUN_SPECIFIC]
+        tables[name] = sorted(tuple(repr(r[c]) for c in columns) for r in data.to_pylist())
+    return tables
+
+
 def write_files(root: Path, files: dict[str, str | bytes]) -> None:
     """Write {relative path: content} under root."""
     for relative, content in files.items():

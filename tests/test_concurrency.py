@@ -12,12 +12,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from tests.conftest import VENV_BIN, write_files
-from tests.test_faults import RUN_SPECIFIC
+from tests.conftest import VENV_BIN, lake_contents, write_files
 
 from visionlake.config import StorageSettings
 from visionlake.lake import read
-from visionlake.lake.reader import table_locations
 from visionlake.lake.storage import write_many
 from visionlake.sources.alpr.generate import iter_results
 from visionlake.sources.face_validation.generate import write_exports
@@ -40,17 +38,6 @@ def _start(source: str, feed: str, lake: str, env: dict[str, str] | None = None)
 def _finish(process: subprocess.Popen) -> tuple[int, str, str]:
     stdout, stderr = process.communicate(timeout=900)
     return process.returncode, stdout, stderr
-
-
-def _contents(lake: str) -> dict[str, list[tuple]]:
-    tables = {}
-    for name, location in table_locations(lake).items():
-        if name.startswith("_"):
-            continue
-        data = read(location)
-        columns = [c for c in data.column_names if c not in RUN_SPECIFIC]
-        tables[name] = sorted(tuple(repr(r[c]) for c in columns) for r in data.to_pylist())
-    return tables
 
 
 def _input(source: str, root: Path) -> str:
@@ -86,14 +73,14 @@ def test_two_runs_at_any_offset_end_with_the_tables_of_one_run(source, tmp_path)
     for thread in [alone, *pairs]:
         thread.join()
     assert reference["run"][0] == 0, reference["run"][2][-2000:]
-    expected = _contents(str(tmp_path / "reference"))
+    expected = lake_contents(str(tmp_path / "reference"))
     for offset in OFFSETS:
         (first, second) = results[offset]
         assert (first[0], second[0]) == (0, 0), (offset, first[2][-2000:], second[2][-2000:])
         # one of the two ingested everything; the other found nothing new (it waited for the lease)
         news = sorted(int(out.split(": ", 1)[1].split(" new of ")[0]) for _, out, _ in (first, second))
         assert news[0] == 0, (offset, first[1], second[1])
-        assert _contents(lakes[offset]) == expected, offset
+        assert lake_contents(lakes[offset]) == expected, offset
 
 
 def test_a_killed_holder_is_taken_over_and_recorded_as_interrupted(tmp_path):
@@ -108,7 +95,7 @@ def test_a_killed_holder_is_taken_over_and_recorded_as_interrupted(tmp_path):
     assert "was killed before it finished: recorded as interrupted" in survivor[1]
     reference = _start("alpr", feed, str(tmp_path / "reference"))
     assert _finish(reference)[0] == 0
-    assert _contents(lake) == _contents(str(tmp_path / "reference"))
+    assert lake_contents(lake) == lake_contents(str(tmp_path / "reference"))
     runs = read(f"{lake}/_runs").to_pylist()
     assert [r["status"] for r in runs if r["stage"] == "run"] == ["interrupted"]
 

@@ -26,10 +26,10 @@ class Py4JJavaError(Exception):
 
 def test_redact_replaces_the_value_of_each_secret_variable(no_secrets):
     no_secrets.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
-    no_secrets.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7")
+    no_secrets.setenv("AWS_ACCESS_KEY_ID", "FAKEKEYID0001")
     no_secrets.setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEJr")
     no_secrets.setenv("VISIONLAKE_PII_KEY", "pii-key-0123")
-    text = "key AKIAIOSFODNN7 secret wJalrXUtnFEMI/K7MDENG token FwoGZXIvYXdzEJr pii pii-key-0123 again AKIAIOSFODNN7"
+    text = "key FAKEKEYID0001 secret wJalrXUtnFEMI/K7MDENG token FwoGZXIvYXdzEJr pii pii-key-0123 again FAKEKEYID0001"
     assert redact(text) == "key *** secret *** token *** pii *** again ***"
 
 

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.conftest import VENV_BIN, write_files
+from tests.conftest import VENV_BIN, lake_contents, write_files
 
 from visionlake.config import FaceValidationSettings
 from visionlake.lake import read
@@ -281,24 +281,10 @@ def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reaso
 # --------------------------------------------------------------------------------------------------
 # the kill harness: SIGKILL at stage markers, then rerun
 
-RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
-
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {**os.environ, "VISIONLAKE_PII_KEY": "fault-harness-key", **env}
     return subprocess.run([str(VENV_BIN / "visionlake"), *args], capture_output=True, text=True, env=base, timeout=600)
-
-
-def _contents(lake: str) -> dict[str, list[tuple]]:
-    """Every table of the lake but the logs, as sorted rows without the run-specific columns."""
-    tables = {}
-    for name, location in table_locations(lake).items():
-        if name.startswith("_"):
-            continue
-        data = read(location)
-        columns = [c for c in data.column_names if c not in RUN_SPECIFIC]
-        tables[name] = sorted(tuple(repr(r[c]) for c in columns) for r in data.to_pylist())
-    return tables
 
 
 def _alpr_batch(root: Path, number: int) -> None:
@@ -368,7 +354,7 @@ def _kill_sequence(source: str, tmp: Path, outcome: dict) -> None:
     reference = _cli(["run", source, "--input", str(feed), "--lake", str(tmp / "reference")], {})
     outcome["reference"] = reference
     outcome["statuses"] = statuses
-    outcome["tables"] = (_contents(lake), _contents(str(tmp / "reference")))
+    outcome["tables"] = (lake_contents(lake), lake_contents(str(tmp / "reference")))
     outcome["runs"] = read(f"{lake}/_runs").to_pylist()
 
 

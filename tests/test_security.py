@@ -17,7 +17,7 @@ from visionlake.lake import read
 
 pytestmark = pytest.mark.slow
 SECRETS = {
-    "AWS_ACCESS_KEY_ID": "AKIAVISIONLAKETESTKEY",
+    "AWS_ACCESS_KEY_ID": "FAKEKEYIDVISIONLAKETEST",
     "AWS_SECRET_ACCESS_KEY": "s3cr3t-must-never-be-logged-9f8e7d",
     "VISIONLAKE_PII_KEY": "pii-key-must-never-be-logged-77aa",
 }

@@ -9,15 +9,12 @@ from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
-from tests.conftest import VENV_BIN, run_command, write_files
+from tests.conftest import VENV_BIN, lake_contents, run_command, write_files
 
 from visionlake.config import StorageSettings
-from visionlake.lake import read
 from visionlake.lake.maintain import check_retention, maintain_table, tables_of
-from visionlake.lake.reader import table_locations
 from visionlake.sources.alpr import pipeline as alpr
 
-RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
 _LOCAL = StorageSettings()
 
 
@@ -34,17 +31,6 @@ def _batch(root: Path, number: int) -> None:
     write_files(root, files)
 
 
-def _contents(lake: str) -> dict[str, list[tuple]]:
-    tables = {}
-    for name, location in table_locations(lake).items():
-        if name.startswith("_"):
-            continue
-        data = read(location)
-        columns = [c for c in data.column_names if c not in RUN_SPECIFIC]
-        tables[name] = sorted(tuple(repr(r[c]) for c in columns) for r in data.to_pylist())
-    return tables
-
-
 def _maintain(lake: str, retain_hours: float = 0) -> list:
     return [
         maintain_table(n, loc, _LOCAL, 128, retain_hours) for n, loc in sorted(tables_of(lake, _LOCAL, None).items())
@@ -58,7 +44,7 @@ def test_maintain_between_incremental_runs_changes_no_row(spark, cfg, tmp_path):
         alpr.run(spark, cfg, str(tmp_path / "in"), maintained)
         alpr.run(spark, cfg, str(tmp_path / "in"), plain)
         done = _maintain(maintained)
-    assert _contents(maintained) == _contents(plain)
+    assert lake_contents(maintained) == lake_contents(plain)
     by_name = {m.table: m for m in done}
     # three runs left three small files per table and partition; one is left after compaction and vacuum
     assert (by_name["bronze_alpr_results"].files_before, by_name["bronze_alpr_results"].files_after) == (2, 1)
@@ -73,7 +59,7 @@ def test_maintain_between_incremental_runs_changes_no_row(spark, cfg, tmp_path):
     summary = alpr.run(spark, cfg, str(tmp_path / "in"), maintained)
     alpr.run(spark, cfg, str(tmp_path / "in"), plain)
     assert (summary.files_new, summary.rows_out["silver/frames"]) == (5, 4)
-    assert _contents(maintained) == _contents(plain)
+    assert lake_contents(maintained) == lake_contents(plain)
 
 
 def test_vacuum_refuses_a_retention_below_the_configured_minimum():
@@ -92,10 +78,10 @@ def test_vacuum_removes_files_no_version_references_once_older_than_the_retentio
         orphan.write_bytes(b"PAR1 never committed")
     ten_days_ago = time.time() - 10 * 24 * 3600
     os.utime(old, (ten_days_ago, ten_days_ago))
-    before = _contents(lake)
+    before = lake_contents(lake)
     maintain_table("silver_alpr_frames", str(Path(lake, "silver", "alpr", "frames")), _LOCAL, 128, 168)
     assert (old.exists(), young.exists()) == (False, True)
-    assert _contents(lake) == before
+    assert lake_contents(lake) == before
 
 
 def test_maintain_from_the_command_line_and_killed_midway(spark, cfg, tmp_path):
@@ -114,14 +100,14 @@ def test_maintain_from_the_command_line_and_killed_midway(spark, cfg, tmp_path):
     command = [str(VENV_BIN / "visionlake"), "maintain", "--lake", lake, "--source", "alpr", "--retain-hours", "0"]
     killed = run_command(command, env={**env, "VISIONLAKE_KILL_AT": "maintain:silver_alpr_frames:vacuum"})
     assert killed.returncode == -9
-    assert _contents(lake) == _contents(plain)
+    assert lake_contents(lake) == lake_contents(plain)
     done = run_command(command, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == f"maintained 13 tables of {lake} (retention 0 h):"
     assert "silver_alpr_frames" in done.stdout and "checkpoint at v" in done.stdout
-    assert _contents(lake) == _contents(plain)
+    assert lake_contents(lake) == lake_contents(plain)
     _batch(tmp_path / "in", 2)
     alpr.run(spark, cfg, str(tmp_path / "in"), lake)
     alpr.run(spark, cfg, str(tmp_path / "in"), plain)
-    assert _contents(lake) == _contents(plain)
+    assert lake_contents(lake) == lake_contents(plain)
     assert DeltaTable(str(Path(lake, "bronze", "alpr", "results"))).history(1)[0]["operation"] == "WRITE"

@@ -1,7 +1,7 @@
 """Reading the lake without Spark: the committed snapshot of a Delta table as a pyarrow dataset.
 
 delta-rs reads the log (which files make up a version, their partition values); the files are then read
-by pyarrow's own native file systems. deltalake's ``to_pyarrow_table()`` / ``to_pandas()`` go through a
+by pyarrow's own native file systems. deltalake's own conversions to Arrow and pandas go through a
 Python-implemented file system instead, and a process that used them can abort at interpreter exit
 (status 134, delta-rs#2184); reading this way never did.
 
