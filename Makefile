@@ -13,8 +13,11 @@ DOCS ?= 2000
 ENV ?= local
 SAGEMAKER_PYSPARK := sagemaker-pyspark==1.4.5
 JAR_CACHE := $(HOME)/.cache/visionlake
+DIST ?= dist
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_PIP := pip==26.3
 
-.PHONY: help setup jars jvm-archive test run lint format package clean bench bench-linear
+.PHONY: help setup jars jvm-archive airflow-env chromium test run lint format package clean bench bench-linear
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +29,8 @@ setup: ## create .venv with pinned dependencies and extract the S3A jars into .j
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(MAKE) --no-print-directory jars
 	$(MAKE) --no-print-directory jvm-archive
+	$(MAKE) --no-print-directory airflow-env
+	$(MAKE) --no-print-directory chromium
 
 jvm-archive: ## the driver JVM's class archive (.jars/driver-classes.jsa): seconds off every local run's start-up
 	$(BIN)/python -c "from visionlake.devtools import write_class_archive; write_class_archive()" > /dev/null 2>&1; \
@@ -44,10 +49,25 @@ jars: ## hadoop-aws 3.3.1 + aws-java-sdk-bundle 1.11.901 from the sagemaker-pysp
 	  ls $(JARS); \
 	fi
 
+airflow-env: $(AIRFLOW_VENV)/.installed ## .venv-airflow: Airflow 3 for the DAG's tests (its pins clash with .venv's)
+
+$(AIRFLOW_VENV)/.installed: deploy/airflow/requirements.txt
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check $(AIRFLOW_PIP)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check -r deploy/airflow/requirements.txt
+	touch $@
+
+chromium: ## Debian's chromium, for the report's browser test (apt-get, only when missing; root or sudo)
+	@command -v chromium >/dev/null 2>&1 && echo "chromium already installed" || { \
+	  sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$sudo apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null && \
+	  echo "chromium installed: $$(chromium --version 2>/dev/null)"; }
+
 test: ## run the test suite
 	$(BIN)/python -m pytest
 
-run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face_validation documents; run both into ./lake, check and maintain it
+run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face_validation documents; run both into ./lake, check and maintain it, write report.html
 	@test -d $(SAMPLE)/alpr || $(BIN)/visionlake generate alpr --out $(SAMPLE)/alpr --count $(COUNT) --seed 1
 	@test -d $(SAMPLE)/face_validation || \
 		$(BIN)/visionlake generate face_validation --out $(SAMPLE)/face_validation --count $(DOCS) --seed 1
@@ -55,6 +75,7 @@ run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face
 	time $(BIN)/visionlake run face_validation --input $(SAMPLE)/face_validation --lake $(LAKE) --env $(ENV)
 	$(BIN)/visionlake check --lake $(LAKE) --env $(ENV)
 	$(BIN)/visionlake maintain --lake $(LAKE) --env $(ENV)
+	$(BIN)/visionlake report --lake $(LAKE) --env $(ENV) --out report.html
 
 bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 5k from S3 at 20 ms; 34,654 face docs
 	$(BIN)/visionlake bench alpr --files 25000 --increment 0 --no-baseline
@@ -65,15 +86,23 @@ bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 
 bench-linear: ## seconds per 1,000 files at 1,000,000 files (about 1.6 GB of JSON in the cache)
 	$(BIN)/visionlake bench alpr --files 1000000 --repeat 1 --increment 0 --no-baseline
 
-lint: ## ruff over lib, jobs and tests
-	$(BIN)/ruff check lib jobs tests
+lint: ## ruff over lib, jobs, tests and deploy
+	$(BIN)/ruff check lib jobs tests deploy
 
 format: ## ruff format
-	$(BIN)/ruff format lib jobs tests
+	$(BIN)/ruff format lib jobs tests deploy
 
-package: ## dist/visionlake-*.whl and dist/visionlake.zip (for spark-submit --py-files)
-	rm -rf dist build && $(BIN)/pip wheel --quiet --no-deps -w dist .
-	cd lib && zip -qr ../dist/visionlake.zip visionlake -x '*/__pycache__/*'
+package: ## dist/ (or DIST=...): what a cluster needs: wheel, visionlake.zip (--py-files), jobs/, conf/, deploy/emr/
+	@test ! -e $(DIST) || test -f $(DIST)/visionlake.zip || test -z "$$(ls -A $(DIST))" \
+	  || { echo "make package: refusing to replace $(DIST), which is not a previous package"; exit 1; }
+	rm -rf $(DIST) build && $(BIN)/pip wheel --quiet --no-deps -w $(DIST) .
+	cd lib && zip -qr $(abspath $(DIST))/visionlake.zip visionlake -x '*/__pycache__/*'
+	mkdir -p $(DIST)/jobs $(DIST)/deploy/emr
+	cp jobs/*.py $(DIST)/jobs/
+	cp -R conf $(DIST)/conf
+	cp deploy/emr/*.sh deploy/emr/*.json deploy/emr/*.py $(DIST)/deploy/emr/
+	{ echo "# requirements.txt less pyspark (the cluster's Spark supplies it), for deploy/emr/bootstrap.sh"; \
+	  grep -v '^pyspark==' requirements.txt; } > $(DIST)/requirements-emr.txt
 
-clean: ## remove the sample data, the local lake and build output
-	rm -rf $(SAMPLE) $(LAKE) dist build spark-warehouse .pytest_cache
+clean: ## remove the sample data, the local lake, build output and test artifacts
+	rm -rf $(SAMPLE) $(LAKE) dist build spark-warehouse .pytest_cache test-artifacts report.html

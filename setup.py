@@ -6,7 +6,7 @@ setup(
     description="A Spark lake pipeline for the JSON that computer-vision APIs emit",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
-    package_data={"visionlake": ["*.properties"]},
+    package_data={"visionlake": ["*.properties", "*.yaml"]},
     python_requires=">=3.11",
     install_requires=[
         "pyspark>=3.5,<3.6",
@@ -16,6 +16,7 @@ setup(
         "boto3>=1.34",
         "duckdb>=2,<3",
         "pyyaml>=6",
+        "matplotlib>=3.8,<4",
     ],
     entry_points={"console_scripts": ["visionlake=visionlake.cli:entry_point"]},
 )

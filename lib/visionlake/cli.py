@@ -5,6 +5,13 @@
     visionlake check --lake PATH_OR_URI [--source SOURCE]
     visionlake maintain --lake PATH_OR_URI [--source SOURCE] [--retain-hours H]
     visionlake bench SOURCE [--files N] [--s3] [--repeat R]
+    visionlake tables --lake PATH_OR_URI
+    visionlake sql --lake PATH_OR_URI "SELECT ..." [--out FILE.csv|.parquet|.json] [--format table|csv|json]
+    visionlake sql --lake PATH_OR_URI --shell
+    visionlake catalog ddl --lake URI --engine athena|trino|spark [--database NAME] [--catalog NAME]
+    visionlake catalog register --glue --database NAME --lake s3a://bucket/lake
+    visionlake catalog check --lake PATH_OR_URI
+    visionlake report --lake PATH_OR_URI --out report.html
 
 Exit status: 0 when the run completed (quarantined records included), 1 with a one-line error when it
 could not run (a traceback only with ``--debug``), 2 for bad arguments. Without ``--debug`` no Java stack
@@ -75,6 +82,40 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--increment", type=int, default=10_000, help="files of the daily increment run (0: none)")
     bench.add_argument("--no-baseline", action="store_true", help="skip the naive Spark job")
     bench.add_argument("--latency-ms", type=float, default=20.0, help="--s3: latency added to every S3 request")
+
+    tables = commands.add_parser("tables", help="every table of the lake: version, rows, files, size, last run")
+    tables.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
+    tables.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+
+    sql = commands.add_parser("sql", help="SQL over the lake's committed tables (DuckDB, in-process)")
+    sql.add_argument("query", nargs="?", help="one SQL statement; tables are named <layer>_<source>_<table>")
+    sql.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
+    sql.add_argument("--out", help="write the result to FILE.csv, FILE.parquet or FILE.json instead of printing it")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="printed form")
+    sql.add_argument("--shell", action="store_true", help="an interactive SQL prompt over the lake")
+    sql.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+
+    catalog = commands.add_parser("catalog", help="expose the tables to Athena, Trino, Spark SQL and Glue")
+    actions = catalog.add_subparsers(dest="action", required=True)
+    ddl = actions.add_parser("ddl", help="print the statements that register every table with an engine")
+    ddl.add_argument("--lake", required=True, help="s3a://bucket/prefix (or a folder, for Spark SQL)")
+    ddl.add_argument("--engine", required=True, choices=("athena", "trino", "spark"))
+    ddl.add_argument("--database", default="visionlake", help="database / schema name (default: visionlake)")
+    ddl.add_argument("--catalog", default="delta", help="trino: the Delta Lake catalog's name (default: delta)")
+    ddl.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+    register = actions.add_parser("register", help="create or update the tables in the AWS Glue Data Catalog")
+    register.add_argument("--glue", action="store_true", required=True, help="register in AWS Glue (boto3)")
+    register.add_argument("--database", required=True, help="Glue database (created when missing)")
+    register.add_argument("--lake", required=True, help="s3a://bucket/prefix of the lake")
+    register.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+    compat = actions.add_parser("check", help="fail on any table feature or type Athena engine 3 or Trino cannot read")
+    compat.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
+    compat.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+
+    report = commands.add_parser("report", help="one self-contained HTML report of every source in the lake")
+    report.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
+    report.add_argument("--out", default="report.html", help="the HTML file to write (default: report.html)")
+    report.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
     return parser
 
 
@@ -230,6 +271,43 @@ def _maintain(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _tables(args: argparse.Namespace) -> str:
+    from visionlake.sql import describe_tables
+
+    return describe_tables(args.lake, load_config(args.env).storage)
+
+
+def _sql(args: argparse.Namespace) -> str:
+    from visionlake import sql
+
+    storage = load_config(args.env).storage
+    if args.shell:
+        return sql.shell(args.lake, storage)
+    if not args.query:
+        raise VisionlakeError("give a SQL statement, or --shell for a prompt")
+    return sql.run_query(args.lake, args.query, storage, out=args.out, form=args.format)
+
+
+def _catalog(args: argparse.Namespace) -> str:
+    from visionlake import catalog
+
+    storage = load_config(args.env).storage
+    if args.action == "ddl":
+        return "\n".join(catalog.ddl_statements(args.lake, args.engine, args.database, args.catalog, storage))
+    if args.action == "register":
+        return catalog.register_glue(args.lake, args.database, storage)
+    report, problems = catalog.check_lake(args.lake, storage)
+    if problems:
+        raise QualityError(f"{problems}\n{report}")
+    return report
+
+
+def _report(args: argparse.Namespace) -> str:
+    from visionlake.report import write_report
+
+    return write_report(args.lake, args.out, load_config(args.env))
+
+
 @contextlib.contextmanager
 def _nothing():
     yield
@@ -254,9 +332,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "check": _check,
             "maintain": _maintain,
             "bench": _bench,
+            "tables": _tables,
+            "sql": _sql,
+            "catalog": _catalog,
+            "report": _report,
         }
         message = commands[args.command](args)
-    except QualityError as exc:  # `check`: the report, then the one-line error
+    except QualityError as exc:  # `check`, `catalog check`: the report, then the one-line error
         first, _, report = str(exc).partition("\n")
         if report:
             print(redact(report))
@@ -276,6 +358,9 @@ def entry_point() -> None:
         status = main()
     except SystemExit as exc:  # argparse: --help (0) or bad arguments (2)
         status = exc.code if isinstance(exc.code, int) else 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    except BrokenPipeError:  # `visionlake sql ... | head`: the reader stopped reading, which is no error
+        status = 0
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stream.flush()
     os._exit(status)

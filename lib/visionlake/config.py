@@ -70,9 +70,14 @@ class AlprSettings:
 class FaceValidationSettings:
     local_timezone: str = "America/Bogota"
     suffixes: tuple[str, ...] = (".json", ".jsonl", ".ndjson")
+    client_names: Mapping[str, str] = field(default_factory=dict)  # client GUID as the API sends it -> name
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "suffixes", tuple(self.suffixes))
+        names = self.client_names or {}
+        if not isinstance(names, Mapping):
+            raise ConfigError("face_validation.client_names must map client GUIDs to display names")
+        object.__setattr__(self, "client_names", {str(k): str(v) for k, v in names.items()})
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from visionlake.config import StorageSettings, load_config
 from visionlake.errors import LakeError
-from visionlake.lake import read
+from visionlake.lake import read, read_spark
 from visionlake.lake.reader import snapshot, table_locations
 
 D1, D2 = dt.date(2022, 5, 1), dt.date(2022, 5, 2)
@@ -53,6 +53,17 @@ def test_read_by_name_or_path_at_the_latest_or_a_given_version(lake):
     assert first.to_pylist() == [{"frame_key": "a", "duration_ms": 10, "event_date": D1}]
     assert read("quarantine_alpr", lake=str(lake), columns=["reason"]).to_pylist() == [{"reason": "empty_file"}]
     assert read("_runs", lake=str(lake)).to_pandas()["run_id"].tolist() == ["r1"]
+
+
+def test_read_as_a_spark_dataframe_at_the_latest_or_a_given_version(spark, lake):
+    latest = read_spark(spark, "silver_alpr_frames", lake=str(lake))
+    assert latest.columns == ["frame_key", "duration_ms", "event_date"]
+    assert sorted(tuple(r) for r in latest.collect()) == [("a", 10, D1), ("b", None, D2), ("c", 30, D2)]
+    assert [tuple(r) for r in read_spark(spark, "silver_alpr_frames", lake=str(lake), version=0).collect()] == [
+        ("a", 10, D1)
+    ]
+    with pytest.raises(LakeError, match="is not a Delta table"):
+        read_spark(spark, str(lake / "silver" / "alpr" / "not_a_table"))
 
 
 def test_the_lake_lists_its_tables_by_name(lake):

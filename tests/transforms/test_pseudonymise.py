@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from pyspark.sql import functions as F
 
 from visionlake.errors import ConfigError
-from visionlake.transforms.pseudonymise import DEVELOPMENT_KEY, pii_key, pseudonym
+from visionlake.transforms.pseudonymise import DEVELOPMENT_KEY, pii_key, pseudonym_of, pseudonymised
 
 # RFC 4231 test cases 1, 2 and 6 (HMAC-SHA-256). Case 6 has a 131-byte key, longer than the block.
 RFC4231 = [
@@ -24,14 +23,19 @@ RFC4231 = [
 
 @pytest.mark.parametrize(("key", "message", "expected"), RFC4231)
 def test_pseudonym_is_hmac_sha256(spark, key, message, expected):
-    row = spark.createDataFrame([(message,)], "v string").select(pseudonym(F.col("v"), key).alias("p")).first()
-    assert row.p == expected
+    row = pseudonymised(spark.createDataFrame([(message,)], "v string"), ["v"], key).first()
+    assert row.v == expected
+
+
+@pytest.mark.parametrize(("key", "message", "expected"), RFC4231)
+def test_python_pseudonym_matches_the_vectors(key, message, expected):
+    assert pseudonym_of(message, key) == expected
 
 
 def test_pseudonym_is_stable_keyed_and_keeps_nulls(spark):
     df = spark.createDataFrame([("convenio-A",), ("convenio-A",), ("convenio-B",), (None,)], "v string")
-    one = [r.p for r in df.select(pseudonym(F.col("v"), b"key-1").alias("p")).collect()]
-    other = [r.p for r in df.select(pseudonym(F.col("v"), b"key-2").alias("p")).collect()]
+    one = [r.v for r in pseudonymised(df, ["v"], b"key-1").collect()]
+    other = [r.v for r in pseudonymised(df, ["v"], b"key-2").collect()]
     assert one[0] == one[1] != one[2]
     assert one[3] is None
     assert other[0] != one[0]
@@ -52,3 +56,24 @@ def test_local_falls_back_to_the_development_key_with_a_warning(caplog):
 def test_other_environments_refuse_without_a_key(env):
     with pytest.raises(ConfigError, match="VISIONLAKE_PII_KEY is not set"):
         pii_key(env, {"VISIONLAKE_PII_KEY": ""})
+
+
+def test_struct_fields_are_pseudonymised_in_place(spark):
+    df = spark.createDataFrame([("a", ("Jefe", "keep"))], "id string, user struct<name: string, note: string>")
+    row = pseudonymised(df, ["user.name"], b"Jefe").first()
+    assert row.id == "a"
+    assert row.user.note == "keep"
+    assert row.user.name == pseudonym_of("Jefe", b"Jefe")
+    assert df.columns == ["id", "user"]
+
+
+def test_no_query_plan_shows_the_key_or_its_pads(spark):
+    """As literals, the pads (key XOR 0x36 / 0x5c) were printed by explain, the Spark UI and event logs."""
+    key = b"plan-secret-key-0123"
+    pads = [bytes(b ^ pad for b in key.ljust(64, b"\0")).hex() for pad in (0x36, 0x5C)]
+    df = pseudonymised(spark.createDataFrame([("v1",)], "v string"), ["v"], key)
+    plans = df._jdf.queryExecution().toString() + df._jdf.queryExecution().executedPlan().toString()
+    assert "sha2" in plans.lower()  # the plan is the HMAC's
+    for secret in [key.hex(), key.decode(), *pads]:
+        assert secret.lower() not in plans.lower()
+    assert df.first().v == pseudonym_of("v1", key)

@@ -7,7 +7,7 @@ import re
 from visionlake.lake import storage
 from visionlake.lake.reader import read
 
-__all__ = ["LAYERS", "read", "table_location"]
+__all__ = ["LAYERS", "read", "read_spark", "table_location"]
 
 LAYERS = ("bronze", "silver", "gold", "quarantine")
 NAME = re.compile(r"^[a-z0-9_]+$")  # source and table names: never a path that could leave the lake
@@ -26,3 +26,23 @@ def table_location(lake: str, layer: str, source: str, table: str | None = None)
             raise ValueError(f"{name!r} is not a table or source name (lowercase letters, digits and _ only)")
     parts = [layer, source] + ([table] if table else [])
     return storage.join(storage.normalize(lake), *parts)
+
+
+def read_spark(spark, table: str, lake: str | None = None, version: int | None = None, storage=None):
+    """A lake table as a Spark DataFrame (the committed snapshot, latest or ``version``), for Spark users without
+    delta-spark: ``read_spark(spark, "silver_alpr_frames", lake="s3a://bucket/lake")``.
+
+    Raises:
+        LakeError: there is no such table, or that version cannot be read.
+    """
+    from visionlake.config import load_config
+    from visionlake.errors import LakeError
+    from visionlake.lake import delta
+    from visionlake.lake.reader import resolve
+
+    storage = storage or load_config("local").storage
+    location = resolve(table, lake, storage)
+    df = delta.read_table(spark, location, storage, version=version)
+    if df is None:
+        raise LakeError(f"{location} is not a Delta table")
+    return df

@@ -411,13 +411,19 @@ def read_files(spark: SparkSession, location: str, files: Sequence[str], schema:
 
 
 def read_table(
-    spark: SparkSession, location: str, storage: StorageSettings, partition_filters: list | None = None
+    spark: SparkSession,
+    location: str,
+    storage: StorageSettings,
+    partition_filters: list | None = None,
+    version: int | None = None,
 ) -> DataFrame | None:
-    """The committed snapshot of the table, or None when the table does not exist."""
-    schema = spark_schema(location, storage)
-    if schema is None:
+    """The committed snapshot of the table (latest, or ``version``), or None when the table does not exist."""
+    table = open_table(location, storage, version)
+    if table is None:
         return None
-    return read_files(spark, location, snapshot_files(location, storage, partition_filters), schema)
+    schema = T.StructType.fromJson(json.loads(table.schema().to_json()))
+    files = [st.spark_uri(u) for u in table.file_uris(file_pruning_predicate=partition_filters)]
+    return read_files(spark, location, files, schema)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -456,6 +462,9 @@ class Staged:
     also: tuple[Txn, ...] = ()  # more app transactions recorded by the same commit
     skipped: bool = False
     deferred: DataFrame | None = None  # delta-spark: the DataFrame, written at commit
+    run_id: str | None = None  # recorded in the commit's commitInfo as visionlake.run_id (`visionlake tables`)
+    description: str | None = None  # the table's description in the Delta log (metaData.description)
+    column_comments: dict[str, str] | None = None  # top-level column -> its comment (field metadata "comment")
 
     @property
     def files(self) -> list[str]:
@@ -547,6 +556,49 @@ def stage(
 
 
 COMMIT_ATTEMPTS = 20
+RUN_ID_KEY = "visionlake.run_id"  # commitInfo field naming the run that made a commit
+COMMENT_KEY = "comment"  # a column's comment in its Delta field metadata, as Spark, Trino and Athena read it
+
+
+def _delta_schema(staged: Staged):
+    """The staged schema as a deltalake Schema, the staged column comments in its field metadata."""
+    from deltalake import Schema
+
+    schema = Schema.from_arrow(to_arrow_schema(staged.schema))
+    if not staged.column_comments:
+        return schema
+    data = json.loads(schema.to_json())
+    for field in data["fields"]:
+        comment = staged.column_comments.get(field["name"])
+        if comment is not None:
+            field["metadata"] = {**(field.get("metadata") or {}), COMMENT_KEY: comment}
+    return Schema.from_json(json.dumps(data))
+
+
+def describe_table(
+    table, description: str | None, column_comments: dict[str, str] | None, run_id: str | None = None
+) -> bool:
+    """Set the table's description and its top-level columns' comments where the log differs (a metadata-only
+    commit each, no data change, no retry: a concurrent commit fails it); columns the table does not have are
+    left out. True when something was set.
+
+    Raises:
+        CommitFailedError: another commit landed first.
+    """
+    from deltalake.transaction import CommitProperties
+
+    properties = CommitProperties(max_commit_retries=0, custom_metadata={RUN_ID_KEY: run_id} if run_id else None)
+    changed = False
+    if description is not None and table.metadata().description != description:
+        table.alter.set_table_description(description, commit_properties=properties)
+        changed = True
+    fields = {f.name: f for f in table.schema().fields}
+    for column, comment in (column_comments or {}).items():
+        field = fields.get(column)
+        if field is not None and (field.metadata or {}).get(COMMENT_KEY) != comment:
+            table.alter.set_column_metadata(column, {COMMENT_KEY: comment}, commit_properties=properties)
+            changed = True
+    return changed
 
 
 def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
@@ -560,7 +612,6 @@ def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
     Raises:
         ConcurrentRunError: data was added or removed since the writer read the table.
     """
-    from deltalake import Schema
     from deltalake.exceptions import CommitFailedError
     from deltalake.transaction import CommitProperties, Transaction, create_table_with_add_actions
 
@@ -571,9 +622,11 @@ def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
     txn = staged.txn
     markers = ([txn] if txn else []) + list(staged.also)
     properties = CommitProperties(
-        max_commit_retries=0, app_transactions=[Transaction(t.app_id, t.version) for t in markers] or None
+        max_commit_retries=0,
+        app_transactions=[Transaction(t.app_id, t.version) for t in markers] or None,
+        custom_metadata={RUN_ID_KEY: staged.run_id} if staged.run_id else None,
     )
-    schema = Schema.from_arrow(to_arrow_schema(staged.schema))
+    schema = _delta_schema(staged)
     deadline, pause = time.monotonic() + storage.retry_seconds, 0.1
     for _ in range(COMMIT_ATTEMPTS):
         table = open_table(location := staged.location, storage)
@@ -587,6 +640,7 @@ def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
                     staged.adds,
                     mode="error",
                     partition_by=staged.partition_by or None,
+                    description=staged.description,
                     storage_options=st.delta_storage_options(storage),
                     commit_properties=properties,
                 )
@@ -619,6 +673,9 @@ def commit(staged: Staged, storage: StorageSettings) -> WriteResult:
 
                 fields = DeltaSchema.from_json(T.StructType(added).json()).fields
                 table.alter.add_columns(fields, commit_properties=CommitProperties(max_commit_retries=0))
+                staged.read_version = table.version()
+                continue
+            if describe_table(table, staged.description, staged.column_comments, staged.run_id):
                 staged.read_version = table.version()
                 continue
             filters, mode = None, staged.mode
@@ -716,6 +773,8 @@ def _write_with_delta_spark(staged: Staged, storage: StorageSettings) -> WriteRe
         out = out.option("replaceWhere", f"{staged.partition_by[0]} IN ({values})")
     out.save(st.spark_uri(staged.location))
     metrics = open_table(staged.location, storage).history(1)[0].get("operationMetrics") or {}
+    if staged.description is not None or staged.column_comments:
+        describe_table(open_table(staged.location, storage), staged.description, staged.column_comments, staged.run_id)
     return WriteResult(rows=int(metrics.get("numOutputRows", 0)), files=int(metrics.get("numFiles", 0)))
 
 

@@ -38,6 +38,7 @@ class Snapshot:
     files: tuple[str, ...]  # paths on the table's pyarrow file system
     partitions: tuple[dict, ...]  # the partition values of each file, typed
     num_records: int | None  # from the log's statistics; None when a file has none
+    size_bytes: int = 0  # the data files' total size
 
 
 def table_exists(location: str, storage: StorageSettings) -> bool:
@@ -90,6 +91,7 @@ def snapshot(location: str, storage: StorageSettings | None = None, version: int
         files=tuple(_file_path(root, a["path"]) for a in actions),
         partitions=partitions,
         num_records=None if any(c is None for c in counts) else int(sum(counts)),
+        size_bytes=int(sum(a.get("size_bytes") or 0 for a in actions)),
     )
 
 

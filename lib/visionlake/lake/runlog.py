@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from visionlake import faults
 from visionlake.config import StorageSettings
+from visionlake.descriptions import described
 from visionlake.lake import storage as st
 
 RUNS_SCHEMA = pa.schema(
@@ -73,9 +74,13 @@ def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord],
         }
         for r in records
     ]
-    table = pa.Table.from_pylist(rows, schema=RUNS_SCHEMA)
+    table, description = described(pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), "_runs")
     uri, options = st.object_store_uri(runs_location(lake)), st.delta_storage_options(storage)
-    st.retrying(lambda: write_deltalake(uri, table, mode="append", storage_options=options), storage, uri)
+    st.retrying(
+        lambda: write_deltalake(uri, table, mode="append", description=description, storage_options=options),
+        storage,
+        uri,
+    )
     faults.point("runlog:after")
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from visionlake.config import StorageSettings
+from visionlake.descriptions import described
 from visionlake.lake import reader
 from visionlake.lake import storage as st
 from visionlake.quality.checks import CheckResult
@@ -53,12 +54,18 @@ def drift_location(lake: str) -> str:
     return st.join(st.normalize(lake), "_quality", "schema_drift")
 
 
-def _append(location: str, table: pa.Table, storage: StorageSettings) -> None:
+def _append(location: str, table: pa.Table, storage: StorageSettings, name: str) -> None:
+    """Append rows; a table created here gets the texts of ``name`` (descriptions.yaml) in its log."""
     from deltalake import write_deltalake
 
     if table.num_rows:
+        table, description = described(table, name)
         uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
-        st.retrying(lambda: write_deltalake(uri, table, mode="append", storage_options=options), storage, uri)
+        st.retrying(
+            lambda: write_deltalake(uri, table, mode="append", description=description, storage_options=options),
+            storage,
+            uri,
+        )
 
 
 def append_results(
@@ -82,7 +89,7 @@ def append_results(
         }
         for r in results
     ]
-    _append(results_location(lake), pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA), storage)
+    _append(results_location(lake), pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA), storage, "_quality_results")
 
 
 @dataclass(frozen=True)
@@ -143,5 +150,5 @@ def record_drift(
         }
         for d in drifts
     ]
-    _append(drift_location(lake), pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), storage)
+    _append(drift_location(lake), pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA), storage, "_quality_schema_drift")
     return drifts

@@ -32,10 +32,12 @@ from pyspark.sql import types as T
 
 from visionlake import faults
 from visionlake.config import Config
+from visionlake.descriptions import table_text
 from visionlake.errors import LakeError, QualityError, describe, redact
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing, list_input
 from visionlake.lake import delta, reader, table_location
+from visionlake.lake import storage as st
 from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.lease import Lease
 from visionlake.lake.runlog import StageRecord, append_runs, new_run_id, record_interrupted
@@ -166,14 +168,21 @@ class SourceRun:
         return "/".join(parts[-2:]) if parts[-2] != "quarantine" else f"quarantine/{parts[-1]}"
 
     def stage_write(self, df: DataFrame, location: str, **kwargs) -> Staged:
-        """Write ``df``'s data files for the table at ``location``; commit them with :meth:`commit`."""
+        """Write ``df``'s data files for the table at ``location``; commit them with :meth:`commit`, which also
+        puts the table's description and column comments (``visionlake/descriptions.yaml``) into its Delta log."""
         staged = delta.stage(
             df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, writer=self.writer, **kwargs
         )
+        root = st.normalize(self.lake)
+        inside = location.startswith(root.rstrip("/") + "/")
+        texts = table_text(st.relative_to(root, location).replace("/", "_")) if inside else None
+        if texts is not None:
+            staged.description, staged.column_comments = texts.description, texts.columns
         faults.point(f"{self._label(location)}:staged")
         return staged
 
     def commit(self, staged: Staged) -> int:
+        staged.run_id = self.summary.run_id
         rows = delta.commit(staged, self.storage).rows
         faults.point(f"{self._label(staged.location)}:committed")
         return rows

@@ -2,7 +2,8 @@
 
 The same value always gets the same pseudonym under the same key (across runs, files and months), and
 nobody without the key can recompute or reverse it. The HMAC (RFC 2104) is built from Spark's ``sha2``
-on binary, so it runs in the JVM with no Python UDF:
+on binary, so it runs in the JVM with no Python UDF (the key's pads come as data from a broadcast row, never as
+literals a query plan would print):
 
     HMAC(K, m) = SHA256((K' xor opad) || SHA256((K' xor ipad) || m))
 
@@ -12,12 +13,14 @@ where K' is the key padded with zeros to SHA-256's 64-byte block (or hashed firs
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from visionlake.errors import ConfigError
 
@@ -25,6 +28,7 @@ PII_KEY_ENV = "VISIONLAKE_PII_KEY"
 # Only the local environment may fall back to this key; it protects nothing, since it is public.
 DEVELOPMENT_KEY = b"visionlake-development-key-not-for-real-data"
 BLOCK_BYTES = 64
+PAD_COLUMNS = ("_hmac_inner_pad", "_hmac_outer_pad")
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +56,37 @@ def _pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
-def pseudonym(value: Column, key: bytes) -> Column:
-    """HMAC-SHA256 of the UTF-8 bytes of ``value`` under ``key``, as 64 lowercase hex characters; null stays null."""
+def pseudonym_of(value: str, key: bytes) -> str:
+    """The pseudonym :func:`pseudonym` gives ``value``, computed in Python (to match configured values, such as
+    client GUIDs mapped to display names, against the pseudonyms in the tables)."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def with_key(df: DataFrame, key: bytes) -> DataFrame:
+    """``df`` with the key's two HMAC pads as columns (:data:`PAD_COLUMNS`), cross-joined from a broadcast
+    one-row table. The key travels as data: as literals, the pads were printed by every query plan (explain,
+    the Spark UI, event logs), and one XOR gives the key back from them."""
     inner_pad, outer_pad = _pads(key)
-    inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), F.encode(value, "UTF-8")), 256))
-    return F.sha2(F.concat(F.lit(outer_pad), inner), 256)
+    pads = df.sparkSession.createDataFrame(
+        [(bytearray(inner_pad), bytearray(outer_pad))],
+        T.StructType([T.StructField(c, T.BinaryType()) for c in PAD_COLUMNS]),
+    )
+    return df.crossJoin(F.broadcast(pads))
+
+
+def pseudonym(value: Column) -> Column:
+    """HMAC-SHA256 of the UTF-8 bytes of ``value``, as 64 lowercase hex characters; null stays null. The key's
+    pads are the columns :func:`with_key` adds."""
+    inner_pad, outer_pad = (F.col(c) for c in PAD_COLUMNS)
+    inner = F.unhex(F.sha2(F.concat(inner_pad, F.encode(value, "UTF-8")), 256))
+    return F.sha2(F.concat(outer_pad, inner), 256)
+
+
+def pseudonymised(df: DataFrame, paths: Iterable[str], key: bytes) -> DataFrame:
+    """``df`` with the values at ``paths`` (a column, or ``struct.field``) replaced by their keyed pseudonyms."""
+    keyed = with_key(df, key)
+    for path in paths:
+        head, _, leaf = path.partition(".")
+        value = F.col(head)
+        keyed = keyed.withColumn(head, value.withField(leaf, pseudonym(value[leaf])) if leaf else pseudonym(value))
+    return keyed.drop(*PAD_COLUMNS)

@@ -504,17 +504,19 @@ def test_build_plate_sightings_first_last_and_count(spark: SparkSession) -> None
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_build_plate_sightings_masked_plate_kept_as_own_text(spark: SparkSession) -> None:
+def test_build_plate_sightings_leaves_masked_texts_out(spark: SparkSession) -> None:
     source_df = spark.createDataFrame(
         [
             ("k1", 0, "AB12", 88.5, 99.0, False, "cam1", T_0700, D1),
-            ("k2", 0, "AB1*", 86.0, 98.0, True, "cam1", T_0900, D1),
+            ("k2", 0, "IQT9*", 86.0, 98.0, True, "cam1", T_0900, D1),  # a trial SDK's masked text
+            ("k3", 0, "IQT9*", 85.0, 97.0, True, "cam1", T_NEXT, D2),
+            ("k4", 0, "CD34", 80.0, 96.0, None, "cam1", T_NEXT, D2),  # unknown: kept
         ],
         PLATES_SCHEMA,
     )
     actual_df = gold.build_plate_sightings(source_df)
     expected_df = spark.createDataFrame(
-        [("AB12", T_0700, T_0700, 1, 1), ("AB1*", T_0900, T_0900, 1, 1)], SIGHTINGS_SCHEMA
+        [("AB12", T_0700, T_0700, 1, 1), ("CD34", T_NEXT, T_NEXT, 1, 1)], SIGHTINGS_SCHEMA
     )
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 

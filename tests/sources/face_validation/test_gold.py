@@ -33,8 +33,8 @@ def sized(near: tuple[int | None, int | None], far: tuple[int | None, int | None
     }
 
 
-def derived(spark, *rows: dict):
-    return gold.with_transaction_columns(calls(spark, *rows), TZ)
+def derived(spark, *rows: dict, names: dict[str, str] | None = None):
+    return gold.with_transaction_columns(calls(spark, *rows), TZ, names)
 
 
 @pytest.mark.parametrize(
@@ -228,12 +228,25 @@ def test_client_acceptance_daily(spark):
     actual = gold.build_client_acceptance_daily(derived(spark, *PROCESSES)).orderBy("convenio")
     expected = spark.createDataFrame(
         [
-            ("c1", date(2025, 1, 8), 2, 2, 1.0, 0.5, 3, 1.5),
-            ("c2", date(2025, 1, 8), 2, 1, 0.5, 0.0, 5, 2.5),
+            ("c1", "client-c1", date(2025, 1, 8), 2, 2, 1.0, 0.5, 3, 1.5),
+            ("c2", "client-c2", date(2025, 1, 8), 2, 1, 0.5, 0.0, 5, 2.5),
         ],
         actual.schema,
     )
     assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_client_acceptance_daily_shows_configured_names_and_short_pseudonyms(spark):
+    long_pseudonym = "0123456789abcdef" * 4
+    rows = [
+        attempt("p1", "c1", T0, "ok", 1400, "antispoofing OK", "t1"),
+        attempt("p2", long_pseudonym, T0, "ok", 1400, "antispoofing OK", "t2"),
+    ]
+    actual = gold.build_client_acceptance_daily(derived(spark, *rows, names={"c1": "Banco Andino"}))
+    assert sorted((r.convenio, r.client_name) for r in actual.collect()) == [
+        (long_pseudonym, "client-01234567"),
+        ("c1", "Banco Andino"),
+    ]
 
 
 def test_retry_transitions(spark):
@@ -300,5 +313,6 @@ def test_microservice_latency_daily(spark):
     assert (other.share_of_total_time, topiq.share_of_total_time, liqe.share_of_total_time) == pytest.approx(
         (800 / 1500, 400 / 1500, 300 / 1500)
     )
-    assert (other.rank, topiq.rank, liqe.rank) == (1, 2, 3)
+    # other takes the largest share but is no microservice: the ten are ranked, other has a null rank
+    assert (other.rank, topiq.rank, liqe.rank) == (None, 1, 2)
     assert latency.where(F.col("local_date") != date(2025, 1, 8)).count() == 0

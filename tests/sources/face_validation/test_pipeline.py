@@ -129,7 +129,7 @@ def lake_text(lake: Path) -> str:
 
 @pytest.fixture(scope="module")
 def fv_cfg(cfg):
-    return dataclasses.replace(cfg, face_validation=FaceValidationSettings())
+    return dataclasses.replace(cfg, face_validation=FaceValidationSettings(client_names={CLIENT_A: "Client A"}))
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +211,7 @@ def test_gold_tables(hand_lake):
     acceptance = {r["convenio"]: r for r in table(lake, "gold/face_validation/client_acceptance_daily")}
     assert acceptance[pseudonym(CLIENT_A)] | {"convenio": "A"} == {
         "convenio": "A",
+        "client_name": "Client A",  # named in the config by its GUID
         "local_date": date(2025, 1, 10),
         "processes": 2,
         "accepted": 2,
@@ -220,6 +221,7 @@ def test_gold_tables(hand_lake):
         "attempts_per_process": 1.5,
     }
     b = acceptance[pseudonym(CLIENT_B)]
+    assert b["client_name"] == "client-" + pseudonym(CLIENT_B)[:8]
     assert (b["processes"], b["accepted"], b["acceptance_rate"], b["attempts"], b["attempts_per_process"]) == (
         2,
         1,

@@ -103,8 +103,11 @@ def build_daily_camera_stats(
 
 
 def build_plate_sightings(plates: DataFrame) -> DataFrame:
-    """Per plate text: first and last time seen, number of sightings and of distinct cameras."""
-    return plates.groupBy("plate_text").agg(
+    """Per plate text: first and last time seen, number of sightings and of distinct cameras. Masked texts
+    (``is_masked``: trial SDKs replace the end of every plate with ``*``, e.g. ``IQT9*``) are not plates one can
+    follow across sightings: they are left out here and stay in silver ``plates``, flagged."""
+    readable = plates.where(~F.coalesce(F.col("is_masked"), F.lit(False)))
+    return readable.groupBy("plate_text").agg(
         F.min("event_ts").alias("first_seen"),
         F.max("event_ts").alias("last_seen"),
         F.count("*").alias("sightings"),

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest import jsonparse
 from visionlake.sources.face_validation.schema import DOCUMENT, PSEUDONYMISED
-from visionlake.transforms.pseudonymise import pseudonym
+from visionlake.transforms.pseudonymise import pseudonymised
 
 OID = r'^\{\s*"\$oid"\s*:\s*"([^"]*)"\s*\}$'
 
@@ -57,12 +57,6 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
     usable = F.col("parse_error").isNull()
     fields = {name: parsed[name] for name in DOCUMENT.fieldNames()}
     fields["_id"] = object_id(parsed["_id"])
-    for path in PSEUDONYMISED:
-        head, _, leaf = path.partition(".")
-        if leaf:
-            fields[head] = fields[head].withField(leaf, pseudonym(parsed[head][leaf], key))
-        else:
-            fields[head] = pseudonym(parsed[head], key)
     document = [F.when(usable, value).alias(name) for name, value in fields.items()]
     lineage = ["source_path", "source_offset", "source_size", "source_modified_at", "doc_sha256"]
     readable = F.col("read_error").isNull() & (F.length(body) > 0)
@@ -79,6 +73,7 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
         .withColumn("_diagnosis", jsonparse.diagnosed(F.when(readable & refused, body)))
         .withColumn("parse_error", parse_error)
         .select(*document, *lineage, "parse_error", "new_fields")
+        .transform(lambda rows: pseudonymised(rows, PSEUDONYMISED, key))
         .withColumn(
             "content_sha256",
             F.when(F.col("parse_error").isNull(), F.sha2(F.to_json(F.struct(*DOCUMENT.fieldNames())), 256)),

@@ -15,6 +15,8 @@ final attempt for ``client_acceptance_daily``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -97,12 +99,26 @@ def _service_times(service: str) -> list[str]:
     return [c for c in TIMES if c.endswith(f"time_ms_{service}") or f"time_ms_{service}_" in c]
 
 
-def with_transaction_columns(api_calls: DataFrame, local_timezone: str) -> DataFrame:
-    """api_calls plus every derived column of ``transactions`` and ``local_date`` / ``ran_<service>`` helpers."""
+def client_name(convenio: Column, names: Mapping[str, str]) -> Column:
+    """The client's display name: ``names`` maps convenio pseudonyms to names; any other client shows as
+    ``client-`` and the first 8 characters of its pseudonym (never the 64-character hash)."""
+    short = F.concat(F.lit("client-"), F.substring(convenio, 1, 8))
+    if not names:
+        return F.when(convenio.isNotNull(), short)
+    mapping = F.create_map(*[F.lit(v) for pair in sorted(names.items()) for v in pair])
+    return F.when(convenio.isNotNull(), F.coalesce(F.element_at(mapping, convenio), short))
+
+
+def with_transaction_columns(
+    api_calls: DataFrame, local_timezone: str, client_names: Mapping[str, str] | None = None
+) -> DataFrame:
+    """api_calls plus every derived column of ``transactions`` and ``local_date`` / ``ran_<service>`` /
+    ``client_name`` helpers (``client_names``: convenio pseudonym -> display name)."""
     local = F.from_utc_timestamp("date", local_timezone)
     derived: dict[str, Column] = {
         f"ran_{s}": F.greatest(*[F.col(c).isNotNull() for c in _service_times(s)]) for s in SERVICES
     }
+    derived["client_name"] = client_name(F.col("convenio"), client_names or {})
     for img in IMAGES:
         width, height = F.col(f"img_size_{img}_width"), F.col(f"img_size_{img}_height")
         derived[f"image_quality_{img}"] = image_quality(width, height)
@@ -172,6 +188,7 @@ def build_client_acceptance_daily(derived: DataFrame) -> DataFrame:
         .groupBy("procesoConvenioGuid")
         .agg(
             F.max_by("convenio", "attempt").alias("convenio"),
+            F.max_by("client_name", "attempt").alias("client_name"),
             F.max_by("local_date", "attempt").alias("local_date"),
             F.max_by(ok, "attempt").alias("accepted"),
             F.min_by(ok, "attempt").alias("first_accepted"),
@@ -179,7 +196,7 @@ def build_client_acceptance_daily(derived: DataFrame) -> DataFrame:
         )
     )
     return (
-        processes.groupBy("convenio", "local_date")
+        processes.groupBy("convenio", "client_name", "local_date")
         .agg(
             F.count("*").alias("processes"),
             F.sum(F.col("accepted").cast("long")).alias("accepted"),
@@ -193,7 +210,9 @@ def build_client_acceptance_daily(derived: DataFrame) -> DataFrame:
 
 def build_microservice_latency_daily(derived: DataFrame) -> DataFrame:
     """Per local date and service (the ten and ``other``): calls where it ran, mean/p50/p95/p99 ms over
-    those calls, its share of the day's total time, and its rank by that share (1 = the bottleneck)."""
+    those calls, its share of the day's total time, and the ten services' rank by that share (1 = the
+    bottleneck). ``other`` (time no service reported: network, gateway, the API itself) has its row and a null
+    rank: it is not a microservice one could name as the bottleneck."""
     per_service = [
         F.struct(F.lit(s).alias("service"), F.col(f"total_time_ms_{s}").alias("ms"), F.col(f"ran_{s}").alias("ran"))
         for s in SERVICES
@@ -220,8 +239,9 @@ def build_microservice_latency_daily(derived: DataFrame) -> DataFrame:
         F.percentile("ms", 0.99).alias("p99_ms"),
         (F.sum("ms") / F.first("day_ms")).alias("share_of_total_time"),
     )
-    rank = Window.partitionBy("local_date").orderBy(F.desc("share_of_total_time"), "service")
-    return stats.withColumn("rank", F.row_number().over(rank))
+    is_other = F.col("service") == OTHER
+    rank = Window.partitionBy("local_date", is_other).orderBy(F.desc("share_of_total_time"), "service")
+    return stats.withColumn("rank", F.when(~is_other, F.row_number().over(rank)))
 
 
 def build_retry_transitions(derived: DataFrame) -> DataFrame:

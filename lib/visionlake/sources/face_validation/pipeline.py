@@ -37,7 +37,7 @@ from visionlake.sources.face_validation.schema import (
     PARTITION,
 )
 from visionlake.sources.runner import SourceRun, concurrently
-from visionlake.transforms.pseudonymise import pii_key
+from visionlake.transforms.pseudonymise import pii_key, pseudonym_of
 
 SOURCE = "face_validation"
 SILVER_APP = f"visionlake/{SOURCE}/silver"
@@ -158,9 +158,9 @@ class FaceValidationRun(SourceRun):
             self.done(record)
             return
         calls = delta.read_table(self.spark, calls_location, self.storage)
-        derived = gold.with_transaction_columns(calls, self.cfg.face_validation.local_timezone).persist(
-            StorageLevel.DISK_ONLY
-        )
+        settings = self.cfg.face_validation
+        names = {pseudonym_of(guid, self.key): name for guid, name in settings.client_names.items()}
+        derived = gold.with_transaction_columns(calls, settings.local_timezone, names).persist(StorageLevel.DISK_ONLY)
         txn = Txn(GOLD_APP, calls_version)
         also = self.silver_markers(GOLD_APP)
 

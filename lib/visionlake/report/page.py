@@ -1,0 +1,349 @@
+"""The report page: one HTML file with its style inline, its charts as inline SVG and no script at all, so it
+opens anywhere without a network (its Content-Security-Policy forbids loading anything). A source's section
+appears only when the lake has that source's tables; every value from the lake is HTML-escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+
+from visionlake.report import charts, data
+from visionlake.report.load import LakeRows
+
+FACE_TABLES = {
+    "latency": "gold_face_validation_microservice_latency_daily",
+    "acceptance": "gold_face_validation_client_acceptance_daily",
+    "retries": "gold_face_validation_retry_transitions",
+    "codes": "gold_face_validation_response_codes",
+}
+ALPR_TABLES = {
+    "traffic": "gold_alpr_daily_camera_stats",
+    "cost": "gold_alpr_daily_processing",
+    "plates": "silver_alpr_plates",
+}
+CHARTED_SOURCES = ("face_validation", "alpr")
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    intro: str
+    parts: list[str] = field(default_factory=list)  # HTML blocks: figures, notes, tables
+    charts: list[str] = field(default_factory=list)  # the ids of its figures
+
+
+@dataclass(frozen=True)
+class Page:
+    html: str
+    sections: list[str]  # section ids, in page order
+    charts: list[str]  # chart ids, in page order
+
+
+def render(rows: LakeRows, lake: str, generated_at: datetime) -> Page | None:
+    """The report of what ``rows`` hold; None when the lake has none of the tables the report shows."""
+    sections = [s for s in (_face(rows), _alpr(rows), _runs(rows)) if s is not None]
+    if not sections:
+        return None
+    html = _page(sections, rows, lake, generated_at)
+    return Page(html=html, sections=[s.id for s in sections], charts=[c for s in sections for c in s.charts])
+
+
+def _chart(section: Section, name: str, title: str, value, draw: Callable, reading: str) -> None:
+    chart_id = f"chart-{name}"
+    svg = draw(value, chart_id, title)
+    section.parts.append(
+        f'<figure class="chart" id="{chart_id}">\n<h3>{escape(title)}</h3>\n{svg}\n'
+        f'<figcaption class="reading">{escape(reading)}</figcaption>\n</figure>'
+    )
+    section.charts.append(chart_id)
+
+
+def _note(section: Section, text: str) -> None:
+    section.parts.append(f'<p class="note">{escape(text)}</p>')
+
+
+def _empty(table: str) -> str:
+    return f"{table} has no rows yet."
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _face(rows: LakeRows) -> Section | None:
+    if not any(t in rows.tables for t in FACE_TABLES.values()):
+        return None
+    section = Section(
+        id="face_validation",
+        title="face_validation",
+        intro="The liveness API: where the time goes, which clients' users get through, and what they do after a "
+        "rejection. Clients appear under their display names (face_validation.client_names), others as "
+        "client- and the first 8 characters of their pseudonym.",
+    )
+    table = FACE_TABLES["latency"]
+    if table in rows.tables:
+        summary = data.latency_summary(rows.rows.get(table, []))
+        if summary:
+            _chart(
+                section,
+                "face-latency",
+                "Time per microservice: mean and p95, bottleneck highlighted",
+                summary,
+                charts.latency_chart,
+                summary.reading,
+            )
+        else:
+            _note(section, _empty(table))
+    table = FACE_TABLES["acceptance"]
+    if table in rows.tables:
+        acceptance = data.client_acceptance(rows.rows.get(table, []))
+        if acceptance:
+            _chart(
+                section,
+                "face-acceptance",
+                "Acceptance per client per day (final and first attempt)",
+                acceptance,
+                charts.acceptance_chart,
+                acceptance.reading,
+            )
+            _chart(
+                section,
+                "face-attempts",
+                "Attempts per process, per client",
+                acceptance,
+                charts.attempts_chart,
+                acceptance.attempts_reading,
+            )
+        else:
+            _note(section, _empty(table))
+    table = FACE_TABLES["retries"]
+    if table in rows.tables:
+        rejections = data.rejection_outcomes(rows.rows.get(table, []))
+        if rejections:
+            _chart(
+                section,
+                "face-rejections",
+                "Rejections users recover from and abandon on",
+                rejections,
+                charts.rejections_chart,
+                rejections.reading,
+            )
+        else:
+            _note(section, f"No rejection in {table}.")
+    table = FACE_TABLES["codes"]
+    if table in rows.tables:
+        codes = data.codes_by_quality(rows.rows.get(table, []))
+        if codes:
+            _chart(
+                section, "face-codes", "Response codes by near-image quality", codes, charts.codes_chart, codes.reading
+            )
+        else:
+            _note(section, _empty(table))
+    return section
+
+
+def _alpr(rows: LakeRows) -> Section | None:
+    if not any(t in rows.tables for t in ALPR_TABLES.values()):
+        return None
+    section = Section(
+        id="alpr",
+        title="alpr",
+        intro="ultimateALPR licence-plate recognition: traffic per camera, recognition time against the seed "
+        "project's measurements, OCR confidence and the daily cost estimate.",
+    )
+    table = ALPR_TABLES["traffic"]
+    if table in rows.tables:
+        stats = rows.rows.get(table, [])
+        traffic = data.camera_traffic(stats)
+        if traffic:
+            _chart(
+                section,
+                "alpr-traffic",
+                "Frames and plates per camera per day",
+                traffic,
+                charts.traffic_chart,
+                traffic.reading,
+            )
+        else:
+            _note(section, _empty(table))
+        durations = data.duration_p95(stats)
+        if durations:
+            _chart(
+                section,
+                "alpr-duration",
+                "Recognition duration p95 per camera against the seed's",
+                durations,
+                charts.duration_chart,
+                durations.reading,
+            )
+        elif traffic:
+            _note(section, "No recognition duration recorded (parallel mode sends none).")
+    if ALPR_TABLES["plates"] in rows.tables:
+        ocr = data.ocr_distribution(rows.ocr_bins, rows.ocr_plates, rows.ocr_below, rows.ocr_median, rows.ocr_threshold)
+        if ocr:
+            _chart(section, "alpr-ocr", "OCR confidence of the plates read", ocr, charts.ocr_chart, ocr.reading)
+        else:
+            _note(section, "No plate has been read yet.")
+    table = ALPR_TABLES["cost"]
+    if table in rows.tables:
+        cost = data.daily_cost(rows.rows.get(table, []))
+        if cost:
+            _chart(section, "alpr-cost", "Estimated recognition cost per day", cost, charts.cost_chart, cost.reading)
+        else:
+            _note(section, _empty(table))
+    return section
+
+
+def _runs(rows: LakeRows) -> Section | None:
+    if "_runs" not in rows.tables:
+        return None
+    section = Section(
+        id="runs",
+        title="Run history",
+        intro="Every run of the pipeline, from _runs: rows in and out of each stage, records quarantined, seconds.",
+    )
+    history = data.run_history(rows.rows.get("_runs", []))
+    if history is None:
+        _note(section, _empty("_runs"))
+        return section
+    _chart(section, "runs-seconds", "Seconds per run and stage", history, charts.runs_chart, history.reading)
+    quarantine = data.quarantine_reasons(rows.quarantine)
+    if quarantine.reasons:
+        _chart(
+            section,
+            "runs-quarantine",
+            "Quarantined records by reason",
+            quarantine,
+            charts.quarantine_chart,
+            quarantine.reading,
+        )
+    else:
+        _note(section, quarantine.reading)
+    section.parts.append(_runs_table(history))
+    return section
+
+
+def _runs_table(history: data.RunHistory) -> str:
+    head = "".join(
+        f"<th{' class=num' if n else ''}>{h}</th>"
+        for h, n in (
+            ("run", 0),
+            ("source", 0),
+            ("stage", 0),
+            ("status", 0),
+            ("started (UTC)", 0),
+            ("in", 1),
+            ("out", 1),
+            ("quarantined", 1),
+            ("seconds", 1),
+        )
+    )
+    lines = []
+    for run in history.runs:
+        for i, s in enumerate(run.stages):
+            first = i == 0
+            if s.rows_in is None and s.files_in is not None:
+                rows_in = f"{s.files_in:,} file{'s' if s.files_in != 1 else ''}"
+            else:
+                rows_in = _count(s.rows_in)
+            status = f'<td class="status-{escape(s.status)}">{escape(s.status)}</td>'
+            lines.append(
+                "<tr>"
+                + f"<td>{escape(run.run_id) if first else ''}</td><td>{escape(run.source) if first else ''}</td>"
+                + f"<td>{escape(s.stage)}</td>{status}"
+                + f"<td>{f'{run.started_at:%Y-%m-%d %H:%M:%S}' if first and run.started_at else ''}</td>"
+                + f'<td class="num">{escape(rows_in)}</td><td class="num">{_count(s.rows_out)}</td>'
+                + f'<td class="num">{escape(_count(s.quarantined))}</td><td class="num">{s.seconds:,.1f}</td>'
+                + "</tr>"
+            )
+    more = history.total_runs - len(history.runs)
+    caption = f"The {len(history.runs)} latest runs" + (f" ({more} older not shown)" if more else "")
+    return (
+        f'<table class="runs" id="runs-table"><caption>{escape(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{chr(10).join(lines)}\n</tbody></table>"
+    )
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+STYLE = """
+:root { --ink: #222; --muted: #666; --rule: #e3e3e3; --accent: #d62728; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: var(--ink);
+       background: #f6f6f4; }
+header { background: #1f2d3d; color: #fff; padding: 18px 32px 14px; }
+header h1 { margin: 0 0 4px; font-size: 22px; font-weight: 600; }
+header .meta { margin: 0; color: #c9d3dd; font-size: 13px; }
+header code { color: #fff; }
+nav { margin-top: 10px; }
+nav a { color: #fff; margin-right: 18px; text-decoration: none; border-bottom: 1px solid #7a8ea3; }
+main { padding: 8px 32px 32px; max-width: 1600px; }
+section { margin-top: 22px; }
+section h2 { font-size: 19px; margin: 0 0 4px; padding-bottom: 4px; border-bottom: 2px solid #1f2d3d; }
+section .intro { color: var(--muted); margin: 4px 0 12px; max-width: 70em; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
+figure.chart { margin: 0; background: #fff; border: 1px solid var(--rule); border-radius: 4px; padding: 10px 12px; }
+figure.chart h3 { margin: 0 0 6px; font-size: 14px; }
+figure.chart svg { display: block; width: 100%; height: auto; }
+figcaption.reading { margin-top: 6px; padding-top: 6px; border-top: 1px solid var(--rule); font-size: 13px; }
+p.note { color: var(--muted); font-style: italic; }
+table.runs { border-collapse: collapse; background: #fff; margin-top: 16px; font-size: 12.5px; }
+table.runs caption { text-align: left; font-weight: 600; padding: 4px 0; }
+table.runs th, table.runs td { padding: 3px 10px; border-bottom: 1px solid var(--rule); text-align: left; }
+table.runs .num { text-align: right; font-variant-numeric: tabular-nums; }
+table.runs th { background: #eef1f4; }
+td.status-failed, td.status-interrupted { color: var(--accent); font-weight: 600; }
+footer { color: var(--muted); font-size: 12px; padding: 0 32px 24px; }
+"""
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _page(sections: list[Section], rows: LakeRows, lake: str, generated_at: datetime) -> str:
+    nav = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in sections)
+    body = []
+    for s in sections:
+        figures = [p for p in s.parts if p.startswith("<figure")]
+        others = [p for p in s.parts if not p.startswith("<figure")]
+        body.append(
+            f'<section id="{escape(s.id)}" class="source">\n<h2>{escape(s.title)}</h2>\n'
+            f'<p class="intro">{escape(s.intro)}</p>\n<div class="grid">\n'
+            + "\n".join(figures)
+            + "\n</div>\n"
+            + "\n".join(others)
+            + "\n</section>"
+        )
+    sources = sorted({t.removeprefix("quarantine_") for t in rows.tables if t.startswith("quarantine_")})
+    uncharted = [s for s in sources if s not in CHARTED_SOURCES]
+    footer = "Charts are pre-rendered SVG (matplotlib); the page loads nothing and runs no script."
+    if uncharted:
+        footer = f"Sources in the lake this report does not chart yet: {', '.join(uncharted)}. " + footer
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>visionlake report</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<header>
+<h1>visionlake report</h1>
+<p class="meta">lake <code>{escape(lake)}</code> · {len(rows.tables)} tables · generated \
+{generated_at:%Y-%m-%d %H:%M} UTC</p>
+<nav>{nav}</nav>
+</header>
+<main>
+{chr(10).join(body)}
+</main>
+<footer>{escape(footer)}</footer>
+</body>
+</html>
+"""

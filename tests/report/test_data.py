@@ -1,0 +1,359 @@
+"""The report's data functions on small hand-made rows; every expected value is worked out by hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from visionlake.report import data
+
+D1, D2, D3 = date(2022, 5, 2), date(2022, 5, 3), date(2022, 5, 4)
+
+
+def _latency(day, service, calls, mean_ms, p95_ms, rank):
+    return {
+        "local_date": day,
+        "service": service,
+        "calls": calls,
+        "mean_ms": mean_ms,
+        "p95_ms": p95_ms,
+        "share_of_total_time": None,
+        "rank": rank,
+    }
+
+
+def test_latency_summary_weights_days_by_calls_and_names_the_bottleneck():
+    rows = [
+        _latency(D1, "svc_a", 3, 100.0, 150.0, 1),
+        _latency(D1, "svc_b", 3, 50.0, 60.0, 2),
+        _latency(D1, "other", 3, 200.0, 300.0, None),
+        _latency(D2, "svc_a", 1, 40.0, 40.0, 2),
+        _latency(D2, "svc_b", 1, 80.0, 80.0, 1),
+        _latency(D2, "other", 1, 10.0, 10.0, None),
+        _latency(D3, "svc_a", 1, 90.0, 90.0, 1),
+        _latency(D3, "svc_b", 1, 30.0, 30.0, 2),
+        _latency(D3, "other", 1, 0.0, 0.0, None),
+    ]
+    # svc_a: 300 + 40 + 90 = 430 ms over 5 calls (mean 86), p95 (450 + 40 + 90) / 5 = 116; svc_b: 260 ms;
+    # other: 610 ms; all: 1300 ms. svc_a is ranked first on D1 and D3.
+    summary = data.latency_summary(rows)
+
+    assert [s.service for s in summary.services] == ["other", "svc_a", "svc_b"]
+    a = summary.services[1]
+    assert (a.calls, a.mean_ms, a.p95_ms, a.bottleneck_days) == (5, 86.0, 116.0, 2)
+    assert a.share == pytest.approx(430 / 1300)
+    assert summary.bottleneck == "svc_a"
+    assert summary.reading == (
+        "svc_a is the bottleneck on 2 of 3 days: 33% of all API time, mean 86 ms, p95 116 ms; "
+        "time no service reported (other) is 47%."
+    )
+
+
+def test_latency_summary_never_names_other_even_when_a_lake_ranked_it_first():
+    rows = [
+        _latency(D1, "other", 2, 500.0, 600.0, 1),  # lakes written before `other` lost its rank
+        _latency(D1, "svc_a", 2, 100.0, 120.0, 3),
+        _latency(D1, "svc_b", 2, 200.0, 220.0, 2),
+    ]
+    summary = data.latency_summary(rows)
+
+    assert summary.bottleneck == "svc_b"
+    assert summary.reading.startswith("svc_b is the bottleneck on 1 of 1 days")
+
+
+def test_latency_summary_of_no_rows_is_none():
+    assert data.latency_summary([]) is None
+
+
+def test_client_label_prefers_the_display_name_then_8_characters_of_the_pseudonym():
+    pseudonym = "ab12cd34" + "f" * 56
+    assert data.client_label({"convenio": pseudonym, "client_name": "Banco Andino"}) == "Banco Andino"
+    assert data.client_label({"convenio": pseudonym, "client_name": None}) == "client-ab12cd34"
+    assert data.client_label({"convenio": pseudonym}) == "client-ab12cd34"  # a table without client_name
+    assert data.client_label({"convenio": None}) == "unknown client"
+
+
+def _acceptance(convenio, day, processes, accepted, first_rate, attempts, name=None):
+    row = {
+        "convenio": convenio,
+        "local_date": day,
+        "processes": processes,
+        "accepted": accepted,
+        "acceptance_rate": accepted / processes,
+        "first_attempt_acceptance_rate": first_rate,
+        "attempts": attempts,
+        "attempts_per_process": attempts / processes,
+    }
+    if name:
+        row["client_name"] = name
+    return row
+
+
+def test_client_acceptance_sums_days_per_client():
+    other = "abcdef01" + "0" * 56
+    rows = [
+        _acceptance("1" * 64, D1, 4, 3, 0.5, 7, name="Banco"),
+        _acceptance("1" * 64, D2, 2, 2, 1.0, 2, name="Banco"),
+        _acceptance(other, D1, 4, 1, 0.25, 10),
+    ]
+    # 10 processes, 6 accepted, first attempt 2 + 2 + 1 = 5; attempts 19: Banco 9/6, client-abcdef01 10/4
+    acceptance = data.client_acceptance(rows)
+
+    assert [c.name for c in acceptance.clients] == ["Banco", "client-abcdef01"]
+    banco = acceptance.clients[0]
+    assert (banco.processes, banco.accepted, banco.first_accepted, banco.attempts) == (6, 5, 4, 9)
+    assert banco.daily == [(D1, 0.75, 0.5, 4), (D2, 1.0, 1.0, 2)]
+    assert acceptance.reading == (
+        "60% of 10 processes were accepted in the end, 50% at the first attempt; "
+        "lowest final acceptance: client-abcdef01 (25% of 4)."
+    )
+    assert acceptance.attempts_reading == (
+        "A process took 1.9 attempts on average; most: client-abcdef01 (2.5), fewest: Banco (1.5)."
+    )
+
+
+def _transition(from_code, from_desc, to_code, to_desc, n):
+    return {
+        "from_summary_code": from_code,
+        "from_summary_desc": from_desc,
+        "to_summary_code": to_code,
+        "to_summary_desc": to_desc,
+        "transitions": n,
+    }
+
+
+def test_rejection_outcomes_split_recovered_rejected_again_and_abandoned():
+    rows = [
+        _transition(302, "blur/haze", 1400, "antispoofing OK", 6),
+        _transition(302, "blur/haze", 302, "blur/haze", 3),
+        _transition(302, "blur/haze", None, None, 1),
+        _transition(1402, "spoof image", None, None, 3),
+        _transition(1402, "spoof image", 1400, "antispoofing OK", 1),
+        _transition(1400, "antispoofing OK", None, None, 10),  # accepted, not a rejection
+        _transition(1400, "antispoofing OK", 302, "blur/haze", 4),
+    ]
+    rejections = data.rejection_outcomes(rows)
+
+    assert rejections.outcomes == [
+        data.RejectionOutcome(302, "blur/haze", accepted_next=6, rejected_again=3, abandoned=1),
+        data.RejectionOutcome(1402, "spoof image", accepted_next=1, rejected_again=0, abandoned=3),
+    ]
+    assert rejections.reading == (
+        "blur/haze (302) is the commonest rejection (10): the next attempt was accepted after 60% of them and the "
+        "user gave up after 10%; most abandoned processes end on spoof image (1402) (3 of 4)."
+    )
+
+
+def test_rejection_outcomes_of_only_accepted_calls_is_none():
+    assert data.rejection_outcomes([_transition(1400, "antispoofing OK", None, None, 5)]) is None
+
+
+def _codes(code, desc, quality, calls):
+    return {
+        "summary_code": code,
+        "summary_desc": desc,
+        "summary_module": "m",
+        "image_quality_near_img": quality,
+        "aspect_ratio_near_img": "PORTRAIT",
+        "calls": calls,
+    }
+
+
+def test_codes_by_quality_orders_qualities_and_compares_acceptance():
+    rows = [
+        _codes(1400, "antispoofing OK", "SD", 30),
+        _codes(1400, "antispoofing OK", "FULLHD", 9),
+        _codes(302, "blur/haze", "SD", 20),
+        _codes(302, "blur/haze", "FULLHD", 1),
+        _codes(302, "blur/haze", None, 5),
+    ]
+    codes = data.codes_by_quality(rows)
+
+    assert codes.qualities == ["FULLHD", "SD", "unknown"]
+    assert codes.codes == [
+        ("antispoofing OK (1400)", {"SD": 30, "FULLHD": 9}),
+        ("blur/haze (302)", {"SD": 20, "FULLHD": 1, "unknown": 5}),
+    ]
+    # FULLHD 9 of 10 accepted, SD 30 of 50; the unknown size is left out of the comparison
+    assert codes.reading == "FULLHD near images are accepted most often (90% of 10 calls), SD least (60% of 50)."
+
+
+def test_codes_by_quality_with_one_known_quality():
+    codes = data.codes_by_quality([_codes(1400, "antispoofing OK", "SD", 3), _codes(302, "blur/haze", "SD", 1)])
+    assert codes.reading == "Every near image of known size is SD; 75% of its 4 calls were accepted."
+
+
+def _camera(camera, day, frames, plates, with_plates, p95):
+    return {
+        "camera_id": camera,
+        "event_date": day,
+        "frames": frames,
+        "frames_with_plates": with_plates,
+        "plates": plates,
+        "duration_ms_p95": p95,
+    }
+
+
+CAMERA_ROWS = [
+    _camera("cam-a", D2, 5, 4, 4, 80.0),
+    _camera("cam-a", D1, 10, 12, 8, 120.0),
+    _camera("cam-b", D1, 20, 10, 8, None),  # parallel mode: no duration
+    _camera("cam-b", D2, 1, 0, 0, 90.4),
+]
+
+
+def test_camera_traffic_totals_and_the_busiest_camera():
+    traffic = data.camera_traffic(CAMERA_ROWS)
+
+    assert traffic.cameras == ["cam-a", "cam-b"]
+    assert traffic.series["cam-a"] == [(D1, 10, 12), (D2, 5, 4)]
+    # 36 frames, 26 plates, 20 frames with a plate; cam-b has 21 frames, cam-a 15
+    assert traffic.reading == (
+        "36 frames and 26 plates from 2 cameras over 2 days; 56% of frames show a plate; "
+        "busiest: cam-b (21 frames, 10 plates)."
+    )
+
+
+def test_duration_p95_against_the_seed():
+    durations = data.duration_p95(CAMERA_ROWS)
+
+    assert durations.series == {"cam-a": [(D1, 120.0), (D2, 80.0)], "cam-b": [(D2, 90.4)]}
+    assert durations.reading == (
+        "Recognition p95 is above the seed's 86 ms on 2 of 3 camera-days (highest 120 ms: cam-a, 2022-05-02). "
+        "Seed: 239 results of Iaddiop/ultimateALPR_data_extraction sample/ @e4d8c29, p95 86 ms, 104 ms for the 62 "
+        "with a plate."
+    )
+
+
+def test_seed_durations_are_those_of_the_seed_samples():
+    """The constants the chart draws, against the seed's own files (numpy's default interpolation is gold's)."""
+    import numpy as np
+    from tests.conftest import SEED_ALPR
+
+    results = [json.loads(p.read_text()) for p in sorted(SEED_ALPR.glob("*.json"))]
+    durations = [r["duration"] for r in results]
+    with_plate = [r["duration"] for r in results if r.get("plates")]
+    seed = data.SEED_DURATIONS
+
+    assert (len(durations), len(with_plate)) == (seed.results, seed.with_plate)
+    assert np.percentile(durations, 50) == pytest.approx(seed.p50_ms)
+    assert np.percentile(durations, 95) == pytest.approx(seed.p95_ms)
+    assert np.percentile(with_plate, 95) == pytest.approx(seed.p95_with_plate_ms)
+
+
+def test_ocr_distribution_fills_every_bin_and_reads_the_threshold():
+    ocr = data.ocr_distribution(
+        {30.0: 2, 65.0: 3, 70.0: 4, 95.0: 1}, plates=10, below=5, median_confidence=70.0, threshold=70.0
+    )
+
+    assert len(ocr.bins) == 20
+    assert ocr.bins[0] == (0.0, 0) and ocr.bins[6] == (30.0, 2) and ocr.bins[13] == (65.0, 3)
+    assert ocr.bins[19] == (95.0, 1)
+    assert ocr.reading == (
+        "50% of 10 plates (5) read below the low-confidence threshold of 70 (alpr.low_confidence_threshold); "
+        "median OCR confidence 70."
+    )
+
+
+def test_ocr_distribution_without_plates_is_none():
+    assert data.ocr_distribution({}, plates=0, below=0, median_confidence=None, threshold=70.0) is None
+
+
+def test_daily_cost_totals_and_reads_the_price_back():
+    rows = [
+        {"event_date": D2, "frames": 50, "recognition_seconds": 7.2, "estimated_cost": 0.00088},
+        {"event_date": D1, "frames": 100, "recognition_seconds": 36.0, "estimated_cost": 0.0044},
+    ]
+    cost = data.daily_cost(rows)
+
+    assert [d[0] for d in cost.days] == [D1, D2]
+    # 0.00528 over 43.2 s: 0.44 per hour
+    assert cost.reading == (
+        "Estimated recognition cost 0.0053 over 2 days (43 s of recognition at 0.44 per hour); "
+        "highest on 2022-05-02: 0.0044 for 100 frames."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.0, "0"), (0.0123, "0.012"), (0.5, "0.5"), (1234.5, "1,234.50"), (2.0, "2.00")]
+)
+def test_money(value, text):
+    assert data.money(value) == text
+
+
+def _run(run_id, source, stage, status, started, seconds, files_in=None, rows_in=None, rows_out=None, q=None):
+    return {
+        "run_id": run_id,
+        "source": source,
+        "stage": stage,
+        "status": status,
+        "started_at": started,
+        "seconds": seconds,
+        "files_in": files_in,
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "quarantined": q,
+        "message": None,
+    }
+
+
+def test_run_history_newest_first_with_rows_out_per_stage():
+    t1 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    t2 = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
+    rows = [
+        _run("r1", "alpr", "gold", "ok", t1, 1.0, rows_out={"gold/daily": 4}),
+        _run("r1", "alpr", "bronze", "ok", t1, 2.0, files_in=3, rows_out={"bronze/results": 3}),
+        _run("r1", "alpr", "check", "ok", t1, 0.5),
+        _run(
+            "r1",
+            "alpr",
+            "silver",
+            "ok",
+            t1,
+            3.5,
+            rows_in=3,
+            q=1,
+            rows_out=[("quarantine/alpr", 1), ("silver/frames", 2), ("silver/plates", 5)],
+        ),
+        _run("r2", "face_validation", "bronze", "ok", t2, 4.0, files_in=1, rows_out={"bronze/documents": 2}),
+        _run("r2", "face_validation", "silver", "failed", t2, 1.0, rows_in=2),
+    ]
+    history = data.run_history(rows)
+
+    assert [r.run_id for r in history.runs] == ["r2", "r1"]
+    r1 = history.runs[1]
+    assert [s.stage for s in r1.stages] == ["bronze", "silver", "check", "gold"]
+    assert [s.rows_out for s in r1.stages] == [3, 7, None, 4]  # quarantine is not an output
+    assert (r1.seconds, r1.status, history.runs[0].status) == (7.0, "ok", "failed")
+    assert history.reading == (
+        "2 runs of alpr, face_validation from 2026-01-01 to 2026-01-02; the latest (face_validation) took 5 s, "
+        "bronze the longest (4 s); 1 did not complete (failed); 1 record quarantined in all."
+    )
+
+
+def test_run_history_keeps_the_newest_runs():
+    rows = [_run(f"r{i}", "alpr", "bronze", "ok", datetime(2026, 1, i, tzinfo=UTC), 1.0) for i in range(1, 6)]
+    history = data.run_history(rows, limit=2)
+
+    assert [r.run_id for r in history.runs] == ["r5", "r4"]
+    assert history.total_runs == 5
+
+
+def test_quarantine_reasons_most_first():
+    rows = [
+        {"source": "alpr", "reason": "invalid_json", "records": 3},
+        {"source": "alpr", "reason": "empty_file", "records": 1},
+        {"source": "face_validation", "reason": "duplicate_id", "records": 5},
+        {"source": "alpr", "reason": "too_deep", "records": 0},
+    ]
+    quarantine = data.quarantine_reasons(rows)
+
+    assert quarantine.reasons == [
+        ("face_validation", "duplicate_id", 5),
+        ("alpr", "invalid_json", 3),
+        ("alpr", "empty_file", 1),
+    ]
+    assert quarantine.reading == "9 records quarantined; the commonest reason: duplicate_id (face_validation, 5)."
+    assert data.quarantine_reasons([]).reading == "No record has been quarantined."

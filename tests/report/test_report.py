@@ -1,0 +1,162 @@
+"""The report of the shared built lake: its sections and readings against the tables (queried here with plain
+SQL), its privacy, and how it looks in headless Chromium with the network blocked."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.conftest import REPO
+
+from visionlake import cli
+from visionlake.report import write_report
+from visionlake.sql import query
+
+ARTIFACTS = REPO / "test-artifacts"
+CHARTS = [
+    "chart-face-latency",
+    "chart-face-acceptance",
+    "chart-face-attempts",
+    "chart-face-rejections",
+    "chart-face-codes",
+    "chart-alpr-traffic",
+    "chart-alpr-duration",
+    "chart-alpr-ocr",
+    "chart-alpr-cost",
+    "chart-runs-seconds",
+]
+
+
+@pytest.fixture(scope="module")
+def report(built_lake, cfg, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    message = write_report(str(built_lake), str(out), cfg)
+    assert message.startswith(f"report written to {out} (face_validation, alpr, runs: 10 charts, ")
+    return out
+
+
+def _one(lake: Path, statement: str) -> tuple:
+    return tuple(query(str(lake), statement).to_pylist()[0].values())
+
+
+def test_report_has_a_section_per_source_and_the_runs(report):
+    html = report.read_text(encoding="utf-8")
+
+    assert re.findall(r'<section id="([^"]+)"', html) == ["face_validation", "alpr", "runs"]
+    assert re.findall(r'<figure class="chart" id="([^"]+)"', html) == CHARTS
+    assert "No record has been quarantined." in html  # the built lake quarantined nothing
+
+
+def test_report_readings_agree_with_the_tables(report, built_lake):
+    html = report.read_text(encoding="utf-8")
+    latency = "gold_face_validation_microservice_latency_daily"
+    service, days_first = _one(
+        built_lake,
+        f"""WITH firsts AS (
+              SELECT local_date, arg_min(service, rank) AS service FROM {latency}
+              WHERE service <> 'other' GROUP BY local_date)
+            SELECT service, count(*) AS n FROM firsts GROUP BY service ORDER BY n DESC LIMIT 1""",
+    )
+    (days,) = _one(built_lake, f"SELECT count(DISTINCT local_date) FROM {latency}")
+    assert f"{service} is the bottleneck on {days_first} of {days} days: " in html
+
+    (plates,) = _one(built_lake, "SELECT sum(plates) FROM gold_alpr_daily_camera_stats")
+    assert f"120 frames and {plates:,} plates from 3 cameras over 3 days" in html  # the fixture's 120 files
+
+    total, below = _one(
+        built_lake, "SELECT count(*), count(*) FILTER (WHERE ocr_confidence < 70) FROM silver_alpr_plates"
+    )
+    assert f" of {total:,} plates ({below:,}) read below the low-confidence threshold of 70 " in html
+
+    (processes,) = _one(built_lake, "SELECT sum(processes) FROM gold_face_validation_client_acceptance_daily")
+    assert f" of {processes:,} processes were accepted in the end, " in html
+    assert "2 runs of alpr, face_validation on " in html
+
+
+def test_report_names_clients_and_holds_no_personal_data(report, built_lake):
+    html = report.read_text(encoding="utf-8")
+    acceptance = "gold_face_validation_client_acceptance_daily"
+    columns = {r["column_name"] for r in query(str(built_lake), f"DESCRIBE {acceptance}").to_pylist()}
+    label = "client_name" if "client_name" in columns else "'client-' || left(convenio, 8)"
+    names = query(str(built_lake), f"SELECT DISTINCT {label} AS name FROM {acceptance}").column("name").to_pylist()
+    assert names and all(f">{name}<" in html for name in names)
+
+    assert not re.search(r"[0-9a-f]{64}", html)  # no pseudonym in full
+    texts = query(str(built_lake), "SELECT DISTINCT plate_text FROM silver_alpr_plates WHERE length(plate_text) >= 4")
+    visible = re.sub(r"<[^>]+>", " ", html)  # the page's text: labels, readings, table cells
+    assert texts.num_rows and not [t for t in texts.column("plate_text").to_pylist() if t in visible]
+
+
+def test_report_command_prints_the_written_path(built_lake, tmp_path, capsys):
+    out = tmp_path / "nested" / "report.html"
+
+    status = cli.main(["report", "--lake", str(built_lake), "--out", str(out)])
+
+    printed = capsys.readouterr().out.strip()
+    assert status == 0
+    assert printed.startswith(f"report written to {out} (") and printed.count("\n") == 0
+    assert out.stat().st_size > 50_000
+
+
+def _chromium() -> str:
+    path = os.environ.get("VISIONLAKE_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        pytest.fail("Debian's chromium is not installed: run `make setup` (it installs it with apt-get)")
+    return path
+
+
+CHECK_CHARTS = """() => [...document.querySelectorAll('figure.chart')].map(figure => {
+    const svg = figure.querySelector('svg');
+    const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+    const marks = svg ? [...svg.querySelectorAll('g[id*="-mark-"]')] : [];
+    const drawn = marks.filter(m => { const b = m.getBBox(); return b.width > 0 || b.height > 0; });
+    const reading = figure.querySelector('figcaption.reading');
+    return {id: figure.id, width: box.width, height: box.height, marks: marks.length, drawn: drawn.length,
+            reading: reading ? reading.textContent.trim() : ''};
+})"""
+
+
+def test_report_renders_offline_in_headless_chromium(report):
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: run `make setup`")
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    blocked: list[str] = []
+    page_url = report.as_uri()
+
+    def route(r):
+        url = r.request.url
+        if url == page_url or url.startswith("data:"):
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--disable-gpu"])
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900}, offline=True)
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.goto(page_url, wait_until="load")
+            charts = page.evaluate(CHECK_CHARTS)
+            page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert problems == [] and blocked == []
+    assert [c["id"] for c in charts] == CHARTS
+    for chart in charts:
+        assert chart["width"] > 300 and chart["height"] > 100, chart
+        assert chart["drawn"] > 0, chart  # bars, lines or reference lines with a size on the page
+        assert chart["reading"], chart
+    assert (ARTIFACTS / "report.png").stat().st_size > 20_000
