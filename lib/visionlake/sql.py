@@ -77,7 +77,7 @@ def _sql_error(exc: Exception, con) -> SqlError:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     missing = _MISSING_TABLE.search(message)
     if missing:
-        return SqlError(unknown_table_message(missing.group(1), _registered(con)))
+        return SqlError(unknown_table_message(missing.group(1), table_names(con)))
     return SqlError(f"SQL error: {message}")
 
 
@@ -95,7 +95,8 @@ def unknown_table_message(name: str, known: list[str], limit: int = 560) -> str:
     return head + listing + tail
 
 
-def _registered(con) -> list[str]:
+def table_names(con) -> list[str]:
+    """The lake tables registered in a connection made by :func:`connect`, sorted."""
     return sorted(r[0] for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall())
 
 
@@ -280,7 +281,7 @@ def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
     con = connect(lake, storage)
-    names = _registered(con)
+    names = table_names(con)
     print(f"{len(names)} tables of {st.normalize(lake)}; end statements with ';', .tables lists them, .quit leaves",
           file=stdout)  # fmt: skip
     buffer: list[str] = []

@@ -90,7 +90,7 @@ class _Source:
 
 @contextmanager
 def _open(lake: str, source: str, storage: StorageSettings | None) -> Iterator[_Source]:
-    from visionlake.sql import connect
+    from visionlake.sql import connect, table_names
 
     if not NAME.match(source):
         raise ConfigError(f"{source!r} is not a source name (lowercase letters, digits and _ only)")
@@ -101,7 +101,7 @@ def _open(lake: str, source: str, storage: StorageSettings | None) -> Iterator[_
     con = connect(lake, storage)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        names = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+        names = table_names(con)
         tables = {}
         for name in names:
             if name == f"quarantine_{source}":

@@ -43,11 +43,11 @@ def load(lake: str, storage: StorageSettings, low_confidence_threshold: float) -
     Raises:
         LakeError: the lake has no tables.
     """
-    from visionlake.sql import connect
+    from visionlake.sql import connect, table_names
 
     con = connect(lake, storage)
     try:
-        tables = sorted(r[0] for r in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall())
+        tables = table_names(con)
         data = LakeRows(tables=tables, ocr_threshold=low_confidence_threshold)
         for table, statement in QUERIES.items():
             if table in tables:
