@@ -111,11 +111,14 @@ BUILT_LAKE_PII_KEY = "test-pii-key-built-lake"
 @pytest.fixture(scope="session")
 def built_lake(spark, cfg, tmp_path_factory) -> Path:
     """One lake built once per session from every source's generator (ALPR 120 files over 3 cameras and
-    3 days; face_validation 300 documents), for the consumers: SQL, catalog, notebooks, report.
+    3 days; face_validation 300 documents; detections 3,000 frames of one day), for the consumers: SQL,
+    catalog, notebooks, report.
     Read-only for the tests that use it."""
     from visionlake.lake import storage as st
     from visionlake.sources.alpr.generate import iter_results
     from visionlake.sources.alpr.pipeline import run as run_alpr
+    from visionlake.sources.detections.generate import iter_frames
+    from visionlake.sources.detections.pipeline import run as run_detections
     from visionlake.sources.face_validation.generate import write_exports
     from visionlake.sources.face_validation.pipeline import run as run_face
 
@@ -124,11 +127,15 @@ def built_lake(spark, cfg, tmp_path_factory) -> Path:
     files = ((f.relative_path, f.body, f.mtime) for f in iter_results(120, seed=7, cameras=3, days=3))
     st.write_many(str(alpr_in), files, cfg.storage, 4)
     write_exports(str(face_in), 300, seed=7, docs_per_file=100)
+    detections_in = root / "in" / "detections"
+    frames = ((f.relative_path, f.body, f.mtime) for f in iter_frames(3000, seed=7, days=1))
+    st.write_many(str(detections_in), frames, cfg.storage, 4)
     previous = os.environ.get("VISIONLAKE_PII_KEY")
     os.environ["VISIONLAKE_PII_KEY"] = BUILT_LAKE_PII_KEY
     try:
         run_alpr(spark, cfg, str(alpr_in), str(lake))
         run_face(spark, cfg, str(face_in), str(lake))
+        run_detections(spark, cfg, str(detections_in), str(lake))
     finally:
         if previous is None:
             os.environ.pop("VISIONLAKE_PII_KEY", None)

@@ -22,6 +22,7 @@ from visionlake.config import FaceValidationSettings
 from visionlake.lake import read
 from visionlake.lake.reader import table_locations
 from visionlake.sources.alpr import pipeline as alpr
+from visionlake.sources.detections import pipeline as detections
 from visionlake.sources.face_validation import pipeline as face_validation
 
 pytestmark = pytest.mark.faults
@@ -279,6 +280,114 @@ def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reaso
 
 
 # --------------------------------------------------------------------------------------------------
+# hostile input: detections (one frame per file; a bad image is an invalid image, not a bad file)
+
+DEV = "u-0009-cam-09"
+FRAME_NAME = "2026-11-30T21-00-00.000000Z.json"
+
+
+def _frame(**changes) -> str:
+    frame = {
+        "user_id": "u-0009",
+        "device_id": "cam-09",
+        "site_id": "site-09",
+        "captured_at": "2026-11-30T22:00:00+01:00",
+        "image": {
+            "uri": "s3://c/x.jpg",
+            "format": "jpeg",
+            "width": 640,
+            "height": 480,
+            "size_bytes": 1000,
+            "contrast": 0.5,
+            "brightness": 0.5,
+        },
+        "success": True,
+        "predictions": [{"label": "dog", "confidence": 0.9, "x_min": 1, "y_min": 1, "x_max": 50, "y_max": 50}],
+    }
+    frame.update(changes)
+    return json.dumps(frame)
+
+
+# file -> (content, expected quarantine reason, "invalid:<reasons>" for an invalid image, or None when a valid
+# frame; a fragment of the detail)
+DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
+    "zero.json": (b"", "empty_file", "0 characters of whitespace"),
+    "truncated.json": (_frame()[:60], "invalid_json", "truncated: the text ends"),
+    "latin1.json": (
+        _frame(site_id="SITE").encode().replace(b"SITE", b"caf\xe9"),
+        "invalid_encoding",
+        "not UTF-8",
+    ),
+    "nan.json": (_frame().replace('"contrast": 0.5', '"contrast": NaN'), "non_finite_number", "image.contrast"),
+    "array.json": ("[" + _frame() + "]", "not_an_object", "top level is an array"),
+    "garbage.json": (_frame() + " junk", "trailing_data", "more text after the first JSON value"),
+    "deep.json": ('{"predictions": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),
+    "wrong-captured.json": (_frame(captured_at={"at": 1}), "schema_mismatch", "wrong type: captured_at"),
+    "wrong-predictions.json": (_frame(predictions={"label": "dog"}), "schema_mismatch", "wrong type: predictions"),
+    "wrong-boxes.json": (_frame(detection_boxes="none"), "schema_mismatch", "wrong type: detection_boxes"),
+    "wrong-width.json": (_frame(image={"width": "wide"}), "schema_mismatch", "wrong type: image"),
+    "bom.json": (b"\xef\xbb\xbf" + _frame().encode(), None, ""),
+    "no-tags.json": (_frame(user_id=None, device_id=None), "invalid:missing_user_tag,missing_device_tag", ""),
+    "blank-user.json": (_frame(user_id=" "), "invalid:missing_user_tag", ""),
+    "covered-lens.json": (
+        _frame(image={"format": "jpeg", "width": 640, "height": 480, "contrast": 0.0}),
+        "invalid:min_contrast",
+        "",
+    ),
+    "no-time.json": (_frame(captured_at="soon"), "invalid:missing_time", ""),
+    "nothing.json": (
+        "{}",
+        "invalid:format,min_resolution,min_contrast,missing_user_tag,missing_device_tag,missing_time",
+        "",
+    ),
+    "empty-b.json": (
+        _frame(predictions=None, num_detections=5, detection_classes=[], detection_scores=[], detection_boxes=[]),
+        None,
+        "",
+    ),
+}
+
+
+def test_hostile_detections_input_lands_in_quarantine_or_invalid_images_with_a_specific_reason(spark, cfg, tmp_path):
+    root = tmp_path / "in"
+    write_files(root, {f"{DEV}/{name[:-5]}-{FRAME_NAME}": content for name, (content, _, _) in DETECTION_CASES.items()})
+    folder = root / DEV
+    os.symlink(folder / "nowhere.gone", folder / f"dangling-{FRAME_NAME}")
+    lake = str(tmp_path / "lake")
+    summary = detections.run(spark, cfg, str(root), lake)
+    quarantine = _by_name(read(f"{lake}/quarantine/detections").to_pylist(), root)
+    frames = _by_name(read(f"{lake}/silver/detections/frames").to_pylist(), root)
+    invalid = _by_name(read(f"{lake}/silver/detections/invalid_images").to_pylist(), root)
+    for name, (_, reason, detail) in DETECTION_CASES.items():
+        path = f"{DEV}/{name[:-5]}-{FRAME_NAME}"
+        if reason is None:
+            assert path in frames and path not in quarantine and path not in invalid, name
+        elif reason.startswith("invalid:"):
+            assert path in invalid and path not in frames and path not in quarantine, name
+            assert ",".join(invalid[path]["reasons"]) == reason.removeprefix("invalid:"), (
+                name,
+                invalid[path]["reasons"],
+            )
+        else:
+            assert (quarantine[path]["reason"], path in frames, path in invalid) == (reason, False, False), name
+            assert detail in quarantine[path]["detail"], (name, quarantine[path]["detail"])
+    assert quarantine[f"{DEV}/dangling-{FRAME_NAME}"]["reason"] == "unreadable"
+    total = len(DETECTION_CASES) + 1
+    assert (summary.files_new, len(frames) + len(invalid) + len(quarantine)) == (total, total)
+    assert summary.check == (
+        f"bronze.frames_raw {total} = silver.frames {len(frames)} + silver.invalid_images {len(invalid)} "
+        f"+ quarantine {len(quarantine)}"
+    )
+    # the same folder, name and bytes read again from another input root: counted once, the copy quarantined
+    copy = tmp_path / "copy"
+    write_files(copy, {f"{DEV}/bom-{FRAME_NAME}": DETECTION_CASES["bom.json"][0]})
+    detections.run(spark, cfg, str(copy), lake)
+    again = _by_name(read(f"{lake}/quarantine/detections").to_pylist(), copy)
+    assert again[f"{DEV}/bom-{FRAME_NAME}"]["reason"] == "duplicate_file"
+    assert len(read(f"{lake}/silver/detections/frames").to_pylist()) == len(frames)
+
+
+# --------------------------------------------------------------------------------------------------
 # the kill harness: SIGKILL at stage markers, then rerun
 
 
@@ -305,7 +414,22 @@ def _face_batch(root: Path, number: int) -> None:
     write_files(root, {f"exports/{number:03d}.json": "\n".join([*docs, "not json"]) + "\n"})
 
 
-BATCHES = {"alpr": _alpr_batch, "face_validation": _face_batch}
+def _detections_batch(root: Path, number: int) -> None:
+    minute = f"{number % 60:02d}"
+    frame = _frame(captured_at=f"2026-11-30T22:{minute}:00+01:00")
+    write_files(
+        root,
+        {
+            f"{DEV}/2026-11-30T21-{minute}-00.000000Z.json": frame,
+            f"{DEV}/2026-11-30T21-{minute}-30.000000Z.json": _frame(
+                captured_at=f"2026-11-30T22:{minute}:30+01:00", image={"format": "gif"}
+            ),
+            f"{DEV}/2026-11-30T21-{minute}-45.000000Z.json": '{"user_id": ',  # rejected: the quarantine gets a row
+        },
+    )
+
+
+BATCHES = {"alpr": _alpr_batch, "face_validation": _face_batch, "detections": _detections_batch}
 
 
 def _points(source: str, tmp: Path) -> list[str]:
@@ -321,7 +445,7 @@ def _points(source: str, tmp: Path) -> list[str]:
 # Every kind of point is kept; table points fill up to KILLS per source, in the order a run passes them.
 KILLS = 20
 ESSENTIAL = ("bronze:", "/results:", "/documents:", "quarantine/", "/frames:", "/api_calls:", "silver:", "check:",
-             "gold:", "runlog:", "/vehicles:", "/transactions:")  # fmt: skip
+             "gold:", "runlog:", "/vehicles:", "/transactions:", "/frames_raw:", "/alerts:")  # fmt: skip
 
 
 def _choose(points: list[str]) -> list[str]:

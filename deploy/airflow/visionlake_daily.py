@@ -1,4 +1,5 @@
-"""visionlake_daily: every source's run at 07:00 UTC, then the quality checks, then the report.
+"""visionlake_daily: every source's run at 07:00 UTC, then the quality checks, then the report; the new threat
+alerts of the detections run are delivered right after it.
 
 Each task calls the ``visionlake`` command on the worker, which needs the wheel from ``make package`` installed
 (``visionlake`` on its PATH), Java 17, and ``VISIONLAKE_CONF_DIR`` pointing at the packaged ``conf/`` (the wheel
@@ -11,6 +12,8 @@ does not hold it). Spark runs on the worker; for more data than one machine hand
 | visionlake_input | the raw input root: source S reads ``<root>/S`` | required |
 | visionlake_reports | the worker's folder for ``visionlake-report.html`` (replaced daily) | required |
 | visionlake_pii_secret | ``VISIONLAKE_PII_KEY`` for the sources in ``NEEDS_PII_KEY`` | required |
+| visionlake_alert_webhook | where ``visionlake notify detections`` POSTs each new alert | required |
+| visionlake_pagerduty_secret | ``VISIONLAKE_PAGERDUTY_ROUTING_KEY`` (PagerDuty's Events v2 routing key) | required |
 | visionlake_env | the conf overlay | default ``emr`` |
 
 Airflow masks the values of Variables whose names contain "secret" in logs and rendered templates; with the
@@ -27,7 +30,7 @@ from airflow.sdk import DAG
 
 # visionlake.cli.SOURCES, in its order (tests/deploy checks that the two agree). A new source: add it here, to
 # NEEDS_PII_KEY if it pseudonymises, and its step to deploy/emr/steps.json.
-SOURCES = ("alpr", "face_validation")
+SOURCES = ("alpr", "face_validation", "detections")
 NEEDS_PII_KEY = frozenset({"face_validation"})
 
 LAKE = "{{ var.value.visionlake_lake }}"
@@ -35,6 +38,8 @@ INPUT = "{{ var.value.visionlake_input }}"
 REPORTS = "{{ var.value.visionlake_reports }}"
 ENV = "{{ var.value.get('visionlake_env', 'emr') }}"
 PII_KEY = "{{ var.value.visionlake_pii_secret }}"
+WEBHOOK = "{{ var.value.visionlake_alert_webhook }}"
+ROUTING_KEY = "{{ var.value.visionlake_pagerduty_secret }}"
 
 with DAG(
     dag_id="visionlake_daily",
@@ -67,4 +72,15 @@ with DAG(
         bash_command=f"visionlake report --lake {LAKE} --env {ENV} --out {REPORTS}/visionlake-report.html",
         do_xcom_push=False,
     )
+    # every alert exactly once (delivery is idempotent: retrying the task resends nothing delivered)
+    notify = BashOperator(
+        task_id="notify_detections",
+        bash_command=f"visionlake notify detections --lake {LAKE} --webhook {WEBHOOK} --env {ENV}",
+        env={"VISIONLAKE_PAGERDUTY_ROUTING_KEY": ROUTING_KEY},
+        append_env=True,
+        retries=3,
+        retry_delay=timedelta(minutes=5),
+        do_xcom_push=False,
+    )
     runs >> check >> report
+    runs[SOURCES.index("detections")] >> notify

@@ -61,6 +61,19 @@ def dataset(files: int, seed: int = SEED, days: int = 3, start: datetime = START
     return folder
 
 
+def detections_dataset(frames: int, seed: int = SEED, start: datetime = START) -> Path:
+    """Generated security-camera frame files (one JSON per frame), made once and kept in the cache."""
+    from visionlake.sources.detections.generate import iter_frames
+
+    folder = CACHE / f"detections-{frames}-seed{seed}-{start:%Y%m%d}"
+    if not (folder / COMPLETE).exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generated = iter_frames(frames, seed=seed, start=start)
+        write_many(str(folder), ((f.relative_path, f.body, f.mtime) for f in generated), StorageSettings())
+        (folder / COMPLETE).write_text(str(frames))
+    return folder
+
+
 def _tree_bytes(folder: Path) -> int:
     return sum(entry.stat().st_size for entry in folder.rglob("*.json"))
 
@@ -154,9 +167,16 @@ def _median_stages(runs: list[dict]) -> dict[str, float]:
     return {s: round(statistics.median(r["stages"].get(s, 0.0) for r in runs), 2) for s in runs[0]["stages"]}
 
 
-def bench_local(files: int, repeat: int, increment: int, baseline: bool) -> dict:
-    base = dataset(files)
-    extra = dataset(increment, seed=SEED + 1, days=1, start=START + timedelta(days=30)) if increment else None
+def bench_local(files: int, repeat: int, increment: int, baseline: bool, source: str = "alpr") -> dict:
+    """Cold runs of ``source`` (alpr or detections: one file per record) on ``files`` generated files, then
+    runs that ingest an increment of ``increment`` new files into the lake of the last cold run."""
+    later = START + timedelta(days=30)
+    if source == "detections":
+        base = detections_dataset(files)
+        extra = detections_dataset(increment, seed=SEED + 1, start=later) if increment else None
+    else:
+        base = dataset(files)
+        extra = dataset(increment, seed=SEED + 1, days=1, start=later) if increment else None
     megabytes = _tree_bytes(base) / 2**20
     result: dict = {"files": files, "mb": round(megabytes, 1)}
     with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
@@ -167,7 +187,7 @@ def bench_local(files: int, repeat: int, increment: int, baseline: bool) -> dict
         cold = []
         for attempt in range(repeat):
             lake = work / f"lake{attempt}"
-            cold.append(_run_pipeline(str(root), lake))
+            cold.append(_run_pipeline(str(root), lake, source=source))
             if attempt < repeat - 1:
                 shutil.rmtree(lake)
         result["cold"] = {
@@ -187,7 +207,7 @@ def bench_local(files: int, repeat: int, increment: int, baseline: bool) -> dict
             for _ in range(repeat):
                 shutil.rmtree(full)
                 shutil.copytree(pristine, full)
-                runs.append(_run_pipeline(str(root), full))
+                runs.append(_run_pipeline(str(root), full, source=source))
             result["increment"] = {
                 "files": increment,
                 "lake_files": files,
@@ -195,7 +215,7 @@ def bench_local(files: int, repeat: int, increment: int, baseline: bool) -> dict
                 "wall_seconds": _median(runs, "wall_seconds"),
                 "stages": _median_stages(runs),
             }
-        if baseline:
+        if baseline and source == "alpr":
             result["baseline"] = _run_baseline(base, work)
             result["ratio_baseline_to_pipeline"] = round(
                 result["baseline"]["wall_seconds"] / result["cold"]["wall_seconds"], 1
@@ -368,6 +388,8 @@ def run_bench(
     started = datetime.now(UTC)
     if source == "face_validation":
         result, benchmark, files = bench_face_validation(docs, repeat), "face_validation", docs
+    elif source == "detections":
+        result, benchmark = bench_local(files, repeat, increment, False, source), "detections"
     elif s3:
         result, benchmark = bench_s3(files, repeat, latency_ms), "alpr-s3"
     else:

@@ -12,6 +12,7 @@
     visionlake catalog register --glue --database NAME --lake s3a://bucket/lake
     visionlake catalog check --lake PATH_OR_URI
     visionlake report --lake PATH_OR_URI --out report.html
+    visionlake notify detections --lake PATH_OR_URI --webhook URL [--format pagerduty|json]
 
 Exit status: 0 when the run completed (quarantined records included), 1 with a one-line error when it
 could not run (a traceback only with ``--debug``), 2 for bad arguments. Without ``--debug`` no Java stack
@@ -35,7 +36,7 @@ from collections.abc import Sequence
 from visionlake.config import load_config
 from visionlake.errors import LeaseTimeoutError, QualityError, VisionlakeError, describe, redact
 
-SOURCES = ("alpr", "face_validation")
+SOURCES = ("alpr", "face_validation", "detections")
 log = logging.getLogger("visionlake")
 
 
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("source", choices=SOURCES)
     generate.add_argument("--out", required=True, help="folder or s3a://bucket/prefix")
     generate.add_argument(
-        "--count", required=True, type=int, help="number of records (files for alpr, documents for face_validation)"
+        "--count", required=True, type=int, help="number of records (files; documents for face_validation)"
     )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("source", choices=SOURCES)
     bench.add_argument("--files", type=int, default=251_526, help="alpr: number of generated input files")
     bench.add_argument("--docs", type=int, default=34_654, help="face_validation: number of generated documents")
+    bench.add_argument("--frames", type=int, default=500_000, help="detections: number of generated frame files")
     bench.add_argument("--s3", action="store_true", help="read from a moto S3 server and compare with a GET loop")
     bench.add_argument("--repeat", type=int, default=3, help="repetitions; medians are reported")
     bench.add_argument("--increment", type=int, default=10_000, help="files of the daily increment run (0: none)")
@@ -112,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     compat.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
     compat.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
 
+    notify = commands.add_parser("notify", help="deliver the alerts not delivered yet, each exactly once")
+    notify.add_argument("source", choices=("detections",))
+    notify.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
+    notify.add_argument("--webhook", required=True, help="the URL each alert is POSTed to")
+    notify.add_argument("--format", choices=("pagerduty", "json"), default="pagerduty", help="the POST body")
+    notify.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+
     report = commands.add_parser("report", help="one self-contained HTML report of every source in the lake")
     report.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
     report.add_argument("--out", default="report.html", help="the HTML file to write (default: report.html)")
@@ -136,7 +145,10 @@ def _generate(args: argparse.Namespace) -> str:
             for relative in paths:
                 st.upload_file(os.path.join(folder, relative), st.join(args.out, relative), cfg.storage)
         return f"wrote {args.count} face_validation documents in {len(paths)} export files under {args.out}"
-    from visionlake.sources.alpr.generate import iter_results
+    if args.source == "detections":
+        from visionlake.sources.detections.generate import iter_frames as iter_results
+    else:
+        from visionlake.sources.alpr.generate import iter_results
 
     files = ((f.relative_path, f.body, f.mtime) for f in iter_results(args.count, seed=args.seed))
     written = st.write_many(args.out, files, cfg.storage, cfg.ingest.read_threads)
@@ -146,10 +158,10 @@ def _generate(args: argparse.Namespace) -> str:
 def _bench(args: argparse.Namespace) -> str:
     from visionlake.bench import run_bench
 
-    if args.source == "face_validation" and args.s3:
-        raise VisionlakeError("bench face_validation has no --s3 variant")
+    if args.source != "alpr" and args.s3:
+        raise VisionlakeError(f"bench {args.source} has no --s3 variant")
     return run_bench(
-        args.files,
+        args.frames if args.source == "detections" else args.files,
         args.s3,
         args.repeat,
         args.increment,
@@ -207,6 +219,10 @@ def _run(args: argparse.Namespace) -> str:
         from visionlake.transforms.pseudonymise import pii_key
 
         pii_key(cfg.env)  # refuse before starting Spark when the environment has no key
+    if args.source == "detections":
+        from visionlake.sources.detections.rules import load_rules
+
+        load_rules(cfg.rules_path())  # a bad rules file is refused before any Spark work
     started = time.monotonic()
     run_id = new_run_id()
     lease = pipeline.RUN.lease(cfg, args.lake, run_id)
@@ -302,6 +318,15 @@ def _catalog(args: argparse.Namespace) -> str:
     return report
 
 
+def _notify(args: argparse.Namespace) -> str:
+    from visionlake.sources.detections.notify import notify
+
+    result = notify(args.lake, args.webhook, args.format, load_config(args.env))
+    if result.failed:  # the receiver is down: a scheduler must see it; the next call sends what is left
+        raise QualityError(f"{result.failed} alerts not delivered now (sent again next call)\n{result.report()}")
+    return result.report()
+
+
 def _report(args: argparse.Namespace) -> str:
     from visionlake.report import write_report
 
@@ -336,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sql": _sql,
             "catalog": _catalog,
             "report": _report,
+            "notify": _notify,
         }
         message = commands[args.command](args)
     except QualityError as exc:  # `check`, `catalog check`: the report, then the one-line error

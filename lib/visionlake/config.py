@@ -81,6 +81,47 @@ class FaceValidationSettings:
 
 
 @dataclass(frozen=True)
+class ImageValidationSettings:
+    """What a frame's image must be to count (detections): failing any rule sends it to ``invalid_images``."""
+
+    formats: tuple[str, ...] = ("jpeg", "png")
+    min_width: int = 320
+    min_height: int = 240
+    max_size_bytes: int = 5_000_000
+    min_contrast: float = 0.05
+    max_clock_skew_seconds: float = 300.0  # file-name time vs captured_at
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "formats", tuple(str(f).lower() for f in self.formats))
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """How ``visionlake notify detections`` delivers alerts."""
+
+    timeout_seconds: float = 10.0
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0  # doubled after each failed attempt
+
+
+@dataclass(frozen=True)
+class DetectionsSettings:
+    min_score: float = 0.5  # detections below this score are not objects (Frigate's min_score)
+    episode_gap_seconds: float = 60.0  # matching frames further apart than this start a new threat episode
+    silence_alert_minutes: float = 120.0  # device_health flags a device silent longer than this
+    invalid_alert_share: float = 0.5  # ... or whose frames are invalid more often than this
+    rules_file: str = "rules/threats.yaml"  # relative to the conf folder, or absolute
+    validation: ImageValidationSettings = field(default_factory=ImageValidationSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+
+    def __post_init__(self) -> None:
+        for name, cls in (("validation", ImageValidationSettings), ("notify", NotifySettings)):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, _section(cls, value, f"detections.{name}"))
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     spark: SparkSettings
@@ -89,6 +130,13 @@ class Config:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     alpr: AlprSettings = field(default_factory=AlprSettings)
     face_validation: FaceValidationSettings = field(default_factory=FaceValidationSettings)
+    detections: DetectionsSettings = field(default_factory=DetectionsSettings)
+    conf_dir: Path = DEFAULT_CONF_DIR
+
+    def rules_path(self) -> Path:
+        """The threat rules file of ``detections.rules_file``."""
+        path = Path(self.detections.rules_file)
+        return path if path.is_absolute() else self.conf_dir / path
 
 
 def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,7 +226,7 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
         raise ConfigError(f"unknown environment '{env}' (no {overlay_path}); known: {', '.join(known)}")
     data = _deep_merge(_read_yaml(conf_dir / "base.yaml"), _read_yaml(overlay_path))
     data = _deep_merge(data, _env_overrides(environ))
-    unknown = sorted(set(data) - {"spark", "storage", "lake", "ingest", "alpr", "face_validation"})
+    unknown = sorted(set(data) - {"spark", "storage", "lake", "ingest", "alpr", "face_validation", "detections"})
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
     spark = data.get("spark") or {}
@@ -193,4 +241,6 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
         ingest=_section(IngestSettings, data.get("ingest"), "ingest"),
         alpr=_section(AlprSettings, data.get("alpr"), "alpr"),
         face_validation=_section(FaceValidationSettings, data.get("face_validation"), "face_validation"),
+        detections=_section(DetectionsSettings, data.get("detections"), "detections"),
+        conf_dir=conf_dir,
     )

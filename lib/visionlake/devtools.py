@@ -144,3 +144,92 @@ def write_class_archive() -> Path:
     jvm.stdin.close()
     jvm.wait(timeout=300)  # the archive is written as the JVM exits
     return target
+
+
+class WebhookServer:
+    """A webhook receiver for tests (see :func:`webhook_server`): records every request, fails the next
+    ``fail_next(n, status)`` ones, answers after ``delay`` seconds (the next ``n`` after ``delay_next(n, s)``),
+    else answers 202 as PagerDuty does.
+
+    ``received`` holds one dict per request: ``path``, ``headers`` (a dict), ``body`` (the parsed JSON, or None
+    when it is not JSON), ``status`` (the answer given)."""
+
+    def __init__(self, fail_first: int = 0, fail_status: int = 500, delay_seconds: float = 0.0) -> None:
+        self.received: list[dict] = []
+        self.delay = delay_seconds
+        self.url = ""
+        self._failing = fail_first
+        self._fail_status = fail_status
+        self._slow = 0
+        self._slow_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        """Answer the next ``n`` requests with ``status``."""
+        with self._lock:
+            self._failing, self._fail_status = n, status
+
+    def delay_next(self, n: int, seconds: float) -> None:
+        """Answer the next ``n`` requests after ``seconds`` (instead of ``delay``)."""
+        with self._lock:
+            self._slow, self._slow_seconds = n, seconds
+
+    def _record(self, path: str, headers: dict[str, str], data: bytes) -> tuple[int, float]:
+        """Record a request; returns the status to answer and the seconds to wait before."""
+        import json
+
+        try:
+            body = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        with self._lock:
+            status, delay = 202, self.delay
+            if self._failing > 0:
+                self._failing -= 1
+                status = self._fail_status
+            if self._slow > 0:
+                self._slow -= 1
+                delay = self._slow_seconds
+            self.received.append({"path": path, "headers": headers, "body": body, "status": status})
+        return status, delay
+
+
+@contextmanager
+def webhook_server(fail_first: int = 0, fail_status: int = 500, delay_seconds: float = 0.0) -> Iterator[WebhookServer]:
+    """Run a :class:`WebhookServer` on 127.0.0.1 and a free port in a thread; yields it (``.url`` set)."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hook = WebhookServer(fail_first, fail_status, delay_seconds)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, delay = hook._record(self.path, dict(self.headers.items()), data)
+            if delay > 0:
+                time.sleep(delay)
+            answer = {"status": "success", "message": "Event processed"} if status < 300 else {"status": "error"}
+            payload = json.dumps(answer).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:  # the client gave up waiting (a timeout test)
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

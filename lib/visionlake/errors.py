@@ -45,7 +45,13 @@ class EndpointError(VisionlakeError):
 # --------------------------------------------------------------------------------------------------
 # what the command line prints: one line, no stack, no colour codes, no secret
 
-SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "VISIONLAKE_PII_KEY")
+SECRET_VARIABLES = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "VISIONLAKE_PII_KEY",
+    "VISIONLAKE_PAGERDUTY_ROUTING_KEY",
+)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _OURS = re.compile(r"^\s*visionlake\.errors\.(\w+): (.+)$", re.M)
 _PYTHON = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (.+)$", re.M)

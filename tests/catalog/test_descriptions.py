@@ -12,6 +12,7 @@ from visionlake.config import StorageSettings
 from visionlake.descriptions import MAX_COLUMN_COMMENT, MAX_TABLE_DESCRIPTION, descriptions
 from visionlake.lake.reader import log_entries, table_locations
 from visionlake.quality.results import DRIFT_SCHEMA
+from visionlake.sources.detections.notify import DELIVERIES_SCHEMA
 
 STORAGE = StorageSettings()
 # the tables README.md lists column by column; the wide face_validation tables (documents, api_calls,
@@ -35,19 +36,34 @@ README_TABLES = {
     "gold_face_validation_microservice_latency_daily",
     "gold_face_validation_retry_transitions",
     "gold_face_validation_response_codes",
+    "bronze_detections_frames_raw",
+    "quarantine_detections",
+    "silver_detections_frames",
+    "silver_detections_invalid_images",
+    "silver_detections_objects",
+    "silver_detections_rules",
+    "gold_detections_alerts",
+    "gold_detections_suppressed_matches",
+    "gold_detections_daily_threat_report",
+    "gold_detections_threats_by_user",
+    "gold_detections_detections_daily",
+    "gold_detections_device_health",
+    "gold_detections_alert_deliveries",
 }
-SILVER_EVENT_COLUMNS = ["camera_id", "event_ts", "event_date"]  # "Every silver table also has ..." (README)
+SILVER_EVENT_COLUMNS = ["camera_id", "event_ts", "event_date"]  # "Every silver table also has ..." (README, alpr)
 
 
 def test_every_table_and_column_of_the_built_lake_is_described(built_lake):
     texts = descriptions()
     lake = table_locations(str(built_lake), STORAGE)
-    assert len(lake) == 24
-    assert set(texts) - set(lake) == {"_quality_schema_drift"}  # no drift in generated input
+    assert len(lake) == 36
+    # no drift in generated input; alert deliveries are written by `visionlake notify` only
+    assert set(texts) - set(lake) == {"_quality_schema_drift", "gold_detections_alert_deliveries"}
     for name, location in lake.items():
         columns = [f["name"] for f in read_state(location, STORAGE).fields]
         assert list(texts[name].columns) == columns, name
     assert list(texts["_quality_schema_drift"].columns) == DRIFT_SCHEMA.names
+    assert list(texts["gold_detections_alert_deliveries"].columns) == DELIVERIES_SCHEMA.names
     for name, text in texts.items():
         assert 0 < len(text.description) <= MAX_TABLE_DESCRIPTION, name
         assert all(0 < len(t) <= MAX_COLUMN_COMMENT for t in text.columns.values()), name
@@ -68,9 +84,10 @@ def _readme_tables() -> dict[str, list[str]]:
     """``{table: columns}`` of every row of the column tables in README.md's "## The lake" section."""
     text = (REPO / "README.md").read_text()
     section = text.split("\n## The lake\n", 1)[1].split("\n## ", 1)[0].split("\n### Bad input", 1)[0]
-    alpr, _, face_validation = section.partition("\n### face_validation tables\n")
+    alpr, _, rest = section.partition("\n### face_validation tables\n")
+    face_validation, _, detections = rest.partition("\n### detections tables\n")
     found: dict[str, list[str]] = {}
-    for source, part in (("alpr", alpr), ("face_validation", face_validation)):
+    for source, part in (("alpr", alpr), ("face_validation", face_validation), ("detections", detections)):
         for line in part.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
             if len(cells) != 2 or cells[0] in ("table", "---"):
@@ -81,7 +98,7 @@ def _readme_tables() -> dict[str, list[str]]:
             if ":" in plain.split(",")[0]:  # "one row per element: frame_key, ..."
                 plain = plain.split(":", 1)[1]
             columns = [re.match(r"\w+", item.strip().strip("`")).group(0) for item in plain.split(",")]
-            if layer == "silver":
+            if layer == "silver" and source == "alpr":
                 columns += SILVER_EVENT_COLUMNS
             for name in names:
                 key = name.replace("/", "_") if name.startswith("quarantine/") else f"{layer}_{source}_{name}"

@@ -20,6 +20,8 @@ VARIABLES = {
     "visionlake_input": "s3://testing-bucket/raw",
     "visionlake_reports": "/srv/visionlake/reports",
     "visionlake_pii_secret": "testing-pii-key",
+    "visionlake_alert_webhook": "https://alerts.example.com/hook",
+    "visionlake_pagerduty_secret": "testing-routing-key",
 }
 
 
@@ -69,16 +71,20 @@ def test_dag_runs_every_source_then_the_checks_then_the_report(load_dags):
     assert {task: spec["upstream"] for task, spec in tasks.items()} == {
         "run_alpr": [],
         "run_face_validation": [],
-        "check": ["run_alpr", "run_face_validation"],
+        "run_detections": [],
+        "check": ["run_alpr", "run_detections", "run_face_validation"],
         "report": ["check"],
+        "notify_detections": ["run_detections"],
     }
     assert {spec["operator"] for spec in tasks.values()} == {"BashOperator"}
     assert {spec["trigger_rule"] for spec in tasks.values()} == {"TriggerRule.ALL_SUCCESS"}
     assert {task: spec["retries"] for task, spec in tasks.items()} == {
         "run_alpr": 1,
         "run_face_validation": 1,
+        "run_detections": 1,
         "check": 0,
         "report": 0,
+        "notify_detections": 3,
     }
 
 
@@ -90,6 +96,10 @@ def test_dag_tasks_call_visionlake_with_the_airflow_variables(load_dags):
         " --lake s3://testing-bucket/lake --env emr",
         "run_face_validation": "visionlake run face_validation --input s3://testing-bucket/raw/face_validation"
         " --lake s3://testing-bucket/lake --env emr",
+        "run_detections": "visionlake run detections --input s3://testing-bucket/raw/detections"
+        " --lake s3://testing-bucket/lake --env emr",
+        "notify_detections": "visionlake notify detections --lake s3://testing-bucket/lake"
+        " --webhook https://alerts.example.com/hook --env emr",
         "check": "visionlake check --lake s3://testing-bucket/lake --env emr",
         "report": "visionlake report --lake s3://testing-bucket/lake --env emr"
         " --out /srv/visionlake/reports/visionlake-report.html",
@@ -102,4 +112,9 @@ def test_dag_tasks_call_visionlake_with_the_airflow_variables(load_dags):
     assert {task: (spec["env"], spec["append_env"]) for task, spec in tasks.items() if task.startswith("run_")} == {
         "run_alpr": ({}, True),
         "run_face_validation": ({"VISIONLAKE_PII_KEY": "testing-pii-key"}, True),
+        "run_detections": ({}, True),
     }
+    assert (tasks["notify_detections"]["env"], tasks["notify_detections"]["append_env"]) == (
+        {"VISIONLAKE_PAGERDUTY_ROUTING_KEY": "testing-routing-key"},
+        True,
+    )

@@ -192,3 +192,57 @@ def diagnosed(text: Column) -> Column:
     """:func:`diagnose` of ``text``, a Python UDF: give it null for the rows that need no diagnosis, so that
     only the refused texts travel to Python. A plain (pickled) UDF, so the worker imports no pandas."""
     return F.udf(_diagnose_or_none, "string")(text)
+
+
+def classify(
+    df: DataFrame, schema: T.StructType, required: tuple[str, ...], raw_col: str = "raw", out: str = "result"
+) -> DataFrame:
+    """Add ``out`` (the text parsed with ``schema``), ``reason`` and ``detail`` (null when usable): the reasons of
+    a source whose records are one JSON object each (see the ALPR source's quality module for their meaning).
+
+    Requires ``raw_col`` (text) and ``read_error`` (``<reason>: <detail>`` or null); ``required`` names the
+    top-level fields a usable record must have.
+    """
+    raw = F.col(raw_col)
+    text = F.col("_body")
+    parsed = F.col("_parsed")
+    is_broken = broken(parsed)
+    is_not_json = is_broken & not_json(text)
+    missing = [F.when(parsed[name].isNull(), F.lit(name)) for name in required]
+    read_reason = F.split(F.col("read_error"), ": ", 2)
+    usable = F.col("read_error").isNull() & (F.length(text) > 0)
+    top_level = F.col("_mismatched")
+    refused = is_not_json | (top_level == all_fields(schema))
+    reason = (
+        F.when(F.col("read_error").isNotNull(), read_reason[0])
+        .when(F.length(text) == 0, "empty_file")
+        .when(refused, INVALID)
+        .when(is_broken & ~text.startswith("{"), "not_an_object")
+        .when(is_broken, "schema_mismatch")
+        .when(trailing_data(text), "trailing_data")
+        .when(F.concat_ws("", *missing) != "", "missing_field")
+    )
+    reason_col = F.col("reason")
+    detail = (
+        F.when(F.col("read_error").isNotNull(), read_reason[1])
+        .when(reason_col == "empty_file", F.format_string("%d characters of whitespace", F.length(raw)))
+        .when(reason_col == INVALID, F.lit(REFUSED_DETAIL))
+        .when(reason_col == "not_an_object", F.concat(F.lit("top level is "), json_kind(text)))
+        .when(reason_col == "schema_mismatch", F.concat(F.lit("wrong type: "), top_level))
+        .when(reason_col == "trailing_data", F.lit("more text after the first JSON value (garbage or a second value)"))
+        .when(reason_col == "missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing)))
+    )
+    return (
+        df.withColumn("_body", body(raw_col))
+        .withColumn("_parsed", F.when(usable, parse(text, schema)))
+        .withColumns(
+            {
+                "_mismatched": F.when(
+                    is_broken & ~is_not_json & text.startswith("{"), mismatched_fields("_body", schema)
+                ),
+            }
+        )
+        .withColumn("reason", reason)
+        .withColumns({"detail": detail, out: F.when(reason_col.isNull(), parsed.dropFields(CORRUPT_COLUMN))})
+        .drop("_body", "_parsed", "_mismatched")
+    )

@@ -8,10 +8,10 @@ DataFrame with ``frame_key``, ``source_path``, ``camera_id``, ``event_ts``, ``ev
 
 from __future__ import annotations
 
-import hashlib
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from visionlake.transforms import keys
 
 FILE_TIME_PATTERN = r"_(\d{2}\.\d{2}\.\d{4}\.\d{2}\.\d{2}\.\d{2}\.\d{6})\.json$"
 FILE_TIME_FORMAT = "MM.dd.yyyy.HH.mm.ss.SSSSSS"
@@ -41,20 +41,8 @@ def with_event_time(df: DataFrame) -> DataFrame:
     return df.withColumn("event_ts", event_ts).withColumn("event_date", F.to_date("event_ts"))
 
 
-def frame_key(camera_id: Column, source_path: Column, sha256: Column) -> Column:
-    """A deterministic id of a result file: 128 bits of SHA-256 over camera, file name and content digest.
-
-    Stable across reruns and across the same tree under another root; two files share it only when
-    they are byte-identical copies with the same name from the same camera.
-    """
-    name = F.element_at(F.split(source_path, "/"), -1)
-    return F.substring(F.sha2(F.concat_ws("\u0000", camera_id, name, sha256), 256), 1, 32)
-
-
-def frame_key_of(camera_id: str, source_path: str, sha256: str) -> str:
-    """:func:`frame_key` of one file, computed in Python (the same value as the column expression)."""
-    name = source_path.rsplit("/", 1)[-1]
-    return hashlib.sha256("\u0000".join([camera_id, name, sha256]).encode("utf-8")).hexdigest()[:32]
+frame_key = keys.file_key  # (camera_id, source_path, sha256): see visionlake.transforms.keys
+frame_key_of = keys.file_key_of
 
 
 def with_frame_key(df: DataFrame) -> DataFrame:

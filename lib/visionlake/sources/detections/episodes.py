@@ -1,0 +1,340 @@
+"""Threat rules over detected objects: rule matches per frame, threat episodes, decisions, alerts.
+
+Stateless: every function recomputes from its whole input (silver ``objects`` and the rules DataFrame of
+``rules.py``), so a run over the whole history always gives the same episodes, decisions and alert ids,
+whatever batches the frames arrived in. Pure DataFrame functions, no Python UDF.
+
+Flow: ``match_frames(objects, rules)`` -> ``decide(matches, gap_seconds)`` -> ``build_alerts(decided)`` and
+``build_suppressed(decided)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import WindowSpec
+
+KEY = ["user_id", "device_id", "rule_id"]  # the episodes of one camera and one rule
+ORDER = ["captured_at", "frame_key"]  # time order of matches (frame_key breaks ties)
+FRAME_COLUMNS = [
+    "frame_key",
+    "user_id",
+    "device_id",
+    "site_id",
+    "captured_at",
+    "local_tz_offset_min",
+    "is_valid_image",
+]
+MATCH_COLUMNS = [
+    *FRAME_COLUMNS,
+    "rule_id",
+    "rule_version",
+    "severity",
+    "min_score",
+    "min_area_fraction",
+    "windows",
+    "cooldown_minutes",
+    "labels_matched",
+    "frame_score",
+    "max_area_fraction",
+]
+DECIDED_COLUMNS = [*MATCH_COLUMNS, "local_date", "episode_start_key", "episode_passed_at", "decision"]
+ALERT_COLUMNS = [
+    "alert_id",
+    "dedup_key",
+    "rule_id",
+    "rule_version",
+    "severity",
+    "user_id",
+    "device_id",
+    "site_id",
+    "started_at",
+    "last_seen_at",
+    "frames",
+    "labels_matched",
+    "peak_score",
+    "median_score",
+    "first_frame_key",
+    "alerted_at",
+    "local_date",
+]
+SUPPRESSED_COLUMNS = ["user_id", "device_id", "rule_id", "local_date", "reason", "matches", "first_at", "last_at"]
+DEDUP_PREFIX = "visionlake/detections/rule-"
+ALERT = "alert"
+REASONS = ("invalid_image", "area_too_small", "outside_schedule", "below_score", "cooldown")
+
+_MICROS_PER_MINUTE = 60_000_000
+_MICROS_PER_DAY = 86_400_000_000
+
+
+def alert_id_of(user_id: str, device_id: str, rule_id: int, first_frame_key: str) -> str:
+    """The alert id gold computes: sha256 hex of user_id, device_id, rule_id and first_frame_key joined by
+    NUL characters, first 32 characters."""
+    text = "\0".join([user_id, device_id, str(rule_id), first_frame_key])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
+    """One row per (frame, rule) whose objects satisfy the rule.
+
+    ``objects``: silver objects (frame_key, label, score, area_fraction, the frame columns and ingested_at).
+    ``rules``: one row per rule version (rules.RULES_SCHEMA); broadcast. The rule version is the one valid at
+    the frame's ingested_at; scope lists, when set, must hold the frame's user, device and site.
+    Returns ``MATCH_COLUMNS``: labels_matched (sorted rule labels present in the frame), frame_score (ALL:
+    lowest of the rule labels' best scores; ANY: highest over the matched labels) and max_area_fraction
+    (largest area_fraction of the objects of the matched labels).
+    """
+    rule_labels = F.broadcast(rules.select(F.explode("labels").alias("label")).distinct())
+    frame_columns = [*FRAME_COLUMNS, "ingested_at"]
+    per_label = (
+        objects.join(rule_labels, "label", "left_semi")
+        .repartition("frame_key")  # one shuffle for both aggregations below
+        .groupBy(*frame_columns, "label")
+        .agg(F.max("score").alias("best_score"), F.max("area_fraction").alias("max_area"))
+    )
+    frames = per_label.groupBy(*frame_columns).agg(
+        F.map_from_entries(F.collect_list(F.struct("label", F.struct("best_score", "max_area")))).alias("_found")
+    )
+    r = F.broadcast(rules).alias("r")
+    f = frames.alias("f")
+    in_version = (F.col("r.valid_from") <= F.col("f.ingested_at")) & (
+        F.col("r.valid_to").isNull() | (F.col("f.ingested_at") < F.col("r.valid_to"))
+    )
+    in_scope = (
+        (F.col("r.scope_users").isNull() | F.array_contains("r.scope_users", F.col("f.user_id")))
+        & (F.col("r.scope_devices").isNull() | F.array_contains("r.scope_devices", F.col("f.device_id")))
+        & (F.col("r.scope_sites").isNull() | F.array_contains("r.scope_sites", F.col("f.site_id")))
+    )
+    found = F.col("_found")
+    matched = F.array_sort(F.filter("r.labels", lambda label: found[label].isNotNull()))
+    is_all = F.upper("r.quantifier") == "ALL"
+    pairs = f.join(r, in_version & in_scope, "inner").select(
+        *[F.col(f"f.{c}") for c in FRAME_COLUMNS],
+        "r.rule_id",
+        "r.rule_version",
+        "r.severity",
+        "r.min_score",
+        "r.min_area_fraction",
+        "r.windows",
+        "r.cooldown_minutes",
+        F.col("r.labels").alias("_rule_labels"),
+        is_all.alias("_is_all"),
+        matched.alias("labels_matched"),
+        found,
+    )
+    best = F.transform("labels_matched", lambda label: found[label]["best_score"])
+    area = F.transform("labels_matched", lambda label: found[label]["max_area"])
+    satisfied = F.when(
+        F.col("_is_all"), F.size("labels_matched") == F.size(F.array_distinct("_rule_labels"))
+    ).otherwise(F.size("labels_matched") > 0)
+    return pairs.where(satisfied).select(
+        *MATCH_COLUMNS[:-2],
+        F.when(F.col("_is_all"), F.array_min(best)).otherwise(F.array_max(best)).alias("frame_score"),
+        F.array_max(area).alias("max_area_fraction"),
+    )
+
+
+def _local_micros() -> Column:
+    """Microseconds since the epoch of the site-local wall time (captured_at + local_tz_offset_min)."""
+    offset = F.coalesce(F.col("local_tz_offset_min"), F.lit(0)).cast(T.LongType())
+    return F.unix_micros("captured_at") + offset * _MICROS_PER_MINUTE
+
+
+def _pre_reason() -> Column:
+    """The reasons decided frame by frame, before episodes: invalid_image, area_too_small, outside_schedule."""
+    local = _local_micros()
+    local_day = F.floor(local / F.lit(_MICROS_PER_DAY))
+    weekday = F.pmod(local_day + 3, F.lit(7)) + 1  # 1970-01-01 was a Thursday (4); 1 = Monday .. 7 = Sunday
+    minute = F.floor(F.pmod(local, F.lit(_MICROS_PER_DAY)) / F.lit(_MICROS_PER_MINUTE))
+    in_window = F.exists(
+        "windows",
+        lambda w: (w["weekday"] == weekday) & (w["start_min"] <= minute) & (minute < w["end_min"]),
+    )
+    return (
+        F.when(~F.coalesce(F.col("is_valid_image"), F.lit(False)), F.lit("invalid_image"))
+        .when(
+            F.col("min_area_fraction").isNotNull()
+            & F.coalesce(F.col("max_area_fraction") < F.col("min_area_fraction"), F.lit(True)),
+            F.lit("area_too_small"),
+        )
+        .when(
+            F.col("windows").isNotNull() & (F.lower("severity") != "critical") & ~in_window,
+            F.lit("outside_schedule"),
+        )
+    )
+
+
+def _alerted_episodes(episodes: DataFrame) -> DataFrame:
+    """Per key, fold its episodes in time order: an episode that passed alerts unless it starts less than its
+    cooldown after the last_seen_at of the last episode that alerted (suppressed episodes extend nothing).
+    ``episodes``: KEY, episode_no (1, 2, ... per key), start_us, last_us, is_passed, cooldown_us.
+    Returns KEY and ``_alerted``: array<boolean>, element i for episode_no i."""
+    zero = F.struct(
+        F.lit(None).cast(T.LongType()).alias("last_alert_us"),
+        F.array().cast(T.ArrayType(T.BooleanType())).alias("alerted"),
+    )
+
+    def step(acc: Column, e: Column) -> Column:
+        in_cooldown = acc["last_alert_us"].isNotNull() & (e["start_us"] < acc["last_alert_us"] + e["cooldown_us"])
+        is_alerted = e["is_passed"] & ~in_cooldown
+        return F.struct(
+            F.when(is_alerted, e["last_us"]).otherwise(acc["last_alert_us"]).alias("last_alert_us"),
+            F.concat(acc["alerted"], F.array(is_alerted)).alias("alerted"),
+        )
+
+    ordered = F.array_sort(F.collect_list(F.struct("episode_no", "start_us", "last_us", "is_passed", "cooldown_us")))
+    return episodes.groupBy(*KEY).agg(F.aggregate(ordered, zero, step)["alerted"].alias("_alerted"))
+
+
+def _passes(score: Column, threshold: Column, so_far: WindowSpec) -> Column:
+    """Whether the exact median of ``score`` over the ``so_far`` frame is >= ``threshold`` (a column that is
+    constant over the frame), from running counts instead of a running percentile (linear in the episode):
+    with n scores of which c >= threshold, the median passes when 2c > n, and when 2c = n it is the mean of
+    the largest score below the threshold and the smallest at or above it."""
+    n = F.count(F.lit(1)).over(so_far)
+    c = F.sum(F.when(score >= threshold, 1).otherwise(0)).over(so_far)
+    below = F.max(F.when(score < threshold, score)).over(so_far)
+    above = F.min(F.when(score >= threshold, score)).over(so_far)
+    return (c * 2 > n) | ((c * 2 == n) & ((below + above) / 2 >= threshold))
+
+
+def decide(matches: DataFrame, gap_seconds: float) -> DataFrame:
+    """The decision of every match: ``alert`` or the first reason that applies (``REASONS`` order).
+
+    Matches left after invalid_image, area_too_small and outside_schedule form episodes per KEY in time order
+    (a gap > gap_seconds starts a new one). An episode passes at its first frame where the exact median of its
+    frame scores so far >= min_score of its first match's rule version; otherwise all its matches are
+    below_score. A passing episode starting less than cooldown_minutes (its first match's version) after the
+    last_seen_at of the previous alerted episode of its KEY is cooldown, else alert.
+    Adds to ``MATCH_COLUMNS``: local_date (site-local date of captured_at), episode_start_key (first frame_key of
+    the episode; null outside episodes), episode_passed_at (captured_at of the frame where the episode passed;
+    null if it never did) and decision.
+    ``matches`` is evaluated twice (the per-key cooldown fold is joined back): persist it if it is costly.
+    """
+    # one shuffle by KEY serves every window and aggregation below (their partitions are finer than KEY)
+    data = matches.repartition(*KEY).withColumn("_pre", _pre_reason()).withColumn("_eligible", F.col("_pre").isNull())
+    by_key = Window.partitionBy(*KEY, "_eligible").orderBy(*ORDER)
+    previous = F.lag("captured_at").over(by_key)
+    gap = (F.unix_micros("captured_at") - F.unix_micros(previous)) / F.lit(1_000_000.0)
+    is_new = previous.isNull() | (gap > F.lit(float(gap_seconds)))
+    data = data.withColumn("_new", is_new.cast(T.LongType())).withColumn(
+        "_episode_no",
+        F.when(
+            F.col("_eligible"), F.sum("_new").over(by_key.rowsBetween(Window.unboundedPreceding, Window.currentRow))
+        ),
+    )
+    in_episode = Window.partitionBy(*KEY, "_episode_no").orderBy(*ORDER)
+    so_far = in_episode.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    whole = in_episode.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    episode = F.col("_episode_no").isNotNull()
+    data = (
+        data.withColumn("episode_start_key", F.when(episode, F.first("frame_key").over(so_far)))
+        .withColumn("_min_score", F.first("min_score").over(so_far))
+        .withColumn("_cooldown", F.first("cooldown_minutes").over(so_far))
+    )
+    passes = _passes(F.col("frame_score"), F.col("_min_score"), so_far)
+    data = data.withColumn("_passed_at", F.when(passes, F.col("captured_at"))).withColumn(
+        "episode_passed_at", F.when(episode, F.min("_passed_at").over(whole))
+    )
+    episodes = (
+        data.where(episode)
+        .groupBy(*KEY, "_episode_no")
+        .agg(
+            F.min(F.unix_micros("captured_at")).alias("start_us"),
+            F.max(F.unix_micros("captured_at")).alias("last_us"),
+            F.max(F.col("episode_passed_at").isNotNull()).alias("is_passed"),
+            (F.max(F.coalesce(F.col("_cooldown"), F.lit(0))).cast(T.LongType()) * _MICROS_PER_MINUTE).alias(
+                "cooldown_us"
+            ),
+        )
+        .withColumnRenamed("_episode_no", "episode_no")
+    )
+    local_day = F.floor(_local_micros() / F.lit(_MICROS_PER_DAY)).cast(T.IntegerType())
+    decision = F.coalesce(
+        F.col("_pre"),
+        F.when(F.col("episode_passed_at").isNull(), F.lit("below_score"))
+        .when(~F.element_at("_alerted", F.col("_episode_no").cast(T.IntegerType())), F.lit("cooldown"))
+        .otherwise(F.lit(ALERT)),
+    )
+    # joined on KEY alone: both sides are already partitioned by KEY (eligible matches have a user and a device:
+    # frames without them are invalid images)
+    return data.join(_alerted_episodes(episodes), KEY, "left").select(
+        *MATCH_COLUMNS,
+        F.date_add(F.lit("1970-01-01").cast(T.DateType()), local_day).alias("local_date"),
+        "episode_start_key",
+        "episode_passed_at",
+        decision.alias("decision"),
+    )
+
+
+def build_alerts(decided: DataFrame) -> DataFrame:
+    """gold alerts: one row per alerted episode (``ALERT_COLUMNS``). rule_version, severity, site_id and
+    local_date are those of the episode's first match; median_score is the exact median over the episode."""
+    first = F.min(F.struct(*ORDER, "rule_version", "severity", "site_id", "local_date"))
+    episodes = (
+        decided.where(F.col("decision") == ALERT)
+        .groupBy(*KEY, "episode_start_key")
+        .agg(
+            first.alias("_first"),
+            F.min("captured_at").alias("started_at"),
+            F.max("captured_at").alias("last_seen_at"),
+            F.count("*").alias("frames"),
+            F.array_sort(F.array_distinct(F.flatten(F.collect_list("labels_matched")))).alias("labels_matched"),
+            F.max("frame_score").alias("peak_score"),
+            F.percentile("frame_score", F.lit(0.5)).alias("median_score"),
+            F.min("episode_passed_at").alias("alerted_at"),
+        )
+    )
+    alert_id = F.substring(
+        F.sha2(
+            F.concat_ws("\0", "user_id", "device_id", F.col("rule_id").cast(T.StringType()), "episode_start_key"), 256
+        ),
+        1,
+        32,
+    )
+    return episodes.withColumn("alert_id", alert_id).select(
+        "alert_id",
+        F.concat(F.lit(DEDUP_PREFIX), F.col("rule_id").cast(T.StringType()), F.lit("/"), "alert_id").alias("dedup_key"),
+        F.col("rule_id").cast(T.IntegerType()).alias("rule_id"),
+        F.col("_first.rule_version").cast(T.IntegerType()).alias("rule_version"),
+        F.col("_first.severity").alias("severity"),
+        "user_id",
+        "device_id",
+        F.col("_first.site_id").alias("site_id"),
+        "started_at",
+        "last_seen_at",
+        F.col("frames").cast(T.LongType()).alias("frames"),
+        "labels_matched",
+        F.col("peak_score").cast(T.DoubleType()).alias("peak_score"),
+        F.col("median_score").cast(T.DoubleType()).alias("median_score"),
+        F.col("episode_start_key").alias("first_frame_key"),
+        "alerted_at",
+        F.col("_first.local_date").alias("local_date"),
+    )
+
+
+def build_suppressed(decided: DataFrame) -> DataFrame:
+    """gold suppressed_matches: matches that did not alert, counted per key, site-local day and reason
+    (``SUPPRESSED_COLUMNS``)."""
+    return (
+        decided.where(F.col("decision") != ALERT)
+        .groupBy(*KEY, "local_date", F.col("decision").alias("reason"))
+        .agg(
+            F.count("*").alias("matches"),
+            F.min("captured_at").alias("first_at"),
+            F.max("captured_at").alias("last_at"),
+        )
+        .select(
+            "user_id",
+            "device_id",
+            F.col("rule_id").cast(T.IntegerType()).alias("rule_id"),
+            "local_date",
+            "reason",
+            F.col("matches").cast(T.LongType()).alias("matches"),
+            "first_at",
+            "last_at",
+        )
+    )

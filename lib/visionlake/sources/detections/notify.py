@@ -1,0 +1,511 @@
+"""``visionlake notify detections``: POST every gold alert that has not been delivered to a webhook, once.
+
+No Spark: the committed snapshots of ``gold/detections/alerts`` and ``gold/detections/alert_deliveries`` are
+read with :mod:`visionlake.lake.reader`, and every attempt is appended to ``alert_deliveries`` with delta-rs
+right after it (one commit per attempt). A process killed between a POST and its commit (the fault point
+``notify:sent``) therefore sends at most that one alert again on the next call, with the same ``dedup_key``,
+which PagerDuty (and any receiver honouring the ``Idempotency-Key`` header) folds into the first.
+
+- Order: alerts without a ``delivered`` or ``rejected`` row, oldest ``started_at`` first.
+- 2xx: ``delivered``. 5xx, 429, timeouts and connection errors: ``failed``, tried again after
+  ``backoff_seconds`` (doubled each time; a 429's ``Retry-After`` up to 60 s is honoured) up to
+  ``max_attempts`` per alert and call. An alert that runs out of attempts ends the call: the endpoint is taken
+  to be down, and it and the alerts after it stay pending for the next call. 4xx other than 429, and
+  redirects (never followed): ``rejected``, not sent again by any later call.
+- ``attempt`` numbers continue across calls (the alert's previous highest attempt + 1).
+- One notifier at a time per lake: the lease ``detections-notify``.
+- Format ``pagerduty``: a PagerDuty Events v2 ``trigger``. Its ``routing_key`` comes from
+  ``VISIONLAKE_PAGERDUTY_ROUTING_KEY``; without it the call is refused when the webhook is PagerDuty's own
+  (every event would be rejected, and rejections are final) and the key is left out otherwise (a relay that
+  adds it). Format ``json``: the alert row as a JSON object.
+- The routing key, the webhook's credentials, query and path never appear in a message or a recorded error:
+  messages name the webhook by scheme, host and port only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from http.client import HTTPException
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from visionlake import __version__, faults
+from visionlake.config import Config
+from visionlake.descriptions import described
+from visionlake.errors import ConfigError, redact
+from visionlake.lake import reader, table_location
+from visionlake.lake import storage as st
+from visionlake.lake.lease import Lease
+from visionlake.lake.runlog import new_run_id
+
+log = logging.getLogger("visionlake")
+
+FORMATS = ("pagerduty", "json")
+ROUTING_KEY_ENV = "VISIONLAKE_PAGERDUTY_ROUTING_KEY"
+LEASE_NAME = "detections-notify"
+DELIVERIES_TABLE = "gold_detections_alert_deliveries"  # its name in descriptions.yaml
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is cut to this
+MAX_ERROR_BODY = 300  # characters of a refusing answer's body kept in the error
+
+DELIVERIES_SCHEMA = pa.schema(
+    [
+        pa.field("alert_id", pa.string(), False),
+        pa.field("attempt", pa.int32(), False),
+        pa.field("status", pa.string(), False),  # delivered | failed | rejected
+        pa.field("http_status", pa.int32()),  # null: no answer (timeout, connection error)
+        pa.field("sent_at", pa.timestamp("us", tz="UTC"), False),  # when the POST was sent
+        pa.field("error", pa.string()),  # null when delivered
+    ]
+)
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """What this call did with one alert: ``status`` is delivered, rejected, failed (attempts ran out) or
+    pending (not tried: an earlier alert ran out of attempts); ``attempts`` are the attempt numbers made."""
+
+    alert_id: str
+    dedup_key: str
+    status: str
+    attempts: tuple[int, ...] = ()
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class NotifyResult:
+    """The counts of one call. ``sent``: POSTs made; ``delivered``, ``rejected``, ``failed``: alerts that ended so
+    in this call; ``pending``: alerts still to deliver after it (failed and not tried);
+    ``delivered_before`` / ``rejected_before``: alerts settled by earlier calls, not sent again."""
+
+    webhook: str  # scheme://host:port only
+    fmt: str
+    alerts: int = 0  # rows of gold alerts
+    sent: int = 0
+    delivered: int = 0
+    rejected: int = 0
+    failed: int = 0
+    pending: int = 0
+    delivered_before: int = 0
+    rejected_before: int = 0
+    seconds: float = 0.0
+    outcomes: list[AlertOutcome] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # run ids of notifiers killed while holding the lease
+    notes: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        """What the command prints: one summary line, then one line per alert not delivered, then notes."""
+        if self.alerts == 0:
+            lines = [f"notify detections: nothing to send ({'; '.join(self.notes) or 'no alerts'})"]
+            return "\n".join(lines)
+        lines = [
+            f"notify detections -> {self.webhook} ({self.fmt}): {self.delivered} delivered, {self.rejected} "
+            f"rejected, {self.failed} failed, {self.pending} pending; {self.sent} POSTs in {self.seconds:.1f} s "
+            f"({self.alerts} alerts: {self.delivered_before} delivered and {self.rejected_before} rejected "
+            "by earlier calls)"
+        ]
+        for o in self.outcomes:
+            if o.status != "delivered":
+                tried = f"attempts {o.attempts[0]}-{o.attempts[-1]}" if o.attempts else "not tried"
+                lines.append(f"  {o.status}: alert {o.alert_id} ({tried}){': ' + o.error if o.error else ''}")
+        for run_id in self.interrupted:
+            lines.append(
+                f"  note: notifier run {run_id} was killed while sending; its last alert may have been sent again "
+                "with the same dedup_key"
+            )
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
+    """Deliver every alert of ``lake`` that has no ``delivered`` or ``rejected`` row to ``webhook`` (see the
+    module's docstring); returns what was done.
+
+    Raises:
+        ConfigError: an unknown format, a webhook that is not http(s), or format pagerduty to PagerDuty's own
+            endpoint without ``VISIONLAKE_PAGERDUTY_ROUTING_KEY``.
+        LeaseTimeoutError: another notifier held the lake's ``detections-notify`` lease for longer than
+            ``lake.lease_wait_seconds``.
+        LakeError, EndpointError: a table could not be read or a delivery row not committed (then the alert
+            just sent is sent again, with the same dedup_key, by the next call).
+    """
+    started = time.monotonic()
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    parts = urlsplit(webhook)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"the webhook must be an http:// or https:// URL, got scheme {parts.scheme or 'none'!r}")
+    where = public_url(webhook)
+    secret = os.environ.get(ROUTING_KEY_ENV) or None
+    routing_key = secret if fmt == "pagerduty" else None  # never sent in the json format
+    result = NotifyResult(webhook=where, fmt=fmt)
+    if fmt == "pagerduty" and routing_key is None:
+        if _is_pagerduty(parts.hostname):
+            raise ConfigError(
+                f"{ROUTING_KEY_ENV} is not set: PagerDuty would reject every event (set it to the integration's "
+                "routing key)"
+            )
+        result.notes.append(f"{ROUTING_KEY_ENV} is not set: events were sent without routing_key")
+
+    storage = cfg.storage
+    alerts_at = table_location(lake, "gold", "detections", "alerts")
+    deliveries_at = table_location(lake, "gold", "detections", "alert_deliveries")
+    if reader.snapshot(alerts_at, storage) is None:  # before the lease: do not create _locks in a lake that is not
+        result.notes.append(f"no alerts table at {alerts_at} (run `visionlake run detections` first)")
+        return result
+
+    settings = cfg.detections.notify
+    lease = Lease(
+        lake,
+        LEASE_NAME,
+        new_run_id(),
+        storage,
+        wait_seconds=cfg.lake.lease_wait_seconds,
+        ttl_seconds=cfg.lake.lease_ttl_seconds,
+    )
+    with lease:
+        result.interrupted = [h.run_id for h in lease.interrupted]
+        lease.recorded()  # reported in the result; delivery rows already tell what they sent
+        alerts = _read_alerts(alerts_at, cfg)
+        history = _history(deliveries_at, cfg)
+        result.alerts = len(alerts)
+        queue = []
+        for alert in alerts:
+            previous = history.get(alert["alert_id"])
+            if previous and previous.delivered:
+                result.delivered_before += 1
+            elif previous and previous.rejected:
+                result.rejected_before += 1
+            else:
+                queue.append(alert)
+        if result.alerts == 0:
+            result.notes.append(f"the alerts table at {alerts_at} is empty")
+        sender = _Sender(webhook, deliveries_at, cfg, secret, result)
+        endpoint_down = False
+        for alert in queue:
+            alert_id, dedup_key = alert["alert_id"], alert["dedup_key"]
+            if endpoint_down:
+                result.outcomes.append(AlertOutcome(alert_id, dedup_key, "pending"))
+                result.pending += 1
+                continue
+            body = _body(alert, fmt, routing_key)
+            last = history[alert_id].attempt if alert_id in history else 0
+            outcome = sender.deliver(alert, body, last)
+            result.outcomes.append(outcome)
+            if outcome.status == "delivered":
+                result.delivered += 1
+            elif outcome.status == "rejected":
+                result.rejected += 1
+            else:
+                result.failed += 1
+                result.pending += 1
+                endpoint_down = True
+        if endpoint_down:
+            result.notes.append(
+                f"{where} kept failing for {settings.max_attempts} attempts (detections.notify.max_attempts): "
+                "the rest waits for the next call"
+            )
+        elif not queue and result.alerts:
+            result.notes.append("every alert was delivered or rejected by an earlier call")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+
+
+@dataclass
+class _History:
+    attempt: int = 0  # highest attempt number recorded
+    delivered: bool = False
+    rejected: bool = False
+
+
+def _read_alerts(location: str, cfg: Config) -> list[dict]:
+    """The alert rows, oldest ``started_at`` first (then by ``alert_id``)."""
+    snap = reader.snapshot(location, cfg.storage)
+    if snap is None:
+        return []
+    table = reader.scan(reader.dataset(snap, cfg.storage), cfg.storage, location)
+    if table.num_rows == 0:
+        return []
+    table = table.sort_by([("started_at", "ascending"), ("alert_id", "ascending")])
+    return table.to_pylist()
+
+
+def _history(location: str, cfg: Config) -> dict[str, _History]:
+    """Per alert: its highest attempt and whether it was delivered or rejected (empty when there is no table)."""
+    snap = reader.snapshot(location, cfg.storage)
+    if snap is None:
+        return {}
+    rows = reader.scan(reader.dataset(snap, cfg.storage), cfg.storage, location, ["alert_id", "attempt", "status"])
+    found: dict[str, _History] = {}
+    if rows.num_rows == 0:
+        return found
+    highest = rows.group_by("alert_id").aggregate([("attempt", "max")])
+    for alert_id, attempt in zip(highest["alert_id"].to_pylist(), highest["attempt_max"].to_pylist(), strict=True):
+        found[alert_id] = _History(attempt=int(attempt or 0))
+    for status in ("delivered", "rejected"):
+        for alert_id in pc.unique(rows.filter(pc.equal(rows["status"], status))["alert_id"]).to_pylist():
+            setattr(found[alert_id], status, True)
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# bodies
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, e.g. ``2026-11-30T22:14:05.120000Z`` (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def alert_json(alert: dict) -> dict:
+    """The alert row as a JSON-ready dict (timestamps ISO 8601 UTC, dates ISO, NaN as null)."""
+    return {k: _json_value(v) for k, v in alert.items()}
+
+
+def summary(alert: dict) -> str:
+    """One line for a person: what was seen, where, by which rule."""
+    labels = ", ".join(alert.get("labels_matched") or []) or "objects"
+    peak = alert.get("peak_score")
+    score = f", peak score {peak:.2f}" if isinstance(peak, float) and math.isfinite(peak) else ""
+    text = (
+        f"{labels} on {alert.get('device_id')} at site {alert.get('site_id')}: rule {alert.get('rule_id')} "
+        f"v{alert.get('rule_version')}, {alert.get('frames')} frames{score}"
+    )
+    return text[:1024]  # PagerDuty's limit
+
+
+def pagerduty_event(alert: dict, routing_key: str | None) -> dict:
+    """A PagerDuty Events v2 ``trigger`` for the alert; ``routing_key`` left out when None."""
+    details = alert_json(alert)
+    event: dict = {} if routing_key is None else {"routing_key": routing_key}
+    event.update(
+        {
+            "event_action": "trigger",
+            "dedup_key": alert["dedup_key"],
+            "payload": {
+                "summary": summary(alert),
+                "source": alert.get("device_id") or "unknown",
+                "severity": alert.get("severity"),
+                "timestamp": details.get("started_at"),
+                "component": alert.get("site_id"),
+                "group": alert.get("user_id"),
+                "class": f"rule-{alert.get('rule_id')}",
+                "custom_details": details,
+            },
+        }
+    )
+    return event
+
+
+def _body(alert: dict, fmt: str, routing_key: str | None) -> bytes:
+    data = pagerduty_event(alert, routing_key) if fmt == "pagerduty" else alert_json(alert)
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------------
+# sending
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as it came (then ``rejected``): following it would turn the POST into a GET."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: str  # delivered | failed | rejected
+    http_status: int | None
+    error: str | None
+    retry_after: float | None = None
+
+
+def _classify(code: int) -> str:
+    if 200 <= code < 300:
+        return "delivered"
+    if code == 429 or code >= 500:
+        return "failed"
+    return "rejected"
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value else None
+    except ValueError:  # an HTTP date: not worth parsing
+        return None
+
+
+def _target(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its credentials, and the Basic ``Authorization`` header they make (urllib refuses both in
+    the URL)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, {}
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    netloc = parts.netloc.rpartition("@")[2]
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=netloc)), {"Authorization": f"Basic {token}"}
+
+
+def _post(opener, url: str, body: bytes, dedup_key: str, timeout: float) -> _Answer:
+    """One POST; never raises for what the network or the receiver did."""
+    target, auth = _target(url)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"visionlake/{__version__}",
+        "Idempotency-Key": dedup_key,
+        **auth,
+    }
+    request = urllib.request.Request(target, data=body, headers=headers, method="POST")
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            response.read()
+            code = response.status
+        status = _classify(code)
+        return _Answer(status, code, None if status == "delivered" else f"HTTP {code}")
+    except urllib.error.HTTPError as exc:
+        try:
+            text = exc.read(MAX_ERROR_BODY * 4).decode("utf-8", "replace")
+        except Exception:
+            text = ""
+        text = " ".join(text.split())[:MAX_ERROR_BODY]
+        reason = f"HTTP {exc.code} {exc.reason}" + (f": {text}" if text else "")
+        if 300 <= exc.code < 400:
+            reason += " (redirects are not followed)"
+        retry_after = _retry_after(exc.headers.get("Retry-After")) if exc.headers else None
+        return _Answer(_classify(exc.code), exc.code, reason, retry_after)
+    except TimeoutError:
+        return _Answer("failed", None, f"no answer within {timeout:g} s (detections.notify.timeout_seconds)")
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            return _Answer("failed", None, f"no answer within {timeout:g} s (detections.notify.timeout_seconds)")
+        return _Answer("failed", None, f"connection failed: {exc.reason}")
+    except (OSError, HTTPException) as exc:
+        return _Answer("failed", None, f"connection failed: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class _Sender:
+    """Sends alerts to one webhook and commits every attempt to ``alert_deliveries`` right after it."""
+
+    url: str
+    deliveries_at: str
+    cfg: Config
+    secret: str | None  # the routing key, kept out of every recorded error
+    result: NotifyResult
+    opener: urllib.request.OpenerDirector = field(default_factory=lambda: urllib.request.build_opener(_NoRedirects))
+
+    def deliver(self, alert: dict, body: bytes, last: int) -> AlertOutcome:
+        """Send one alert, retrying as ``detections.notify`` says; ``last`` is its highest recorded attempt."""
+        settings = self.cfg.detections.notify
+        attempts: list[int] = []
+        for tries in range(1, max(settings.max_attempts, 1) + 1):
+            attempt = last + tries
+            sent_at = datetime.now(UTC)
+            answer = _post(self.opener, self.url, body, alert["dedup_key"], settings.timeout_seconds)
+            self.result.sent += 1
+            attempts.append(attempt)
+            error = None if answer.error is None else scrub(answer.error, self.url, self.secret)
+            faults.point("notify:sent")
+            _record(self.deliveries_at, alert["alert_id"], attempt, answer, sent_at, error, self.cfg)
+            if answer.status != "failed":
+                break
+            log.info("alert %s attempt %d failed: %s", alert["alert_id"], attempt, error)
+            if tries < settings.max_attempts:
+                delay = settings.backoff_seconds * 2 ** (tries - 1)
+                time.sleep(max(delay, answer.retry_after or 0.0))
+        return AlertOutcome(
+            alert["alert_id"], alert["dedup_key"], answer.status, tuple(attempts), answer.http_status, error
+        )
+
+
+def _record(
+    location: str, alert_id: str, attempt: int, answer: _Answer, sent_at: datetime, error: str | None, cfg: Config
+) -> None:
+    """Append one attempt to ``alert_deliveries`` (one commit)."""
+    from deltalake import write_deltalake
+
+    row = {
+        "alert_id": alert_id,
+        "attempt": attempt,
+        "status": answer.status,
+        "http_status": answer.http_status,
+        "sent_at": sent_at,
+        "error": error,
+    }
+    table, description = described(pa.Table.from_pylist([row], schema=DELIVERIES_SCHEMA), DELIVERIES_TABLE)
+    uri, options = st.object_store_uri(location), st.delta_storage_options(cfg.storage)
+    st.retrying(
+        lambda: write_deltalake(uri, table, mode="append", description=description, storage_options=options),
+        cfg.storage,
+        location,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# secrets
+
+
+def _is_pagerduty(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host == "pagerduty.com" or host.endswith(".pagerduty.com")
+
+
+def public_url(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: no credentials, path (a Slack-style webhook's path is its secret),
+    query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def scrub(text: str, url: str, routing_key: str | None) -> str:
+    """``text`` without the routing key, the webhook's secrets (credentials, path, query) or secret variables."""
+    parts = urlsplit(url)
+    secrets = [url, routing_key, parts.password, parts.username, parts.query, parts.fragment]
+    secrets += [unquote(s) for s in (parts.password, parts.username) if s]
+    secrets += [value for _, value in parse_qsl(parts.query)]
+    secrets += [v.split("Basic ", 1)[1] for v in _target(url)[1].values()]
+    if parts.path not in ("", "/"):
+        secrets.append(parts.path)
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return redact(text)

@@ -1,0 +1,276 @@
+"""The detections run: new frame files -> bronze -> silver (frames, invalid images, objects, quarantine) -> gold
+(alerts, suppressed matches, reports), with the threat rules versioned in silver.
+
+- The rules file is read first: a bad file stops the run before any table is touched. Its content goes to
+  ``silver/detections/rules`` as a slowly changing table (a new version only when a rule changed).
+- bronze and silver work as ALPR's (see :mod:`visionlake.sources.alpr.pipeline`): each silver table records
+  the bronze version it consumed, so a killed run is completed by the next and never appends twice.
+  ``bronze = silver frames + silver invalid_images + quarantine`` is checked every run.
+- gold ``alerts``, ``suppressed_matches``, ``daily_threat_report``, ``threats_by_user`` and ``device_health``
+  are recomputed from the whole silver history at every run that added frames: a match takes the rule
+  version in force when its frame was ingested, so the same input always gives the same episodes and the
+  same alert ids, an episode that continues in a later run extends its alert, and a frame that arrives late
+  joins its episode. ``detections_daily`` replaces only the dates that got new objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from visionlake.ingest import jsonparse
+from visionlake.ingest.drift import FieldScanner
+from visionlake.ingest.listing import FileEntry
+from visionlake.ingest.quarantine import to_quarantine
+from visionlake.ingest.reader import Read, read_files
+from visionlake.lake import delta
+from visionlake.lake.delta import Staged, Txn
+from visionlake.lake.runlog import StageRecord
+from visionlake.sources.detections import episodes, gold, rules, silver
+from visionlake.sources.detections.schema import BRONZE, FRAME, REQUIRED_FIELDS
+from visionlake.sources.runner import SourceRun, concurrently
+from visionlake.transforms.keys import file_key
+
+SOURCE = "detections"
+SILVER_APP = "visionlake/detections/silver"
+GOLD_APP = "visionlake/detections/gold"
+# frames goes last: once it has consumed a bronze version, every other silver table has too.
+SILVER_TABLES = ("quarantine", "objects", "invalid_images", "frames")
+GOLD_WHOLE = ["alerts", "suppressed_matches", "daily_threat_report", "threats_by_user", "device_health"]
+GOLD_TABLES = [*GOLD_WHOLE, "detections_daily"]
+PARTITION = "event_date"
+
+
+class _Run(SourceRun):
+    SOURCE = SOURCE
+    BRONZE_TABLE = "frames_raw"
+    SILVER_TABLES = SILVER_TABLES
+
+    @staticmethod
+    def scanner() -> FieldScanner:
+        return FieldScanner(FRAME)
+
+    def stages(self, input_root: str) -> None:
+        self.rules = rules.load_rules(self.cfg.rules_path())
+        self.bronze(input_root, BRONZE)
+        self.silver()
+        self.check(GOLD_TABLES, GOLD_APP)
+        self.gold()
+
+    def bronze_rows(self, files: list[FileEntry], root: str) -> Read:
+        read = read_files(self.spark, root, files, self.storage, self.cfg.ingest, self.scanner())
+        return dataclasses.replace(read, rows=read.rows.withColumnRenamed("camera_id", "folder"))
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _version_rules(self, record: StageRecord) -> None:
+        """Write the rules file's content to ``silver/rules`` when it differs from the current versions."""
+        location = self.loc("silver", "rules")
+        existing = delta.read_columns(location, list(rules.RULES_TABLE_SCHEMA.fieldNames()), self.storage)
+        rows = rules.plan_versions(self.rules, None if existing is None else existing.to_pylist(), self.now)
+        if rows is None:
+            return
+        df = self.spark.createDataFrame(rows, rules.RULES_TABLE_SCHEMA)
+        self.count_out(record, "silver/rules", self.write(df, location, mode="overwrite"))
+
+    def silver(self) -> None:
+        record = self.stage("silver")
+        self._version_rules(record)
+        bronze_location = self.loc("bronze", self.BRONZE_TABLE)
+        bronze_version = delta.version(bronze_location, self.storage)
+        if bronze_version is None:
+            record.status, record.message = "skipped", "no bronze table yet"
+            self.done(record)
+            return
+        pending = self.behind("silver", list(SILVER_TABLES), SILVER_APP, bronze_location, bronze_version)
+        record.rows_in = 0
+        for marker, tables in pending.items():
+            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
+            bronze_rows = delta.read_files(self.spark, bronze_location, changes.files, BRONZE)
+            txn = Txn(SILVER_APP, bronze_version)
+            record.rows_in += self._silver_batch(bronze_rows, tables, txn, record)
+        if not pending:
+            record.status, record.message = "skipped", "every silver table is up to date"
+        record.quarantined = sum(self.summary.quarantined.values())
+        self.done(record)
+
+    def _known_keys(self) -> DataFrame | None:
+        """frame_key of every frame silver holds (valid or not), or None on a full refresh / a new lake."""
+        if self.full_refresh:
+            return None
+        found = [
+            delta.read_table(self.spark, self.loc("silver", name), self.storage).select("frame_key")
+            for name in ("frames", "invalid_images")
+            if delta.version(self.loc("silver", name), self.storage) is not None
+        ]
+        return None if not found else found[0].unionByName(found[1]) if len(found) == 2 else found[0]
+
+    def _silver_batch(self, bronze_rows: DataFrame, tables: list[str], txn: Txn, record: StageRecord) -> int:
+        settings = self.cfg.detections
+        base = (
+            bronze_rows.withColumn("frame_key", file_key(F.col("folder"), F.col("source_path"), F.col("sha256")))
+            .transform(lambda df: jsonparse.classify(df, FRAME, REQUIRED_FIELDS, "raw", "frame"))
+            .select(
+                "frame_key",
+                "source_path",
+                "folder",
+                "modified_at",
+                "ingested_at",
+                "reason",
+                "detail",
+                F.when(F.col("reason").isNotNull(), F.col("raw")).alias("raw"),
+                "frame",
+            )
+        )
+        known = self._known_keys()
+        if known is not None:
+            # a byte-identical copy, with the same folder and name, of a frame silver already holds (read from
+            # another input root): quarantined, so that a frame is counted once
+            seen = known.select("frame_key", F.lit(True).alias("_seen"))
+            duplicate = F.col("reason").isNull() & F.col("_seen").isNotNull()
+            base = (
+                base.join(seen, "frame_key", "left")
+                .withColumns(
+                    {
+                        "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
+                        "detail": F.when(
+                            duplicate, F.lit("same folder, name and content as a frame already in silver")
+                        ).otherwise(F.col("detail")),
+                    }
+                )
+                .drop("_seen")
+            )
+        # cached on local disk, as ALPR's batch (see there): the parsed frames, raw text only of rejected files
+        base = base.persist(StorageLevel.DISK_ONLY)
+        cached = [base]
+        try:
+            reasons = Counter({r["reason"]: r["count"] for r in base.groupBy("reason").count().collect()})
+            total = sum(reasons.values())
+            rejected = Counter({k: v for k, v in reasons.items() if k is not None})
+            quarantined = base.where(F.col("reason").isNotNull())
+            if rejected[jsonparse.INVALID]:  # rare: only then does Python tell too_deep/too_large from invalid
+                invalid = jsonparse.with_diagnosis(base.where(F.col("reason") == jsonparse.INVALID), "raw")
+                del rejected[jsonparse.INVALID]
+                rejected.update({r["reason"]: r["count"] for r in invalid.groupBy("reason").count().collect()})
+                quarantined = jsonparse.with_diagnosis(quarantined, "raw")
+            # kept too: otherwise Spark pushes each table's filter on the reasons below the time parsing and
+            # parses every frame once per table
+            accepted = (
+                base.where(F.col("reason").isNull())
+                .transform(silver.with_capture_time)
+                .transform(lambda df: silver.with_validation(df, settings.validation))
+                .persist(StorageLevel.DISK_ONLY)
+            )
+            cached.append(accepted)
+            mode = "overwrite" if self.full_refresh else "append"
+            builders = {
+                "frames": silver.build_frames,
+                "invalid_images": silver.build_invalid_images,
+                "objects": silver.build_objects,
+            }
+
+            def write_one(name: str) -> int:
+                if name == "quarantine":
+                    df = to_quarantine(quarantined, self.summary.run_id, F.lit(self.now))
+                    return self.write(df, self.loc("quarantine", name), mode=mode, txn=txn, known_empty=not rejected)
+                df = builders[name](accepted, settings.min_score)
+                return self.write(df, self.loc("silver", name), partition_by=[PARTITION], mode=mode, txn=txn)
+
+            written = concurrently(write_one, [t for t in tables if t != "frames"])
+            if "frames" in tables:
+                written["frames"] = write_one("frames")
+            if "quarantine" in tables:
+                self.summary.quarantined.update(rejected)
+            for name, rows in written.items():
+                key = f"quarantine/{SOURCE}" if name == "quarantine" else f"silver/{name}"
+                self.count_out(record, key, rows)
+            return total
+        finally:
+            for df in cached:
+                df.unpersist()
+
+    # ---------------------------------------------------------------------------------------------
+
+    def gold(self) -> None:
+        record = self.stage("gold")
+        frames_location = self.loc("silver", "frames")
+        frames_version = delta.version(frames_location, self.storage)
+        if frames_version is None:
+            record.status, record.message = "skipped", "no silver frames yet"
+            self.done(record)
+            return
+        pending = {
+            name: marker
+            for marker, names in self.behind("gold", GOLD_TABLES, GOLD_APP, frames_location, frames_version).items()
+            for name in names
+        }
+        if not pending:
+            record.status, record.message = "skipped", "every gold table is up to date"
+            self.done(record)
+            return
+        txn = Txn(GOLD_APP, frames_version)
+        also = self.silver_markers(GOLD_APP)
+        settings = self.cfg.detections
+        columns = list(rules.RULES_TABLE_SCHEMA.fieldNames())
+        rule_rows = delta.read_columns(self.loc("silver", "rules"), columns, self.storage)
+        rule_frame = rules.rules_frame(self.spark, [] if rule_rows is None else rule_rows.to_pylist())
+        # the matches are read twice by decide (its cooldown fold is joined back), its result by every table
+        matches = episodes.match_frames(self._silver("objects", None), rule_frame).persist(StorageLevel.MEMORY_AND_DISK)
+        decided = episodes.decide(matches, settings.episode_gap_seconds).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            alerts = episodes.build_alerts(decided).persist(StorageLevel.MEMORY_AND_DISK)
+            frames, invalid = self._silver("frames", None), self._silver("invalid_images", None)
+            whole = {
+                "alerts": lambda: alerts,
+                "suppressed_matches": lambda: episodes.build_suppressed(decided),
+                "daily_threat_report": lambda: gold.build_daily_threat_report(decided),
+                "threats_by_user": lambda: gold.build_threats_by_user(frames, invalid, alerts),
+                "device_health": lambda: gold.build_device_health(
+                    frames, invalid, settings.silence_alert_minutes, settings.invalid_alert_share
+                ),
+            }
+
+            def stage_one(name: str) -> Staged:
+                location = self.loc("gold", name)
+                if name in whole:
+                    return self.stage_write(whole[name](), location, mode="overwrite", txn=txn, also=also)
+                marker = pending[name]
+                dates = (
+                    None
+                    if marker is None
+                    else delta.changes_since(frames_location, marker, self.storage, frames_version).partition_values(
+                        PARTITION
+                    )
+                )
+                df = gold.build_detections_daily(self._silver("objects", dates))
+                return self.stage_write(
+                    df,
+                    location,
+                    partition_by=[PARTITION],
+                    mode="overwrite",
+                    replace_partitions=dates,
+                    txn=txn,
+                    also=also,
+                )
+
+            # the whole tables are recomputed together when any gold table is behind: they agree with one another
+            names = [*GOLD_WHOLE, *(["detections_daily"] if "detections_daily" in pending else [])]
+            self.publish(record, concurrently(stage_one, names))
+            alerts.unpersist()
+        finally:
+            decided.unpersist()
+            matches.unpersist()
+        self.done(record)
+
+    def _silver(self, name: str, dates: list[str] | None) -> DataFrame:
+        filters = None if dates is None else [(PARTITION, "in", dates)]
+        return delta.read_table(self.spark, self.loc("silver", name), self.storage, filters)
+
+
+# run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
+run = _Run.run
+RUN = _Run

@@ -1,0 +1,405 @@
+"""Silver detections tables from parsed frames: frames, invalid_images and objects.
+
+Every function here is a pure DataFrame transform. The input is one row per usable file with
+``frame_key``, ``source_path``, ``folder``, ``modified_at``, ``ingested_at`` and ``frame`` (the parsed JSON,
+:data:`visionlake.sources.detections.schema.FRAME`). :func:`with_capture_time` and then
+:func:`with_validation` add what the table builders need; each builder returns its table's columns in the
+contract's order, ``event_date`` (the partition, UTC date of ``captured_at``) last. Times do not depend on the
+session time zone.
+
+The builders filter on ``reasons``: persist the validated frames before building several tables from them,
+or Spark pushes that filter below the time parsing and evaluates the parsing twice.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from visionlake.config import ImageValidationSettings
+from visionlake.sources.detections.schema import LABEL_ALIASES, LABEL_MAP
+
+PARTITION = "event_date"
+# <captured_at in UTC as YYYY-MM-DDTHH-MM-SS.ffffff>Z.json, the last part of the path
+FILE_TIME_PATTERN = r"^(?:.*/)?(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2}(?:\.\d{1,6})?)Z\.json$"
+# ISO 8601 local date-time, 0-6 fraction digits, optional offset (Z, +hh:mm or +hhmm)
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:?\d{2})?$"
+ZONE_PATTERN = r"(Z|[+-]\d{2}:?\d{2})$"  # the offset of a string ISO_PATTERN matched, or ""
+MAX_OFFSET_MIN = 14 * 60
+OFFSET_STEP_MIN = 15
+MICROS_PER_MIN = 60_000_000
+MICROS_PER_DAY = 86_400_000_000
+REASONS = (
+    "format",
+    "min_resolution",
+    "max_size",
+    "min_contrast",
+    "missing_user_tag",
+    "missing_device_tag",
+    "missing_time",
+    "time_mismatch",
+)
+
+
+def _f(name: str, kind: T.DataType) -> T.StructField:
+    return T.StructField(name, kind)
+
+
+_FRAME_HEAD = [
+    _f("frame_key", T.StringType()),
+    _f("source_path", T.StringType()),
+    _f("image_uri", T.StringType()),
+    _f("user_id", T.StringType()),
+    _f("device_id", T.StringType()),
+    _f("site_id", T.StringType()),
+    _f("captured_at", T.TimestampType()),
+    _f("local_tz_offset_min", T.IntegerType()),
+    _f("image_format", T.StringType()),
+    _f("image_width", T.LongType()),
+    _f("image_height", T.LongType()),
+    _f("image_size_bytes", T.LongType()),
+    _f("image_contrast", T.DoubleType()),
+    _f("image_brightness", T.DoubleType()),
+    _f("detector_name", T.StringType()),
+    _f("detector_version", T.StringType()),
+    _f("detector_shape", T.StringType()),
+    _f("detector_error", T.StringType()),
+    _f("inference_ms", T.DoubleType()),
+    _f("object_count", T.IntegerType()),
+]
+_FRAME_TAIL = [_f("ingested_at", T.TimestampType()), _f("event_date", T.DateType())]
+FRAMES = T.StructType([*_FRAME_HEAD, *_FRAME_TAIL])
+INVALID_IMAGES = T.StructType([*_FRAME_HEAD, _f("reasons", T.ArrayType(T.StringType())), *_FRAME_TAIL])
+OBJECT = T.StructType(  # the fields of one object, as explode_objects adds them after the frame's columns
+    [
+        _f("det_idx", T.IntegerType()),
+        _f("label", T.StringType()),
+        _f("label_id", T.IntegerType()),
+        _f("score", T.DoubleType()),
+        _f("x_min", T.DoubleType()),
+        _f("y_min", T.DoubleType()),
+        _f("x_max", T.DoubleType()),
+        _f("y_max", T.DoubleType()),
+        _f("x", T.DoubleType()),
+        _f("y", T.DoubleType()),
+        _f("w", T.DoubleType()),
+        _f("h", T.DoubleType()),
+        _f("area_fraction", T.DoubleType()),
+        _f("track_id", T.StringType()),
+    ]
+)
+OBJECTS = T.StructType(
+    [
+        _f("frame_key", T.StringType()),
+        *OBJECT.fields,
+        _f("user_id", T.StringType()),
+        _f("device_id", T.StringType()),
+        _f("site_id", T.StringType()),
+        _f("captured_at", T.TimestampType()),
+        _f("local_tz_offset_min", T.IntegerType()),
+        _f("is_valid_image", T.BooleanType()),
+        *_FRAME_TAIL,
+    ]
+)
+
+# ------------------------------------------------------------------------------------------------
+# capture time
+
+
+def file_name_time(path: Column) -> Column:
+    """The UTC instant in a file name ``.../<YYYY-MM-DDTHH-MM-SS.ffffff>Z.json``, or null."""
+    iso = F.regexp_replace(path, FILE_TIME_PATTERN, "$1T$2:$3:$4Z")
+    return F.when(path.rlike(FILE_TIME_PATTERN), F.to_timestamp(iso))
+
+
+def _written_offset(zone: Column) -> Column:
+    """Minutes east of UTC of ``Z``, ``+hh:mm`` or ``+hhmm``; null beyond +-14 h or with minutes past 59."""
+    hours, minutes = F.substring(zone, 2, 2).cast("int"), F.substring(zone, -2, 2).cast("int")
+    sign = F.when(zone.startswith("-"), F.lit(-1)).otherwise(F.lit(1))
+    valid = (minutes < 60) & (hours * 60 + minutes <= MAX_OFFSET_MIN)
+    return F.when(zone == "Z", F.lit(0)).when(valid, sign * (hours * 60 + minutes))
+
+
+def _inferred_offset(naive: Column, name_time: Column) -> Column:
+    """Naive local time minus the file-name time in minutes, rounded to 15; 0 without a file-name time or
+    beyond +-14 h."""
+    quarters = F.round((F.unix_micros(naive) - F.unix_micros(name_time)) / F.lit(MICROS_PER_MIN * OFFSET_STEP_MIN))
+    offset = (quarters * OFFSET_STEP_MIN).cast("int")
+    return F.when(F.abs(offset) <= MAX_OFFSET_MIN, offset).otherwise(F.lit(0))
+
+
+def _utc_date(ts: Column) -> Column:
+    """The UTC date of an instant, whatever the session time zone."""
+    return F.date_from_unix_date(F.floor(F.unix_micros(ts) / F.lit(MICROS_PER_DAY)).cast("int"))
+
+
+def with_capture_time(df: DataFrame) -> DataFrame:
+    """Add ``captured_at`` (UTC), ``local_tz_offset_min``, ``event_date`` and the helpers ``_name_time``
+    (the file-name time) and ``_time_given`` (the envelope's ``captured_at`` parsed).
+
+    ``frame.captured_at`` is local time, ISO 8601. With an offset, that offset applies. Without one, the offset
+    is the naive local time minus the file-name time rounded to 15 minutes, when the file-name time exists and
+    the result is within +-14 h; else 0 (UTC). Absent or unparseable (an offset beyond +-14 h included):
+    ``captured_at`` is the file-name time, else ``modified_at``, with offset 0.
+    Requires ``frame``, ``source_path`` and ``modified_at``.
+    """
+    text = F.trim(F.col("frame.captured_at"))
+    cap, zone = F.col("_cap"), F.col("_zone")
+    local = cap.substr(F.lit(1), F.length(cap) - F.length(zone))
+    return (
+        df.withColumn("_name_time", file_name_time(F.col("source_path")))
+        .withColumn("_cap", F.when(text.rlike(ISO_PATTERN), text))
+        .withColumn("_zone", F.regexp_extract(cap, ZONE_PATTERN, 1))
+        .withColumn("_naive", F.to_timestamp(F.concat(local, F.lit("Z"))))
+        .withColumn(
+            "_offset",
+            F.when(zone == "", _inferred_offset(F.col("_naive"), F.col("_name_time")))
+            .otherwise(_written_offset(zone))
+            .cast("int"),
+        )
+        .withColumn(
+            "_given",
+            F.timestamp_micros(F.unix_micros("_naive") - F.col("_offset").cast("long") * F.lit(MICROS_PER_MIN)),
+        )
+        .withColumn("_time_given", F.col("_given").isNotNull())
+        .withColumn("captured_at", F.coalesce("_given", "_name_time", "modified_at"))
+        .withColumn("local_tz_offset_min", F.when(F.col("_time_given"), F.col("_offset")).otherwise(F.lit(0)))
+        .withColumn(PARTITION, _utc_date(F.col("captured_at")))
+        .drop("_cap", "_zone", "_naive", "_offset", "_given")
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# validation
+
+
+def _blank(text: Column) -> Column:
+    return text.isNull() | (F.trim(text) == "")
+
+
+def with_validation(df: DataFrame, settings: ImageValidationSettings) -> DataFrame:
+    """Add ``reasons``: the names in :data:`REASONS` of the rules the frame fails, in that order (empty if valid).
+
+    A null format, width, height or contrast fails its rule; a null size does not. A blank user or device
+    tag is missing. Requires :func:`with_capture_time`'s columns.
+    """
+    image = F.col("frame.image")
+    fmt, width, height = image["format"], image["width"], image["height"]
+    skew_us = F.abs(F.unix_micros(F.col("_name_time")) - F.unix_micros(F.col("captured_at")))
+    failures = {
+        "format": fmt.isNull() | ~F.lower(F.trim(fmt)).isin(*settings.formats),
+        "min_resolution": width.isNull()
+        | height.isNull()
+        | (width < settings.min_width)
+        | (height < settings.min_height),
+        "max_size": image["size_bytes"] > settings.max_size_bytes,
+        "min_contrast": image["contrast"].isNull() | (image["contrast"] < settings.min_contrast),
+        "missing_user_tag": _blank(F.col("frame.user_id")),
+        "missing_device_tag": _blank(F.col("frame.device_id")),
+        "missing_time": ~F.col("_time_given"),
+        "time_mismatch": F.col("_time_given") & (skew_us > F.lit(settings.max_clock_skew_seconds * 1_000_000)),
+    }
+    flagged = F.array(*[F.when(failures[name], F.lit(name)) for name in REASONS])
+    return df.withColumn("reasons", F.filter(flagged, lambda r: r.isNotNull()))
+
+
+# ------------------------------------------------------------------------------------------------
+# detections
+
+
+def detector_shape(frame: Column) -> Column:
+    """``'B'`` (TF Object Detection API) when ``num_detections`` or ``detection_classes`` is present, ``'A'``
+    (DeepStack) when ``predictions`` or ``success`` is, else null."""
+    return F.when(frame["num_detections"].isNotNull() | frame["detection_classes"].isNotNull(), F.lit("B")).when(
+        frame["predictions"].isNotNull() | frame["success"].isNotNull(), F.lit("A")
+    )
+
+
+def _score(raw: Column) -> Column:
+    """A score as 0-1: above 1 it can only be a percent."""
+    return F.when(raw > 1, raw / 100).otherwise(raw).cast("double")
+
+
+def _clip(value: Column, low: Column | float, high: Column | float) -> Column:
+    """``value`` within [low, high]; a null bound does not bound; null stays null."""
+    return F.when(value.isNotNull(), F.least(F.greatest(value, F.lit(low)), F.lit(high))).cast("double")
+
+
+def _map(mapping: dict) -> Column:
+    return F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
+
+
+def _size(array: Column) -> Column:
+    """The size of an array, 0 for null."""
+    return F.when(array.isNull(), F.lit(0)).otherwise(F.size(array))
+
+
+def _shape_b_count(frame: Column) -> Column:
+    """How many entries of a shape B frame count: min(num_detections, sizes of the three arrays), at least 0."""
+    arrays = (frame["detection_classes"], frame["detection_scores"], frame["detection_boxes"])
+    sizes = [_size(a) for a in arrays]
+    return F.greatest(F.least(F.coalesce(frame["num_detections"].cast("int"), sizes[0]), *sizes), F.lit(0))
+
+
+def object_count(frame: Column, min_score: float) -> Column:
+    """How many of the frame's detections are objects (score at or above ``min_score``): the rows
+    :func:`build_objects` gives the frame."""
+
+    def counts(score: Column) -> Column:
+        return _score(score) >= F.lit(min_score)
+
+    shape = detector_shape(frame)
+    in_b = F.slice(frame["detection_scores"], 1, _shape_b_count(frame))
+    in_a = F.filter(frame["predictions"], lambda p: counts(p["confidence"]))
+    return F.when(shape == "B", _size(F.filter(in_b, counts))).when(shape == "A", _size(in_a)).otherwise(F.lit(0))
+
+
+def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
+    """One row per object (score at or above ``min_score``) of every frame: the columns of ``df`` but ``frame``,
+    then the :data:`OBJECT` fields.
+
+    Shape B: the first min(num_detections, sizes of the three arrays) entries, labels by :data:`LABEL_MAP`
+    (unknown id -> ``class-<id>``), boxes ``[ymin, xmin, ymax, xmax]`` clipped to 0-1 and scaled by the image
+    size (pixels null when it is unknown). Shape A: labels lower case with :data:`LABEL_ALIASES` applied, pixel
+    boxes clipped to the image (at 0 only when its size is unknown) and divided by its size (null when unknown).
+    Corners given in the wrong order are swapped. Scores above 1 are percents.
+    """
+    frame = F.col("frame")
+    keep = [c for c in df.columns if c != "frame"]
+    shape = detector_shape(frame)
+    n = _shape_b_count(frame)
+    in_b = {  # only the entries that count, so that each exploded row carries little
+        f"_{name}": F.when(shape == "B", F.slice(frame[field], 1, n))
+        for name, field in (
+            ("classes", "detection_classes"),
+            ("scores", "detection_scores"),
+            ("boxes", "detection_boxes"),
+            ("tracks", "detection_track_ids"),
+        )
+    }
+    slim = df.select(
+        *keep,
+        (shape == "B").alias("_is_b"),
+        frame["image"]["width"].cast("double").alias("_width"),
+        frame["image"]["height"].cast("double").alias("_height"),
+        *[v.alias(k) for k, v in in_b.items()],
+        F.when(shape == "A", frame["predictions"]).alias("_preds"),
+    )
+    is_b, width, height = F.col("_is_b"), F.col("_width"), F.col("_height")
+    count = F.when(is_b, _size(F.col("_classes"))).otherwise(_size(F.col("_preds")))
+    exploded = slim.select("*", F.posexplode(F.array_repeat(F.lit(0), count)).alias("det_idx", "_unused"))
+    i = F.col("det_idx")
+    pred = F.get(F.col("_preds"), i)
+    box = F.get(F.col("_boxes"), i)
+    label_id = F.when(is_b, F.get(F.col("_classes"), i).cast("int"))
+    raw = exploded.select(
+        "*",
+        _score(F.when(is_b, F.get(F.col("_scores"), i)).otherwise(pred["confidence"])).alias("score"),
+        label_id.alias("label_id"),
+        F.when(is_b, F.get(F.col("_tracks"), i)).otherwise(pred["track_id"]).cast("string").alias("track_id"),
+        F.lower(F.trim(pred["label"])).alias("_label_a"),
+        # the box in the shape's unit, clipped, corners in the detector's order
+        *[
+            F.when(is_b, _clip(F.get(box, k), 0.0, 1.0)).otherwise(_clip(pred[name], 0.0, size)).alias(f"_{name}")
+            for k, name, size in ((1, "x_min", width), (0, "y_min", height), (3, "x_max", width), (2, "y_max", height))
+        ],
+    ).where(F.col("score") >= F.lit(min_score))
+    label_map, aliases = _map(LABEL_MAP), _map(LABEL_ALIASES)
+    label_a, label_id = F.col("_label_a"), F.col("label_id")
+    label_b = F.coalesce(label_map[label_id], F.concat(F.lit("class-"), label_id.cast("string")))
+    xa, xb, ya, yb = F.col("_x_min"), F.col("_x_max"), F.col("_y_min"), F.col("_y_max")
+    corners = {
+        "x_min": F.least(xa, xb),
+        "y_min": F.least(ya, yb),
+        "x_max": F.greatest(xa, xb),
+        "y_max": F.greatest(ya, yb),
+    }
+    known = width.isNotNull() & height.isNotNull() & (width > 0) & (height > 0)
+    sizes = {"x_min": width, "y_min": height, "x_max": width, "y_max": height}
+    located = raw.select(
+        "*",
+        F.when(is_b, label_b).otherwise(F.coalesce(aliases[label_a], label_a)).alias("label"),
+        *[F.when(is_b, v * sizes[k]).otherwise(v).alias(f"_p_{k}") for k, v in corners.items()],
+        *[F.when(is_b, v).when(known, v / sizes[k]).alias(f"_n_{k}") for k, v in corners.items()],
+    )
+    w = F.col("_n_x_max") - F.col("_n_x_min")
+    h = F.col("_n_y_max") - F.col("_n_y_min")
+    return located.select(
+        *keep,
+        "det_idx",
+        "label",
+        "label_id",
+        "score",
+        *[F.col(f"_p_{k}").alias(k) for k in corners],
+        F.col("_n_x_min").alias("x"),
+        F.col("_n_y_min").alias("y"),
+        w.alias("w"),
+        h.alias("h"),
+        (w * h).alias("area_fraction"),
+        "track_id",
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# tables
+
+
+def _frame_columns(min_score: float) -> list[Column]:
+    frame = F.col("frame")
+    image = frame["image"]
+    shape = detector_shape(frame)
+    return [
+        F.col("frame_key"),
+        F.col("source_path"),
+        image["uri"].alias("image_uri"),
+        frame["user_id"].alias("user_id"),
+        frame["device_id"].alias("device_id"),
+        frame["site_id"].alias("site_id"),
+        F.col("captured_at"),
+        F.col("local_tz_offset_min").cast("int").alias("local_tz_offset_min"),
+        F.lower(F.trim(image["format"])).alias("image_format"),
+        image["width"].alias("image_width"),
+        image["height"].alias("image_height"),
+        image["size_bytes"].alias("image_size_bytes"),
+        image["contrast"].alias("image_contrast"),
+        image["brightness"].alias("image_brightness"),
+        frame["detector"]["name"].alias("detector_name"),
+        frame["detector"]["version"].alias("detector_version"),
+        shape.alias("detector_shape"),
+        F.when((shape == "A") & (frame["success"] == F.lit(False)), frame["error"]).alias("detector_error"),
+        F.coalesce(frame["inferenceMs"], frame["inference_ms"]).alias("inference_ms"),
+        object_count(frame, min_score).alias("object_count"),
+    ]
+
+
+def _is_valid() -> Column:
+    return F.size("reasons") == 0
+
+
+def build_frames(df: DataFrame, min_score: float) -> DataFrame:
+    """:data:`FRAMES`: the valid images. Requires :func:`with_capture_time` and :func:`with_validation`."""
+    return df.where(_is_valid()).select(*_frame_columns(min_score), "ingested_at", PARTITION)
+
+
+def build_invalid_images(df: DataFrame, min_score: float) -> DataFrame:
+    """:data:`INVALID_IMAGES`: the images with at least one reason, and the reasons."""
+    return df.where(~_is_valid()).select(*_frame_columns(min_score), "reasons", "ingested_at", PARTITION)
+
+
+def build_objects(df: DataFrame, min_score: float) -> DataFrame:
+    """:data:`OBJECTS`: one row per object of every frame, valid or not (``is_valid_image``)."""
+    frame = F.col("frame")
+    base = df.select(
+        "frame_key",
+        "frame",
+        frame["user_id"].alias("user_id"),
+        frame["device_id"].alias("device_id"),
+        frame["site_id"].alias("site_id"),
+        "captured_at",
+        F.col("local_tz_offset_min").cast("int").alias("local_tz_offset_min"),
+        _is_valid().alias("is_valid_image"),
+        "ingested_at",
+        PARTITION,
+    )
+    return explode_objects(base, min_score).select(*OBJECTS.fieldNames())
