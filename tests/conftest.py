@@ -69,7 +69,7 @@ def aws_env(s3_server, monkeypatch) -> dict[str, str]:
     return env
 
 
-RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date"}
+RUN_SPECIFIC = {"run_id", "ingested_at", "ingest_date", "valid_from"}  # valid_from: when a run loaded the rules
 
 
 def lake_contents(lake: str) -> dict[str, list[tuple]]:

@@ -67,7 +67,7 @@ def _execute(notebook: Path, out: Path, lake: str, kernel: str):
 def test_there_is_one_notebook_per_source():
     sources = sorted(p.parent.name for p in (REPO / "lib" / "visionlake" / "sources").glob("*/__init__.py"))
 
-    assert sources == ["alpr", "face_validation"]
+    assert sources == ["alpr", "detections", "face_validation"]
     assert [p.stem for p in NOTEBOOKS] == sources
 
 
@@ -118,9 +118,16 @@ def test_notebook_runs_end_to_end_on_the_built_lake(path, built_lake, kernel):
     assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     reconciliation = next(c for c in code if "validate.reconciliation(" in _code(c))
     shown = "".join(o["data"]["text/plain"] for o in reconciliation["outputs"] if "data" in o)
-    bronze = {"alpr": "bronze.results 120", "face_validation": "bronze.documents 300"}[path.stem]
+    bronze = {
+        "alpr": "bronze.results 120",
+        "detections": "bronze.frames_raw 3000",
+        "face_validation": "bronze.documents 300",
+    }[path.stem]
     assert bronze in shown
     assert "True" in shown and "False" not in shown
+    references = [c for c in code if "validate.references(" in _code(c)]  # detections: alerts' evidence frames
+    shown = "".join(o["data"]["text/plain"] for c in references for o in c["outputs"] if "data" in o)
+    assert "False" not in shown and ("True" in shown) == bool(references)
     assert out.is_file()
 
 

@@ -24,6 +24,8 @@ checks:
   - {table: silver.items, unique: [item_key]}
   - {reconcile: bronze.records = silver.items + quarantine}
   - {reconcile: silver.items.sum(part_count) = silver.parts}
+  - {table: silver.parts, references: silver.items, columns: [item_key]}
+  - {table: gold.daily, references: silver.missing, columns: [day]}
 """
 
 
@@ -137,6 +139,18 @@ def test_reconciliation_shows_each_declared_equation_with_its_numbers(toy_lake):
             "holds": False,
         },
     ]
+
+
+def test_references_count_the_rows_without_a_parent_over_whole_tables(toy_lake):
+    result = validate.references(toy_lake, "toy", STORAGE)
+
+    # parts' item_keys k1, k1, k2, null, k1: the null one has no item; silver.missing does not exist
+    assert result.to_dict("records") == [
+        {"check": "references(silver.items on item_key)", "table": "silver.parts", "parent": "silver.items",
+         "rows": 5, "orphan_rows": 1, "holds": False},
+        {"check": "references(silver.missing on day)", "table": "gold.daily", "parent": "silver.missing", "rows": 2,
+         "orphan_rows": 2, "holds": False},
+    ]  # fmt: skip
 
 
 def test_key_uniqueness_counts_duplicates_and_null_keys(toy_lake):
@@ -298,11 +312,16 @@ def test_a_lake_without_the_sources_tables_is_one_clear_error(toy_lake):
 
 
 # --------------------------------------------------------------------------------------------------
-# the shared built lake: ALPR 120 files, face_validation 300 documents
+# the shared built lake: ALPR 120 files, face_validation 300 documents, detections 3,000 frames
 
 
 @pytest.mark.parametrize(
-    ("source", "bronze"), [("alpr", "bronze.results 120 = "), ("face_validation", "bronze.documents 300 = ")]
+    ("source", "bronze"),
+    [
+        ("alpr", "bronze.results 120 = "),
+        ("face_validation", "bronze.documents 300 = "),
+        ("detections", "bronze.frames_raw 3000 = silver.frames "),
+    ],
 )
 def test_built_lake_reconciles_and_validates(built_lake, source, bronze):
     lake = str(built_lake)
@@ -341,3 +360,53 @@ def test_built_lake_measures_of_the_mapping_exist(built_lake):
         "silver.api_calls.time_ms_geometry_check",
     ]
     assert set(face["rows"]) == {300}
+
+
+def test_built_lake_detections_reconcile_reference_and_count_by_category(built_lake):
+    lake = str(built_lake)
+
+    reconciled = validate.reconciliation(lake, "detections")
+    referenced = validate.references(lake, "detections")
+    runs = validate.latest_runs(lake, "detections")
+    counts = validate.value_counts(lake, "detections")
+    measures = validate.distributions(lake, "detections")
+
+    assert list(reconciled["equation"]) == [
+        f"bronze.frames_raw 3000 = silver.frames {3000 - _invalid(lake)} + silver.invalid_images {_invalid(lake)} "
+        "+ quarantine 0"
+    ]
+    assert reconciled["holds"].all()
+    assert list(referenced["check"]) == ["references(silver.frames on first_frame_key)"]
+    assert referenced["holds"].all() and referenced["rows"][0] > 0
+    assert list(runs["stage"]) == ["bronze", "silver", "check", "gold"] and set(runs["status"]) == {"ok"}
+    assert list(counts) == [
+        "silver.frames by detector_name, detector_shape",
+        "silver.invalid_images by reasons",
+        "silver.objects by label, is_valid_image",
+        "gold.alerts by rule_id, severity",
+        "gold.suppressed_matches by reason",
+    ]
+    assert set(counts["silver.frames by detector_name, detector_shape"]["detector_shape"]) == {"A", "B"}
+    reasons = set(counts["gold.suppressed_matches by reason"]["reason"])
+    assert reasons <= {"invalid_image", "area_too_small", "outside_schedule", "below_score", "cooldown"}
+    assert list(measures["measure"]) == [
+        "silver.frames.inference_ms",
+        "silver.frames.object_count",
+        "silver.frames.image_contrast",
+        "silver.frames.image_brightness",
+        "silver.objects.score",
+        "silver.objects.area_fraction",
+        "gold.alerts.frames",
+        "gold.alerts.peak_score",
+        "gold.alerts.median_score",
+        "gold.device_health.invalid_share",
+        "gold.device_health.longest_silence_minutes",
+    ]
+    scores = measures.set_index("measure").loc["silver.objects.score"]
+    assert 0 <= scores["min"] <= scores["max"] <= 1
+
+
+def _invalid(lake: str) -> int:
+    from visionlake.sql import query
+
+    return query(lake, "SELECT count(*) AS n FROM silver_detections_invalid_images").column("n")[0].as_py()

@@ -11,6 +11,7 @@ measures, an entry there.
     from visionlake import validate
     validate.overview("lake", "alpr")
     validate.reconciliation("lake", "alpr")          # bronze.results 123 = silver.frames 120 + quarantine 3
+    validate.references("lake", "detections")        # every alert's first frame is a silver frame
     validate.histogram("lake", "alpr", "silver.frames.duration_ms")
 
 Tables are named as in the quality config: ``silver.frames``, ``gold.vehicles``, ``quarantine``.
@@ -42,6 +43,12 @@ MEASURES: dict[str, dict[str, tuple[str, ...]]] = {
     "face_validation": {
         "silver.api_calls": ("total_time_ms", "time_ms_*"),
     },
+    "detections": {
+        "silver.frames": ("inference_ms", "object_count", "image_contrast", "image_brightness"),
+        "silver.objects": ("score", "area_fraction"),
+        "gold.alerts": ("frames", "peak_score", "median_score"),
+        "gold.device_health": ("invalid_share", "longest_silence_minutes"),
+    },
 }
 # The categories counted per source: (table, columns grouped together).
 CATEGORIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -53,6 +60,13 @@ CATEGORIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("silver.api_calls", ("summary_code", "summary_desc", "summary_module", "summary_status")),
         ("silver.api_calls", ("http_code",)),
         ("silver.api_calls", ("convenio",)),
+    ),
+    "detections": (
+        ("silver.frames", ("detector_name", "detector_shape")),
+        ("silver.invalid_images", ("reasons",)),
+        ("silver.objects", ("label", "is_valid_image")),
+        ("gold.alerts", ("rule_id", "severity")),
+        ("gold.suppressed_matches", ("reason",)),
     ),
 }
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -186,6 +200,47 @@ def _reconciliation(src: _Source) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["check", "equation", "left", "right", "difference", "holds"])
+
+
+def references(lake: str, source: str, storage: StorageSettings | None = None) -> pd.DataFrame:
+    """The ``references`` checks of ``conf/quality/<source>.yaml`` over whole tables (the run checks only the
+    rows it writes): ``check``, ``table``, ``parent``, ``rows``, ``orphan_rows`` (rows whose key is not in the
+    parent; a null key matches only a null parent key, as in the run's check) and ``holds``. A table that does
+    not exist has no rows; a parent that does not exist leaves every row an orphan."""
+    with _open(lake, source, storage) as src:
+        return _references(src)
+
+
+def _references(src: _Source) -> pd.DataFrame:
+    rows = []
+    for check in (c for c in src.suite.checks if c.kind == "references"):
+        total = orphans = 0
+        if src.has(check.table):
+            total = int(src.one(f"SELECT count(*) FROM {src.ref(check.table)}")[0])
+            if not src.has(check.parent):
+                orphans = total
+            else:
+                condition = " AND ".join(
+                    f"r.{_quote(a)} IS NOT DISTINCT FROM p.{_quote(b)}"
+                    for a, b in zip(check.columns, check.parent_columns, strict=True)
+                )
+                orphans = int(
+                    src.one(
+                        f"SELECT count(*) FROM {src.ref(check.table)} r WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {src.ref(check.parent)} p WHERE {condition})"
+                    )[0]
+                )
+        rows.append(
+            {
+                "check": check.name,
+                "table": check.table,
+                "parent": check.parent,
+                "rows": total,
+                "orphan_rows": orphans,
+                "holds": orphans == 0,
+            }
+        )
+    return pd.DataFrame(rows, columns=["check", "table", "parent", "rows", "orphan_rows", "holds"])
 
 
 # --------------------------------------------------------------------------------------------------

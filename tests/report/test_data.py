@@ -357,3 +357,131 @@ def test_quarantine_reasons_most_first():
     ]
     assert quarantine.reading == "9 records quarantined; the commonest reason: duplicate_id (face_validation, 5)."
     assert data.quarantine_reasons([]).reading == "No record has been quarantined."
+
+
+# ------------------------------------------------------------------------------------------------------------
+# detections
+
+
+def test_alerts_by_severity_per_day_most_urgent_first_with_the_reports_episodes():
+    alerts = [
+        {"local_date": D2, "severity": "info", "alerts": 1},
+        {"local_date": D1, "severity": "critical", "alerts": 2},
+        {"local_date": D2, "severity": "critical", "alerts": 3},
+        {"local_date": D2, "severity": "warning", "alerts": 1},
+    ]
+    report = [
+        {"local_date": D1, "severity": "critical", "episodes": 3},
+        {"local_date": D2, "severity": "critical", "episodes": 4},
+        {"local_date": D3, "severity": "error", "episodes": 2},  # a day with episodes and no alert
+    ]
+    result = data.alerts_by_severity(alerts, report)
+
+    assert result.days == [D1, D2, D3]
+    assert result.severities == ["critical", "warning", "info"]
+    assert result.counts == {"critical": [2, 3, 0], "warning": [0, 1, 0], "info": [0, 1, 0]}
+    assert (result.alerts, result.episodes) == (7, 9)
+    assert result.reading == (
+        "7 alerts (5 critical, 1 warning, 1 info) from 9 threat episodes (counted per day) over 3 site-local days; "
+        "most on 2022-05-03 (5)."
+    )
+
+
+def test_alerts_by_severity_without_an_alert_is_none():
+    assert data.alerts_by_severity([], [{"local_date": D1, "severity": "error", "episodes": 2}]) is None
+
+
+def _user(user, frames, alerts, alert_frames):
+    return {"user_id": user, "frames": frames, "alerts": alerts, "alert_frames": alert_frames}
+
+
+def test_threats_by_user_most_alerts_first_top_n_kept():
+    rows = [_user("u-1", 100, 1, 10), _user("u-2", 50, 3, 20), _user("u-3", 80, 0, 0), _user("u-4", 40, 1, 30)]
+
+    result = data.threats_by_user(rows, top=2)
+
+    # u-2 3 alerts; u-4 and u-1 one each, u-4 first (more alert frames); u-3 has none
+    assert [(u.user_id, u.alerts) for u in result.users] == [("u-2", 3), ("u-4", 1)]
+    assert (result.total_users, result.users_alerted, result.alerts) == (4, 3, 5)
+    assert result.users[0].threat_share == pytest.approx(0.4)
+    assert result.reading == (
+        "3 of 4 users had an alert (5 alerts in all); most: u-2 with 3 (60% of all alerts), 40% of its 50 frames in "
+        "alerted episodes; the 2 users with most alerts are shown."
+    )
+
+
+def test_threats_by_user_without_an_alert_is_none():
+    assert data.threats_by_user([_user("u-1", 100, 0, 0)]) is None
+
+
+def test_suppressed_matches_by_reason_and_rule():
+    rows = [
+        {"reason": "outside_schedule", "rule_id": 200, "matches": 30},
+        {"reason": "outside_schedule", "rule_id": 300, "matches": 10},
+        {"reason": "cooldown", "rule_id": 200, "matches": 5},
+        {"reason": "below_score", "rule_id": 100, "matches": 5},
+        {"reason": "invalid_image", "rule_id": 200, "matches": 0},
+    ]
+    result = data.suppressed_matches(rows, {200: "Person at night"})
+
+    # ties on matches follow the order the reasons are decided in: below_score before cooldown
+    assert [(r, n) for r, n, _ in result.reasons] == [("outside_schedule", 40), ("below_score", 5), ("cooldown", 5)]
+    assert result.rules == [100, 200, 300]
+    assert result.matches == 50
+    assert [result.rule_label(r) for r in result.rules] == ["rule 100", "rule 200: Person at night", "rule 300"]
+    assert result.reading == (
+        "50 matching frames did not alert; the commonest reason: outside_schedule (40, 80%), 30 of them from "
+        "rule 200: Person at night."
+    )
+
+
+def test_suppressed_matches_of_nothing_is_none():
+    assert data.suppressed_matches([{"reason": "cooldown", "rule_id": 1, "matches": 0}]) is None
+
+
+def _camera_health(user, device, frames, invalid, silence, silent, mostly, flagged, days=1):
+    return {
+        "user_id": user,
+        "device_id": device,
+        "site_id": "site-1",
+        "days": days,
+        "frames": frames,
+        "invalid_frames": invalid,
+        "longest_silence_minutes": silence,
+        "silent": silent,
+        "mostly_invalid": mostly,
+        "days_flagged": flagged,
+    }
+
+
+def test_device_health_flags_mostly_invalid_cameras_first_then_the_silent():
+    rows = [
+        _camera_health("u-1", "cam-01", 40, 0, 30.0, False, False, 0),
+        _camera_health("u-1", "cam-02", 30, 3, 200.0, True, False, 1),
+        _camera_health("(untagged)", "cam-05", 10, 10, 50.0, False, True, 2, days=2),
+        _camera_health("u-2", "cam-01", 20, 0, 400.5, True, False, 1),
+    ]
+    reasons = [
+        {"user_id": "(untagged)", "device_id": "cam-05", "reason": "missing_user_tag", "frames": 10},
+        {"user_id": "(untagged)", "device_id": "cam-05", "reason": "format", "frames": 2},
+        {"user_id": "u-1", "device_id": "cam-02", "reason": "min_contrast", "frames": 3},
+    ]
+    health = data.device_health(rows, reasons, silence_alert_minutes=120, invalid_alert_share=0.5)
+
+    assert [c.camera for c in health.cameras] == ["(untagged) / cam-05", "u-1 / cam-01", "u-1 / cam-02", "u-2 / cam-01"]
+    assert [c.camera for c in health.flagged] == ["(untagged) / cam-05", "u-2 / cam-01", "u-1 / cam-02"]
+    assert health.flagged[0].reasons == {"missing_user_tag": 10, "format": 2}
+    assert health.flagged[2].invalid_share == pytest.approx(0.1)
+    assert (health.frames, health.invalid_frames) == (100, 13)
+    assert health.reading == (
+        "100 frames from 4 cameras, 13 of them invalid images (13%); 3 cameras needed attention (2 silent for over "
+        "120 minutes, 1 with mostly invalid images); longest silence: u-2 / cam-01 (400 minutes)."
+    )
+
+
+def test_device_health_of_healthy_cameras_and_of_no_camera():
+    health = data.device_health([_camera_health("u-1", "cam-01", 1, 0, 5.0, False, False, 0)])
+
+    assert health.flagged == []
+    assert health.reading == "1 frame from 1 camera, 0 of them invalid images (0%); no camera needed attention."
+    assert data.device_health([]) is None

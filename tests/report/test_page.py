@@ -88,6 +88,33 @@ FACE_ROWS = {
     ],
 }
 
+DETECTIONS_ROWS = {
+    "gold_detections_alerts": [
+        {"local_date": D1, "severity": "critical", "alerts": 2},
+        {"local_date": D2, "severity": "info", "alerts": 1},
+    ],
+    "gold_detections_daily_threat_report": [
+        {"local_date": D1, "severity": "critical", "alerts": 2, "episodes": 3, "frames": 9},
+        {"local_date": D2, "severity": "info", "alerts": 1, "episodes": 1, "frames": 2},
+    ],
+    "gold_detections_threats_by_user": [
+        {"user_id": "u-<1>", "frames": 40, "alerts": 2, "alert_frames": 8},
+        {"user_id": "u-2", "frames": 10, "alerts": 1, "alert_frames": 3},
+    ],
+    "gold_detections_suppressed_matches": [
+        {"reason": "outside_schedule", "rule_id": 200, "matches": 7},
+        {"reason": "cooldown", "rule_id": 100, "matches": 2},
+    ],
+    "gold_detections_device_health": [
+        {"user_id": "u-<1>", "device_id": "cam-01", "site_id": "site-1", "days": 2, "frames": 40,
+         "invalid_frames": 30, "longest_silence_minutes": 10.0, "silent": False, "mostly_invalid": True,
+         "days_flagged": 1},
+        {"user_id": "u-2", "device_id": "cam-01", "site_id": None, "days": 2, "frames": 10, "invalid_frames": 0,
+         "longest_silence_minutes": 30.0, "silent": False, "mostly_invalid": False, "days_flagged": 0},
+    ],
+}  # fmt: skip
+DETECTIONS_CHARTS = ["chart-det-alerts", "chart-det-threats", "chart-det-suppressed", "chart-det-health"]
+
 
 def _rows(tables: dict, **extra) -> LakeRows:
     names = sorted(set(tables) | set(extra.pop("also", [])))
@@ -120,21 +147,65 @@ def test_values_are_escaped_and_hashes_shortened():
 def test_every_chart_has_marks_and_ids_are_unique():
     page = render(
         _rows(
-            {**ALPR_ROWS, **FACE_ROWS, "_runs": RUNS},
+            {**ALPR_ROWS, **FACE_ROWS, **DETECTIONS_ROWS, "_runs": RUNS},
             quarantine=[{"source": "alpr", "reason": "invalid_json", "records": 2}],
         ),
         "/lake",
         NOW,
     )
 
-    assert page.sections == ["face_validation", "alpr", "runs"]
+    assert page.sections == ["face_validation", "alpr", "detections", "runs"]
     assert "chart-runs-quarantine" in page.charts
+    assert all(chart in page.charts for chart in DETECTIONS_CHARTS)
     for chart in page.charts:
         figure = page.html.split(f'<figure class="chart" id="{chart}">', 1)[1].split("</figure>", 1)[0]
         assert re.search(rf'<g id="{chart}-mark-\d+"', figure), chart
         assert re.search(r'<figcaption class="reading">[^<]+</figcaption>', figure), chart
     ids = Counter(re.findall(r'\bid="([^"]+)"', page.html))
     assert [i for i, n in ids.items() if n > 1] == []
+
+
+def test_the_detections_section_leads_with_its_figures_and_lists_the_cameras_to_look_at():
+    rows = _rows(
+        DETECTIONS_ROWS,
+        also=["quarantine_detections"],
+        quarantine=[{"source": "detections", "reason": "invalid_json", "records": 1}],
+        rule_names={200: "Person at <night>"},
+        silence_alert_minutes=120.0,
+        invalid_alert_share=0.5,
+    )
+    page = render(rows, "/lake", NOW)
+
+    assert page.sections == ["detections"]
+    assert page.charts == DETECTIONS_CHARTS
+    assert (
+        '<p class="lead">50 frames analysed, 30 of them invalid images (60%); 1 file quarantined; 3 alerts from '
+        "4 threat episodes (counted per day); 1 of 2 cameras needed attention.</p>"
+    ) in page.html
+    assert "rule 200: Person at &lt;night&gt;" in page.html and "<night>" not in page.html
+    table = page.html.split('<table class="data" id="detections-cameras">', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 2  # the header and u-<1>'s camera
+    assert "<td>u-&lt;1&gt; / cam-01</td><td>site-1</td><td>mostly invalid</td>" in table
+    assert "Sources in the lake this report does not chart yet" not in page.html
+
+
+def test_a_detections_lake_without_alerts_says_so_instead_of_charting_nothing():
+    quiet = {
+        **DETECTIONS_ROWS,
+        "gold_detections_alerts": [],
+        "gold_detections_daily_threat_report": [
+            {"local_date": D1, "severity": "error", "alerts": 0, "episodes": 2, "frames": 5}
+        ],
+        "gold_detections_threats_by_user": [{"user_id": "u-2", "frames": 10, "alerts": 0, "alert_frames": 0}],
+        "gold_detections_suppressed_matches": [],
+    }
+    page = render(_rows(quiet), "/lake", NOW)
+
+    assert page.charts == ["chart-det-health"]
+    assert "No alert in gold_detections_alerts yet (2 threat episodes, none alerted)." in page.html
+    assert "No user has had an alert yet (1 user in gold_detections_threats_by_user)." in page.html
+    assert "No match was suppressed (gold_detections_suppressed_matches has no rows)." in page.html
+    assert "; 0 alerts from 2 threat episodes (counted per day); " in page.html
 
 
 def test_the_page_loads_nothing_and_runs_no_script():

@@ -26,6 +26,10 @@ CHARTS = [
     "chart-alpr-duration",
     "chart-alpr-ocr",
     "chart-alpr-cost",
+    "chart-det-alerts",
+    "chart-det-threats",
+    "chart-det-suppressed",
+    "chart-det-health",
     "chart-runs-seconds",
 ]
 
@@ -34,7 +38,7 @@ CHARTS = [
 def report(built_lake, cfg, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
     message = write_report(str(built_lake), str(out), cfg)
-    assert message.startswith(f"report written to {out} (face_validation, alpr, runs: 10 charts, ")
+    assert message.startswith(f"report written to {out} (face_validation, alpr, detections, runs: 14 charts, ")
     return out
 
 
@@ -45,7 +49,7 @@ def _one(lake: Path, statement: str) -> tuple:
 def test_report_has_a_section_per_source_and_the_runs(report):
     html = report.read_text(encoding="utf-8")
 
-    assert re.findall(r'<section id="([^"]+)"', html) == ["face_validation", "alpr", "runs"]
+    assert re.findall(r'<section id="([^"]+)"', html) == ["face_validation", "alpr", "detections", "runs"]
     assert re.findall(r'<figure class="chart" id="([^"]+)"', html) == CHARTS
     assert "No record has been quarantined." in html  # the built lake quarantined nothing
 
@@ -73,7 +77,62 @@ def test_report_readings_agree_with_the_tables(report, built_lake):
 
     (processes,) = _one(built_lake, "SELECT sum(processes) FROM gold_face_validation_client_acceptance_daily")
     assert f" of {processes:,} processes were accepted in the end, " in html
-    assert "2 runs of alpr, face_validation on " in html
+    assert "3 runs of alpr, detections, face_validation on " in html
+
+
+def test_report_detections_readings_agree_with_the_tables(report, built_lake):
+    html = report.read_text(encoding="utf-8")
+    frames, invalid = _one(
+        built_lake,
+        "SELECT (SELECT count(*) FROM silver_detections_frames) + "
+        "(SELECT count(*) FROM silver_detections_invalid_images), "
+        "(SELECT count(*) FROM silver_detections_invalid_images)",
+    )
+    assert frames == 3000  # the fixture's 3,000 frame files, none quarantined
+    (alerts,) = _one(built_lake, "SELECT count(*) FROM gold_detections_alerts")
+    (episodes,) = _one(built_lake, "SELECT sum(episodes) FROM gold_detections_daily_threat_report")
+    cameras, flagged = _one(
+        built_lake,
+        "SELECT count(*), count(*) FILTER (WHERE flagged) FROM (SELECT user_id, device_id, "
+        "bool_or(needs_attention) AS flagged FROM gold_detections_device_health GROUP BY ALL)",
+    )
+    assert alerts and flagged  # the generated day has both
+    lead = (
+        f"{frames:,} frames analysed, {invalid:,} of them invalid images ({invalid / frames:.0%}); "
+        f"0 files quarantined; {alerts:,} alerts from {episodes:,} threat episodes (counted per day); "
+        f"{flagged:,} of {cameras:,} cameras needed attention."
+    )
+    assert f'<p class="lead">{lead}</p>' in html
+
+    severity, most = _one(
+        built_lake,
+        "SELECT severity, count(*) AS n FROM gold_detections_alerts GROUP BY severity ORDER BY n DESC LIMIT 1",
+    )
+    assert f"{alerts:,} alerts (" in html and f"{most:,} {severity}" in html
+    users, alerted = _one(
+        built_lake, "SELECT count(*), count(*) FILTER (WHERE alerts > 0) FROM gold_detections_threats_by_user"
+    )
+    user, user_alerts = _one(
+        built_lake,
+        "SELECT user_id, alerts FROM gold_detections_threats_by_user ORDER BY alerts DESC, alert_frames DESC, user_id "
+        "LIMIT 1",
+    )
+    users_reading = f"{alerted:,} of {users:,} users had an alert ({alerts:,} alerts in all); most: {user} with "
+    assert f"{users_reading}{user_alerts:,} (" in html
+    reason, matches, total = _one(
+        built_lake,
+        "SELECT reason, sum(matches) AS n, sum(sum(matches)) OVER () FROM gold_detections_suppressed_matches "
+        "GROUP BY reason ORDER BY n DESC LIMIT 1",
+    )
+    assert f"{int(total):,} matching frames did not alert; the commonest reason: {reason} ({int(matches):,}, " in html
+    (silent,) = _one(
+        built_lake,
+        "SELECT count(*) FROM (SELECT user_id, device_id FROM gold_detections_device_health GROUP BY ALL "
+        "HAVING bool_or(needs_attention) AND bool_or(silent))",
+    )
+    assert f"{flagged:,} cameras needed attention ({silent:,} silent for over 120 minutes, " in html
+    table = html.split('<table class="data" id="detections-cameras">', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 1 + min(flagged, 12)  # the header and the flagged cameras shown
 
 
 def test_report_names_clients_and_holds_no_personal_data(report, built_lake):

@@ -37,11 +37,18 @@ def write_report(lake: str, out: str, cfg: Config) -> str:
 
     if "://" in out:
         raise ReportError(f"--out {out}: the report is written to a local file (e.g. report.html)")
-    rows = load(lake, cfg.storage, cfg.alpr.low_confidence_threshold)
+    rows = load(
+        lake,
+        cfg.storage,
+        cfg.alpr.low_confidence_threshold,
+        cfg.detections.silence_alert_minutes,
+        cfg.detections.invalid_alert_share,
+    )
     page = render(rows, st.normalize(lake), datetime.now(UTC))
     if page is None:
         raise ReportError(
-            f"nothing to report in {st.normalize(lake)}: it has no face_validation or alpr gold tables and no _runs"
+            f"nothing to report in {st.normalize(lake)}: it has no face_validation, alpr or detections gold tables "
+            "and no _runs"
         )
     path = Path(out).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,15 +13,19 @@ from contextlib import contextmanager
 from visionlake.report.data import (
     OTHER,
     Acceptance,
+    AlertsBySeverity,
     CameraTraffic,
     CodesByQuality,
     DailyCost,
+    DeviceHealth,
     DurationP95,
     LatencySummary,
     OcrDistribution,
     Quarantine,
     Rejections,
     RunHistory,
+    SuppressedMatches,
+    ThreatsByUser,
 )
 
 BLUE, LIGHT_BLUE = "#4c78a8", "#a5c0dd"
@@ -30,6 +34,7 @@ GREY, LIGHT_GREY = "#8c8c8c", "#cfcfcf"
 GREEN, ORANGE = "#2ca02c", "#ff7f0e"
 INK = "#222222"
 SERIES = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#ff9da6", "#bab0ac")
+SEVERITY_COLORS = {"critical": "#b2182b", "error": "#f58518", "warning": "#eeca3b", "info": "#4c78a8"}
 STAGE_COLORS = {"bronze": "#b07d48", "silver": "#9aa5b1", "check": "#72b7b2", "gold": "#e3b505"}
 WIDTH = 7.0  # inches; the page scales the SVG to its column
 
@@ -375,6 +380,129 @@ def cost_chart(cost: DailyCost, name: str, title: str) -> str:
         ax.set_ylabel("estimated cost")
         ax.margins(y=0.15)
         return to_svg(fig, name, title)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# detections
+
+
+def alerts_chart(alerts: AlertsBySeverity, name: str, title: str) -> str:
+    marks = _Marks()
+    with _figure(2.8) as (fig, (ax,)):
+        xs = list(range(len(alerts.days)))
+        bottom = [0] * len(xs)
+        for i, severity in enumerate(alerts.severities):
+            values = alerts.counts[severity]
+            color = SEVERITY_COLORS.get(severity, SERIES[(i + 4) % len(SERIES)])
+            marks(ax.bar(xs, values, bottom=bottom, width=0.6, color=color, label=_label(severity)))
+            bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+        for x, total in zip(xs, bottom, strict=True):
+            ax.text(x, total, f"{total:,}", ha="center", va="bottom", fontsize=7.5, color="#444444")
+        step = max(1, len(xs) // 10)
+        ax.set_xticks(xs[::step], [_day_label(d) for d in alerts.days][::step])
+        ax.set_xlim(-0.6, max(len(xs), 2) - 0.4)
+        ax.grid(axis="x", visible=False)
+        ax.set_ylabel("alerts (site-local day)")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.margins(y=0.15)
+        ax.legend(loc="upper left", title="severity", title_fontsize=8)
+        return to_svg(fig, name, title)
+
+
+def threats_chart(threats: ThreatsByUser, name: str, title: str) -> str:
+    users = list(reversed(threats.users))  # most alerts on top
+    marks = _Marks()
+    with _figure(0.26 * len(users) + 1.0) as (fig, (ax,)):
+        ys = list(range(len(users)))
+        marks(ax.barh(ys, [u.alerts for u in users], height=0.6, color=RED))
+        for y, u in zip(ys, users, strict=True):
+            ax.text(
+                u.alerts,
+                y,
+                f" {u.alerts:,}  ({u.threat_share:.0%} of {u.frames:,} frames)",
+                va="center",
+                fontsize=7.5,
+                color="#444444",
+            )
+        ax.set_yticks(ys, [u.user_id for u in users])
+        ax.grid(axis="y", visible=False)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("alerts (label: share of the user's frames in alerted episodes)")
+        ax.margins(x=0.35)
+        return to_svg(fig, name, title)
+
+
+def suppressed_chart(suppressed: SuppressedMatches, name: str, title: str) -> str:
+    reasons = list(reversed(suppressed.reasons))
+    marks = _Marks()
+    with _figure(0.32 * len(reasons) + 1.2) as (fig, (ax,)):
+        ys = list(range(len(reasons)))
+        left = [0] * len(reasons)
+        for i, rule in enumerate(suppressed.rules):
+            values = [by_rule.get(rule, 0) for _, _, by_rule in reasons]
+            label = _label(suppressed.rule_label(rule))
+            marks(ax.barh(ys, values, left=left, height=0.6, color=SERIES[i % len(SERIES)], label=label))
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        for y, (_, total, _) in zip(ys, reasons, strict=True):
+            ax.text(total, y, f" {total:,}", va="center", fontsize=7.5, color="#444444")
+        ax.set_yticks(ys, [reason for reason, _, _ in reasons])
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel("matching frames that did not alert")
+        ax.margins(x=0.12)
+        fig.legend(loc="outside lower center", ncols=min(len(suppressed.rules), 2))
+        return to_svg(fig, name, title)
+
+
+def health_chart(health: DeviceHealth, name: str, title: str) -> str:
+    cameras = health.cameras  # a camera without a silence (one frame in all) sits at 0 minutes
+    marks = _Marks()
+    with _figure(3.2) as (fig, (ax,)):
+        for flagged, color, label in ((False, BLUE, "fine every day"), (True, RED, "needed attention")):
+            group = [c for c in cameras if c.needs_attention == flagged]
+            if group:
+                marks(
+                    ax.scatter(
+                        [c.longest_silence_minutes or 0.0 for c in group],
+                        [c.invalid_share for c in group],
+                        s=18,
+                        color=color,
+                        alpha=0.75,
+                        edgecolors="none",
+                        label=f"{label} ({len(group)})",
+                    )
+                )
+        if health.silence_alert_minutes is not None:
+            marks(ax.axvline(health.silence_alert_minutes, color=INK, linestyle="--", linewidth=1))
+            ax.text(
+                health.silence_alert_minutes,
+                1.0,
+                f" silence_alert_minutes {health.silence_alert_minutes:g}",
+                transform=ax.get_xaxis_transform(),
+                va="top",
+                fontsize=7,
+            )
+        if health.invalid_alert_share is not None:
+            marks(ax.axhline(health.invalid_alert_share, color=INK, linestyle=":", linewidth=1))
+            ax.text(
+                1.0,
+                health.invalid_alert_share,
+                f"invalid_alert_share {health.invalid_alert_share:g} ",
+                transform=ax.get_yaxis_transform(),
+                ha="right",
+                va="bottom",
+                fontsize=7,
+            )
+        ax.set_ylim(-0.04, 1.06)
+        ax.set_xlim(left=0)
+        _percent_axis(ax)
+        ax.set_xlabel("longest silence, minutes (the worst day)")
+        ax.set_ylabel("invalid images (the whole period)")
+        fig.legend(loc="outside lower center", ncols=2, title="cameras", title_fontsize=8)
+        return to_svg(fig, name, title)
+
+
+def _day_label(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -454,6 +454,274 @@ def money(value: float) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------------
+# detections
+
+SEVERITY_ORDER = ("critical", "error", "warning", "info")  # most urgent first; anything else follows
+
+
+def _severity_key(severity: str) -> tuple[int, str]:
+    return (SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER), severity)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class AlertsBySeverity:
+    days: list[date]  # every site-local day with an alert or a matching frame, in order
+    severities: list[str]  # most urgent first
+    counts: dict[str, list[int]]  # severity -> alerts per day (as ``days``)
+    alerts: int
+    episodes: int  # per day, from the daily threat report: an episode crossing midnight counts on both days
+    reading: str
+
+
+def alerts_by_severity(alert_rows: Iterable[Row], report_rows: Iterable[Row] = ()) -> AlertsBySeverity | None:
+    """Alerts per site-local day and severity (``alert_rows``: local_date, severity, alerts, as the loader
+    aggregates ``alerts``), with the episodes of the daily threat report (``report_rows``: local_date, severity,
+    episodes); None when there is no alert."""
+    per: dict[tuple, int] = defaultdict(int)
+    for r in alert_rows:
+        per[(r.get("local_date"), str(r.get("severity") or "unknown"))] += _int(r.get("alerts"))
+    alerts = sum(per.values())
+    if not alerts:
+        return None
+    report_rows = list(report_rows)
+    episodes = sum(_int(r.get("episodes")) for r in report_rows)
+    days = sorted({d for d, _ in per} | {r.get("local_date") for r in report_rows}, key=lambda d: (d is None, d))
+    days = [d for d in days if d is not None] or days
+    severities = sorted({s for (_, s), n in per.items() if n}, key=_severity_key)
+    counts = {s: [per.get((d, s), 0) for d in days] for s in severities}
+    by_severity = ", ".join(f"{sum(counts[s]):,} {s}" for s in severities)
+    per_day = [(sum(counts[s][i] for s in severities), d) for i, d in enumerate(days)]
+    most, busiest = max(per_day, key=lambda x: (x[0], x[1] is not None, x[1]))
+    reading = f"{plural(alerts, 'alert')} ({by_severity})"
+    if episodes:
+        reading += f" from {plural(episodes, 'threat episode')} (counted per day)"
+    reading += f" over {plural(len(days), 'site-local day')}"
+    if len(days) > 1:
+        reading += f"; most on {_day(busiest)} ({most:,})"
+    return AlertsBySeverity(
+        days=days, severities=severities, counts=counts, alerts=alerts, episodes=episodes, reading=reading + "."
+    )
+
+
+@dataclass(frozen=True)
+class UserThreats:
+    user_id: str
+    frames: int
+    alerts: int
+    alert_frames: int
+
+    @property
+    def threat_share(self) -> float:
+        return self.alert_frames / self.frames if self.frames else 0.0
+
+
+@dataclass(frozen=True)
+class ThreatsByUser:
+    users: list[UserThreats]  # the ``top`` users with an alert, most alerts first
+    total_users: int
+    users_alerted: int
+    alerts: int
+    reading: str
+
+
+def threats_by_user(rows: Iterable[Row], top: int = 15) -> ThreatsByUser | None:
+    """Alerts per user (the seed's bar plot of threats per user), from ``threats_by_user``: the ``top`` users
+    with most alerts; None when no user has an alert."""
+    users = [
+        UserThreats(str(r.get("user_id")), _int(r.get("frames")), _int(r.get("alerts")), _int(r.get("alert_frames")))
+        for r in rows
+    ]
+    alerted = sorted((u for u in users if u.alerts), key=lambda u: (-u.alerts, -u.alert_frames, u.user_id))
+    if not alerted:
+        return None
+    alerts = sum(u.alerts for u in alerted)
+    first = alerted[0]
+    reading = (
+        f"{len(alerted):,} of {plural(len(users), 'user')} had an alert ({plural(alerts, 'alert')} in all); "
+        f"most: {first.user_id} with {first.alerts:,} ({percent(first.alerts, alerts)} of all alerts), "
+        f"{first.threat_share:.0%} of its {first.frames:,} frames in alerted episodes"
+    )
+    if len(alerted) > top:
+        reading += f"; the {top} users with most alerts are shown"
+    return ThreatsByUser(
+        users=alerted[:top], total_users=len(users), users_alerted=len(alerted), alerts=alerts, reading=reading + "."
+    )
+
+
+SUPPRESSION_ORDER = ("invalid_image", "area_too_small", "outside_schedule", "below_score", "cooldown")
+
+
+@dataclass(frozen=True)
+class SuppressedMatches:
+    reasons: list[tuple[str, int, dict[int | None, int]]]  # (reason, matches, matches per rule), most first
+    rules: list[int | None]  # rules with a suppressed match, by id
+    rule_names: dict[int, str]
+    matches: int
+    reading: str
+
+    def rule_label(self, rule: int | None) -> str:
+        return rule_label(rule, self.rule_names)
+
+
+def rule_label(rule: int | None, names: Mapping[int, str]) -> str:
+    """``rule 200: Person at night`` (the name from silver ``rules``), or ``rule 200`` when it is unknown."""
+    if rule is None:
+        return "unknown rule"
+    name = names.get(rule)
+    return f"rule {rule}: {name}" if name else f"rule {rule}"
+
+
+def suppressed_matches(rows: Iterable[Row], rule_names: Mapping[int, str] | None = None) -> SuppressedMatches | None:
+    """Matches of a rule that did not alert, by reason and rule (rows: reason, rule_id, matches, as the loader
+    aggregates ``suppressed_matches``); None when nothing was suppressed."""
+    per: dict[str, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        rule = r.get("rule_id")
+        per[str(r.get("reason") or "unknown")][int(rule) if rule is not None else None] += _int(r.get("matches"))
+    reasons = [
+        (reason, sum(by_rule.values()), {rule: n for rule, n in by_rule.items() if n})
+        for reason, by_rule in per.items()
+    ]
+    reasons = [r for r in reasons if r[1]]
+    if not reasons:
+        return None
+    order = {reason: i for i, reason in enumerate(SUPPRESSION_ORDER)}
+    reasons.sort(key=lambda r: (-r[1], order.get(r[0], len(order)), r[0]))
+    rules = sorted({rule for _, _, by_rule in reasons for rule in by_rule}, key=lambda x: (x is None, x or 0))
+    matches = sum(r[1] for r in reasons)
+    names = dict(rule_names or {})
+    reason, n, by_rule = reasons[0]
+    rule, from_rule = max(by_rule.items(), key=lambda kv: (kv[1], -(kv[0] or 0)))
+    reading = (
+        f"{plural(matches, 'matching frame')} did not alert; the commonest reason: {reason} "
+        f"({n:,}, {percent(n, matches)})"
+    )
+    if len(by_rule) > 1:
+        reading += f", {from_rule:,} of them from {rule_label(rule, names)}"
+    else:
+        reading += f", all from {rule_label(rule, names)}"
+    return SuppressedMatches(reasons=reasons, rules=rules, rule_names=names, matches=matches, reading=reading + ".")
+
+
+@dataclass(frozen=True)
+class CameraHealth:
+    user_id: str
+    device_id: str
+    site_id: str | None
+    days: int
+    frames: int
+    invalid_frames: int
+    longest_silence_minutes: float | None
+    silent: bool
+    mostly_invalid: bool
+    days_flagged: int
+    reasons: dict[str, int]  # invalid frames by validation reason, most first
+
+    @property
+    def camera(self) -> str:
+        return f"{self.user_id} / {self.device_id}"
+
+    @property
+    def invalid_share(self) -> float:
+        return self.invalid_frames / self.frames if self.frames else 0.0
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.days_flagged > 0
+
+
+@dataclass(frozen=True)
+class DeviceHealth:
+    cameras: list[CameraHealth]  # every camera, by user and device
+    flagged: list[CameraHealth]  # needed attention on some day: mostly invalid (by share), then longest silence
+    frames: int
+    invalid_frames: int
+    silence_alert_minutes: float | None
+    invalid_alert_share: float | None
+    reading: str
+
+
+def device_health(
+    rows: Iterable[Row],
+    reasons: Iterable[Row] = (),
+    silence_alert_minutes: float | None = None,
+    invalid_alert_share: float | None = None,
+) -> DeviceHealth | None:
+    """Each camera over the period (rows: one per user_id and device_id, as the loader aggregates
+    ``device_health``: days, frames, invalid_frames, longest_silence_minutes, silent, mostly_invalid,
+    days_flagged), with its invalid frames by reason (``reasons``: user_id, device_id, reason, frames)."""
+    by_camera: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for r in reasons:
+        key = (str(r.get("user_id")), str(r.get("device_id")))
+        by_camera[key][str(r.get("reason"))] = by_camera[key].get(str(r.get("reason")), 0) + _int(r.get("frames"))
+    cameras = []
+    for r in rows:
+        key = (str(r.get("user_id")), str(r.get("device_id")))
+        silence = r.get("longest_silence_minutes")
+        cameras.append(
+            CameraHealth(
+                user_id=key[0],
+                device_id=key[1],
+                site_id=str(r["site_id"]) if r.get("site_id") is not None else None,
+                days=_int(r.get("days")),
+                frames=_int(r.get("frames")),
+                invalid_frames=_int(r.get("invalid_frames")),
+                longest_silence_minutes=float(silence) if silence is not None else None,
+                silent=bool(r.get("silent")),
+                mostly_invalid=bool(r.get("mostly_invalid")),
+                days_flagged=_int(r.get("days_flagged")),
+                reasons=dict(sorted(by_camera.get(key, {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+            )
+        )
+    if not cameras:
+        return None
+    cameras.sort(key=lambda c: (c.user_id, c.device_id))
+    flagged = sorted(
+        (c for c in cameras if c.needs_attention),
+        key=lambda c: (
+            not c.mostly_invalid,
+            -c.invalid_share if c.mostly_invalid else 0.0,
+            -(c.longest_silence_minutes or 0.0),
+            c.camera,
+        ),
+    )
+    frames = sum(c.frames for c in cameras)
+    invalid = sum(c.invalid_frames for c in cameras)
+    reading = (
+        f"{plural(frames, 'frame')} from {plural(len(cameras), 'camera')}, {invalid:,} of them invalid images "
+        f"({percent(invalid, frames)}); "
+    )
+    if flagged:
+        silent = sum(1 for c in flagged if c.silent)
+        mostly = sum(1 for c in flagged if c.mostly_invalid)
+        reading += f"{len(flagged):,} camera{'s' if len(flagged) != 1 else ''} needed attention ({silent:,} silent"
+        reading += f" for over {silence_alert_minutes:g} minutes" if silence_alert_minutes is not None else ""
+        reading += f", {mostly:,} with mostly invalid images)"
+        quietest = max(
+            (c for c in cameras if c.longest_silence_minutes is not None),
+            key=lambda c: (c.longest_silence_minutes, c.camera),
+            default=None,
+        )
+        if quietest is not None:
+            reading += f"; longest silence: {quietest.camera} ({quietest.longest_silence_minutes:,.0f} minutes)"
+    else:
+        reading += "no camera needed attention"
+    return DeviceHealth(
+        cameras=cameras,
+        flagged=flagged,
+        frames=frames,
+        invalid_frames=invalid,
+        silence_alert_minutes=silence_alert_minutes,
+        invalid_alert_share=invalid_alert_share,
+        reading=reading + ".",
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
 # the run history
 
 

@@ -1,5 +1,7 @@
 """The report's queries: the rows it needs from the lake, through :func:`visionlake.sql.connect` (DuckDB over
-each table's committed Delta snapshot). Only the tables the lake has are queried."""
+each table's committed Delta snapshot). Only the tables the lake has are queried. Tables that grow with the
+traffic (detections' alerts, suppressed matches, device health) are aggregated here, in SQL, to what the charts
+draw: the rows stored under such a table's name are those aggregates, not its rows."""
 
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ class LakeRows:
     ocr_below: int = 0
     ocr_median: float | None = None
     quarantine: list[dict] = field(default_factory=list)  # source, reason, records
+    invalid_reasons: list[dict] = field(default_factory=list)  # detections: user_id, device_id, reason, frames
+    rule_names: dict[int, str] = field(default_factory=dict)  # detections: rule_id -> name (latest version)
+    silence_alert_minutes: float | None = None  # detections.silence_alert_minutes
+    invalid_alert_share: float | None = None  # detections.invalid_alert_share
 
 
 QUERIES = {
@@ -33,11 +39,35 @@ QUERIES = {
     "gold_face_validation_response_codes": "SELECT * FROM {t}",
     "gold_alpr_daily_camera_stats": "SELECT * FROM {t}",
     "gold_alpr_daily_processing": "SELECT * FROM {t}",
+    # detections: alerts per site-local day and severity; the daily threat report per day and severity
+    "gold_detections_alerts": "SELECT local_date, severity, count(*) AS alerts FROM {t} GROUP BY ALL",
+    "gold_detections_daily_threat_report": "SELECT local_date, severity, sum(alerts)::BIGINT AS alerts, "
+    "sum(episodes)::BIGINT AS episodes, sum(frames)::BIGINT AS frames FROM {t} GROUP BY ALL",
+    "gold_detections_threats_by_user": "SELECT * FROM {t}",  # one row per user
+    "gold_detections_suppressed_matches": "SELECT reason, rule_id, sum(matches)::BIGINT AS matches FROM {t} "
+    "GROUP BY ALL",
+    # one row per camera (user_id, device_id) over every day of the table
+    "gold_detections_device_health": "SELECT user_id, device_id, max(site_id) AS site_id, count(*) AS days, "
+    "sum(frames)::BIGINT AS frames, sum(invalid_frames)::BIGINT AS invalid_frames, "
+    "max(longest_silence_minutes) AS longest_silence_minutes, coalesce(bool_or(silent), false) AS silent, "
+    "coalesce(bool_or(mostly_invalid), false) AS mostly_invalid, "
+    "count(*) FILTER (WHERE needs_attention) AS days_flagged, max(event_date) AS last_date "
+    "FROM {t} GROUP BY user_id, device_id",
     "_runs": "SELECT * FROM {t}",
 }
+INVALID_REASONS = (
+    "SELECT user_id, device_id, e.key AS reason, sum(e.value)::BIGINT AS frames FROM (SELECT user_id, device_id, "
+    "unnest(map_entries(invalid_by_reason)) AS e FROM gold_detections_device_health) GROUP BY ALL"
+)
 
 
-def load(lake: str, storage: StorageSettings, low_confidence_threshold: float) -> LakeRows:
+def load(
+    lake: str,
+    storage: StorageSettings,
+    low_confidence_threshold: float,
+    silence_alert_minutes: float | None = None,
+    invalid_alert_share: float | None = None,
+) -> LakeRows:
     """Query ``lake`` for everything the report shows.
 
     Raises:
@@ -48,12 +78,22 @@ def load(lake: str, storage: StorageSettings, low_confidence_threshold: float) -
     con = connect(lake, storage)
     try:
         tables = table_names(con)
-        data = LakeRows(tables=tables, ocr_threshold=low_confidence_threshold)
+        data = LakeRows(
+            tables=tables,
+            ocr_threshold=low_confidence_threshold,
+            silence_alert_minutes=silence_alert_minutes,
+            invalid_alert_share=invalid_alert_share,
+        )
         for table, statement in QUERIES.items():
             if table in tables:
                 data.rows[table] = con.sql(statement.format(t=table)).to_arrow_table().to_pylist()
         if "silver_alpr_plates" in tables:
             _ocr(con, data, low_confidence_threshold)
+        if "gold_detections_device_health" in tables:
+            data.invalid_reasons = con.sql(INVALID_REASONS).to_arrow_table().to_pylist()
+        if "silver_detections_rules" in tables:
+            names = con.sql("SELECT rule_id, arg_max(name, version) FROM silver_detections_rules GROUP BY rule_id")
+            data.rule_names = {int(rule): str(name) for rule, name in names.fetchall() if rule is not None}
         for table in tables:
             if table.startswith("quarantine_"):
                 source = table.removeprefix("quarantine_")

@@ -23,7 +23,15 @@ ALPR_TABLES = {
     "cost": "gold_alpr_daily_processing",
     "plates": "silver_alpr_plates",
 }
-CHARTED_SOURCES = ("face_validation", "alpr")
+DETECTIONS_TABLES = {
+    "alerts": "gold_detections_alerts",
+    "report": "gold_detections_daily_threat_report",
+    "users": "gold_detections_threats_by_user",
+    "suppressed": "gold_detections_suppressed_matches",
+    "health": "gold_detections_device_health",
+}
+CHARTED_SOURCES = ("face_validation", "alpr", "detections")
+FLAGGED_CAMERAS_SHOWN = 12
 
 
 @dataclass
@@ -31,6 +39,7 @@ class Section:
     id: str
     title: str
     intro: str
+    lead: str = ""  # the section's key figures, under the intro
     parts: list[str] = field(default_factory=list)  # HTML blocks: figures, notes, tables
     charts: list[str] = field(default_factory=list)  # the ids of its figures
 
@@ -44,7 +53,7 @@ class Page:
 
 def render(rows: LakeRows, lake: str, generated_at: datetime) -> Page | None:
     """The report of what ``rows`` hold; None when the lake has none of the tables the report shows."""
-    sections = [s for s in (_face(rows), _alpr(rows), _runs(rows)) if s is not None]
+    sections = [s for s in (_face(rows), _alpr(rows), _detections(rows), _runs(rows)) if s is not None]
     if not sections:
         return None
     html = _page(sections, rows, lake, generated_at)
@@ -196,6 +205,148 @@ def _alpr(rows: LakeRows) -> Section | None:
     return section
 
 
+def _detections(rows: LakeRows) -> Section | None:
+    if not any(t in rows.tables for t in DETECTIONS_TABLES.values()):
+        return None
+    section = Section(
+        id="detections",
+        title="detections",
+        intro="Security-camera object detections: the alerts the threat rules raised, the users they concern, the "
+        "matches that did not alert and why, and the cameras that need attention (silent too long, or mostly "
+        "invalid images). Users and cameras appear under the collector's account and equipment ids.",
+    )
+    report_rows = rows.rows.get(DETECTIONS_TABLES["report"], [])
+    episodes = sum(int(r.get("episodes") or 0) for r in report_rows)
+    alerts_total: int | None = None
+    table = DETECTIONS_TABLES["alerts"]
+    if table in rows.tables:
+        alerts = data.alerts_by_severity(rows.rows.get(table, []), report_rows)
+        alerts_total = alerts.alerts if alerts else 0
+        if alerts:
+            _chart(
+                section,
+                "det-alerts",
+                "Alerts per day by severity",
+                alerts,
+                charts.alerts_chart,
+                alerts.reading,
+            )
+        else:
+            episodes_text = f" ({data.plural(episodes, 'threat episode')}, none alerted)" if episodes else ""
+            _note(section, f"No alert in {table} yet{episodes_text}.")
+    table = DETECTIONS_TABLES["users"]
+    if table in rows.tables:
+        user_rows = rows.rows.get(table, [])
+        threats = data.threats_by_user(user_rows)
+        if threats:
+            _chart(
+                section,
+                "det-threats",
+                "Threats per user: alerts of each user with one"
+                + (f" (the {len(threats.users)} with most)" if threats.users_alerted > len(threats.users) else ""),
+                threats,
+                charts.threats_chart,
+                threats.reading,
+            )
+        else:
+            _note(section, f"No user has had an alert yet ({data.plural(len(user_rows), 'user')} in {table}).")
+    table = DETECTIONS_TABLES["suppressed"]
+    if table in rows.tables:
+        suppressed = data.suppressed_matches(rows.rows.get(table, []), rows.rule_names)
+        if suppressed:
+            _chart(
+                section,
+                "det-suppressed",
+                "Matches that did not alert, by reason and rule",
+                suppressed,
+                charts.suppressed_chart,
+                suppressed.reading,
+            )
+        else:
+            _note(section, f"No match was suppressed ({table} has no rows).")
+    health = None
+    table = DETECTIONS_TABLES["health"]
+    if table in rows.tables:
+        health = data.device_health(
+            rows.rows.get(table, []), rows.invalid_reasons, rows.silence_alert_minutes, rows.invalid_alert_share
+        )
+        if health:
+            _chart(
+                section,
+                "det-health",
+                "Camera health: longest silence and invalid images",
+                health,
+                charts.health_chart,
+                health.reading,
+            )
+            section.parts.append(_cameras_table(health))
+        else:
+            _note(section, _empty(table))
+    section.lead = _detections_lead(rows, health, alerts_total, episodes)
+    return section
+
+
+def _detections_lead(rows: LakeRows, health: data.DeviceHealth | None, alerts: int | None, episodes: int) -> str:
+    """Frames, invalid share, quarantined files, alerts, episodes and cameras needing attention, as one line."""
+    parts = []
+    if health is not None:
+        parts.append(
+            f"{health.frames:,} frames analysed, {health.invalid_frames:,} of them invalid images "
+            f"({data.percent(health.invalid_frames, health.frames)})"
+        )
+    quarantined = sum(int(q.get("records") or 0) for q in rows.quarantine if q.get("source") == "detections")
+    if "quarantine_detections" in rows.tables:
+        parts.append(f"{quarantined:,} file{'s' if quarantined != 1 else ''} quarantined")
+    if alerts is not None:
+        parts.append(
+            f"{alerts:,} alert{'s' if alerts != 1 else ''} from {episodes:,} threat episodes (counted per day)"
+        )
+    if health is not None:
+        parts.append(f"{len(health.flagged):,} of {len(health.cameras):,} cameras needed attention")
+    return "; ".join(parts) + "." if parts else ""
+
+
+def _cameras_table(health: data.DeviceHealth) -> str:
+    head = "".join(
+        f"<th{' class=num' if n else ''}>{h}</th>"
+        for h, n in (
+            ("camera (user / device)", 0),
+            ("site", 0),
+            ("why", 0),
+            ("days flagged", 1),
+            ("frames", 1),
+            ("invalid", 1),
+            ("longest silence (min)", 1),
+            ("invalid images by reason", 0),
+        )
+    )
+    shown = health.flagged[:FLAGGED_CAMERAS_SHOWN]
+    lines = []
+    for c in shown:
+        why = " and ".join(w for w, flag in (("mostly invalid", c.mostly_invalid), ("silent", c.silent)) if flag)
+        silence = "" if c.longest_silence_minutes is None else f"{c.longest_silence_minutes:,.0f}"
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in c.reasons.items())
+        lines.append(
+            "<tr>"
+            + f"<td>{escape(c.camera)}</td><td>{escape(c.site_id or '')}</td><td>{escape(why)}</td>"
+            + f'<td class="num">{c.days_flagged:,} of {c.days:,}</td><td class="num">{c.frames:,}</td>'
+            + f'<td class="num">{c.invalid_share:.0%}</td><td class="num">{silence}</td>'
+            + f"<td>{escape(reasons)}</td></tr>"
+        )
+    if not shown:
+        caption = "No camera needed attention."
+    else:
+        more = len(health.flagged) - len(shown)
+        caption = (
+            f"Cameras that needed attention ({len(health.flagged)} of {len(health.cameras)}), mostly invalid first, "
+            "then the longest silent" + (f"; {more} more not shown" if more else "")
+        )
+    return (
+        f'<table class="data" id="detections-cameras"><caption>{escape(caption)}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{chr(10).join(lines)}\n</tbody></table>"
+    )
+
+
 def _runs(rows: LakeRows) -> Section | None:
     if "_runs" not in rows.tables:
         return None
@@ -293,11 +444,13 @@ figure.chart h3 { margin: 0 0 6px; font-size: 14px; }
 figure.chart svg { display: block; width: 100%; height: auto; }
 figcaption.reading { margin-top: 6px; padding-top: 6px; border-top: 1px solid var(--rule); font-size: 13px; }
 p.note { color: var(--muted); font-style: italic; }
-table.runs { border-collapse: collapse; background: #fff; margin-top: 16px; font-size: 12.5px; }
-table.runs caption { text-align: left; font-weight: 600; padding: 4px 0; }
-table.runs th, table.runs td { padding: 3px 10px; border-bottom: 1px solid var(--rule); text-align: left; }
-table.runs .num { text-align: right; font-variant-numeric: tabular-nums; }
-table.runs th { background: #eef1f4; }
+section .lead { margin: 4px 0 12px; font-weight: 600; max-width: 70em; }
+table.runs, table.data { border-collapse: collapse; background: #fff; margin-top: 16px; font-size: 12.5px; }
+table.runs caption, table.data caption { text-align: left; font-weight: 600; padding: 4px 0; }
+table.runs th, table.runs td, table.data th, table.data td { padding: 3px 10px; border-bottom: 1px solid var(--rule);
+  text-align: left; }
+table.runs .num, table.data .num { text-align: right; font-variant-numeric: tabular-nums; }
+table.runs th, table.data th { background: #eef1f4; }
 td.status-failed, td.status-interrupted { color: var(--accent); font-weight: 600; }
 footer { color: var(--muted); font-size: 12px; padding: 0 32px 24px; }
 """
@@ -313,7 +466,9 @@ def _page(sections: list[Section], rows: LakeRows, lake: str, generated_at: date
         others = [p for p in s.parts if not p.startswith("<figure")]
         body.append(
             f'<section id="{escape(s.id)}" class="source">\n<h2>{escape(s.title)}</h2>\n'
-            f'<p class="intro">{escape(s.intro)}</p>\n<div class="grid">\n'
+            f'<p class="intro">{escape(s.intro)}</p>\n'
+            + (f'<p class="lead">{escape(s.lead)}</p>\n' if s.lead else "")
+            + '<div class="grid">\n'
             + "\n".join(figures)
             + "\n</div>\n"
             + "\n".join(others)

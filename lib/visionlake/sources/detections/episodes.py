@@ -17,6 +17,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import WindowSpec
 
+from visionlake.sources.detections.schema import UNTAGGED
+
 KEY = ["user_id", "device_id", "rule_id"]  # the episodes of one camera and one rule
 ORDER = ["captured_at", "frame_key"]  # time order of matches (frame_key breaks ties)
 FRAME_COLUMNS = [
@@ -81,7 +83,8 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
     """One row per (frame, rule) whose objects satisfy the rule.
 
     ``objects``: silver objects (frame_key, label, score, area_fraction, the frame columns and ingested_at).
-    ``rules``: one row per rule version (rules.RULES_SCHEMA); broadcast. The rule version is the one valid at
+    ``rules``: one row per rule version (rules.RULES_SCHEMA); broadcast. A null user_id or device_id (an
+    untagged, hence invalid, frame) becomes ``(untagged)``. The rule version is the one valid at
     the frame's ingested_at; scope lists, when set, must hold the frame's user, device and site.
     Returns ``MATCH_COLUMNS``: labels_matched (sorted rule labels present in the frame), frame_score (ALL:
     lowest of the rule labels' best scores; ANY: highest over the matched labels) and max_area_fraction
@@ -89,8 +92,10 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
     """
     rule_labels = F.broadcast(rules.select(F.explode("labels").alias("label")).distinct())
     frame_columns = [*FRAME_COLUMNS, "ingested_at"]
+    # an untagged frame (an invalid image) still has its matches explained: under the user / device (untagged)
+    tagged = objects.withColumns({c: F.coalesce(c, F.lit(UNTAGGED)) for c in ("user_id", "device_id")})
     per_label = (
-        objects.join(rule_labels, "label", "left_semi")
+        tagged.join(rule_labels, "label", "left_semi")
         .repartition("frame_key")  # one shuffle for both aggregations below
         .groupBy(*frame_columns, "label")
         .agg(F.max("score").alias("best_score"), F.max("area_fraction").alias("max_area"))

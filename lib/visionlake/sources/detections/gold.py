@@ -10,8 +10,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from visionlake.sources.detections.schema import UNTAGGED
+
 TOP_LABELS = 3
-UNTAGGED = "(untagged)"  # device_health's user_id / device_id of frames whose envelope names none
 
 
 def local_date(captured_at: Column, offset_min: Column) -> Column:

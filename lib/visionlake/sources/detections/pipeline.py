@@ -99,11 +99,12 @@ class _Run(SourceRun):
         self.done(record)
 
     def _known_keys(self) -> DataFrame | None:
-        """frame_key of every frame silver holds (valid or not), or None on a full refresh / a new lake."""
+        """frame_key and source_path of every frame silver holds (valid or not); None on a full refresh or a new
+        lake."""
         if self.full_refresh:
             return None
         found = [
-            delta.read_table(self.spark, self.loc("silver", name), self.storage).select("frame_key")
+            delta.read_table(self.spark, self.loc("silver", name), self.storage).select("frame_key", "source_path")
             for name in ("frames", "invalid_images")
             if delta.version(self.loc("silver", name), self.storage) is not None
         ]
@@ -128,17 +129,18 @@ class _Run(SourceRun):
         )
         known = self._known_keys()
         if known is not None:
-            # a byte-identical copy, with the same folder and name, of a frame silver already holds (read from
-            # another input root): quarantined, so that a frame is counted once
-            seen = known.select("frame_key", F.lit(True).alias("_seen"))
-            duplicate = F.col("reason").isNull() & F.col("_seen").isNotNull()
+            # a byte-identical copy, with the same folder and name, of a frame silver already holds from another
+            # file (read from another input root): quarantined, so that a frame is counted once. The same file
+            # is no copy: a run killed between two silver tables' commits left its frames in one of them.
+            seen = known.select("frame_key", F.col("source_path").alias("_seen"))
+            duplicate = F.col("reason").isNull() & F.col("_seen").isNotNull() & (F.col("_seen") != F.col("source_path"))
             base = (
                 base.join(seen, "frame_key", "left")
                 .withColumns(
                     {
                         "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
                         "detail": F.when(
-                            duplicate, F.lit("same folder, name and content as a frame already in silver")
+                            duplicate, F.concat(F.lit("same folder, name and content as "), "_seen")
                         ).otherwise(F.col("detail")),
                     }
                 )

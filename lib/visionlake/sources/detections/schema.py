@@ -33,6 +33,7 @@ LABEL_MAP: dict[int, str] = {
 }
 LABELS = tuple(LABEL_MAP.values())  # the labels a rule may name
 LABEL_ALIASES = {"raccoon": "racoon"}  # spellings detectors use for the same class
+UNTAGGED = "(untagged)"  # the user_id / device_id of gold rows about frames whose envelope names none
 
 IMAGE = T.StructType(
     [
