@@ -91,17 +91,16 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
     (largest area_fraction of the objects of the matched labels).
     """
     rule_labels = F.broadcast(rules.select(F.explode("labels").alias("label")).distinct())
-    frame_columns = [*FRAME_COLUMNS, "ingested_at"]
     # an untagged frame (an invalid image) still has its matches explained: under the user / device (untagged)
     tagged = objects.withColumns({c: F.coalesce(c, F.lit(UNTAGGED)) for c in ("user_id", "device_id")})
-    per_label = (
+    # one aggregation, keyed by frame_key alone (the frame's other columns are the same on all its objects)
+    frames = (
         tagged.join(rule_labels, "label", "left_semi")
-        .repartition("frame_key")  # one shuffle for both aggregations below
-        .groupBy(*frame_columns, "label")
-        .agg(F.max("score").alias("best_score"), F.max("area_fraction").alias("max_area"))
-    )
-    frames = per_label.groupBy(*frame_columns).agg(
-        F.map_from_entries(F.collect_list(F.struct("label", F.struct("best_score", "max_area")))).alias("_found")
+        .groupBy("frame_key")
+        .agg(
+            *[F.first(c).alias(c) for c in [*FRAME_COLUMNS[1:], "ingested_at"]],
+            F.collect_list(F.struct("label", "score", "area_fraction")).alias("_objects"),
+        )
     )
     r = F.broadcast(rules).alias("r")
     f = frames.alias("f")
@@ -113,8 +112,16 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
         & (F.col("r.scope_devices").isNull() | F.array_contains("r.scope_devices", F.col("f.device_id")))
         & (F.col("r.scope_sites").isNull() | F.array_contains("r.scope_sites", F.col("f.site_id")))
     )
-    found = F.col("_found")
-    matched = F.array_sort(F.filter("r.labels", lambda label: found[label].isNotNull()))
+
+    def found(label: Column) -> Column:
+        """The best score and the largest area of the frame's objects with ``label`` (nulls when none)."""
+        mine = F.filter("_objects", lambda o: o["label"] == label)
+        return F.struct(
+            label.alias("label"),
+            F.array_max(F.transform(mine, lambda o: o["score"])).alias("best_score"),
+            F.array_max(F.transform(mine, lambda o: o["area_fraction"])).alias("max_area"),
+        )
+
     is_all = F.upper("r.quantifier") == "ALL"
     pairs = f.join(r, in_version & in_scope, "inner").select(
         *[F.col(f"f.{c}") for c in FRAME_COLUMNS],
@@ -125,18 +132,18 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
         "r.min_area_fraction",
         "r.windows",
         "r.cooldown_minutes",
-        F.col("r.labels").alias("_rule_labels"),
         is_all.alias("_is_all"),
-        matched.alias("labels_matched"),
-        found,
+        F.size(F.array_distinct("r.labels")).alias("_needed"),
+        F.filter(
+            F.transform(F.array_sort(F.array_distinct("r.labels")), found), lambda x: x["best_score"].isNotNull()
+        ).alias("_found"),
     )
-    best = F.transform("labels_matched", lambda label: found[label]["best_score"])
-    area = F.transform("labels_matched", lambda label: found[label]["max_area"])
-    satisfied = F.when(
-        F.col("_is_all"), F.size("labels_matched") == F.size(F.array_distinct("_rule_labels"))
-    ).otherwise(F.size("labels_matched") > 0)
+    best = F.transform("_found", lambda x: x["best_score"])
+    area = F.transform("_found", lambda x: x["max_area"])
+    satisfied = F.when(F.col("_is_all"), F.size("_found") == F.col("_needed")).otherwise(F.size("_found") > 0)
     return pairs.where(satisfied).select(
-        *MATCH_COLUMNS[:-2],
+        *MATCH_COLUMNS[:-3],
+        F.transform("_found", lambda x: x["label"]).alias("labels_matched"),
         F.when(F.col("_is_all"), F.array_min(best)).otherwise(F.array_max(best)).alias("frame_score"),
         F.array_max(area).alias("max_area_fraction"),
     )
@@ -219,34 +226,41 @@ def decide(matches: DataFrame, gap_seconds: float) -> DataFrame:
     null if it never did) and decision.
     ``matches`` is evaluated twice (the per-key cooldown fold is joined back): persist it if it is costly.
     """
-    # one shuffle by KEY serves every window and aggregation below (their partitions are finer than KEY)
-    data = matches.repartition(*KEY).withColumn("_pre", _pre_reason()).withColumn("_eligible", F.col("_pre").isNull())
-    by_key = Window.partitionBy(*KEY, "_eligible").orderBy(*ORDER)
+    # Only eligible matches form episodes (most matches of a busy rule are usually outside its schedule): the
+    # others get their reason at once and skip the windows. One shuffle by KEY serves every window and
+    # aggregation of the eligible ones (their partitions are finer than KEY).
+    local_day = F.floor(_local_micros() / F.lit(_MICROS_PER_DAY)).cast(T.IntegerType())
+    local_date = F.date_add(F.lit("1970-01-01").cast(T.DateType()), local_day).alias("local_date")
+    pre = matches.withColumn("_pre", _pre_reason())
+    suppressed = pre.where(F.col("_pre").isNotNull()).select(
+        *MATCH_COLUMNS,
+        local_date,
+        F.lit(None).cast(T.StringType()).alias("episode_start_key"),
+        F.lit(None).cast(T.TimestampType()).alias("episode_passed_at"),
+        F.col("_pre").alias("decision"),
+    )
+    data = pre.where(F.col("_pre").isNull()).repartition(*KEY)
+    by_key = Window.partitionBy(*KEY).orderBy(*ORDER)
     previous = F.lag("captured_at").over(by_key)
     gap = (F.unix_micros("captured_at") - F.unix_micros(previous)) / F.lit(1_000_000.0)
     is_new = previous.isNull() | (gap > F.lit(float(gap_seconds)))
     data = data.withColumn("_new", is_new.cast(T.LongType())).withColumn(
-        "_episode_no",
-        F.when(
-            F.col("_eligible"), F.sum("_new").over(by_key.rowsBetween(Window.unboundedPreceding, Window.currentRow))
-        ),
+        "_episode_no", F.sum("_new").over(by_key.rowsBetween(Window.unboundedPreceding, Window.currentRow))
     )
     in_episode = Window.partitionBy(*KEY, "_episode_no").orderBy(*ORDER)
     so_far = in_episode.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     whole = in_episode.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    episode = F.col("_episode_no").isNotNull()
     data = (
-        data.withColumn("episode_start_key", F.when(episode, F.first("frame_key").over(so_far)))
+        data.withColumn("episode_start_key", F.first("frame_key").over(so_far))
         .withColumn("_min_score", F.first("min_score").over(so_far))
         .withColumn("_cooldown", F.first("cooldown_minutes").over(so_far))
     )
     passes = _passes(F.col("frame_score"), F.col("_min_score"), so_far)
     data = data.withColumn("_passed_at", F.when(passes, F.col("captured_at"))).withColumn(
-        "episode_passed_at", F.when(episode, F.min("_passed_at").over(whole))
+        "episode_passed_at", F.min("_passed_at").over(whole)
     )
     episodes = (
-        data.where(episode)
-        .groupBy(*KEY, "_episode_no")
+        data.groupBy(*KEY, "_episode_no")
         .agg(
             F.min(F.unix_micros("captured_at")).alias("start_us"),
             F.max(F.unix_micros("captured_at")).alias("last_us"),
@@ -257,22 +271,17 @@ def decide(matches: DataFrame, gap_seconds: float) -> DataFrame:
         )
         .withColumnRenamed("_episode_no", "episode_no")
     )
-    local_day = F.floor(_local_micros() / F.lit(_MICROS_PER_DAY)).cast(T.IntegerType())
-    decision = F.coalesce(
-        F.col("_pre"),
+    decision = (
         F.when(F.col("episode_passed_at").isNull(), F.lit("below_score"))
         .when(~F.element_at("_alerted", F.col("_episode_no").cast(T.IntegerType())), F.lit("cooldown"))
-        .otherwise(F.lit(ALERT)),
+        .otherwise(F.lit(ALERT))
     )
     # joined on KEY alone: both sides are already partitioned by KEY (eligible matches have a user and a device:
     # frames without them are invalid images)
-    return data.join(_alerted_episodes(episodes), KEY, "left").select(
-        *MATCH_COLUMNS,
-        F.date_add(F.lit("1970-01-01").cast(T.DateType()), local_day).alias("local_date"),
-        "episode_start_key",
-        "episode_passed_at",
-        decision.alias("decision"),
+    decided = data.join(_alerted_episodes(episodes), KEY, "left").select(
+        *MATCH_COLUMNS, local_date, "episode_start_key", "episode_passed_at", decision.alias("decision")
     )
+    return decided.unionByName(suppressed)
 
 
 def build_alerts(decided: DataFrame) -> DataFrame:
