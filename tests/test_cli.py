@@ -211,3 +211,39 @@ def test_a_broken_table_fails_in_one_line_without_a_java_stack(tmp_path):
     assert "\tat " not in broken.stderr and "\x1b[" not in broken.stderr and "Traceback" not in broken.stderr
     runs = read(str(lake / "_runs")).to_pylist()
     assert any(r["status"] == "failed" for r in runs)  # the failed run recorded itself
+
+
+def test_detections_generate_run_notify_and_a_bad_rules_file(tmp_path):
+    from visionlake.devtools import webhook_server
+
+    generated = _cli("generate", "detections", "--out", str(tmp_path / "in"), "--count", "600", "--seed", "5")
+    assert (generated.returncode, generated.stdout.strip()) == (
+        0,
+        f"wrote 600 detections files under {tmp_path / 'in'}",
+    )
+    lake = str(tmp_path / "lake")
+    result = _cli("run", "detections", "--input", str(tmp_path / "in"), "--lake", lake)
+    assert result.returncode == 0, result.stderr
+    assert ": 600 new of 600 files listed (0 skipped)" in result.stdout
+    alerts = read("gold_detections_alerts", lake=lake).num_rows
+    assert alerts > 0
+    with webhook_server() as server:
+        first = _cli("notify", "detections", "--lake", lake, "--webhook", server.url, "--format", "json")
+        second = _cli("notify", "detections", "--lake", lake, "--webhook", server.url, "--format", "json")
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    # every alert once, by its dedup key; the second call finds nothing to send
+    assert sorted(r["body"]["dedup_key"] for r in server.received) == sorted(
+        read("gold_detections_alerts", lake=lake).column("dedup_key").to_pylist()
+    )
+    assert len(server.received) == alerts
+    assert ": 0 delivered, 0 rejected, 0 failed, 0 pending; 0 POSTs" in second.stdout
+    # a bad rules file is refused before Spark starts, naming the file, the rule and the key
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {rule_id: 7, name: x, labels: [dog], quantifier: ALL, min_score: 80, severity: info}\n")
+    refused = _cli(
+        "run", "detections", "--input", str(tmp_path / "in"), "--lake", lake,
+        env={"VISIONLAKE__DETECTIONS__RULES_FILE": str(bad)},
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert f"visionlake: error: {bad}: rule 7: key 'min_score'" in refused.stderr
+    assert "Traceback" not in refused.stderr and "WARN" not in refused.stderr
