@@ -67,6 +67,19 @@ class RunSummary:
     interrupted: list[str] = field(default_factory=list)  # runs found killed, now recorded as interrupted
 
 
+@dataclass
+class SilverBatch:
+    """What one silver batch consumes: the bronze rows committed after ``marker`` (the version the batch's
+    tables consumed last; None: none yet, or a full refresh), the commits that added them, the tables to
+    write and the app transaction their commits record."""
+
+    rows: DataFrame
+    changes: delta.Changes
+    marker: int | None
+    tables: list[str]
+    txn: Txn
+
+
 class SourceRun:
     """One run of one source. Subclasses set the class attributes and define :meth:`bronze_rows`,
     :meth:`silver` and :meth:`gold`."""
@@ -207,6 +220,36 @@ class SourceRun:
                 continue
             pending.setdefault(marker, []).append(name)
         return pending
+
+    def silver_batches(
+        self,
+        app_id: str,
+        schema: T.StructType,
+        write: Callable[[SilverBatch, StageRecord], int],
+        record: StageRecord | None = None,
+    ) -> None:
+        """Stage ``silver`` (``record``, when the source began it already): for each group of the source's silver
+        tables that share a marker (the bronze version they consumed, their Delta app transaction ``app_id``),
+        ``write(batch, record)`` the bronze rows committed since, and count the rows it returns as read. Tables
+        that consumed every bronze commit are skipped."""
+        record = record or self.stage("silver")
+        bronze_location = self.loc("bronze", self.BRONZE_TABLE)
+        bronze_version = delta.version(bronze_location, self.storage)
+        if bronze_version is None:
+            record.status, record.message = "skipped", "no bronze table yet"
+            self.done(record)
+            return
+        pending = self.behind("silver", list(self.SILVER_TABLES), app_id, bronze_location, bronze_version)
+        record.rows_in = 0
+        for marker, tables in pending.items():
+            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
+            rows = delta.read_files(self.spark, bronze_location, changes.files, schema)
+            batch = SilverBatch(rows, changes, marker, tables, Txn(app_id, bronze_version))
+            record.rows_in += write(batch, record)
+        if not pending:
+            record.status, record.message = "skipped", "every silver table is up to date"
+        record.quarantined = sum(self.summary.quarantined.values())
+        self.done(record)
 
     # ---------------------------------------------------------------------------------------------
     # bronze

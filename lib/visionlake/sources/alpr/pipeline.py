@@ -32,7 +32,7 @@ from visionlake.lake.runlog import StageRecord
 from visionlake.sources.alpr import gold, silver
 from visionlake.sources.alpr.quality import with_diagnosis, with_result
 from visionlake.sources.alpr.schema import BRONZE, RESULT
-from visionlake.sources.runner import SourceRun, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently
 
 SOURCE = "alpr"
 SILVER_APP = "visionlake/alpr/silver"
@@ -64,25 +64,7 @@ class _Run(SourceRun):
     # ---------------------------------------------------------------------------------------------
 
     def silver(self) -> None:
-        record = self.stage("silver")
-        bronze_location = self.loc("bronze", "results")
-        bronze_version = delta.version(bronze_location, self.storage)
-        if bronze_version is None:
-            record.status, record.message = "skipped", "no bronze table yet"
-            self.done(record)
-            return
-        pending = self.behind("silver", list(SILVER_TABLES), SILVER_APP, bronze_location, bronze_version)
-        record.rows_in = 0
-        for marker, tables in pending.items():
-            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
-            bronze_rows = delta.read_files(self.spark, bronze_location, changes.files, BRONZE)
-            duplicates = self._duplicates(changes)
-            txn = Txn(SILVER_APP, bronze_version)
-            record.rows_in += self._silver_batch(bronze_rows, duplicates, tables, txn, record)
-        if not pending:
-            record.status, record.message = "skipped", "every silver table is up to date"
-        record.quarantined = sum(self.summary.quarantined.values())
-        self.done(record)
+        self.silver_batches(SILVER_APP, BRONZE, self._silver_batch)
 
     def _duplicates(self, changes: delta.Changes) -> tuple[DataFrame | None, list[str]]:
         """Frames that more than one file of the batch, or a file already in silver, carry (byte-identical
@@ -127,15 +109,9 @@ class _Run(SourceRun):
             return None, []
         return self.spark.createDataFrame(list(found.items()), "frame_key string, first_path string"), copies
 
-    def _silver_batch(
-        self,
-        bronze_rows: DataFrame,
-        duplicates: tuple[DataFrame | None, list[str]],
-        tables: list[str],
-        txn: Txn,
-        record: StageRecord,
-    ) -> int:
-        duplicates, copies = duplicates
+    def _silver_batch(self, batch: SilverBatch, record: StageRecord) -> int:
+        bronze_rows, tables, txn = batch.rows, batch.tables, batch.txn
+        duplicates, copies = self._duplicates(batch.changes)
         # The parsed batch is cached for the jobs below: only the columns they read, and the raw text only of
         # the rejected rows (quarantine keeps a prefix of it), so the cache holds no copy of the input. It is
         # cached on local disk, not in the heap: Spark keeps cached blocks as 1 MB arrays, which a 4 GB G1 heap

@@ -32,7 +32,7 @@ from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.runlog import StageRecord
 from visionlake.sources.detections import episodes, gold, rules, silver
 from visionlake.sources.detections.schema import BRONZE, FRAME, REQUIRED_FIELDS
-from visionlake.sources.runner import SourceRun, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently
 from visionlake.transforms.keys import file_key
 
 SOURCE = "detections"
@@ -80,23 +80,7 @@ class _Run(SourceRun):
     def silver(self) -> None:
         record = self.stage("silver")
         self._version_rules(record)
-        bronze_location = self.loc("bronze", self.BRONZE_TABLE)
-        bronze_version = delta.version(bronze_location, self.storage)
-        if bronze_version is None:
-            record.status, record.message = "skipped", "no bronze table yet"
-            self.done(record)
-            return
-        pending = self.behind("silver", list(SILVER_TABLES), SILVER_APP, bronze_location, bronze_version)
-        record.rows_in = 0
-        for marker, tables in pending.items():
-            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
-            bronze_rows = delta.read_files(self.spark, bronze_location, changes.files, BRONZE)
-            txn = Txn(SILVER_APP, bronze_version)
-            record.rows_in += self._silver_batch(bronze_rows, tables, txn, record)
-        if not pending:
-            record.status, record.message = "skipped", "every silver table is up to date"
-        record.quarantined = sum(self.summary.quarantined.values())
-        self.done(record)
+        self.silver_batches(SILVER_APP, BRONZE, self._silver_batch, record)
 
     def _known_keys(self) -> DataFrame | None:
         """frame_key and source_path of every frame silver holds (valid or not); None on a full refresh or a new
@@ -110,7 +94,8 @@ class _Run(SourceRun):
         ]
         return None if not found else found[0].unionByName(found[1]) if len(found) == 2 else found[0]
 
-    def _silver_batch(self, bronze_rows: DataFrame, tables: list[str], txn: Txn, record: StageRecord) -> int:
+    def _silver_batch(self, batch: SilverBatch, record: StageRecord) -> int:
+        bronze_rows, tables, txn = batch.rows, batch.tables, batch.txn
         settings = self.cfg.detections
         base = (
             bronze_rows.withColumn("frame_key", file_key(F.col("folder"), F.col("source_path"), F.col("sha256")))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from visionlake.config import Config
@@ -36,7 +36,7 @@ from visionlake.sources.face_validation.schema import (
     JSON_TEXT,
     PARTITION,
 )
-from visionlake.sources.runner import SourceRun, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently
 from visionlake.transforms.pseudonymise import pii_key, pseudonym_of
 
 SOURCE = "face_validation"
@@ -85,39 +85,20 @@ class FaceValidationRun(SourceRun):
         return Read(parse_documents(read.rows, self.key), read.pending, read.planned)
 
     def silver(self) -> None:
-        record = self.stage("silver")
-        bronze_location = self.loc("bronze", BRONZE_TABLE)
-        bronze_version = delta.version(bronze_location, self.storage)
-        if bronze_version is None:
-            record.status, record.message = "skipped", "no bronze table yet"
-            self.done(record)
-            return
-        pending = self.behind("silver", list(SILVER_TABLES), SILVER_APP, bronze_location, bronze_version)
-        if not pending:
-            record.status, record.message = "skipped", "every silver table is up to date"
-        record.rows_in = 0
-        for marker, tables in pending.items():
-            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
-            batch = delta.read_files(self.spark, bronze_location, changes.files, BRONZE)
-            # Every bronze row but the batch's was consumed before (no commit since the marker removed data,
-            # or changes_since would have stopped the run): _id duplicates are judged against them.
-            earlier = None
-            if marker is not None:
-                everything = delta.read_files(
-                    self.spark, bronze_location, delta.snapshot_files(bronze_location, self.storage), BRONZE
-                )
-                earlier = everything.join(
-                    batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
-                )
-            record.rows_in += self._silver_batch(batch, earlier, tables, Txn(SILVER_APP, bronze_version), record)
-        record.quarantined = sum(self.summary.quarantined.values())
-        self.done(record)
+        self.silver_batches(SILVER_APP, BRONZE, self._silver_batch)
 
-    def _silver_batch(
-        self, batch: DataFrame, earlier: DataFrame | None, tables: list[str], txn: Txn, record: StageRecord
-    ) -> int:
-        if earlier is not None:
-            earlier = silver.classify(earlier).where(F.col("reason").isNull())
+    def _silver_batch(self, consumed: SilverBatch, record: StageRecord) -> int:
+        batch, tables, txn = consumed.rows, consumed.tables, consumed.txn
+        # Every bronze row but the batch's was consumed before (no commit since the marker removed data, or
+        # changes_since would have stopped the run): _id duplicates are judged against them.
+        earlier = None
+        if consumed.marker is not None:
+            location = self.loc("bronze", BRONZE_TABLE)
+            everything = delta.read_files(self.spark, location, delta.snapshot_files(location, self.storage), BRONZE)
+            before = everything.join(
+                batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
+            )
+            earlier = silver.classify(before).where(F.col("reason").isNull())
         # Cached on local disk, as in ALPR: heap-cached blocks cost twice their size in a 4 GB G1 heap.
         classified = silver.with_duplicates(silver.classify(batch), earlier).persist(StorageLevel.DISK_ONLY)
         try:
