@@ -324,6 +324,24 @@ def test_end_to_end_alerts_suppressions_reports_rerun_and_continued_episode(spar
     )
     assert len(rows(lake, "silver_detections_rules")) == 2  # an unchanged rules file makes no new version
 
+    # a batch of nothing but an invalid image (a covered lens) adds no frame, yet gold sees it: the camera's day
+    # gets one more invalid frame, and the person on it one more invalid_image suppression
+    covered = shape_a("2026-12-02T02:30:00+01:00", [pred("person", 0.9)])
+    write_files(
+        root, {path(U1, C1, "2026-12-02T01-30-00.000000"): covered.replace('"contrast": 0.4', '"contrast": 0.0')}
+    )
+    run(spark, det_cfg, str(root), str(lake))
+    health = {
+        (r["device_id"], r["event_date"]): (r["frames"], r["invalid_frames"])
+        for r in rows(lake, "gold_detections_device_health")
+    }
+    assert health[C1, dt.date(2026, 12, 2)] == (2, 1)
+    suppressed = {
+        (r["rule_id"], r["local_date"], r["reason"]): r["matches"]
+        for r in rows(lake, "gold_detections_suppressed_matches")
+    }
+    assert suppressed[200, dt.date(2026, 12, 2), "invalid_image"] == 1
+
 
 def test_a_bad_rules_file_stops_the_run_before_any_table_is_written(spark, det_cfg, tmp_path):
     Path(det_cfg.detections.rules_file).write_text(RULES.replace("labels: [person]", "labels: [persn]"))

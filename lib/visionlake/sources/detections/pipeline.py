@@ -195,7 +195,7 @@ class _Run(SourceRun):
             for marker, names in self.behind("gold", GOLD_TABLES, GOLD_APP, frames_location, frames_version).items()
             for name in names
         }
-        if not pending:
+        if not pending and not self._invalid_images_since_gold():
             record.status, record.message = "skipped", "every gold table is up to date"
             self.done(record)
             return
@@ -252,6 +252,18 @@ class _Run(SourceRun):
             decided.unpersist()
             matches.unpersist()
         self.done(record)
+
+    def _invalid_images_since_gold(self) -> bool:
+        """Whether silver invalid_images got rows the whole gold tables have not seen: a batch of nothing but
+        invalid images (a covered lens) adds no frame, yet changes device health and the suppressed matches."""
+        location = self.loc("silver", "invalid_images")
+        version = delta.version(location, self.storage)
+        if version is None:
+            return False
+        seen = self.marker(self.loc("gold", "alerts"), f"{GOLD_APP}:invalid_images")
+        return seen is None or (
+            seen < version and bool(delta.changes_since(location, seen, self.storage, version).files)
+        )
 
     def _silver(self, name: str, dates: list[str] | None) -> DataFrame:
         filters = None if dates is None else [(PARTITION, "in", dates)]
