@@ -14,8 +14,7 @@ DECIDED = T.StructType(
     [
         T.StructField("frame_key", T.StringType()),
         T.StructField("user_id", T.StringType()),
-        T.StructField("captured_at", T.TimestampType()),
-        T.StructField("local_tz_offset_min", T.IntegerType()),
+        T.StructField("local_date", T.DateType()),
         T.StructField("rule_id", T.IntegerType()),
         T.StructField("severity", T.StringType()),
         T.StructField("labels_matched", T.ArrayType(T.StringType())),
@@ -31,13 +30,13 @@ def ts(text: str) -> datetime:
 
 def test_daily_threat_report_counts_alerts_episodes_frames_and_top_labels_by_local_date(spark):
     rows = [
-        # user a, a +01:00 site: 23:30 UTC on the 1st is 00:30 local on the 2nd
-        ("f1", "a", ts("2026-11-01 23:30:00"), 60, 100, "warning", ["cat", "dog"], "f1", "alert"),
-        ("f2", "a", ts("2026-11-01 23:30:30"), 60, 100, "warning", ["cat", "dog", "racoon"], "f1", "alert"),
-        ("f3", "a", ts("2026-11-02 08:00:00"), 60, 100, "warning", ["dog"], "f3", "below_score"),
-        ("f4", "a", ts("2026-11-02 09:00:00"), 60, 100, "warning", ["dog"], None, "outside_schedule"),
+        # user a, a +01:00 site: 23:30 UTC on the 1st is 00:30 local on the 2nd (decide gives local_date)
+        ("f1", "a", date(2026, 11, 2), 100, "warning", ["cat", "dog"], "f1", "alert"),
+        ("f2", "a", date(2026, 11, 2), 100, "warning", ["cat", "dog", "racoon"], "f1", "alert"),
+        ("f3", "a", date(2026, 11, 2), 100, "warning", ["dog"], "f3", "below_score"),
+        ("f4", "a", date(2026, 11, 2), 100, "warning", ["dog"], None, "outside_schedule"),
         # user b, a -05:00 site: 03:00 UTC on the 2nd is 22:00 local on the 1st
-        ("f5", "b", ts("2026-11-02 03:00:00"), -300, 300, "info", ["truck"], "f5", "cooldown"),
+        ("f5", "b", date(2026, 11, 1), 300, "info", ["truck"], "f5", "cooldown"),
     ]
     report = gold.build_daily_threat_report(spark.createDataFrame(rows, DECIDED))
     got = sorted(tuple(r) for r in report.collect())

@@ -15,16 +15,11 @@ from visionlake.sources.detections.schema import UNTAGGED
 TOP_LABELS = 3
 
 
-def local_date(captured_at: Column, offset_min: Column) -> Column:
-    """The site-local date of a UTC instant and its site's offset in minutes."""
-    return F.to_date(captured_at + F.make_interval(mins=offset_min))
-
-
 def build_daily_threat_report(decided: DataFrame) -> DataFrame:
-    """Per user, site-local date, rule and severity: alerts and episodes that had a matching frame that day,
-    matching frames (every decision), and the labels matched most often (at most three, most frequent first,
-    ties by name). An episode that crosses midnight counts on both days."""
-    matches = decided.withColumn("local_date", local_date(F.col("captured_at"), F.col("local_tz_offset_min")))
+    """Per user, site-local date (the match's ``local_date``), rule and severity: alerts and episodes that had a
+    matching frame that day, matching frames (every decision), and the labels matched most often (at most three,
+    most frequent first, ties by name). An episode that crosses midnight counts on both days."""
+    matches = decided
     keys = ["user_id", "local_date", "rule_id", "severity"]
     counts = matches.groupBy(*keys).agg(
         F.countDistinct(F.when(F.col("decision") == "alert", F.col("episode_start_key"))).alias("alerts"),

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
+from visionlake.ingest.reader import READ_SCHEMA
+
 
 def _f(name: str, kind: T.DataType, nullable: bool = True) -> T.StructField:
     return T.StructField(name, kind, nullable)
@@ -85,16 +87,13 @@ REQUIRED_FIELDS: tuple[str, ...] = ()  # a frame without its tags is an invalid 
 # ------------------------------------------------------------------------------------------------
 # lake tables (names and columns are a contract)
 
+# the reader's columns, its camera_id (the first folder) named for what it is here, then the run's columns
 BRONZE = T.StructType(
     [
-        _f("source_path", T.StringType(), False),
-        _f("folder", T.StringType(), False),  # <user_id>-<device_id> as the collector named it (not split)
-        _f("size_bytes", T.LongType(), False),
-        _f("modified_at", T.TimestampType(), False),
-        _f("sha256", T.StringType()),
-        _f("raw", T.StringType()),
-        _f("read_error", T.StringType()),
-        _f("new_fields", T.ArrayType(T.StringType())),  # "<path>:<json type>" of fields FRAME does not declare
+        T.StructField("folder", f.dataType, f.nullable) if f.name == "camera_id" else f
+        for f in READ_SCHEMA.fields  # folder: <user_id>-<device_id> as the collector named it (not split)
+    ]
+    + [
         _f("run_id", T.StringType(), False),
         _f("ingested_at", T.TimestampType(), False),
         _f("ingest_date", T.DateType(), False),
