@@ -41,6 +41,7 @@ README_TABLES = {
     "silver_detections_frames",
     "silver_detections_invalid_images",
     "silver_detections_objects",
+    "silver_detections_rule_matches",
     "silver_detections_rules",
     "gold_detections_alerts",
     "gold_detections_suppressed_matches",
@@ -56,7 +57,7 @@ SILVER_EVENT_COLUMNS = ["camera_id", "event_ts", "event_date"]  # "Every silver 
 def test_every_table_and_column_of_the_built_lake_is_described(built_lake):
     texts = descriptions()
     lake = table_locations(str(built_lake), STORAGE)
-    assert len(lake) == 36
+    assert len(lake) == 37
     # no drift in generated input; alert deliveries are written by `visionlake notify` only
     assert set(texts) - set(lake) == {"_quality_schema_drift", "gold_detections_alert_deliveries"}
     for name, location in lake.items():

@@ -230,6 +230,16 @@ def _objects(spark: SparkSession, rows: list[tuple]) -> DataFrame:
     return spark.createDataFrame(rows, OBJECTS_SCHEMA)
 
 
+def naive(moment: datetime) -> datetime:
+    """A UTC instant as Spark's collect() returns it in a UTC session."""
+    return moment.replace(tzinfo=None)
+
+
+def _match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
+    """What gold decides on: silver rule_matches (find_matches) with their rule version's terms."""
+    return ep.with_rule_terms(ep.find_matches(objects, rules), rules)
+
+
 def _matches(spark: SparkSession, rows: list[tuple]) -> DataFrame:
     return spark.createDataFrame(rows, MATCHES_SCHEMA)
 
@@ -266,7 +276,7 @@ def test_match_frames_all_any_and_two_rules_on_one_frame(spark: SparkSession):
             _obj("f4", "cat", 0.95, 0.5),
         ],
     )
-    actual_df = ep.match_frames(objects, rules).select(
+    actual_df = _match_frames(objects, rules).select(
         "frame_key", "rule_id", "labels_matched", "frame_score", "max_area_fraction"
     )
     schema = T.StructType(
@@ -297,7 +307,17 @@ def test_match_frames_columns_carry_frame_and_rule(spark: SparkSession):
     objects = _objects(
         spark, [_obj("f1", "racoon", 0.75, 0.02, site="garden", offset=-300, valid=False, device="cam-2")]
     )
-    actual_df = ep.match_frames(objects, rules)
+    found = ep.find_matches(objects, rules)
+    # silver rule_matches: the frame, the rule version and what was found, with the frame's lineage columns
+    assert found.schema.simpleString() == (
+        "struct<frame_key:string,user_id:string,device_id:string,site_id:string,captured_at:timestamp,"
+        "local_tz_offset_min:int,is_valid_image:boolean,rule_id:int,rule_version:int,labels_matched:array<string>,"
+        "frame_score:double,max_area_fraction:double,ingested_at:timestamp,event_date:date>"
+    )
+    assert [tuple(r) for r in found.collect()] == [
+        ("f1", "u-1", "cam-2", "garden", naive(T0), -300, False, 4, 1, ["racoon"], 0.75, 0.02, naive(INGESTED), None)
+    ]
+    actual_df = ep.with_rule_terms(found, rules)
     expected_df = _matches(
         spark,
         [
@@ -367,7 +387,7 @@ def test_match_frames_rule_version_by_ingested_at(spark: SparkSession):
     )
     actual = sorted(
         tuple(r)
-        for r in ep.match_frames(objects, rules)
+        for r in _match_frames(objects, rules)
         .select("frame_key", "rule_version", "severity", "min_score", "labels_matched", "frame_score")
         .collect()
     )
@@ -394,7 +414,7 @@ def test_match_frames_scope(spark: SparkSession):
             _obj("h3", "person", 0.9, user="u-2"),
         ],
     )
-    actual = sorted(tuple(r) for r in ep.match_frames(objects, rules).select("frame_key", "rule_id").collect())
+    actual = sorted(tuple(r) for r in _match_frames(objects, rules).select("frame_key", "rule_id").collect())
     assert actual == [("h1", 2), ("h1", 4), ("h2", 4), ("h3", 4)]
 
 
@@ -708,7 +728,7 @@ def test_alerts_same_for_one_batch_and_two_batches(spark: SparkSession):
     second_in_first = [_obj("f3", "person", 0.8, 0.4, at=_s(60))]
 
     def alerts(rows: list[tuple]) -> DataFrame:
-        return ep.build_alerts(ep.decide(ep.match_frames(_objects(spark, rows), rules), GAP))
+        return ep.build_alerts(ep.decide(_match_frames(_objects(spark, rows), rules), GAP))
 
     alert_id = ep.alert_id_of("u-1", "cam-1", 1, "f1")
     expected_df = spark.createDataFrame(

@@ -183,6 +183,26 @@ def test_end_to_end_alerts_suppressions_reports_rerun_and_continued_episode(spar
         if r["frame_key"] == keys[Path(F10).name]
     )
     assert objects_b == [("cat", 0.85), ("dog", 0.9), ("racoon", 0.88)]
+    # silver rule_matches: rule 100 needs a dog, a cat and a racoon (the weakest one's score), rule 200 a person
+    name_of = {key: name for name, key in keys.items()}
+    matches = sorted(
+        (name_of[r["frame_key"]], r["rule_id"], r["rule_version"], r["frame_score"], r["is_valid_image"])
+        for r in rows(lake, "silver_detections_rule_matches")
+    )
+    assert matches == sorted(
+        [
+            (Path(F1).name, 100, 1, 0.7, True),
+            (Path(F2).name, 100, 1, 0.92, True),
+            (Path(F3).name, 100, 1, 0.9, True),
+            (Path(F4).name, 100, 1, 0.95, True),
+            (Path(F10).name, 100, 1, 0.85, True),
+            (Path(F5).name, 200, 1, 0.9, True),
+            (Path(F6).name, 200, 1, 0.9, True),
+            (Path(F7).name, 200, 1, 0.95, True),
+            (Path(F8).name, 200, 1, 0.9, False),
+            (Path(F9).name, 200, 1, 0.55, True),
+        ]
+    )
 
     alerts = sorted(rows(lake, "gold_detections_alerts"), key=lambda r: (r["started_at"], r["rule_id"]))
     got = [

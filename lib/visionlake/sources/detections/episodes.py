@@ -4,7 +4,8 @@ Stateless: every function recomputes from its whole input (silver ``objects`` an
 ``rules.py``), so a run over the whole history always gives the same episodes, decisions and alert ids,
 whatever batches the frames arrived in. Pure DataFrame functions, no Python UDF.
 
-Flow: ``match_frames(objects, rules)`` -> ``decide(matches, gap_seconds)`` -> ``build_alerts(decided)`` and
+Flow: ``find_matches(objects, rules)`` (in silver, batch by batch: silver ``rule_matches``) ->
+``with_rule_terms(rule_matches, rules)`` -> ``decide(matches, gap_seconds)`` -> ``build_alerts(decided)`` and
 ``build_suppressed(decided)``.
 """
 
@@ -30,19 +31,28 @@ FRAME_COLUMNS = [
     "local_tz_offset_min",
     "is_valid_image",
 ]
-MATCH_COLUMNS = [
-    *FRAME_COLUMNS,
-    "rule_id",
-    "rule_version",
-    "severity",
-    "min_score",
-    "min_area_fraction",
-    "windows",
-    "cooldown_minutes",
-    "labels_matched",
-    "frame_score",
-    "max_area_fraction",
-]
+RULE_TERMS = ["severity", "min_score", "min_area_fraction", "windows", "cooldown_minutes"]
+FOUND = ["labels_matched", "frame_score", "max_area_fraction"]
+# silver rule_matches: what a frame's objects showed of a rule version (its terms are joined in gold)
+RULE_MATCHES = T.StructType(
+    [
+        T.StructField("frame_key", T.StringType()),
+        T.StructField("user_id", T.StringType()),
+        T.StructField("device_id", T.StringType()),
+        T.StructField("site_id", T.StringType()),
+        T.StructField("captured_at", T.TimestampType()),
+        T.StructField("local_tz_offset_min", T.IntegerType()),
+        T.StructField("is_valid_image", T.BooleanType()),
+        T.StructField("rule_id", T.IntegerType()),
+        T.StructField("rule_version", T.IntegerType()),
+        T.StructField("labels_matched", T.ArrayType(T.StringType())),
+        T.StructField("frame_score", T.DoubleType()),
+        T.StructField("max_area_fraction", T.DoubleType()),
+        T.StructField("ingested_at", T.TimestampType()),
+        T.StructField("event_date", T.DateType()),
+    ]
+)
+MATCH_COLUMNS = [*FRAME_COLUMNS, "rule_id", "rule_version", *RULE_TERMS, *FOUND]
 DECIDED_COLUMNS = [*MATCH_COLUMNS, "local_date", "episode_start_key", "episode_passed_at", "decision"]
 ALERT_COLUMNS = [
     "alert_id",
@@ -79,16 +89,15 @@ def alert_id_of(user_id: str, device_id: str, rule_id: int, first_frame_key: str
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
-    """One row per (frame, rule) whose objects satisfy the rule.
+def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
+    """One row per (frame, rule) whose objects satisfy the rule: silver ``rule_matches`` (``RULE_MATCHES``).
 
-    ``objects``: silver objects (frame_key, label, score, area_fraction, the frame columns and ingested_at).
-    ``rules``: one row per rule version (rules.RULES_SCHEMA); broadcast. A null user_id or device_id (an
-    untagged, hence invalid, frame) becomes ``(untagged)``. The rule version is the one valid at
-    the frame's ingested_at; scope lists, when set, must hold the frame's user, device and site.
-    Returns ``MATCH_COLUMNS``: labels_matched (sorted rule labels present in the frame), frame_score (ALL:
-    lowest of the rule labels' best scores; ANY: highest over the matched labels) and max_area_fraction
-    (largest area_fraction of the objects of the matched labels).
+    ``objects``: silver objects (frame_key, label, score, area_fraction, the frame columns, ingested_at and
+    event_date). ``rules``: one row per rule version (rules.RULES_SCHEMA); broadcast. A null user_id or device_id
+    (an untagged, hence invalid, frame) becomes ``(untagged)``. The rule version is the one valid at the frame's
+    ingested_at; scope lists, when set, must hold the frame's user, device and site. labels_matched: sorted rule
+    labels present in the frame; frame_score: ALL -> lowest of the rule labels' best scores, ANY -> highest over
+    the matched labels; max_area_fraction: largest area_fraction of the objects of the matched labels.
     """
     rule_labels = F.broadcast(rules.select(F.explode("labels").alias("label")).distinct())
     # an untagged frame (an invalid image) still has its matches explained: under the user / device (untagged)
@@ -98,7 +107,7 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
         tagged.join(rule_labels, "label", "left_semi")
         .groupBy("frame_key")
         .agg(
-            *[F.first(c).alias(c) for c in [*FRAME_COLUMNS[1:], "ingested_at"]],
+            *[F.first(c).alias(c) for c in [*FRAME_COLUMNS[1:], "ingested_at", "event_date"]],
             F.collect_list(F.struct("label", "score", "area_fraction")).alias("_objects"),
         )
     )
@@ -124,14 +133,9 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
 
     is_all = F.upper("r.quantifier") == "ALL"
     pairs = f.join(r, in_version & in_scope, "inner").select(
-        *[F.col(f"f.{c}") for c in FRAME_COLUMNS],
+        *[F.col(f"f.{c}") for c in [*FRAME_COLUMNS, "ingested_at", "event_date"]],
         "r.rule_id",
         "r.rule_version",
-        "r.severity",
-        "r.min_score",
-        "r.min_area_fraction",
-        "r.windows",
-        "r.cooldown_minutes",
         is_all.alias("_is_all"),
         F.size(F.array_distinct("r.labels")).alias("_needed"),
         F.filter(
@@ -142,11 +146,22 @@ def match_frames(objects: DataFrame, rules: DataFrame) -> DataFrame:
     area = F.transform("_found", lambda x: x["max_area"])
     satisfied = F.when(F.col("_is_all"), F.size("_found") == F.col("_needed")).otherwise(F.size("_found") > 0)
     return pairs.where(satisfied).select(
-        *MATCH_COLUMNS[:-3],
+        *FRAME_COLUMNS,
+        F.col("rule_id").cast(T.IntegerType()).alias("rule_id"),
+        F.col("rule_version").cast(T.IntegerType()).alias("rule_version"),
         F.transform("_found", lambda x: x["label"]).alias("labels_matched"),
         F.when(F.col("_is_all"), F.array_min(best)).otherwise(F.array_max(best)).alias("frame_score"),
         F.array_max(area).alias("max_area_fraction"),
+        "ingested_at",
+        "event_date",
     )
+
+
+def with_rule_terms(rule_matches: DataFrame, rules: DataFrame) -> DataFrame:
+    """``MATCH_COLUMNS``: silver rule_matches with the terms of their rule version (severity, min_score,
+    min_area_fraction, windows, cooldown_minutes), from the rules DataFrame (broadcast)."""
+    terms = F.broadcast(rules.select("rule_id", "rule_version", *RULE_TERMS))
+    return rule_matches.join(terms, ["rule_id", "rule_version"], "inner").select(*MATCH_COLUMNS)
 
 
 def _local_micros() -> Column:

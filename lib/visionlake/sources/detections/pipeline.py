@@ -6,11 +6,12 @@
 - bronze and silver work as ALPR's (see :mod:`visionlake.sources.alpr.pipeline`): each silver table records
   the bronze version it consumed, so a killed run is completed by the next and never appends twice.
   ``bronze = silver frames + silver invalid_images + quarantine`` is checked every run.
+- silver ``rule_matches``: each batch's objects matched against the rule versions (the version in force when
+  the frame was ingested), so gold never rereads every object.
 - gold ``alerts``, ``suppressed_matches``, ``daily_threat_report``, ``threats_by_user`` and ``device_health``
-  are recomputed from the whole silver history at every run that added frames: a match takes the rule
-  version in force when its frame was ingested, so the same input always gives the same episodes and the
-  same alert ids, an episode that continues in a later run extends its alert, and a frame that arrives late
-  joins its episode. ``detections_daily`` replaces only the dates that got new objects.
+  are recomputed from the whole silver history at every run that added frames, so the same input always gives
+  the same episodes and the same alert ids, an episode that continues in a later run extends its alert, and a
+  frame that arrives late joins its episode. ``detections_daily`` replaces only the dates that got new objects.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ SOURCE = "detections"
 SILVER_APP = "visionlake/detections/silver"
 GOLD_APP = "visionlake/detections/gold"
 # frames goes last: once it has consumed a bronze version, every other silver table has too.
-SILVER_TABLES = ("quarantine", "objects", "invalid_images", "frames")
+SILVER_TABLES = ("quarantine", "objects", "rule_matches", "invalid_images", "frames")
 GOLD_WHOLE = ["alerts", "suppressed_matches", "daily_threat_report", "threats_by_user", "device_health"]
 GOLD_TABLES = [*GOLD_WHOLE, "detections_daily"]
 PARTITION = "event_date"
@@ -70,16 +71,23 @@ class _Run(SourceRun):
     def _version_rules(self, record: StageRecord) -> None:
         """Write the rules file's content to ``silver/rules`` when it differs from the current versions."""
         location = self.loc("silver", "rules")
-        existing = delta.read_columns(location, list(rules.RULES_TABLE_SCHEMA.fieldNames()), self.storage)
-        rows = rules.plan_versions(self.rules, None if existing is None else existing.to_pylist(), self.now)
+        rows = rules.plan_versions(self.rules, self._rule_rows(), self.now)
         if rows is None:
             return
         df = self.spark.createDataFrame(rows, rules.RULES_TABLE_SCHEMA)
         self.count_out(record, "silver/rules", self.write(df, location, mode="overwrite"))
 
+    def _rule_rows(self) -> list[dict]:
+        """The rows of silver ``rules`` (every version; none on a new lake)."""
+        columns = list(rules.RULES_TABLE_SCHEMA.fieldNames())
+        found = delta.read_columns(self.loc("silver", "rules"), columns, self.storage)
+        return [] if found is None else found.to_pylist()
+
     def silver(self) -> None:
         record = self.stage("silver")
         self._version_rules(record)
+        # every version: a frame is matched against the version in force when it was ingested
+        self.rule_frame = rules.rules_frame(self.spark, self._rule_rows())
         self.silver_batches(SILVER_APP, BRONZE, self._silver_batch, record)
 
     def _known_keys(self) -> DataFrame | None:
@@ -158,6 +166,9 @@ class _Run(SourceRun):
                 "frames": silver.build_frames,
                 "invalid_images": silver.build_invalid_images,
                 "objects": silver.build_objects,
+                "rule_matches": lambda df, min_score: episodes.find_matches(
+                    silver.build_objects(df, min_score), self.rule_frame
+                ),
             }
 
             def write_one(name: str) -> int:
@@ -202,11 +213,11 @@ class _Run(SourceRun):
         txn = Txn(GOLD_APP, frames_version)
         also = self.silver_markers(GOLD_APP)
         settings = self.cfg.detections
-        columns = list(rules.RULES_TABLE_SCHEMA.fieldNames())
-        rule_rows = delta.read_columns(self.loc("silver", "rules"), columns, self.storage)
-        rule_frame = rules.rules_frame(self.spark, [] if rule_rows is None else rule_rows.to_pylist())
+        rule_frame = rules.rules_frame(self.spark, self._rule_rows())
         # the matches are read twice by decide (its cooldown fold is joined back), its result by every table
-        matches = episodes.match_frames(self._silver("objects", None), rule_frame).persist(StorageLevel.MEMORY_AND_DISK)
+        matches = episodes.with_rule_terms(self._silver("rule_matches", None), rule_frame).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
         decided = episodes.decide(matches, settings.episode_gap_seconds).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             alerts = episodes.build_alerts(decided).persist(StorageLevel.MEMORY_AND_DISK)
