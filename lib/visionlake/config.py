@@ -110,6 +110,7 @@ class DetectionsSettings:
     episode_gap_seconds: float = 60.0  # matching frames further apart than this start a new threat episode
     silence_alert_minutes: float = 120.0  # device_health flags a device silent longer than this
     invalid_alert_share: float = 0.5  # ... or whose frames are invalid more often than this
+    redecide_from_rows: int = 100_000  # gold decides only what new matches touch once it holds this many decisions
     rules_file: str = "rules/threats.yaml"  # relative to the conf folder, or absolute
     validation: ImageValidationSettings = field(default_factory=ImageValidationSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)

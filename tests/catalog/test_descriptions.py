@@ -43,6 +43,7 @@ README_TABLES = {
     "silver_detections_objects",
     "silver_detections_rule_matches",
     "silver_detections_rules",
+    "gold_detections_match_decisions",
     "gold_detections_alerts",
     "gold_detections_suppressed_matches",
     "gold_detections_daily_threat_report",
@@ -57,7 +58,7 @@ SILVER_EVENT_COLUMNS = ["camera_id", "event_ts", "event_date"]  # "Every silver 
 def test_every_table_and_column_of_the_built_lake_is_described(built_lake):
     texts = descriptions()
     lake = table_locations(str(built_lake), STORAGE)
-    assert len(lake) == 37
+    assert len(lake) == 38
     # no drift in generated input; alert deliveries are written by `visionlake notify` only
     assert set(texts) - set(lake) == {"_quality_schema_drift", "gold_detections_alert_deliveries"}
     for name, location in lake.items():

@@ -717,6 +717,113 @@ def test_decide_cooldown_counts_from_alerts(spark: SparkSession):
 
 
 # ------------------------------------------------------------------------------------------------
+# redecide: new matches against stored decisions
+
+
+def _at(hh_mm_ss: str, day: int = 30) -> datetime:
+    h, m, s = (int(p) for p in hh_mm_ss.split(":"))
+    return datetime(2026, 11, day, h, m, s, tzinfo=UTC)
+
+
+def _stored(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    """The decisions of ``rows`` as a table holds them (materialised, not a plan over the matches)."""
+    return spark.createDataFrame(ep.decide(_matches(spark, rows), GAP).collect(), ep.DECISIONS)
+
+
+def test_redecide_bridges_episodes_shifts_cooldowns_and_keeps_other_dates(spark: SparkSession):
+    stored_rows = [
+        _match("old", _at("23:00:00", day=29), cooldown=10),  # another local date: not rewritten
+        _match("e1a", _at("10:00:00"), cooldown=10),
+        _match("e1b", _at("10:01:00"), cooldown=10),  # E1 alerted, last seen 10:01
+        _match("e2a", _at("10:05:00"), cooldown=10),  # E2 within E1's 10 min: cooldown
+        _match("e3", _at("10:11:30"), cooldown=10),  # 10.5 min after 10:01: alert
+        _match("e4", _at("10:30:00"), cooldown=10),  # alert
+        _match("d1", _at("10:00:00"), device="cam-2", cooldown=10),  # alert
+        _match("d2", _at("10:05:00"), device="cam-2", cooldown=10),  # cooldown (5 min after d1)
+        _match("c1", _at("10:10:00"), device="cam-3"),  # alert
+        _match("g1", _at("09:00:00"), device="cam-4", cooldown=10),  # alert
+    ]
+    new_rows = [
+        # n1..n3 continue E1 (60 s apart) up to 60 s before e2a: E1 and E2 become one episode ending 10:05, so e3
+        # (6.5 min later) falls in its cooldown and e4 (18.5 min later) alerts
+        _match("n1", _at("10:02:00"), cooldown=10),
+        _match("n2", _at("10:03:00"), cooldown=10),
+        _match("n3", _at("10:04:00"), cooldown=10),
+        _match("inv", _at("10:02:30"), valid=False, cooldown=10),  # an invalid image: no episode, no bridge
+        # joins d2's episode: still d1's cooldown, which only the stored alert before the window knows
+        _match("d3", _at("10:05:30"), device="cam-2", cooldown=10),
+        # 30 s before c1: the episode now starts at c0 (a new first frame, hence a new alert id)
+        _match("c0", _at("10:09:30"), device="cam-3"),
+        # 61 s after g1: a new episode (g1's is kept, not recomputed), in the cooldown of g1's alert
+        _match("g2", _at("09:01:01"), device="cam-4", cooldown=10),
+    ]
+    stored = _stored(spark, stored_rows)
+    new = _matches(spark, new_rows)
+    starts = ep.window_starts(stored, new, GAP)
+    assert sorted(tuple(r) for r in starts.select("device_id", "window_from", "prior_alert_us").collect()) == [
+        # e1b (10:01) is the last stored match before n1: E1's start; "old" the last alert before it
+        ("cam-1", naive(_at("10:00:00")), int(_at("23:00:00", day=29).timestamp() * 1_000_000)),
+        ("cam-2", naive(_at("10:05:00")), int(_at("10:00:00").timestamp() * 1_000_000)),  # d1 alerted before
+        ("cam-3", naive(_at("10:09:30")), None),  # nothing stored before c0
+        ("cam-4", naive(_at("09:01:01")), int(_at("09:00:00").timestamp() * 1_000_000)),
+    ]
+    result = ep.redecide(stored, ep.window_matches(_matches(spark, stored_rows + new_rows), new, starts), starts, GAP)
+    assert {r["local_date"] for r in result.collect()} == {DAY}  # 11-29 is left as it is
+    assert _decisions(result) == [
+        ("c0", "cam-3", 1, "c0", "alert"),
+        ("c1", "cam-3", 1, "c0", "alert"),
+        ("d1", "cam-2", 1, "d1", "alert"),
+        ("d2", "cam-2", 1, "d2", "cooldown"),
+        ("d3", "cam-2", 1, "d2", "cooldown"),
+        ("e1a", "cam-1", 1, "e1a", "alert"),
+        ("e1b", "cam-1", 1, "e1a", "alert"),
+        ("e2a", "cam-1", 1, "e1a", "alert"),
+        ("e3", "cam-1", 1, "e3", "cooldown"),
+        ("e4", "cam-1", 1, "e4", "alert"),
+        ("g1", "cam-4", 1, "g1", "alert"),
+        ("g2", "cam-4", 1, "g2", "cooldown"),
+        ("inv", "cam-1", 1, None, "invalid_image"),
+        ("n1", "cam-1", 1, "e1a", "alert"),
+        ("n2", "cam-1", 1, "e1a", "alert"),
+        ("n3", "cam-1", 1, "e1a", "alert"),
+    ]
+    # the same as deciding the whole history at once
+    whole = ep.decide(_matches(spark, stored_rows + new_rows), GAP).where(f"local_date = '{DAY}'")
+    assert_df_equality(result, whole, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_redecide_new_matches_that_form_no_episode_leave_episodes_alone(spark: SparkSession):
+    stored_rows = [_match("a1", _at("10:00:00"), cooldown=10), _match("a2", _at("10:00:40"), cooldown=10)]
+    new_rows = [
+        _match("late", _at("10:00:20"), valid=False, cooldown=10),  # invalid image inside the episode's time
+        _match("small", _at("10:01:00"), min_area=0.5, area=0.1, cooldown=10),  # too small: no bridge either
+    ]
+    stored = _stored(spark, stored_rows)
+    new = _matches(spark, new_rows)
+    starts = ep.window_starts(stored, new, GAP)
+    assert starts.count() == 0  # no eligible new match: no episode is recomputed
+    result = ep.redecide(stored, ep.window_matches(_matches(spark, stored_rows + new_rows), new, starts), starts, GAP)
+    assert _decisions(result) == [
+        ("a1", "cam-1", 1, "a1", "alert"),
+        ("a2", "cam-1", 1, "a1", "alert"),
+        ("late", "cam-1", 1, None, "invalid_image"),
+        ("small", "cam-1", 1, None, "area_too_small"),
+    ]
+
+
+def test_decide_prior_alert_starts_the_cooldown(spark: SparkSession):
+    matches = _matches(spark, [_match("p1", _at("10:05:00"), cooldown=10), _match("p2", _at("10:20:00"), cooldown=10)])
+    prior = spark.createDataFrame(
+        [("u-1", "cam-1", 1, int(_at("10:00:00").timestamp() * 1_000_000))],
+        "user_id string, device_id string, rule_id int, prior_alert_us long",
+    )
+    assert _decisions(ep.decide(matches, GAP, prior)) == [
+        ("p1", "cam-1", 1, "p1", "cooldown"),  # 5 min after the prior alert's end
+        ("p2", "cam-1", 1, "p2", "alert"),  # 20 min after it; p1's cooldown episode extends nothing
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
 # alerts
 
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import write_files
+from tests.conftest import lake_contents, write_files
 
 from visionlake.errors import ConfigError
 from visionlake.lake import read
@@ -361,6 +361,33 @@ def test_end_to_end_alerts_suppressions_reports_rerun_and_continued_episode(spar
         for r in rows(lake, "gold_detections_suppressed_matches")
     }
     assert suppressed[200, dt.date(2026, 12, 2), "invalid_image"] == 1
+
+
+def test_frames_arriving_out_of_order_in_two_runs_give_the_tables_of_one_run(spark, det_cfg, tmp_path):
+    # every later run redecides only what its matches touch, as on a big lake
+    det_cfg = dataclasses.replace(det_cfg, detections=dataclasses.replace(det_cfg.detections, redecide_from_rows=0))
+    # run 1: F3 and F4 (two episodes of rule 100, 2 min apart) and others; run 2: F1 (60 s before F3: it becomes
+    # E1's first frame, so E1's alert id changes), F2 and F13 (inside E1), F5-F8
+    runs = [[F3, F4, F9, F10, F11, F12], [F1, F2, F13, F5, F6, F7, F8]]
+    files = {**FILES, F13: shape_a("2026-11-30T22:01:40+01:00", three(0.9, 0.9, 0.9))}
+    feed, split, whole = tmp_path / "in", tmp_path / "split", tmp_path / "whole"
+    for names in runs:
+        write_files(feed, {name: files[name] for name in names})
+        run(spark, det_cfg, str(feed), str(split / "lake"))
+    run(spark, det_cfg, str(feed), str(whole / "lake"))
+    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
+    assert interrupted.keys() == at_once.keys()
+    for table in at_once:
+        assert interrupted[table] == at_once[table], table
+    # E1 = F1, F2, F3, F13 (one alert, first frame F1); E2 = F4 (cooldown)
+    key_of = {Path(r["source_path"]).name: r["frame_key"] for r in rows(split / "lake", "silver_detections_frames")}
+    decided = {
+        (r["frame_key"], r["rule_id"]): (r["episode_start_key"], r["decision"])
+        for r in rows(split / "lake", "gold_detections_match_decisions")
+    }
+    e1 = [key_of[Path(name).name] for name in (F1, F2, F3, F13)]
+    assert [decided[key, 100] for key in e1] == [(e1[0], "alert")] * 4
+    assert decided[key_of[Path(F4).name], 100] == (key_of[Path(F4).name], "cooldown")
 
 
 def test_a_bad_rules_file_stops_the_run_before_any_table_is_written(spark, det_cfg, tmp_path):

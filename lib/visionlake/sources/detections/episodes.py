@@ -53,7 +53,30 @@ RULE_MATCHES = T.StructType(
     ]
 )
 MATCH_COLUMNS = [*FRAME_COLUMNS, "rule_id", "rule_version", *RULE_TERMS, *FOUND]
-DECIDED_COLUMNS = [*MATCH_COLUMNS, "local_date", "episode_start_key", "episode_passed_at", "decision"]
+# gold match_decisions (decide's output): the match without its rule terms but severity, its episode, its decision
+DECISIONS = T.StructType(
+    [
+        T.StructField("frame_key", T.StringType()),
+        T.StructField("user_id", T.StringType()),
+        T.StructField("device_id", T.StringType()),
+        T.StructField("site_id", T.StringType()),
+        T.StructField("rule_id", T.IntegerType()),
+        T.StructField("rule_version", T.IntegerType()),
+        T.StructField("severity", T.StringType()),
+        T.StructField("captured_at", T.TimestampType()),
+        T.StructField("local_tz_offset_min", T.IntegerType()),
+        T.StructField("is_valid_image", T.BooleanType()),
+        T.StructField("labels_matched", T.ArrayType(T.StringType())),
+        T.StructField("frame_score", T.DoubleType()),
+        T.StructField("max_area_fraction", T.DoubleType()),
+        T.StructField("episode_start_key", T.StringType()),
+        T.StructField("episode_started_at", T.TimestampType()),
+        T.StructField("episode_passed_at", T.TimestampType()),
+        T.StructField("decision", T.StringType()),
+        T.StructField("local_date", T.DateType()),
+    ]
+)
+DECIDED_COLUMNS = DECISIONS.fieldNames()
 ALERT_COLUMNS = [
     "alert_id",
     "dedup_key",
@@ -170,6 +193,12 @@ def _local_micros() -> Column:
     return F.unix_micros("captured_at") + offset * _MICROS_PER_MINUTE
 
 
+def site_local_date() -> Column:
+    """The site-local date of a match: of captured_at plus local_tz_offset_min (0 when unknown)."""
+    local_day = F.floor(_local_micros() / F.lit(_MICROS_PER_DAY)).cast(T.IntegerType())
+    return F.date_add(F.lit("1970-01-01").cast(T.DateType()), local_day)
+
+
 def _pre_reason() -> Column:
     """The reasons decided frame by frame, before episodes: invalid_image, area_too_small, outside_schedule."""
     local = _local_micros()
@@ -194,15 +223,13 @@ def _pre_reason() -> Column:
     )
 
 
-def _alerted_episodes(episodes: DataFrame) -> DataFrame:
+def _alerted_episodes(episodes: DataFrame, prior: DataFrame | None) -> DataFrame:
     """Per key, fold its episodes in time order: an episode that passed alerts unless it starts less than its
     cooldown after the last_seen_at of the last episode that alerted (suppressed episodes extend nothing).
-    ``episodes``: KEY, episode_no (1, 2, ... per key), start_us, last_us, is_passed, cooldown_us.
+    ``episodes``: KEY, episode_no (1, 2, ... per key), start_us, last_us, is_passed, cooldown_us. ``prior``: KEY
+    and prior_alert_us, the last_seen_at (epoch microseconds) of the key's last alerted episode before these;
+    None when there is none.
     Returns KEY and ``_alerted``: array<boolean>, element i for episode_no i."""
-    zero = F.struct(
-        F.lit(None).cast(T.LongType()).alias("last_alert_us"),
-        F.array().cast(T.ArrayType(T.BooleanType())).alias("alerted"),
-    )
 
     def step(acc: Column, e: Column) -> Column:
         in_cooldown = acc["last_alert_us"].isNotNull() & (e["start_us"] < acc["last_alert_us"] + e["cooldown_us"])
@@ -213,7 +240,16 @@ def _alerted_episodes(episodes: DataFrame) -> DataFrame:
         )
 
     ordered = F.array_sort(F.collect_list(F.struct("episode_no", "start_us", "last_us", "is_passed", "cooldown_us")))
-    return episodes.groupBy(*KEY).agg(F.aggregate(ordered, zero, step)["alerted"].alias("_alerted"))
+    lists = episodes.groupBy(*KEY).agg(ordered.alias("_episodes"))
+    if prior is None:
+        lists = lists.withColumn("prior_alert_us", F.lit(None).cast(T.LongType()))
+    else:
+        lists = lists.join(F.broadcast(prior.select(*KEY, "prior_alert_us")), KEY, "left")
+    zero = F.struct(
+        F.col("prior_alert_us").cast(T.LongType()).alias("last_alert_us"),
+        F.array().cast(T.ArrayType(T.BooleanType())).alias("alerted"),
+    )
+    return lists.select(*KEY, F.aggregate("_episodes", zero, step)["alerted"].alias("_alerted"))
 
 
 def _passes(score: Column, threshold: Column, so_far: WindowSpec) -> Column:
@@ -228,29 +264,32 @@ def _passes(score: Column, threshold: Column, so_far: WindowSpec) -> Column:
     return (c * 2 > n) | ((c * 2 == n) & ((below + above) / 2 >= threshold))
 
 
-def decide(matches: DataFrame, gap_seconds: float) -> DataFrame:
+def decide(matches: DataFrame, gap_seconds: float, prior: DataFrame | None = None) -> DataFrame:
     """The decision of every match: ``alert`` or the first reason that applies (``REASONS`` order).
 
     Matches left after invalid_image, area_too_small and outside_schedule form episodes per KEY in time order
     (a gap > gap_seconds starts a new one). An episode passes at its first frame where the exact median of its
     frame scores so far >= min_score of its first match's rule version; otherwise all its matches are
     below_score. A passing episode starting less than cooldown_minutes (its first match's version) after the
-    last_seen_at of the previous alerted episode of its KEY is cooldown, else alert.
-    Adds to ``MATCH_COLUMNS``: local_date (site-local date of captured_at), episode_start_key (first frame_key of
-    the episode; null outside episodes), episode_passed_at (captured_at of the frame where the episode passed;
-    null if it never did) and decision.
+    last_seen_at of the previous alerted episode of its KEY is cooldown, else alert. ``prior`` (KEY,
+    prior_alert_us) gives the last alerted episode's end before ``matches`` when they continue a history
+    (:func:`redecide`).
+    Returns ``DECISIONS``: the match columns but the rule terms (severity kept), local_date (site-local date of
+    captured_at), episode_start_key and episode_started_at (first frame_key and captured_at of the episode; null
+    outside episodes), episode_passed_at (captured_at of the frame where the episode passed; null if it never
+    did) and decision.
     ``matches`` is evaluated twice (the per-key cooldown fold is joined back): persist it if it is costly.
     """
     # Only eligible matches form episodes (most matches of a busy rule are usually outside its schedule): the
     # others get their reason at once and skip the windows. One shuffle by KEY serves every window and
     # aggregation of the eligible ones (their partitions are finer than KEY).
-    local_day = F.floor(_local_micros() / F.lit(_MICROS_PER_DAY)).cast(T.IntegerType())
-    local_date = F.date_add(F.lit("1970-01-01").cast(T.DateType()), local_day).alias("local_date")
+    local_date = site_local_date().alias("local_date")
     pre = matches.withColumn("_pre", _pre_reason())
     suppressed = pre.where(F.col("_pre").isNotNull()).select(
         *MATCH_COLUMNS,
         local_date,
         F.lit(None).cast(T.StringType()).alias("episode_start_key"),
+        F.lit(None).cast(T.TimestampType()).alias("episode_started_at"),
         F.lit(None).cast(T.TimestampType()).alias("episode_passed_at"),
         F.col("_pre").alias("decision"),
     )
@@ -267,6 +306,7 @@ def decide(matches: DataFrame, gap_seconds: float) -> DataFrame:
     whole = in_episode.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     data = (
         data.withColumn("episode_start_key", F.first("frame_key").over(so_far))
+        .withColumn("episode_started_at", F.first("captured_at").over(so_far))
         .withColumn("_min_score", F.first("min_score").over(so_far))
         .withColumn("_cooldown", F.first("cooldown_minutes").over(so_far))
     )
@@ -293,10 +333,75 @@ def decide(matches: DataFrame, gap_seconds: float) -> DataFrame:
     )
     # joined on KEY alone: both sides are already partitioned by KEY (eligible matches have a user and a device:
     # frames without them are invalid images)
-    decided = data.join(_alerted_episodes(episodes), KEY, "left").select(
-        *MATCH_COLUMNS, local_date, "episode_start_key", "episode_passed_at", decision.alias("decision")
+    decided = data.join(_alerted_episodes(episodes, prior), KEY, "left").select(
+        *MATCH_COLUMNS,
+        local_date,
+        "episode_start_key",
+        "episode_started_at",
+        "episode_passed_at",
+        decision.alias("decision"),
     )
-    return decided.unionByName(suppressed)
+    return decided.unionByName(suppressed).select(*DECIDED_COLUMNS)
+
+
+def window_starts(decisions: DataFrame, new: DataFrame, gap_seconds: float) -> DataFrame:
+    """Where each key's decisions must be recomputed from when ``new`` matches (``MATCH_COLUMNS``) join the
+    stored ``decisions`` (``DECISIONS``): per KEY with a new eligible match, ``window_from``, the start of the
+    stored episode the first new eligible match joins (the last stored eligible match at or before it, when at
+    most ``gap_seconds`` before it), else that first new match's captured_at; and ``prior_alert_us``, the end
+    (epoch microseconds) of the key's last alerted episode that started before window_from (null: none).
+    Episodes that start before window_from cannot change: every new match comes more than the gap after them."""
+    first_new = new.where(_pre_reason().isNull()).groupBy(*KEY).agg(F.min("captured_at").alias("_first_new"))
+    stored = decisions.where(F.col("episode_started_at").isNotNull()).join(F.broadcast(first_new), KEY, "inner")
+    last_before = (
+        stored.where(F.col("captured_at") <= F.col("_first_new"))
+        .groupBy(*KEY)
+        .agg(F.max(F.struct("captured_at", "episode_started_at")).alias("_last"))
+    )
+    joined = (F.unix_micros("_first_new") - F.unix_micros(F.col("_last.captured_at"))) <= F.lit(
+        int(gap_seconds * 1_000_000)
+    )
+    starts = first_new.join(last_before, KEY, "left").select(
+        *KEY,
+        F.when(joined, F.col("_last.episode_started_at")).otherwise(F.col("_first_new")).alias("window_from"),
+    )
+    prior = (
+        decisions.where(F.col("decision") == ALERT)
+        .join(F.broadcast(starts), KEY, "inner")
+        .where(F.col("episode_started_at") < F.col("window_from"))
+        .groupBy(*KEY)
+        .agg(F.max(F.unix_micros("captured_at")).alias("prior_alert_us"))
+    )
+    return starts.join(prior, KEY, "left")
+
+
+def window_matches(matches: DataFrame, new: DataFrame, starts: DataFrame) -> DataFrame:
+    """What :func:`redecide` decides (``MATCH_COLUMNS``): the eligible ``matches`` (every match, new ones
+    included) of each key of ``starts`` (:func:`window_starts`) from its window_from on, and the ``new`` matches
+    that form no episode (invalid image, too small, outside the schedule). Read twice: persist it."""
+    eligible = _pre_reason().isNull()
+    window = (
+        matches.join(F.broadcast(starts.select(*KEY, "window_from")), KEY, "inner")
+        .where(eligible & (F.col("captured_at") >= F.col("window_from")))
+        .select(*MATCH_COLUMNS)
+    )
+    return window.unionByName(new.where(~eligible).select(*MATCH_COLUMNS))
+
+
+def redecide(decisions: DataFrame, window: DataFrame, starts: DataFrame, gap_seconds: float) -> DataFrame:
+    """The whole new content of the local dates that new matches change: the ``window`` (:func:`window_matches`)
+    decided with each key's cooldown carried in (``starts``), and the stored ``decisions`` of those dates outside
+    the windows. Equal to :func:`decide` over every match, restricted to those dates."""
+    recomputed = decide(window, gap_seconds, starts)
+    dates = window.select(site_local_date().alias("local_date")).distinct()
+    replaced = F.col("window_from").isNotNull() & (F.col("episode_started_at") >= F.col("window_from"))
+    kept = (
+        decisions.join(F.broadcast(dates), "local_date", "left_semi")
+        .join(F.broadcast(starts.select(*KEY, "window_from")), KEY, "left")
+        .where(~F.coalesce(replaced, F.lit(False)))
+        .select(*DECIDED_COLUMNS)
+    )
+    return kept.unionByName(recomputed)
 
 
 def build_alerts(decided: DataFrame) -> DataFrame:

@@ -8,10 +8,14 @@
   ``bronze = silver frames + silver invalid_images + quarantine`` is checked every run.
 - silver ``rule_matches``: each batch's objects matched against the rule versions (the version in force when
   the frame was ingested), so gold never rereads every object.
-- gold ``alerts``, ``suppressed_matches``, ``daily_threat_report``, ``threats_by_user`` and ``device_health``
-  are recomputed from the whole silver history at every run that added frames, so the same input always gives
-  the same episodes and the same alert ids, an episode that continues in a later run extends its alert, and a
-  frame that arrives late joins its episode. ``detections_daily`` replaces only the dates that got new objects.
+- gold ``match_decisions`` holds every match's decision and episode. On a new lake or a full refresh every match
+  is decided; otherwise only the new rule_matches and, per user, device and rule they touch, the episodes from
+  the stored one the first new match can join (:func:`episodes.redecide`), replacing the local dates that
+  changed: what deciding the whole history gives, so the same input always gives the same episodes and alert
+  ids, an episode that continues in a later run extends its alert, and a late frame joins its episode.
+- gold ``alerts``, ``suppressed_matches`` and ``daily_threat_report`` are aggregated from every decision,
+  ``threats_by_user`` and ``device_health`` from the silver frames, at every run that added frames.
+  ``detections_daily`` replaces only the dates that got new objects.
 """
 
 from __future__ import annotations
@@ -41,9 +45,12 @@ SILVER_APP = "visionlake/detections/silver"
 GOLD_APP = "visionlake/detections/gold"
 # frames goes last: once it has consumed a bronze version, every other silver table has too.
 SILVER_TABLES = ("quarantine", "objects", "rule_matches", "invalid_images", "frames")
-GOLD_WHOLE = ["alerts", "suppressed_matches", "daily_threat_report", "threats_by_user", "device_health"]
+GOLD_DERIVED = ["alerts", "suppressed_matches", "daily_threat_report", "threats_by_user", "device_health"]
+# staged together whenever a gold table is behind: match_decisions (replaced by local date) and what derives from it
+GOLD_WHOLE = ["match_decisions", *GOLD_DERIVED]
 GOLD_TABLES = [*GOLD_WHOLE, "detections_daily"]
 PARTITION = "event_date"
+LOCAL_DATE = "local_date"
 
 
 class _Run(SourceRun):
@@ -213,19 +220,14 @@ class _Run(SourceRun):
         txn = Txn(GOLD_APP, frames_version)
         also = self.silver_markers(GOLD_APP)
         settings = self.cfg.detections
-        rule_frame = rules.rules_frame(self.spark, self._rule_rows())
-        # the matches are read twice by decide (its cooldown fold is joined back), its result by every table
-        matches = episodes.with_rule_terms(self._silver("rule_matches", None), rule_frame).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        decided = episodes.decide(matches, settings.episode_gap_seconds).persist(StorageLevel.MEMORY_AND_DISK)
+        decisions = self._decisions(txn, also)
         try:
-            alerts = episodes.build_alerts(decided).persist(StorageLevel.MEMORY_AND_DISK)
+            alerts = episodes.build_alerts(decisions.rows).persist(StorageLevel.MEMORY_AND_DISK)
             frames, invalid = self._silver("frames", None), self._silver("invalid_images", None)
-            whole = {
+            derived = {
                 "alerts": lambda: alerts,
-                "suppressed_matches": lambda: episodes.build_suppressed(decided),
-                "daily_threat_report": lambda: gold.build_daily_threat_report(decided),
+                "suppressed_matches": lambda: episodes.build_suppressed(decisions.rows),
+                "daily_threat_report": lambda: gold.build_daily_threat_report(decisions.rows),
                 "threats_by_user": lambda: gold.build_threats_by_user(frames, invalid, alerts),
                 "device_health": lambda: gold.build_device_health(
                     frames, invalid, settings.silence_alert_minutes, settings.invalid_alert_share
@@ -234,8 +236,10 @@ class _Run(SourceRun):
 
             def stage_one(name: str) -> Staged:
                 location = self.loc("gold", name)
-                if name in whole:
-                    return self.stage_write(whole[name](), location, mode="overwrite", txn=txn, also=also)
+                if name == "match_decisions":
+                    return decisions.staged
+                if name in derived:
+                    return self.stage_write(derived[name](), location, mode="overwrite", txn=txn, also=also)
                 marker = pending[name]
                 dates = (
                     None
@@ -260,9 +264,66 @@ class _Run(SourceRun):
             self.publish(record, concurrently(stage_one, names))
             alerts.unpersist()
         finally:
-            decided.unpersist()
-            matches.unpersist()
+            for df in decisions.cached:
+                df.unpersist()
         self.done(record)
+
+    def _decisions(self, txn: Txn, also: tuple[Txn, ...]) -> _Decisions:
+        """gold match_decisions, staged, and every decision after it: decided from scratch on a new lake, a full
+        refresh or a history under ``detections.redecide_from_rows``; otherwise only the new rule_matches and, per
+        key they touch, the episodes from the one they can join (:func:`episodes.redecide`), replacing the local
+        dates that changed."""
+        location, source = self.loc("gold", "match_decisions"), self.loc("silver", "rule_matches")
+        gap = self.cfg.detections.episode_gap_seconds
+        rule_frame = rules.rules_frame(self.spark, self._rule_rows())
+        consumed = self.marker(location, f"{GOLD_APP}:rule_matches")
+        upto = delta.version(source, self.storage)
+        # a small history is decided again whole: fewer Spark jobs than finding what the new matches touch
+        if consumed is None or delta.row_count(location, self.storage) < self.cfg.detections.redecide_from_rows:
+            matches = episodes.with_rule_terms(self._silver("rule_matches", None), rule_frame)
+            # the matches are read twice by decide (its cooldown fold is joined back), its result by every table
+            matches = matches.persist(StorageLevel.MEMORY_AND_DISK)
+            decided = episodes.decide(matches, gap).persist(StorageLevel.MEMORY_AND_DISK)
+            staged = self.stage_write(
+                decided, location, partition_by=[LOCAL_DATE], mode="overwrite", txn=txn, also=also
+            )
+            return _Decisions(decided, staged, [decided, matches])
+        stored = delta.read_table(self.spark, location, self.storage)
+        changes = delta.changes_since(source, consumed, self.storage, upto)
+        new = None
+        if changes.files:
+            new = episodes.with_rule_terms(
+                delta.read_files(self.spark, source, changes.files, episodes.RULE_MATCHES), rule_frame
+            ).persist(StorageLevel.MEMORY_AND_DISK)
+        if new is None or new.isEmpty():
+            # nothing new to decide: the stored decisions stand; the commit only records what gold consumed
+            staged = self.stage_write(stored.limit(0), location, mode="append", txn=txn, also=also, known_empty=True)
+            return _Decisions(stored, staged, [] if new is None else [new])
+        starts = episodes.window_starts(stored, new, gap).persist(StorageLevel.MEMORY_AND_DISK)
+        earliest = starts.agg(F.min("window_from")).first()[0]
+        # the history a window can reach: the UTC dates from the earliest window on (none: only the new matches)
+        history = (
+            new
+            if earliest is None
+            else episodes.with_rule_terms(self._silver_from("rule_matches", earliest.date().isoformat()), rule_frame)
+        )
+        window = episodes.window_matches(history, new, starts).persist(StorageLevel.MEMORY_AND_DISK)
+        dates = sorted(r[0].isoformat() for r in window.select(episodes.site_local_date()).distinct().collect())
+        # only the stored decisions of the local dates the window touches are read again
+        touched = delta.read_table(self.spark, location, self.storage, [(LOCAL_DATE, "in", dates)])
+        redecided = episodes.redecide(touched, window, starts, gap).persist(StorageLevel.MEMORY_AND_DISK)
+        staged = self.stage_write(
+            redecided,
+            location,
+            partition_by=[LOCAL_DATE],
+            mode="overwrite",
+            replace_partitions=dates,
+            txn=txn,
+            also=also,
+        )
+        untouched = delta.read_table(self.spark, location, self.storage, [(LOCAL_DATE, "not in", dates)])
+        rows = untouched.unionByName(redecided) if untouched is not None else redecided
+        return _Decisions(rows, staged, [redecided, window, starts, new])
 
     def _invalid_images_since_gold(self) -> bool:
         """Whether silver invalid_images got rows the whole gold tables have not seen: a batch of nothing but
@@ -279,6 +340,19 @@ class _Run(SourceRun):
     def _silver(self, name: str, dates: list[str] | None) -> DataFrame:
         filters = None if dates is None else [(PARTITION, "in", dates)]
         return delta.read_table(self.spark, self.loc("silver", name), self.storage, filters)
+
+    def _silver_from(self, name: str, first_date: str) -> DataFrame:
+        """The rows of a silver table from the UTC date ``first_date`` on (partition pruning)."""
+        return delta.read_table(self.spark, self.loc("silver", name), self.storage, [(PARTITION, ">=", first_date)])
+
+
+@dataclasses.dataclass
+class _Decisions:
+    """Every match decision after this run (``rows``), its gold commit (``staged``) and what to unpersist."""
+
+    rows: DataFrame
+    staged: Staged
+    cached: list[DataFrame]
 
 
 # run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
