@@ -1,12 +1,14 @@
 """Threat rules over detected objects: rule matches per frame, threat episodes, decisions, alerts.
 
-Stateless: every function recomputes from its whole input (silver ``objects`` and the rules DataFrame of
-``rules.py``), so a run over the whole history always gives the same episodes, decisions and alert ids,
-whatever batches the frames arrived in. Pure DataFrame functions, no Python UDF.
+Pure DataFrame functions, no Python UDF, and no state of their own: the same matches always give the same
+episodes, decisions and alert ids, whatever batches the frames arrived in.
 
 Flow: ``find_matches(objects, rules)`` (in silver, batch by batch: silver ``rule_matches``) ->
-``with_rule_terms(rule_matches, rules)`` -> ``decide(matches, gap_seconds)`` -> ``build_alerts(decided)`` and
-``build_suppressed(decided)``.
+``with_rule_terms(rule_matches, rules)`` -> ``decide(matches, gap_seconds)`` (gold ``match_decisions``) ->
+``build_alerts(decided)`` and ``build_suppressed(decided)``. A later run with new matches need not decide the
+whole history again: ``window_starts`` finds, per key, the first episode the new matches can change and the
+cooldown carried into it, ``window_matches`` the matches from there on, and ``redecide`` the new content of
+the local dates they touch (equal to ``decide`` over everything, restricted to those dates).
 """
 
 from __future__ import annotations
