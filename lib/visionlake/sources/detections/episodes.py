@@ -35,47 +35,34 @@ FRAME_COLUMNS = [
 ]
 RULE_TERMS = ["severity", "min_score", "min_area_fraction", "windows", "cooldown_minutes"]
 FOUND = ["labels_matched", "frame_score", "max_area_fraction"]
+_S, _T, _D, _I = T.StringType(), T.TimestampType(), T.DoubleType(), T.IntegerType()
+_LABELS = T.ArrayType(T.StringType())
+_FRAME = [("frame_key", _S), ("user_id", _S), ("device_id", _S), ("site_id", _S)]
+_WHEN = [("captured_at", _T), ("local_tz_offset_min", _I), ("is_valid_image", T.BooleanType())]
+_FOUND = [("labels_matched", _LABELS), ("frame_score", _D), ("max_area_fraction", _D)]
+_RULE = [("rule_id", _I), ("rule_version", _I)]
+
+
+def _struct(fields: list[tuple[str, T.DataType]]) -> T.StructType:
+    return T.StructType([T.StructField(name, kind) for name, kind in fields])
+
+
 # silver rule_matches: what a frame's objects showed of a rule version (its terms are joined in gold)
-RULE_MATCHES = T.StructType(
-    [
-        T.StructField("frame_key", T.StringType()),
-        T.StructField("user_id", T.StringType()),
-        T.StructField("device_id", T.StringType()),
-        T.StructField("site_id", T.StringType()),
-        T.StructField("captured_at", T.TimestampType()),
-        T.StructField("local_tz_offset_min", T.IntegerType()),
-        T.StructField("is_valid_image", T.BooleanType()),
-        T.StructField("rule_id", T.IntegerType()),
-        T.StructField("rule_version", T.IntegerType()),
-        T.StructField("labels_matched", T.ArrayType(T.StringType())),
-        T.StructField("frame_score", T.DoubleType()),
-        T.StructField("max_area_fraction", T.DoubleType()),
-        T.StructField("ingested_at", T.TimestampType()),
-        T.StructField("event_date", T.DateType()),
-    ]
-)
+RULE_MATCHES = _struct([*_FRAME, *_WHEN, *_RULE, *_FOUND, ("ingested_at", _T), ("event_date", T.DateType())])
 MATCH_COLUMNS = [*FRAME_COLUMNS, "rule_id", "rule_version", *RULE_TERMS, *FOUND]
 # gold match_decisions (decide's output): the match without its rule terms but severity, its episode, its decision
-DECISIONS = T.StructType(
+DECISIONS = _struct(
     [
-        T.StructField("frame_key", T.StringType()),
-        T.StructField("user_id", T.StringType()),
-        T.StructField("device_id", T.StringType()),
-        T.StructField("site_id", T.StringType()),
-        T.StructField("rule_id", T.IntegerType()),
-        T.StructField("rule_version", T.IntegerType()),
-        T.StructField("severity", T.StringType()),
-        T.StructField("captured_at", T.TimestampType()),
-        T.StructField("local_tz_offset_min", T.IntegerType()),
-        T.StructField("is_valid_image", T.BooleanType()),
-        T.StructField("labels_matched", T.ArrayType(T.StringType())),
-        T.StructField("frame_score", T.DoubleType()),
-        T.StructField("max_area_fraction", T.DoubleType()),
-        T.StructField("episode_start_key", T.StringType()),
-        T.StructField("episode_started_at", T.TimestampType()),
-        T.StructField("episode_passed_at", T.TimestampType()),
-        T.StructField("decision", T.StringType()),
-        T.StructField("local_date", T.DateType()),
+        *_FRAME,
+        *_RULE,
+        ("severity", _S),
+        *_WHEN,
+        *_FOUND,
+        ("episode_start_key", _S),
+        ("episode_started_at", _T),
+        ("episode_passed_at", _T),
+        ("decision", _S),
+        ("local_date", T.DateType()),
     ]
 )
 DECIDED_COLUMNS = DECISIONS.fieldNames()

@@ -275,7 +275,7 @@ class _Run(SourceRun):
         dates that changed."""
         location, source = self.loc("gold", "match_decisions"), self.loc("silver", "rule_matches")
         gap = self.cfg.detections.episode_gap_seconds
-        rule_frame = rules.rules_frame(self.spark, self._rule_rows())
+        rule_frame = self.rule_frame  # every version, as silver read it after versioning the rules file
         consumed = self.marker(location, f"{GOLD_APP}:rule_matches")
         upto = delta.version(source, self.storage)
         # a small history is decided again whole: fewer Spark jobs than finding what the new matches touch
