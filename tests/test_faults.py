@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -385,6 +386,18 @@ def test_hostile_detections_input_lands_in_quarantine_or_invalid_images_with_a_s
     again = _by_name(read(f"{lake}/quarantine/detections").to_pylist(), copy)
     assert again[f"{DEV}/bom-{FRAME_NAME}"]["reason"] == "duplicate_file"
     assert len(read(f"{lake}/silver/detections/frames").to_pylist()) == len(frames)
+    # no capture time in the frame nor in its name: its time and date are its file's modification time, which
+    # a copy need not share (silver looks for copies only among the frames of a batch's dates otherwise)
+    timeless = {f"{DEV}/timeless.json": _frame(captured_at="soon")}
+    for folder, day in (("first", "2026-01-05"), ("again", "2026-02-07")):
+        write_files(tmp_path / folder, timeless)
+        stamp = datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
+        os.utime(tmp_path / folder / DEV / "timeless.json", (stamp, stamp))
+        detections.run(spark, cfg, str(tmp_path / folder), lake)
+    invalid_now = _by_name(read(f"{lake}/silver/detections/invalid_images").to_pylist(), tmp_path / "first")
+    assert (invalid_now[f"{DEV}/timeless.json"]["event_date"].isoformat()) == "2026-01-05"
+    again = _by_name(read(f"{lake}/quarantine/detections").to_pylist(), tmp_path / "again")
+    assert again[f"{DEV}/timeless.json"]["reason"] == "duplicate_file"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -203,6 +203,15 @@ class SourceRun:
     def write(self, df: DataFrame, location: str, **kwargs) -> int:
         return self.commit(self.stage_write(df, location, **kwargs))
 
+    def read_back(self, staged: Staged, df: DataFrame) -> DataFrame:
+        """The rows of ``df`` that ``staged`` wrote, read back from its data files: a plain scan, so that what is
+        built from them does not compute them again, nor plan their whole computation at every job (with cached
+        steps in it, Spark took seconds per job to plan and match them). ``df`` itself when the write was
+        skipped (its commit was made already) or left to delta-spark."""
+        if staged.skipped or staged.deferred is not None:
+            return df
+        return delta.read_files(self.spark, staged.location, staged.files, staged.schema)
+
     def marker(self, location: str, app_id: str) -> int | None:
         """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""
         return None if self.full_refresh else delta.transaction_version(location, app_id, self.storage)

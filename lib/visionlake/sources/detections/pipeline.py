@@ -6,14 +6,15 @@
 - bronze and silver work as ALPR's (see :mod:`visionlake.sources.alpr.pipeline`): each silver table records
   the bronze version it consumed, so a killed run is completed by the next and never appends twice.
   ``bronze = silver frames + silver invalid_images + quarantine`` is checked every run.
-- silver ``rule_matches``: each batch's objects matched against the rule versions (the version in force when
-  the frame was ingested), so gold never rereads every object.
+- silver ``rule_matches``: each batch's objects (read back from the files just written) matched against the
+  rule versions (the version in force when the frame was ingested), so gold never rereads every object.
 - gold ``match_decisions`` holds every match's decision and episode. On a new lake or a full refresh every match
   is decided; otherwise only the new rule_matches and, per user, device and rule they touch, the episodes from
   the stored one the first new match can join (:func:`episodes.redecide`), replacing the local dates that
   changed: what deciding the whole history gives, so the same input always gives the same episodes and alert
   ids, an episode that continues in a later run extends its alert, and a late frame joins its episode.
-- gold ``alerts``, ``suppressed_matches`` and ``daily_threat_report`` are aggregated from every decision,
+- gold ``alerts``, ``suppressed_matches`` and ``daily_threat_report`` are aggregated from every decision (the
+  decisions written read back, the others from the table),
   ``threats_by_user`` and ``device_health`` from the silver frames, at every run that added frames.
   ``detections_daily`` replaces only the dates that got new objects.
 """
@@ -97,22 +98,48 @@ class _Run(SourceRun):
         self.rule_frame = rules.rules_frame(self.spark, self._rule_rows())
         self.silver_batches(SILVER_APP, BRONZE, self._silver_batch, record)
 
-    def _known_keys(self) -> DataFrame | None:
-        """frame_key and source_path of every frame silver holds (valid or not); None on a full refresh or a new
-        lake."""
+    def _mark_copies(self, parsed: DataFrame) -> DataFrame:
+        """``parsed`` with the reason ``duplicate_file`` on every byte-identical copy, with the same folder and name,
+        of a frame silver already holds from another file (read from another input root): quarantined, so that a
+        frame is counted once. The same file is no copy: a run killed between two silver tables' commits left its
+        frames in one of them.
+
+        A copy has the same content and name, so the same capture time and UTC date: only the silver frames of
+        those dates are read, unless a frame's time fell back to its file's modification time (a copy's may
+        differ), then every frame. Nothing is read on a full refresh or a new lake."""
         if self.full_refresh:
-            return None
-        found = [
-            delta.read_table(self.spark, self.loc("silver", name), self.storage).select("frame_key", "source_path")
+            return parsed
+        fell_back = ~F.col("_time_given") & F.col("_name_time").isNull()
+        found = parsed.where(F.col("reason").isNull()).select(PARTITION, fell_back.alias("fell_back")).distinct()
+        rows = found.collect()
+        dates = None if any(r["fell_back"] for r in rows) else sorted({r[PARTITION].isoformat() for r in rows})
+        known = [
+            self._silver(name, dates).select("frame_key", F.col("source_path").alias("_seen"))
             for name in ("frames", "invalid_images")
-            if delta.version(self.loc("silver", name), self.storage) is not None
+            if rows and delta.version(self.loc("silver", name), self.storage) is not None
         ]
-        return None if not found else found[0].unionByName(found[1]) if len(found) == 2 else found[0]
+        if not known:
+            return parsed
+        seen = known[0] if len(known) == 1 else known[0].unionByName(known[1])
+        duplicate = F.col("reason").isNull() & F.col("_seen").isNotNull() & (F.col("_seen") != F.col("source_path"))
+        return (
+            parsed.join(seen, "frame_key", "left")
+            .withColumns(
+                {
+                    "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
+                    "detail": F.when(
+                        duplicate, F.concat(F.lit("same folder, name and content as "), "_seen")
+                    ).otherwise(F.col("detail")),
+                }
+            )
+            .drop("_seen")
+        )
 
     def _silver_batch(self, batch: SilverBatch, record: StageRecord) -> int:
         bronze_rows, tables, txn = batch.rows, batch.tables, batch.txn
         settings = self.cfg.detections
-        base = (
+        # parsed and timed once, on local disk: the capture date finds the frames a copy could repeat
+        parsed = (
             bronze_rows.withColumn("frame_key", file_key(F.col("folder"), F.col("source_path"), F.col("sha256")))
             .transform(lambda df: jsonparse.classify(df, FRAME, REQUIRED_FIELDS, "raw", "frame"))
             .select(
@@ -126,30 +153,12 @@ class _Run(SourceRun):
                 F.when(F.col("reason").isNotNull(), F.col("raw")).alias("raw"),
                 "frame",
             )
+            .transform(silver.with_capture_time)
+            .persist(StorageLevel.DISK_ONLY)
         )
-        known = self._known_keys()
-        if known is not None:
-            # a byte-identical copy, with the same folder and name, of a frame silver already holds from another
-            # file (read from another input root): quarantined, so that a frame is counted once. The same file
-            # is no copy: a run killed between two silver tables' commits left its frames in one of them.
-            seen = known.select("frame_key", F.col("source_path").alias("_seen"))
-            duplicate = F.col("reason").isNull() & F.col("_seen").isNotNull() & (F.col("_seen") != F.col("source_path"))
-            base = (
-                base.join(seen, "frame_key", "left")
-                .withColumns(
-                    {
-                        "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
-                        "detail": F.when(
-                            duplicate, F.concat(F.lit("same folder, name and content as "), "_seen")
-                        ).otherwise(F.col("detail")),
-                    }
-                )
-                .drop("_seen")
-            )
-        # cached on local disk, as ALPR's batch (see there): the parsed frames, raw text only of rejected files
-        base = base.persist(StorageLevel.DISK_ONLY)
-        cached = [base]
+        cached = [parsed]
         try:
+            base = self._mark_copies(parsed)
             reasons = Counter({r["reason"]: r["count"] for r in base.groupBy("reason").count().collect()})
             total = sum(reasons.values())
             rejected = Counter({k: v for k, v in reasons.items() if k is not None})
@@ -159,33 +168,37 @@ class _Run(SourceRun):
                 del rejected[jsonparse.INVALID]
                 rejected.update({r["reason"]: r["count"] for r in invalid.groupBy("reason").count().collect()})
                 quarantined = jsonparse.with_diagnosis(quarantined, "raw")
-            # kept too: otherwise Spark pushes each table's filter on the reasons below the time parsing and
-            # parses every frame once per table
+            # kept too: each table would otherwise join the copies and validate every frame again
             accepted = (
                 base.where(F.col("reason").isNull())
-                .transform(silver.with_capture_time)
                 .transform(lambda df: silver.with_validation(df, settings.validation))
                 .persist(StorageLevel.DISK_ONLY)
             )
             cached.append(accepted)
             mode = "overwrite" if self.full_refresh else "append"
+            min_score, written = settings.min_score, {}
+            objects = silver.build_objects(accepted, min_score)
+            if "objects" in tables:
+                staged = self.stage_write(
+                    objects, self.loc("silver", "objects"), partition_by=[PARTITION], mode=mode, txn=txn
+                )
+                written["objects"] = self.commit(staged)
+                objects = self.read_back(staged, objects)  # rule_matches need not explode the frames again
             builders = {
-                "frames": silver.build_frames,
-                "invalid_images": silver.build_invalid_images,
-                "objects": silver.build_objects,
-                "rule_matches": lambda df, min_score: episodes.find_matches(
-                    silver.build_objects(df, min_score), self.rule_frame
-                ),
+                "frames": lambda: silver.build_frames(accepted, min_score),
+                "invalid_images": lambda: silver.build_invalid_images(accepted, min_score),
+                "rule_matches": lambda: episodes.find_matches(objects, self.rule_frame),
             }
 
             def write_one(name: str) -> int:
                 if name == "quarantine":
                     df = to_quarantine(quarantined, self.summary.run_id, F.lit(self.now))
                     return self.write(df, self.loc("quarantine", name), mode=mode, txn=txn, known_empty=not rejected)
-                df = builders[name](accepted, settings.min_score)
-                return self.write(df, self.loc("silver", name), partition_by=[PARTITION], mode=mode, txn=txn)
+                return self.write(
+                    builders[name](), self.loc("silver", name), partition_by=[PARTITION], mode=mode, txn=txn
+                )
 
-            written = concurrently(write_one, [t for t in tables if t != "frames"])
+            written |= concurrently(write_one, [t for t in tables if t not in ("objects", "frames")])
             if "frames" in tables:
                 written["frames"] = write_one("frames")
             if "quarantine" in tables:
@@ -225,11 +238,11 @@ class _Run(SourceRun):
             alerts = episodes.build_alerts(decisions.rows).persist(StorageLevel.MEMORY_AND_DISK)
             frames, invalid = self._silver("frames", None), self._silver("invalid_images", None)
             derived = {
-                "alerts": lambda: alerts,
-                "suppressed_matches": lambda: episodes.build_suppressed(decisions.rows),
-                "daily_threat_report": lambda: gold.build_daily_threat_report(decisions.rows),
-                "threats_by_user": lambda: gold.build_threats_by_user(frames, invalid, alerts),
-                "device_health": lambda: gold.build_device_health(
+                "alerts": alerts,
+                "suppressed_matches": episodes.build_suppressed(decisions.rows),
+                "daily_threat_report": gold.build_daily_threat_report(decisions.rows),
+                "threats_by_user": gold.build_threats_by_user(frames, invalid, alerts),
+                "device_health": gold.build_device_health(
                     frames, invalid, settings.silence_alert_minutes, settings.invalid_alert_share
                 ),
             }
@@ -239,7 +252,7 @@ class _Run(SourceRun):
                 if name == "match_decisions":
                     return decisions.staged
                 if name in derived:
-                    return self.stage_write(derived[name](), location, mode="overwrite", txn=txn, also=also)
+                    return self.stage_write(derived[name], location, mode="overwrite", txn=txn, also=also)
                 marker = pending[name]
                 dates = (
                     None
@@ -281,25 +294,27 @@ class _Run(SourceRun):
         # a small history is decided again whole: fewer Spark jobs than finding what the new matches touch
         if consumed is None or delta.row_count(location, self.storage) < self.cfg.detections.redecide_from_rows:
             matches = episodes.with_rule_terms(self._silver("rule_matches", None), rule_frame)
-            # the matches are read twice by decide (its cooldown fold is joined back), its result by every table
+            # the matches are read twice by decide (its cooldown fold is joined back)
             matches = matches.persist(StorageLevel.MEMORY_AND_DISK)
-            decided = episodes.decide(matches, gap).persist(StorageLevel.MEMORY_AND_DISK)
+            decided = episodes.decide(matches, gap)
             staged = self.stage_write(
                 decided, location, partition_by=[LOCAL_DATE], mode="overwrite", txn=txn, also=also
             )
-            return _Decisions(decided, staged, [decided, matches])
+            return _Decisions(self.read_back(staged, decided), staged, [matches])
         stored = delta.read_table(self.spark, location, self.storage)
         changes = delta.changes_since(source, consumed, self.storage, upto)
+        # the steps' results are checkpointed (computed once, kept by the executors, the plan cut): each step's
+        # plan would otherwise hold every step before it, and Spark plans and matches it again at every job
         new = None
         if changes.files:
             new = episodes.with_rule_terms(
                 delta.read_files(self.spark, source, changes.files, episodes.RULE_MATCHES), rule_frame
-            ).persist(StorageLevel.MEMORY_AND_DISK)
+            ).localCheckpoint()
         if new is None or new.isEmpty():
             # nothing new to decide: the stored decisions stand; the commit only records what gold consumed
             staged = self.stage_write(stored.limit(0), location, mode="append", txn=txn, also=also, known_empty=True)
-            return _Decisions(stored, staged, [] if new is None else [new])
-        starts = episodes.window_starts(stored, new, gap).persist(StorageLevel.MEMORY_AND_DISK)
+            return _Decisions(stored, staged, [])
+        starts = episodes.window_starts(stored, new, gap).localCheckpoint()
         earliest = starts.agg(F.min("window_from")).first()[0]
         # the history a window can reach: the UTC dates from the earliest window on (none: only the new matches)
         history = (
@@ -307,11 +322,11 @@ class _Run(SourceRun):
             if earliest is None
             else episodes.with_rule_terms(self._silver_from("rule_matches", earliest.date().isoformat()), rule_frame)
         )
-        window = episodes.window_matches(history, new, starts).persist(StorageLevel.MEMORY_AND_DISK)
+        window = episodes.window_matches(history, new, starts).localCheckpoint()
         dates = sorted(r[0].isoformat() for r in window.select(episodes.site_local_date()).distinct().collect())
         # only the stored decisions of the local dates the window touches are read again
         touched = delta.read_table(self.spark, location, self.storage, [(LOCAL_DATE, "in", dates)])
-        redecided = episodes.redecide(touched, window, starts, gap).persist(StorageLevel.MEMORY_AND_DISK)
+        redecided = episodes.redecide(touched, window, starts, gap)
         staged = self.stage_write(
             redecided,
             location,
@@ -322,8 +337,9 @@ class _Run(SourceRun):
             also=also,
         )
         untouched = delta.read_table(self.spark, location, self.storage, [(LOCAL_DATE, "not in", dates)])
-        rows = untouched.unionByName(redecided) if untouched is not None else redecided
-        return _Decisions(rows, staged, [redecided, window, starts, new])
+        changed = self.read_back(staged, redecided)
+        rows = untouched.unionByName(changed) if untouched is not None else changed
+        return _Decisions(rows, staged, [])
 
     def _invalid_images_since_gold(self) -> bool:
         """Whether silver invalid_images got rows the whole gold tables have not seen: a batch of nothing but
