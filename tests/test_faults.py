@@ -433,7 +433,9 @@ def _face_batch(root: Path, number: int) -> None:
 
 def _detections_batch(root: Path, number: int) -> None:
     minute = f"{number % 60:02d}"
-    frame = _frame(captured_at=f"2026-11-30T22:{minute}:00+01:00")
+    # a person at night matches a rule (rule 200): the runs killed before the rules are versioned are seen
+    person = [{"label": "person", "confidence": 0.9, "x_min": 1, "y_min": 1, "x_max": 300, "y_max": 300}]
+    frame = _frame(captured_at=f"2026-11-30T22:{minute}:00+01:00", predictions=person)
     write_files(
         root,
         {

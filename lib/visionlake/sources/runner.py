@@ -284,10 +284,15 @@ class SourceRun:
         """The source's bronze columns (but the run's) for ``files``: a :class:`~visionlake.ingest.reader.Read`."""
         raise NotImplementedError
 
+    def ingesting(self, record: StageRecord) -> None:
+        """Called as the bronze stage begins, before any input is listed: what a source records as in force when
+        its files are ingested (detections: the threat rules' versions)."""
+
     def bronze(self, input_root: str, schema: T.StructType) -> None:
         """Stage ``bronze``: the new files as the next ingest batch of the bronze table, with this run's id and
         time (a full refresh overwrites the table instead). Files that cannot be read now are left pending."""
         record = self.stage("bronze")
+        self.ingesting(record)
         listing = self.list_new(record, input_root)
         if not listing.files and not self.full_refresh:
             self.done(record)

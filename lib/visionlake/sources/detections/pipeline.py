@@ -2,7 +2,8 @@
 (alerts, suppressed matches, reports), with the threat rules versioned in silver.
 
 - The rules file is read first: a bad file stops the run before any table is touched. Its content goes to
-  ``silver/detections/rules`` as a slowly changing table (a new version only when a rule changed).
+  ``silver/detections/rules`` as a slowly changing table (a new version only when a rule changed), as the
+  bronze stage begins: the versions in force when the frames are ingested.
 - bronze and silver work as ALPR's (see :mod:`visionlake.sources.alpr.pipeline`): each silver table records
   the bronze version it consumed, so a killed run is completed by the next and never appends twice.
   ``bronze = silver frames + silver invalid_images + quarantine`` is checked every run.
@@ -91,9 +92,13 @@ class _Run(SourceRun):
         found = delta.read_columns(self.loc("silver", "rules"), columns, self.storage)
         return [] if found is None else found.to_pylist()
 
+    def ingesting(self, record: StageRecord) -> None:
+        # before any frame is ingested: a frame is matched against the version in force at its ingestion, and a
+        # run killed after bronze must not leave frames older than every version
+        self._version_rules(record)
+
     def silver(self) -> None:
         record = self.stage("silver")
-        self._version_rules(record)
         # every version: a frame is matched against the version in force when it was ingested
         self.rule_frame = rules.rules_frame(self.spark, self._rule_rows())
         self.silver_batches(SILVER_APP, BRONZE, self._silver_batch, record)
@@ -107,19 +112,18 @@ class _Run(SourceRun):
         A copy has the same content and name, so the same capture time and UTC date: only the silver frames of
         those dates are read, unless a frame's time fell back to its file's modification time (a copy's may
         differ), then every frame. Nothing is read on a full refresh or a new lake."""
-        if self.full_refresh:
+        names = [
+            n for n in ("frames", "invalid_images") if delta.version(self.loc("silver", n), self.storage) is not None
+        ]
+        if self.full_refresh or not names:
             return parsed
         fell_back = ~F.col("_time_given") & F.col("_name_time").isNull()
         found = parsed.where(F.col("reason").isNull()).select(PARTITION, fell_back.alias("fell_back")).distinct()
         rows = found.collect()
-        dates = None if any(r["fell_back"] for r in rows) else sorted({r[PARTITION].isoformat() for r in rows})
-        known = [
-            self._silver(name, dates).select("frame_key", F.col("source_path").alias("_seen"))
-            for name in ("frames", "invalid_images")
-            if rows and delta.version(self.loc("silver", name), self.storage) is not None
-        ]
-        if not known:
+        if not rows:
             return parsed
+        dates = None if any(r["fell_back"] for r in rows) else sorted({r[PARTITION].isoformat() for r in rows})
+        known = [self._silver(n, dates).select("frame_key", F.col("source_path").alias("_seen")) for n in names]
         seen = known[0] if len(known) == 1 else known[0].unionByName(known[1])
         duplicate = F.col("reason").isNull() & F.col("_seen").isNotNull() & (F.col("_seen") != F.col("source_path"))
         return (
@@ -138,7 +142,8 @@ class _Run(SourceRun):
     def _silver_batch(self, batch: SilverBatch, record: StageRecord) -> int:
         bronze_rows, tables, txn = batch.rows, batch.tables, batch.txn
         settings = self.cfg.detections
-        # parsed and timed once, on local disk: the capture date finds the frames a copy could repeat
+        # parsed, timed and validated once, cached on local disk (as ALPR's batch, see there; the raw text only of
+        # rejected files): every table and count reads it; the capture date finds the frames a copy could repeat
         parsed = (
             bronze_rows.withColumn("frame_key", file_key(F.col("folder"), F.col("source_path"), F.col("sha256")))
             .transform(lambda df: jsonparse.classify(df, FRAME, REQUIRED_FIELDS, "raw", "frame"))
@@ -154,11 +159,15 @@ class _Run(SourceRun):
                 "frame",
             )
             .transform(silver.with_capture_time)
+            .transform(lambda df: silver.with_validation(df, settings.validation))
             .persist(StorageLevel.DISK_ONLY)
         )
         cached = [parsed]
         try:
             base = self._mark_copies(parsed)
+            if base is not parsed:  # joined with the frames silver holds: once, not once per table
+                base = base.persist(StorageLevel.DISK_ONLY)
+                cached.append(base)
             reasons = Counter({r["reason"]: r["count"] for r in base.groupBy("reason").count().collect()})
             total = sum(reasons.values())
             rejected = Counter({k: v for k, v in reasons.items() if k is not None})
@@ -168,13 +177,7 @@ class _Run(SourceRun):
                 del rejected[jsonparse.INVALID]
                 rejected.update({r["reason"]: r["count"] for r in invalid.groupBy("reason").count().collect()})
                 quarantined = jsonparse.with_diagnosis(quarantined, "raw")
-            # kept too: each table would otherwise join the copies and validate every frame again
-            accepted = (
-                base.where(F.col("reason").isNull())
-                .transform(lambda df: silver.with_validation(df, settings.validation))
-                .persist(StorageLevel.DISK_ONLY)
-            )
-            cached.append(accepted)
+            accepted = base.where(F.col("reason").isNull())
             mode = "overwrite" if self.full_refresh else "append"
             min_score, written = settings.min_score, {}
             objects = silver.build_objects(accepted, min_score)
