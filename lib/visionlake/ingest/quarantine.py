@@ -33,3 +33,25 @@ def to_quarantine(df: DataFrame, run_id: str, ingested_at: Column) -> DataFrame:
         F.lit(run_id).alias("run_id"),
         ingested_at.alias("ingested_at"),
     )
+
+
+def with_copies_marked(rows: DataFrame, firsts: DataFrame, key: str, holder: str) -> DataFrame:
+    """``rows`` (with ``source_path``, ``reason`` and ``detail``) with the reason ``duplicate_file`` on each usable row
+    that is a byte-identical copy of another file: ``firsts`` holds ``key`` and ``first_path``, the file counted
+    for that key; a row whose own path is the first one is no copy. The detail names the first file: "same
+    <holder>, name and content as <first_path>"."""
+    duplicate = (
+        F.col("reason").isNull() & F.col("first_path").isNotNull() & (F.col("source_path") != F.col("first_path"))
+    )
+    return (
+        rows.join(firsts, key, "left")
+        .withColumns(
+            {
+                "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
+                "detail": F.when(
+                    duplicate, F.concat(F.lit(f"same {holder}, name and content as "), "first_path")
+                ).otherwise(F.col("detail")),
+            }
+        )
+        .drop("first_path")
+    )

@@ -24,7 +24,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry
-from visionlake.ingest.quarantine import to_quarantine
+from visionlake.ingest.quarantine import to_quarantine, with_copies_marked
 from visionlake.ingest.reader import Read, read_files
 from visionlake.lake import delta, reader
 from visionlake.lake.delta import Staged, Txn
@@ -137,23 +137,7 @@ class _Run(SourceRun):
         try:
             classified = base
             if duplicates is not None:
-                duplicate = (
-                    F.col("reason").isNull()
-                    & F.col("first_path").isNotNull()
-                    & (F.col("source_path") != F.col("first_path"))
-                )
-                classified = (
-                    base.join(F.broadcast(duplicates), "frame_key", "left")
-                    .withColumns(
-                        {
-                            "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
-                            "detail": F.when(
-                                duplicate, F.concat(F.lit("same camera, name and content as "), "first_path")
-                            ).otherwise(F.col("detail")),
-                        }
-                    )
-                    .drop("first_path")
-                )
+                classified = with_copies_marked(base, F.broadcast(duplicates), "frame_key", "camera")
             reasons = Counter({r["reason"]: r["count"] for r in classified.groupBy("reason").count().collect()})
             total = sum(reasons.values())
             rejected = Counter({k: v for k, v in reasons.items() if k is not None})

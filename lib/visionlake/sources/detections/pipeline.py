@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry
-from visionlake.ingest.quarantine import to_quarantine
+from visionlake.ingest.quarantine import to_quarantine, with_copies_marked
 from visionlake.ingest.reader import Read, read_files
 from visionlake.lake import delta
 from visionlake.lake.delta import Staged, Txn
@@ -123,20 +123,9 @@ class _Run(SourceRun):
         if not rows:
             return parsed
         dates = None if any(r["fell_back"] for r in rows) else sorted({r[PARTITION].isoformat() for r in rows})
-        known = [self._silver(n, dates).select("frame_key", F.col("source_path").alias("_seen")) for n in names]
-        seen = known[0] if len(known) == 1 else known[0].unionByName(known[1])
-        duplicate = F.col("reason").isNull() & F.col("_seen").isNotNull() & (F.col("_seen") != F.col("source_path"))
-        return (
-            parsed.join(seen, "frame_key", "left")
-            .withColumns(
-                {
-                    "reason": F.when(duplicate, "duplicate_file").otherwise(F.col("reason")),
-                    "detail": F.when(
-                        duplicate, F.concat(F.lit("same folder, name and content as "), "_seen")
-                    ).otherwise(F.col("detail")),
-                }
-            )
-            .drop("_seen")
+        known = [self._silver(n, dates).select("frame_key", F.col("source_path").alias("first_path")) for n in names]
+        return with_copies_marked(
+            parsed, known[0] if len(known) == 1 else known[0].unionByName(known[1]), "frame_key", "folder"
         )
 
     def _silver_batch(self, batch: SilverBatch, record: StageRecord) -> int:
