@@ -55,8 +55,6 @@ def runs_location(lake: str) -> str:
 
 def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord], storage: StorageSettings) -> None:
     """Append the stage records of one run to ``<lake>/_runs``."""
-    from deltalake import write_deltalake
-
     faults.point("runlog:before")
     rows = [
         {
@@ -74,14 +72,24 @@ def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord],
         }
         for r in records
     ]
-    table, description = described(pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), "_runs")
-    uri, options = st.object_store_uri(runs_location(lake)), st.delta_storage_options(storage)
-    st.retrying(
-        lambda: write_deltalake(uri, table, mode="append", description=description, storage_options=options),
-        storage,
-        uri,
-    )
+    append_described(runs_location(lake), pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), "_runs", storage)
     faults.point("runlog:after")
+
+
+def append_described(location: str, table: pa.Table, name: str, storage: StorageSettings) -> None:
+    """Append ``table`` to the log table at ``location`` (retried as every storage call). The table, when this
+    creates it, gets the texts of ``name`` (descriptions.yaml) in its log; an existing table keeps the texts it has:
+    delta-rs refuses to append columns whose comment differs from the table's, so a text edited in a later release
+    would stop every run."""
+    from deltalake import DeltaTable, write_deltalake
+
+    uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
+
+    def append() -> None:
+        data, description = (table, None) if DeltaTable.is_deltatable(uri, options) else described(table, name)
+        write_deltalake(uri, data, mode="append", description=description, storage_options=options)
+
+    st.retrying(append, storage, uri)
 
 
 def record_interrupted(lake: str, run_id: str, source: str, since: str, by: str, storage: StorageSettings) -> None:

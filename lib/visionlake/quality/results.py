@@ -10,9 +10,9 @@ from datetime import datetime
 import pyarrow as pa
 
 from visionlake.config import StorageSettings
-from visionlake.descriptions import described
 from visionlake.lake import reader
 from visionlake.lake import storage as st
+from visionlake.lake.runlog import append_described
 from visionlake.quality.checks import CheckResult
 
 RESULTS_SCHEMA = pa.schema(
@@ -56,16 +56,8 @@ def drift_location(lake: str) -> str:
 
 def _append(location: str, table: pa.Table, storage: StorageSettings, name: str) -> None:
     """Append rows; a table created here gets the texts of ``name`` (descriptions.yaml) in its log."""
-    from deltalake import write_deltalake
-
     if table.num_rows:
-        table, description = described(table, name)
-        uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
-        st.retrying(
-            lambda: write_deltalake(uri, table, mode="append", description=description, storage_options=options),
-            storage,
-            uri,
-        )
+        append_described(location, table, name, storage)
 
 
 def append_results(

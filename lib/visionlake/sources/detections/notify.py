@@ -42,12 +42,10 @@ import pyarrow.compute as pc
 
 from visionlake import __version__, faults
 from visionlake.config import Config
-from visionlake.descriptions import described
 from visionlake.errors import ConfigError, redact
 from visionlake.lake import reader, table_location
-from visionlake.lake import storage as st
 from visionlake.lake.lease import Lease
-from visionlake.lake.runlog import new_run_id
+from visionlake.lake.runlog import append_described, new_run_id
 
 log = logging.getLogger("visionlake")
 
@@ -455,8 +453,6 @@ def _record(
     location: str, alert_id: str, attempt: int, answer: _Answer, sent_at: datetime, error: str | None, cfg: Config
 ) -> None:
     """Append one attempt to ``alert_deliveries`` (one commit)."""
-    from deltalake import write_deltalake
-
     row = {
         "alert_id": alert_id,
         "attempt": attempt,
@@ -465,13 +461,7 @@ def _record(
         "sent_at": sent_at,
         "error": error,
     }
-    table, description = described(pa.Table.from_pylist([row], schema=DELIVERIES_SCHEMA), DELIVERIES_TABLE)
-    uri, options = st.object_store_uri(location), st.delta_storage_options(cfg.storage)
-    st.retrying(
-        lambda: write_deltalake(uri, table, mode="append", description=description, storage_options=options),
-        cfg.storage,
-        location,
-    )
+    append_described(location, pa.Table.from_pylist([row], schema=DELIVERIES_SCHEMA), DELIVERIES_TABLE, cfg.storage)
 
 
 # --------------------------------------------------------------------------------------------------
