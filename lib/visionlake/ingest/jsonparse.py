@@ -246,3 +246,45 @@ def classify(
         .withColumns({"detail": detail, out: F.when(reason_col.isNull(), parsed.dropFields(CORRUPT_COLUMN))})
         .drop("_body", "_parsed", "_mismatched")
     )
+
+
+def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Column] | None = None) -> DataFrame:
+    """Rows with the fields of ``schema`` (``fields`` may replace some, as expressions of the parsed struct
+    ``_parsed``), the read's lineage and ``parse_error`` = ``<reason>: <detail>`` from rows with ``text`` and
+    ``read_error`` (:mod:`visionlake.ingest.documents`). A document that cannot be used keeps only its lineage
+    (its fields are null). Reasons: the read's own, ``empty_file``, ``invalid_json`` / ``too_deep`` /
+    ``too_large``, ``not_an_object``, ``schema_mismatch`` (the detail names the fields) and ``trailing_data``."""
+    text = F.col("_body")
+    parsed = F.col("_parsed")
+    is_broken = broken(parsed)
+    is_not_json = is_broken & not_json(text)
+    top_level = F.col("_mismatched")
+    refused = is_not_json | (top_level == all_fields(schema))
+    parse_error = (
+        F.when(F.col("read_error").isNotNull(), F.col("read_error"))
+        .when(F.length(text) == 0, F.lit("empty_file: a blank document"))
+        .when(refused, F.col("_diagnosis"))
+        .when(is_broken & ~text.startswith("{"), F.concat(F.lit("not_an_object: top level is "), json_kind(text)))
+        .when(is_broken, F.concat(F.lit("schema_mismatch: wrong type: "), top_level))
+        .when(
+            trailing_data(text),
+            F.lit("trailing_data: more text after the first JSON value (garbage or a second value)"),
+        )
+    )
+    usable = F.col("parse_error").isNull()
+    values = {name: parsed[name] for name in schema.fieldNames()} | (fields or {})
+    document = [F.when(usable, value).alias(name) for name, value in values.items()]
+    lineage = [c for c in read.columns if c not in ("text", "read_error")]
+    readable = F.col("read_error").isNull() & (F.length(text) > 0)
+    return (
+        read.withColumn("_body", body("text"))
+        .withColumn("_parsed", F.when(readable, parse(text, schema)))
+        .withColumn(
+            "_mismatched",
+            F.when(readable & is_broken & ~is_not_json & text.startswith("{"), mismatched_fields("_body", schema)),
+        )
+        # Python only for the refused texts: it tells too_deep/too_large from malformed JSON
+        .withColumn("_diagnosis", diagnosed(F.when(readable & refused, text)))
+        .withColumn("parse_error", parse_error)
+        .select(*document, *lineage, "parse_error")
+    )

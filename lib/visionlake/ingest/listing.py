@@ -36,7 +36,7 @@ class Listing:
     skipped: int  # files under root that do not end with the input suffix
     changed: list[str] = field(default_factory=list)  # ingested before, but their size or mtime differs now
     problems: list[str] = field(default_factory=list)  # folders that could not be listed, and why
-    bronze_version: int = -1  # the bronze version whose paths were compared (-1: no bronze table)
+    bronze_versions: Mapping[str, int] = field(default_factory=dict)  # bronze table -> version compared (-1: none)
 
     @property
     def total(self) -> int:
@@ -198,7 +198,7 @@ def list_input(
     suffix: str | tuple[str, ...] = ".json",
     threads: int = 32,
     known: Known | None = None,
-    bronze_version: int = -1,
+    bronze_versions: Mapping[str, int] | None = None,
 ) -> Listing:
     """The input files under ``root`` that are not in ``known``, sorted by path.
 
@@ -226,7 +226,7 @@ def list_input(
         skipped=skipped,
         changed=sorted(changed),
         problems=problems,
-        bronze_version=bronze_version,
+        bronze_versions=dict(bronze_versions or {}),
     )
 
 

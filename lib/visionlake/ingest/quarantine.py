@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -54,4 +54,56 @@ def with_copies_marked(rows: DataFrame, firsts: DataFrame, key: str, holder: str
             }
         )
         .drop("first_path")
+    )
+
+
+ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the first of a key is kept
+
+
+def with_duplicate_keys(
+    batch: DataFrame, earlier: DataFrame | None, keys: list[str], name: str, label: str
+) -> DataFrame:
+    """``batch`` with ``reason`` ``duplicate_<name>`` on each usable row whose ``keys`` were seen first elsewhere
+    with the same ``content_sha256`` and ``conflicting_duplicate_<name>`` with different content; ``detail`` names
+    the first (``<path> at byte <offset>``). The first row of a key in ingestion order (:data:`ORDER`) is kept.
+
+    Args:
+        batch: rows with ``keys``, ``content_sha256``, :data:`ORDER`, ``reason`` (null when usable so far) and
+            ``detail``.
+        earlier: the same columns of the usable rows consumed before, or None.
+        label: how details name the key (``_id``, ``request_id``).
+    """
+    columns = [*keys, "content_sha256", *ORDER]
+    usable = batch.where(F.col("reason").isNull()).select(*columns, F.lit(False).alias("_earlier"))
+    if earlier is not None:
+        usable = usable.unionByName(earlier.select(*columns, F.lit(True).alias("_earlier")))
+    window = Window.partitionBy(*keys).orderBy(*ORDER)
+    first = (
+        usable.withColumns(
+            {
+                "_first_sha": F.first("content_sha256").over(window),
+                "_first_at": F.first(
+                    F.concat_ws(" at byte ", "source_path", F.col("source_offset").cast("string"))
+                ).over(window),
+                "_rank": F.row_number().over(window),
+            }
+        )
+        .where(~F.col("_earlier") & (F.col("_rank") > 1))
+        .select("source_path", "source_offset", "_first_sha", "_first_at")
+    )
+    duplicate = F.col("_first_at").isNotNull()
+    same = F.col("_first_sha") == F.col("content_sha256")
+    return (
+        batch.join(first, ["source_path", "source_offset"], "left")
+        .withColumns(
+            {
+                "reason": F.when(duplicate & same, f"duplicate_{name}")
+                .when(duplicate, f"conflicting_duplicate_{name}")
+                .otherwise(F.col("reason")),
+                "detail": F.when(duplicate & same, F.concat(F.lit(f"same {label} and content as "), "_first_at"))
+                .when(duplicate, F.concat(F.lit(f"same {label} as "), "_first_at", F.lit(", different content")))
+                .otherwise(F.col("detail")),
+            }
+        )
+        .drop("_first_sha", "_first_at")
     )

@@ -67,9 +67,13 @@ class Suite:
     checks: tuple[Check, ...]
 
     def for_tables(self, tables: set[str]) -> list[Check]:
-        """The checks that look at (the rows in scope of) one of ``tables``; reconcile checks go with their
-        left side."""
-        return [c for c in self.checks if c.table in tables]
+        """The checks that look at (the rows in scope of) one of ``tables``; reconcile checks go with any table of
+        their left side."""
+        return [
+            c
+            for c in self.checks
+            if c.table in tables or (c.kind == "reconcile" and any(t in tables for t, _ in c.left))
+        ]
 
 
 @dataclass

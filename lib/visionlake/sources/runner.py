@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,25 +100,35 @@ class SourceRun:
         return None
 
     @classmethod
+    def bronze_tables(cls) -> tuple[str, ...]:
+        """The source's bronze tables (one per input kind; most sources have one)."""
+        return (cls.BRONZE_TABLE,)
+
+    @classmethod
     def pending_input(cls, cfg: Config, input_root: str, lake: str, full_refresh: bool) -> Listing:
         """What the bronze stage of a run would take: callable before any Spark session exists."""
-        bronze = table_location(lake, "bronze", cls.SOURCE, cls.BRONZE_TABLE)
-        snap = reader.snapshot(bronze, cfg.storage)
         known: dict[str, tuple[int, float]] = {}
-        if snap is not None and not full_refresh:
+        versions: dict[str, int] = {}
+        for table in cls.bronze_tables():
+            bronze = table_location(lake, "bronze", cls.SOURCE, table)
+            snap = reader.snapshot(bronze, cfg.storage)
+            versions[table] = -1 if snap is None else snap.version
+            if snap is None or full_refresh:
+                continue
             columns = ["source_path", cls.SIZE_COLUMN, cls.MTIME_COLUMN]
             lineage = reader.scan(reader.dataset(snap, cfg.storage), cfg.storage, bronze, columns)
             seconds = pc.divide(pc.cast(pc.cast(lineage[cls.MTIME_COLUMN], pa.timestamp("us")), pa.int64()), 1e6)
-            known = dict(
+            known.update(
                 zip(
                     lineage["source_path"].to_pylist(),
                     zip(lineage[cls.SIZE_COLUMN].to_pylist(), seconds.to_pylist(), strict=True),
                     strict=False,
                 )
             )
-        version = -1 if snap is None else snap.version
         suffix = cls.input_suffix(cfg)
-        return list_input(input_root, cfg.storage, suffix, cfg.ingest.read_threads, known=known, bronze_version=version)
+        return list_input(
+            input_root, cfg.storage, suffix, cfg.ingest.read_threads, known=known, bronze_versions=versions
+        )
 
     @classmethod
     def lease(cls, cfg: Config, lake: str, run_id: str) -> Lease:
@@ -242,23 +252,37 @@ class SourceRun:
         ``write(batch, record)`` the bronze rows committed since, and count the rows it returns as read. Tables
         that consumed every bronze commit are skipped."""
         record = record or self.stage("silver")
-        bronze_location = self.loc("bronze", self.BRONZE_TABLE)
-        bronze_version = delta.version(bronze_location, self.storage)
-        if bronze_version is None:
+        found = self.silver_from(self.BRONZE_TABLE, list(self.SILVER_TABLES), app_id, schema, write, record)
+        if found is None:
             record.status, record.message = "skipped", "no bronze table yet"
-            self.done(record)
-            return
-        pending = self.behind("silver", list(self.SILVER_TABLES), app_id, bronze_location, bronze_version)
-        record.rows_in = 0
-        for marker, tables in pending.items():
-            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
-            rows = delta.read_files(self.spark, bronze_location, changes.files, schema)
-            batch = SilverBatch(rows, changes, marker, tables, Txn(app_id, bronze_version))
-            record.rows_in += write(batch, record)
-        if not pending:
+        elif not found:
             record.status, record.message = "skipped", "every silver table is up to date"
         record.quarantined = sum(self.summary.quarantined.values())
         self.done(record)
+
+    def silver_from(
+        self,
+        bronze_table: str,
+        tables: list[str],
+        app_id: str,
+        schema: T.StructType,
+        write: Callable[[SilverBatch, StageRecord], int],
+        record: StageRecord,
+    ) -> bool | None:
+        """``write`` the rows of ``bronze_table`` that ``tables`` have not consumed (see :meth:`silver_batches`),
+        adding the rows read to ``record.rows_in``. Returns whether any table was behind (None: no bronze table)."""
+        bronze_location = self.loc("bronze", bronze_table)
+        bronze_version = delta.version(bronze_location, self.storage)
+        if bronze_version is None:
+            return None
+        record.rows_in = record.rows_in or 0
+        pending = self.behind("silver", tables, app_id, bronze_location, bronze_version)
+        for marker, behind in pending.items():
+            changes = delta.changes_since(bronze_location, marker, self.storage, bronze_version)
+            rows = delta.read_files(self.spark, bronze_location, changes.files, schema)
+            batch = SilverBatch(rows, changes, marker, behind, Txn(app_id, bronze_version))
+            record.rows_in += write(batch, record)
+        return bool(pending)
 
     # ---------------------------------------------------------------------------------------------
     # bronze
@@ -280,29 +304,52 @@ class SourceRun:
         faults.point("bronze:listed")
         return listing
 
-    def bronze_rows(self, files: list[FileEntry], root: str):
-        """The source's bronze columns (but the run's) for ``files``: a :class:`~visionlake.ingest.reader.Read`."""
+    def bronze_rows(self, files: list[FileEntry], root: str, table: str):
+        """The columns of bronze ``table`` (but the run's) for ``files``: a :class:`~visionlake.ingest.reader.Read`."""
         raise NotImplementedError
+
+    def bronze_files(self, files: list[FileEntry], root: str) -> dict[str, list[FileEntry]]:
+        """The new ``files`` each bronze table takes (a source with several input kinds splits them)."""
+        return {self.BRONZE_TABLE: files}
 
     def ingesting(self, record: StageRecord) -> None:
         """Called as the bronze stage begins, before any input is listed: what a source records as in force when
         its files are ingested (detections: the threat rules' versions)."""
 
-    def bronze(self, input_root: str, schema: T.StructType) -> None:
-        """Stage ``bronze``: the new files as the next ingest batch of the bronze table, with this run's id and
-        time (a full refresh overwrites the table instead). Files that cannot be read now are left pending."""
+    def bronze(self, input_root: str, schemas: T.StructType | Mapping[str, T.StructType]) -> None:
+        """Stage ``bronze``: the new files as the next ingest batch of the bronze table (``schemas``: its schema, or
+        each bronze table's), with this run's id and time (a full refresh overwrites the tables instead). Files that
+        cannot be read now are left pending."""
         record = self.stage("bronze")
         self.ingesting(record)
         listing = self.list_new(record, input_root)
         if not listing.files and not self.full_refresh:
             self.done(record)
             return
-        location = self.loc("bronze", self.BRONZE_TABLE)
+        schemas = schemas if isinstance(schemas, Mapping) else {self.BRONZE_TABLE: schemas}
+        groups = self.bronze_files(list(listing.files), listing.root)
+        pending: dict[str, str] = {}
+        for table, schema in schemas.items():
+            files = groups.get(table, [])
+            if files or self.full_refresh:
+                pending.update(self._ingest(record, listing, table, schema, files))
+        self.summary.pending = pending
+        if pending:
+            record.message += f"; {len(pending)} files could not be read now and stay pending for the next run"
+        new = [d.field_path for d in self.summary.drift if d.new]
+        if new:
+            record.message += f"; new fields: {', '.join(new)}"
+        self.done(record)
+
+    def _ingest(
+        self, record: StageRecord, listing: Listing, table: str, schema: T.StructType, files: list[FileEntry]
+    ) -> dict[str, str]:
+        """Append ``files`` to bronze ``table`` as its next batch; returns the files left pending, and why."""
+        location = self.loc("bronze", table)
         app_id = f"visionlake/{self.SOURCE}/ingest"
         batch = (delta.transaction_version(location, app_id, self.storage) or 0) + 1
-        files = list(listing.files)
         for attempt in range(3):
-            read = self.bronze_rows(files, listing.root)
+            read = self.bronze_rows(files, listing.root, table)
             rows = read.rows.select(
                 *[c for c in schema.fieldNames() if c not in RUN_COLUMNS],
                 F.lit(self.summary.run_id).alias("run_id"),
@@ -315,7 +362,7 @@ class SourceRun:
                 partition_by=["ingest_date"],
                 txn=Txn(app_id, batch),
                 mode="overwrite" if self.full_refresh else "append",
-                read_version=None if self.full_refresh else listing.bronze_version,
+                read_version=None if self.full_refresh else listing.bronze_versions.get(table, -1),
                 # one file for a small batch; a large one keeps the read tasks' files (no shuffle of the input)
                 compact=sum(f.size for f in files) < self.cfg.lake.max_file_mb << 20,
             )
@@ -328,11 +375,8 @@ class SourceRun:
             files = [f for f in files if f.path not in partial]
             if attempt == 2:
                 raise LakeError(f"files kept failing while they were read (e.g. {sorted(partial)[0]}); rerun later")
-        self.summary.pending = pending
-        if pending:
-            record.message += f"; {len(pending)} files could not be read now and stay pending for the next run"
         written = self.commit(staged)
-        self.count_out(record, f"bronze/{self.BRONZE_TABLE}", written)
+        self.count_out(record, f"bronze/{table}", written)
         if written and "new_fields" in schema.fieldNames():
             carried = reader.scan(
                 staged.dataset(self.storage),
@@ -341,13 +385,10 @@ class SourceRun:
                 ["source_path", "new_fields"],
                 pc.field("new_fields").is_valid(),
             )
-            self.summary.drift = record_drift(
+            self.summary.drift += record_drift(
                 self.lake, self.summary.run_id, self.SOURCE, carried, self.now, self.storage
             )
-            new = [d.field_path for d in self.summary.drift if d.new]
-            if new:
-                record.message += f"; new fields: {', '.join(new)}"
-        self.done(record)
+        return pending
 
     # ---------------------------------------------------------------------------------------------
     # the quality gate
@@ -378,17 +419,16 @@ class SourceRun:
                     changes.partitions,
                 )
             scopes[key] = qc.Scope(rows, whole, snap.num_records)
-        bronze = reader.snapshot(self.loc("bronze", self.BRONZE_TABLE), self.storage)
-        if bronze is not None:
-            scopes[f"bronze.{self.BRONZE_TABLE}"] = qc.Scope(
-                None, reader.dataset(bronze, self.storage), bronze.num_records
-            )
+        for table in self.bronze_tables():
+            bronze = reader.snapshot(self.loc("bronze", table), self.storage)
+            if bronze is not None:
+                scopes[f"bronze.{table}"] = qc.Scope(None, reader.dataset(bronze, self.storage), bronze.num_records)
         return scopes
 
     def _consumed_by_gold(self, silver_table: str, gold_tables: list[str], gold_app: str) -> int | None:
         """The version of ``silver_table`` that every gold table has consumed (None: some has not, or full
         refresh): recorded by gold's commits as app transactions ``<gold app>:<silver table>``."""
-        if self.full_refresh:
+        if self.full_refresh or not gold_tables:
             return None
         versions = [
             delta.transaction_version(self.loc("gold", g), f"{gold_app}:{silver_table}", self.storage)

@@ -58,7 +58,7 @@ class _Run(SourceRun):
         self.check(GOLD_TABLES, GOLD_APP)
         self.gold()
 
-    def bronze_rows(self, files: list[FileEntry], root: str) -> Read:
+    def bronze_rows(self, files: list[FileEntry], root: str, table: str) -> Read:
         return read_files(self.spark, root, files, self.storage, self.cfg.ingest, self.scanner())
 
     # ---------------------------------------------------------------------------------------------

@@ -35,44 +35,8 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
 
     A document that cannot be used keeps only its lineage (its fields are null) and gets ``parse_error``.
     """
-    body = F.col("_body")
-    parsed = F.col("_parsed")
-    broken = jsonparse.broken(parsed)
-    not_json = broken & jsonparse.not_json(body)
-    top_level = F.col("_mismatched")
-    refused = not_json | (top_level == jsonparse.all_fields(DOCUMENT))
-    parse_error = (
-        F.when(F.col("read_error").isNotNull(), F.col("read_error"))
-        .when(F.length(body) == 0, F.lit("empty_file: a blank document"))
-        .when(refused, F.col("_diagnosis"))
-        .when(
-            broken & ~body.startswith("{"), F.concat(F.lit("not_an_object: top level is "), jsonparse.json_kind(body))
-        )
-        .when(broken, F.concat(F.lit("schema_mismatch: wrong type: "), top_level))
-        .when(
-            jsonparse.trailing_data(body),
-            F.lit("trailing_data: more text after the first JSON value (garbage or a second value)"),
-        )
-    )
-    usable = F.col("parse_error").isNull()
-    fields = {name: parsed[name] for name in DOCUMENT.fieldNames()}
-    fields["_id"] = object_id(parsed["_id"])
-    document = [F.when(usable, value).alias(name) for name, value in fields.items()]
-    lineage = ["source_path", "source_offset", "source_size", "source_modified_at", "doc_sha256"]
-    readable = F.col("read_error").isNull() & (F.length(body) > 0)
     return (
-        read.withColumn("_body", jsonparse.body("text"))
-        .withColumn("_parsed", F.when(readable, jsonparse.parse(body, DOCUMENT)))
-        .withColumn(
-            "_mismatched",
-            F.when(
-                readable & broken & ~not_json & body.startswith("{"), jsonparse.mismatched_fields("_body", DOCUMENT)
-            ),
-        )
-        # Python only for the refused texts: it tells too_deep/too_large from malformed JSON
-        .withColumn("_diagnosis", jsonparse.diagnosed(F.when(readable & refused, body)))
-        .withColumn("parse_error", parse_error)
-        .select(*document, *lineage, "parse_error", "new_fields")
+        jsonparse.parsed_documents(read, DOCUMENT, {"_id": object_id(F.col("_parsed")["_id"])})
         .transform(lambda rows: pseudonymised(rows, PSEUDONYMISED, key))
         .withColumn(
             "content_sha256",

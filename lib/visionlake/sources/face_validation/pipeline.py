@@ -80,7 +80,7 @@ class FaceValidationRun(SourceRun):
         self.check(list(gold.BUILDERS), GOLD_APP)
         self.gold()
 
-    def bronze_rows(self, files: list[FileEntry], root: str) -> Read:
+    def bronze_rows(self, files: list[FileEntry], root: str, table: str) -> Read:
         read = read_documents(self.spark, files, self.storage, self.cfg.ingest, scanner=self.scanner())
         return Read(parse_documents(read.rows, self.key), read.pending, read.planned)
 

@@ -10,13 +10,13 @@ Reasons a document is quarantined, in the order they are checked: the bronze ``p
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from visionlake.ingest.quarantine import with_duplicate_keys
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
-ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the first of an _id is kept
 
 
 def event_time(date: Column) -> Column:
@@ -67,40 +67,7 @@ def with_duplicates(batch: DataFrame, earlier: DataFrame | None) -> DataFrame:
         earlier: ``_id``, ``content_sha256`` and the ingestion-order columns of usable documents already
             consumed by silver, or None.
     """
-    keys = ["_id", "content_sha256", *ORDER]
-    usable = batch.where(F.col("reason").isNull()).select(*keys, F.lit(False).alias("_earlier"))
-    if earlier is not None:
-        usable = usable.unionByName(earlier.select(*keys, F.lit(True).alias("_earlier")))
-    window = Window.partitionBy("_id").orderBy(*ORDER)
-    first = (
-        usable.withColumns(
-            {
-                "_first_sha": F.first("content_sha256").over(window),
-                "_first_at": F.first(
-                    F.concat_ws(" at byte ", "source_path", F.col("source_offset").cast("string"))
-                ).over(window),
-                "_rank": F.row_number().over(window),
-            }
-        )
-        .where(~F.col("_earlier") & (F.col("_rank") > 1))
-        .select("source_path", "source_offset", "_first_sha", "_first_at")
-    )
-    duplicate = F.col("_first_at").isNotNull()
-    same = F.col("_first_sha") == F.col("content_sha256")
-    return (
-        batch.join(first, ["source_path", "source_offset"], "left")
-        .withColumns(
-            {
-                "reason": F.when(duplicate & same, "duplicate_id")
-                .when(duplicate, "conflicting_duplicate_id")
-                .otherwise(F.col("reason")),
-                "detail": F.when(duplicate & same, F.concat(F.lit("same _id and content as "), "_first_at"))
-                .when(duplicate, F.concat(F.lit("same _id as "), "_first_at", F.lit(", different content")))
-                .otherwise(F.col("detail")),
-            }
-        )
-        .drop("_first_sha", "_first_at")
-    )
+    return with_duplicate_keys(batch, earlier, ["_id"], "id", "_id")
 
 
 def quarantine_rows(classified: DataFrame) -> DataFrame:
