@@ -11,6 +11,7 @@ LAKE := lake
 COUNT ?= 5000
 DOCS ?= 2000
 FRAMES ?= 5000
+REQUESTS ?= 20000
 ENV ?= local
 SAGEMAKER_PYSPARK := sagemaker-pyspark==1.4.5
 JAR_CACHE := $(HOME)/.cache/visionlake
@@ -68,7 +69,7 @@ chromium: ## Debian's chromium, for the report's browser test (apt-get, only whe
 test: ## run the test suite (two pytest workers, one per core: a test file stays on one worker)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face_validation documents, $(FRAMES) detections frames; run all into ./lake, check and maintain it, write report.html
+run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face_validation documents, $(FRAMES) detections frames, $(REQUESTS) face_recognition request log lines; run all into ./lake, check and maintain it, write report.html
 	@test -d $(SAMPLE)/alpr || $(BIN)/visionlake generate alpr --out $(SAMPLE)/alpr --count $(COUNT) --seed 1
 	@test -d $(SAMPLE)/face_validation || \
 		$(BIN)/visionlake generate face_validation --out $(SAMPLE)/face_validation --count $(DOCS) --seed 1
@@ -77,16 +78,20 @@ run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face
 		$(BIN)/visionlake generate detections --out $(SAMPLE)/detections --count $(FRAMES) --seed 1
 	time $(BIN)/visionlake run face_validation --input $(SAMPLE)/face_validation --lake $(LAKE) --env $(ENV)
 	time $(BIN)/visionlake run detections --input $(SAMPLE)/detections --lake $(LAKE) --env $(ENV)
+	@test -d $(SAMPLE)/face_recognition || \
+		$(BIN)/visionlake generate face_recognition --out $(SAMPLE)/face_recognition --count $(REQUESTS) --seed 1
+	time $(BIN)/visionlake run face_recognition --input $(SAMPLE)/face_recognition --lake $(LAKE) --env $(ENV)
 	$(BIN)/visionlake check --lake $(LAKE) --env $(ENV)
 	$(BIN)/visionlake maintain --lake $(LAKE) --env $(ENV)
 	$(BIN)/visionlake report --lake $(LAKE) --env $(ENV) --out report.html
 
-bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 5k from S3 at 20 ms; 34,654 face docs; 500k frames + 20k
+bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 5k from S3 at 20 ms; 34,654 face docs; 500k frames + 20k; 3M request log lines
 	$(BIN)/visionlake bench alpr --files 25000 --increment 0 --no-baseline
 	$(BIN)/visionlake bench alpr --files 251526 --repeat 3
 	$(BIN)/visionlake bench alpr --files 5000 --s3 --repeat 3 --latency-ms 20
 	$(BIN)/visionlake bench face_validation --docs 34654 --repeat 3
 	$(BIN)/visionlake bench detections --frames 500000 --increment 20000 --repeat 3
+	$(BIN)/visionlake bench face_recognition --requests 3000000 --repeat 3
 
 bench-linear: ## seconds per 1,000 files at 1,000,000 files (about 1.6 GB of JSON in the cache)
 	$(BIN)/visionlake bench alpr --files 1000000 --repeat 1 --increment 0 --no-baseline

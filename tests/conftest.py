@@ -111,14 +111,17 @@ BUILT_LAKE_PII_KEY = "test-pii-key-built-lake"
 @pytest.fixture(scope="session")
 def built_lake(spark, cfg, tmp_path_factory) -> Path:
     """One lake built once per session from every source's generator (ALPR 120 files over 3 cameras and
-    3 days; face_validation 300 documents; detections 3,000 frames of one day), for the consumers: SQL,
-    catalog, notebooks, report.
+    3 days; face_validation 300 documents; detections 3,000 frames of one day; face_recognition 3,000 request
+    lines over 10 minutes, 3 duplicated, the three LFW evaluation runs and a k6 test of three 20-second
+    stages), for the consumers: SQL, catalog, notebooks, report.
     Read-only for the tests that use it."""
     from visionlake.lake import storage as st
     from visionlake.sources.alpr.generate import iter_results
     from visionlake.sources.alpr.pipeline import run as run_alpr
     from visionlake.sources.detections.generate import iter_frames
     from visionlake.sources.detections.pipeline import run as run_detections
+    from visionlake.sources.face_recognition.generate import generate as generate_face_recognition
+    from visionlake.sources.face_recognition.pipeline import run as run_face_recognition
     from visionlake.sources.face_validation.generate import write_exports
     from visionlake.sources.face_validation.pipeline import run as run_face
 
@@ -130,12 +133,15 @@ def built_lake(spark, cfg, tmp_path_factory) -> Path:
     detections_in = root / "in" / "detections"
     frames = ((f.relative_path, f.body, f.mtime) for f in iter_frames(3000, seed=7, days=1))
     st.write_many(str(detections_in), frames, cfg.storage, 4)
+    face_recognition_in = root / "in" / "face_recognition"
+    generate_face_recognition(face_recognition_in, 3000, seed=7, load_test_seconds=20)
     previous = os.environ.get("VISIONLAKE_PII_KEY")
     os.environ["VISIONLAKE_PII_KEY"] = BUILT_LAKE_PII_KEY
     try:
         run_alpr(spark, cfg, str(alpr_in), str(lake))
         run_face(spark, cfg, str(face_in), str(lake))
         run_detections(spark, cfg, str(detections_in), str(lake))
+        run_face_recognition(spark, cfg, str(face_recognition_in), str(lake))
     finally:
         if previous is None:
             os.environ.pop("VISIONLAKE_PII_KEY", None)

@@ -55,3 +55,36 @@ def test_face_validation_settings_and_their_override():
     assert cfg.face_validation.suffixes == (".json", ".jsonl", ".ndjson")
     other = load_config("local", environ={"VISIONLAKE__FACE_VALIDATION__LOCAL_TIMEZONE": "America/Lima"})
     assert other.face_validation.local_timezone == "America/Lima"
+
+
+def test_face_recognition_settings_read_durations_and_refuse_what_gold_cannot_use():
+    from visionlake.config import BurnRule
+    from visionlake.sources.face_recognition.gold import check_settings
+
+    environ = {
+        "VISIONLAKE__FACE_RECOGNITION__BURN_RULES": "[{long: 2h, short: 10m, factor: 7.5}]",
+        "VISIONLAKE__FACE_RECOGNITION__K6_THRESHOLDS": '{"http_req_failed": "rate<0.01"}',  # merged with the base
+    }
+    settings = load_config("local", environ=environ).face_recognition
+    assert settings.burn_rules == (BurnRule(7200, 600, 7.5, "page"),)
+    assert settings.k6_thresholds == {"http_req_duration": ("p(95)<3000",), "http_req_failed": ("rate<0.01",)}
+    assert (settings.availability_slo, settings.latency_target_ms) == (0.9999, 1000)
+    refused = {
+        "VISIONLAKE__FACE_RECOGNITION__BURN_RULES": "[{long: 1 hour, short: 5m, factor: 14.4}]",
+        "VISIONLAKE__FACE_RECOGNITION__AVAILABILITY_SLO": "99.99",
+    }
+    messages = []
+    for name, value in refused.items():
+        with pytest.raises(ConfigError) as raised:
+            load_config("local", environ={name: value})
+        messages.append(str(raised.value))
+    assert messages == [
+        "face_recognition.burn_rules[0].long: '1 hour' is not a duration such as 30s, 5m, 1h or 3d",
+        "face_recognition.availability_slo must be a share between 0 and 1 (e.g. 0.999)",
+    ]
+    # a window that is not whole 5-minute buckets loads, and is refused before anything runs
+    seven = load_config(
+        "local", environ={"VISIONLAKE__FACE_RECOGNITION__BURN_RULES": "[{long: 1h, short: 7m, factor: 2}]"}
+    )
+    with pytest.raises(ConfigError, match=r"^face_recognition: burn rule \(3600, 420, 2.0\)"):
+        check_settings(seven.face_recognition)

@@ -24,6 +24,7 @@ from visionlake.lake import read
 from visionlake.lake.reader import table_locations
 from visionlake.sources.alpr import pipeline as alpr
 from visionlake.sources.detections import pipeline as detections
+from visionlake.sources.face_recognition import pipeline as face_recognition
 from visionlake.sources.face_validation import pipeline as face_validation
 
 pytestmark = pytest.mark.faults
@@ -401,6 +402,158 @@ def test_hostile_detections_input_lands_in_quarantine_or_invalid_images_with_a_s
 
 
 # --------------------------------------------------------------------------------------------------
+# hostile input: face_recognition (request logs, evaluation runs and k6 results, one JSON object per line)
+
+
+def _request(number: int, **changes) -> str:
+    line = {
+        "ts": "2026-11-02T10:00:00+01:00",
+        "request_id": f"r-{number}",
+        "endpoint": "recognise_user",
+        "http_status": 200,
+        "status": "success",
+        "message": "Match found",
+        "latency_ms": 400 + number,
+        "stages": {"detect_ms": 100, "embed_ms": 200},
+        "match": {"user_id": "u-000007", "distance": 0.5, "threshold": 1.1},
+        "client": {"ip": "198.51.100.23", "user_agent": "okhttp/4.9", "app_version": "2.3.1"},
+        "user_info": {"id": "u-000007", "name": "Hedy Lamarr", "email": "hedy@example.org", "birthdate": "1914-11-09"},
+        "embedding": [0.0421337, -0.0133742] * 256,
+    }
+    line.update(changes)
+    return json.dumps(line)
+
+
+def _probe(number: int, **changes) -> str:
+    line = {
+        "run_id": "lfw-frr",
+        "protocol": "FRR",
+        "model": "facenet",
+        "threshold": 1.1,
+        "gallery_size": 10,
+        "probe_id": f"lfw/Probe_{number:04d}.jpg",
+        "probe_identity": f"Probe_{number}",
+        "in_gallery": True,
+        "predicted_identity": f"Probe_{number}",
+        "distance": 0.5,
+        "ts": "2026-11-01T12:00:00Z",
+    }
+    line.update(changes)
+    return json.dumps(line)
+
+
+def _sample(metric: str = "http_req_duration", **data) -> str:
+    body = {"time": "2026-11-02T10:00:00.123456789+01:00", "value": 200.0, "tags": {"status": "200"}} | data
+    return json.dumps({"type": "Point", "data": body, "metric": metric})
+
+
+# line -> (text, expected reason or None when accepted, a fragment of the detail)
+REQUEST_LINES: list[tuple[str, str | None, str]] = [
+    (_request(1), None, ""),
+    (_request(2, ts="2026-11-02T09:00:00Z", stages={"detect_ms": 90}), None, ""),  # a stage that did not run
+    (_request(3)[:60], "invalid_json", "truncated: the text ends"),
+    (_request(4).replace('"latency_ms": 404', '"latency_ms": NaN'), "non_finite_number", "latency_ms"),
+    ("[1, 2]", "not_an_object", "top level is an array"),
+    (json.dumps({"request_id": "r-5", "endpoint": "add_user", "http_status": 200}), "missing_field", "missing: ts"),
+    (_request(6, endpoint=None), "missing_field", "missing: endpoint"),
+    (_request(7, ts="noon"), "invalid_timestamp", "ts is not an ISO 8601 time: noon"),
+    (_request(8, endpoint="delete_user"), "unknown_endpoint", "neither recognise_user nor add_user: delete_user"),
+    (_request(9, http_status="two hundred"), "schema_mismatch", "wrong type: http_status"),
+    (_request(10, match={"user_id": {"x": 1}}), "schema_mismatch", "wrong type: match.user_id"),
+    (_request(11) + " junk", "trailing_data", "more text after the first JSON value"),
+    (_request(1), "duplicate_request_id", "same request_id and content as"),  # logged twice
+    (_request(1, latency_ms=999), "conflicting_duplicate_request_id", "different content"),
+    (_request(12, embedding="not an array"), None, ""),  # never read: the embedding is not in the allowlist
+]
+PROBE_LINES: list[tuple[str, str | None, str]] = [
+    (_probe(1), None, ""),
+    (_probe(2, distance=None, predicted_identity=None), None, ""),  # no face found: a failure to acquire
+    (_probe(3, probe_id=None), "missing_field", "missing: probe_id"),
+    (_probe(4, in_gallery="yes"), "schema_mismatch", "wrong type: in_gallery"),
+    (_probe(1), "duplicate_probe", "same run_id and probe_id and content as"),
+]
+K6_LINES: list[tuple[str, str | None, str]] = [
+    (json.dumps({"type": "Metric", "data": {"name": "vus", "type": "gauge"}, "metric": "vus"}), "skipped", ""),
+    (_sample("vus", value=4, tags=None), None, ""),
+    (_sample(), None, ""),
+    (_sample("iterations", value=1), "skipped", ""),  # a metric visionlake does not use
+    (json.dumps({"type": "Summary", "data": {}}), "skipped", ""),  # a type k6 may add
+    (_sample(time=None), "missing_field", "missing: data.time"),
+    (_sample(time="yesterday"), "invalid_timestamp", "data.time is not an ISO 8601 time: yesterday"),
+    (_sample(value="fast"), "schema_mismatch", "wrong type: data"),
+    (json.dumps({"data": {}, "metric": "vus"}), "missing_field", "missing: type"),
+]
+
+
+def _face_recognition_input(root: Path) -> None:
+    def lines(cases: list[tuple[str, str | None, str]]) -> str:
+        return "\n".join(text for text, _, _ in cases) + "\n"
+
+    write_files(
+        root,
+        {
+            "requests/2026-11-02/api-10.jsonl": lines(REQUEST_LINES),
+            "requests/2026-11-02/bom.jsonl": b"\xef\xbb\xbf" + (_request(20) + "\n").encode(),
+            "requests/2026-11-02/zero.jsonl": b"",
+            "requests/2026-11-02/latin1.jsonl": (_request(21) + "\n").encode().replace(b"Hedy", b"H\xe9dy"),
+            "requests/2026-11-02/utf16.jsonl": (_request(22) + "\n").encode("utf-16"),
+            "requests/2026-11-02/fifty-mb.jsonl": _request(23, message="x" * BIG) + "\n",
+            "evaluations/lfw-frr.jsonl": lines(PROBE_LINES),
+            "loadtests/k6-staged.json": lines(K6_LINES),
+            "notes.jsonl": _request(30) + "\n",  # outside the three input folders: skipped
+            "other/x.jsonl": _request(31) + "\n",
+        },
+    )
+    os.symlink(root / "requests" / "nowhere.gone", root / "requests" / "dangling.jsonl")
+
+
+def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reason(spark, cfg, tmp_path):
+    root, lake = tmp_path / "in", str(tmp_path / "lake")
+    _face_recognition_input(root)
+    summary = face_recognition.run(spark, cfg, str(root), lake)
+    quarantine = read(f"{lake}/quarantine/face_recognition").to_pylist()
+
+    def rejected(path: str) -> list[tuple[str, str]]:
+        rows = [r for r in quarantine if r["source_path"] == str(root / path)]
+        rows.sort(key=lambda r: int(r["detail"].split(":")[0].split()[1]))
+        return [(r["reason"], r["detail"]) for r in rows]
+
+    for path, cases in (
+        ("requests/2026-11-02/api-10.jsonl", REQUEST_LINES),
+        ("evaluations/lfw-frr.jsonl", PROBE_LINES),
+        ("loadtests/k6-staged.json", K6_LINES),
+    ):
+        expected = [(reason, detail) for _, reason, detail in cases if reason not in (None, "skipped")]
+        got = rejected(path)
+        assert [r for r, _ in got] == [r for r, _ in expected], path
+        for (_, detail), (want, fragment) in zip(got, expected, strict=True):
+            assert fragment in detail, (want, detail)
+    by_file = {(r["source_path"][len(str(root)) + 1 :], r["reason"]) for r in quarantine}
+    named = ("api-10.jsonl", "lfw-frr.jsonl", "k6-staged.json")
+    assert {(p, r) for p, r in by_file if not p.endswith(named)} == {
+        ("requests/2026-11-02/zero.jsonl", "empty_file"),
+        ("requests/2026-11-02/latin1.jsonl", "invalid_encoding"),
+        ("requests/2026-11-02/utf16.jsonl", "invalid_encoding"),
+        ("requests/2026-11-02/fifty-mb.jsonl", "too_large"),
+        ("requests/dangling.jsonl", "unreadable"),
+    }
+    requests = read(f"{lake}/silver/face_recognition/requests").to_pylist()
+    assert sorted(r["request_id"] for r in requests) == ["r-1", "r-12", "r-2", "r-20"]
+    assert {r["request_id"]: r["embed_ms"] for r in requests}["r-2"] is None
+    probes = read(f"{lake}/silver/face_recognition/evaluations").to_pylist()
+    assert sorted(r["distance"] is None for r in probes) == [False, True]
+    points = read(f"{lake}/silver/face_recognition/load_test_points").to_pylist()
+    assert sorted(r["metric"] for r in points) == ["http_req_duration", "vus"]
+    runs = read(f"{lake}/silver/face_recognition/load_test_runs").to_pylist()
+    assert [(r["test_run_id"], r["lines"], r["points"], r["skipped_lines"], r["quarantined_lines"]) for r in runs] == [
+        ("k6-staged", 9, 2, 3, 4)
+    ]
+    assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
+    # 15 request lines + the BOM file's + one row for each of the 5 bad files; 5 probes; 9 k6 lines
+    assert summary.check.startswith("bronze.request_lines 21 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
+
+
+# --------------------------------------------------------------------------------------------------
 # the kill harness: SIGKILL at stage markers, then rerun
 
 
@@ -448,7 +601,27 @@ def _detections_batch(root: Path, number: int) -> None:
     )
 
 
-BATCHES = {"alpr": _alpr_batch, "face_validation": _face_batch, "detections": _detections_batch}
+def _face_recognition_batch(root: Path, number: int) -> None:
+    at = f"2026-11-02T10:{number % 60:02d}"
+    requests = [_request(100 * number + k, ts=f"{at}:{10 * k:02d}Z") for k in range(3)]
+    probes = [_probe(100 * number + k, run_id=f"run-{number}") for k in range(2)]
+    k6 = [K6_LINES[0][0], _sample("vus", value=4, tags=None, time=f"{at}:00Z"), _sample(time=f"{at}:01Z")]
+    write_files(
+        root,
+        {
+            f"requests/{number:03d}.jsonl": "\n".join([*requests, "not json"]) + "\n",  # the quarantine gets a row
+            f"evaluations/{number:03d}.jsonl": "\n".join(probes) + "\n",
+            f"loadtests/{number:03d}.json": "\n".join(k6) + "\n",
+        },
+    )
+
+
+BATCHES = {
+    "alpr": _alpr_batch,
+    "face_validation": _face_batch,
+    "detections": _detections_batch,
+    "face_recognition": _face_recognition_batch,
+}
 
 
 def _points(source: str, tmp: Path) -> list[str]:
@@ -462,11 +635,12 @@ def _points(source: str, tmp: Path) -> list[str]:
 
 
 # The points kept for every source: its bronze table and the quarantine between writing and committing, its main
-# silver table (frames, api_calls) likewise, the end of the check stage, the gold gate and the run log; other
-# points fill up to KILLS, in the order a run passes them.
+# silver table (frames, api_calls, requests) likewise, the end of the check stage, the gold gate and the run log
+# (face_recognition: also between its bronze tables' commits); other points fill up to KILLS, in the order a run
+# passes them.
 KILLS = 9
-ESSENTIAL = ("/results:", "/documents:", "/frames_raw:", "quarantine/", "/frames:", "/api_calls:", "check:",
-             "gold:checked", "runlog:before")  # fmt: skip
+ESSENTIAL = ("/results:", "/documents:", "/frames_raw:", "/request_lines:", "/k6_lines:staged", "quarantine/",
+             "/frames:", "/api_calls:", "/requests:", "check:", "gold:checked", "runlog:before")  # fmt: skip
 
 
 def _choose(points: list[str]) -> list[str]:

@@ -67,7 +67,7 @@ def _execute(notebook: Path, out: Path, lake: str, kernel: str):
 def test_there_is_one_notebook_per_source():
     sources = sorted(p.parent.name for p in (REPO / "lib" / "visionlake" / "sources").glob("*/__init__.py"))
 
-    assert sources == ["alpr", "detections", "face_validation"]
+    assert sources == ["alpr", "detections", "face_recognition", "face_validation"]
     assert [p.stem for p in NOTEBOOKS] == sources
 
 
@@ -121,6 +121,7 @@ def test_notebook_runs_end_to_end_on_the_built_lake(path, built_lake, kernel):
     bronze = {
         "alpr": "bronze.results 120",
         "detections": "bronze.frames_raw 3000",
+        "face_recognition": "bronze.request_lines 3000",
         "face_validation": "bronze.documents 300",
     }[path.stem]
     assert bronze in shown

@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 from tests.conftest import VENV_BIN, write_files
+from tests.sources.face_recognition.test_pipeline import RAW_IDENTIFIERS as RECOGNITION_IDENTIFIERS
+from tests.sources.face_recognition.test_pipeline import write_inputs as write_recognition_inputs
 from tests.sources.face_validation.test_pipeline import RAW_IDENTIFIERS, lake_text
 from tests.sources.face_validation.test_pipeline import write_exports as write_hand_exports
 
@@ -54,9 +56,11 @@ def test_no_secret_and_no_raw_identifying_value_anywhere(tmp_path):
     write_hand_exports(tmp_path / "faces")
     _extra_export(tmp_path / "faces")
     write_files(tmp_path / "plates", {"cam-1/2022-05-02/0_05.02.2022.07.00.00.000000.json": '{"frame_id": 0}'})
+    write_recognition_inputs(tmp_path / "recognition")  # names, e-mails, IPs and face embeddings in the logs
     lake = str(tmp_path / "lake")
     outputs = []
-    for source, feed in (("face_validation", tmp_path / "faces"), ("alpr", tmp_path / "plates")):
+    feeds = (("face_validation", "faces"), ("alpr", "plates"), ("face_recognition", "recognition"))
+    for source, feed in ((source, tmp_path / folder) for source, folder in feeds):
         result = _cli("--debug", "run", source, "--input", str(feed), "--lake", lake)
         assert result.returncode == 0, result.stderr[-3000:]
         outputs.append(result.stdout + result.stderr)
@@ -78,5 +82,5 @@ def test_no_secret_and_no_raw_identifying_value_anywhere(tmp_path):
         assert secret not in everything, name
     runs = read(f"{lake}/_runs").to_pylist()
     assert any("***" in (r["message"] or "") for r in runs)  # the failed run is recorded, masked
-    found = [value for value in [*RAW_IDENTIFIERS, EMAIL] if value in everything]
+    found = [value for value in [*RAW_IDENTIFIERS, *RECOGNITION_IDENTIFIERS, EMAIL] if value in everything]
     assert found == []

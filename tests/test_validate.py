@@ -312,7 +312,8 @@ def test_a_lake_without_the_sources_tables_is_one_clear_error(toy_lake):
 
 
 # --------------------------------------------------------------------------------------------------
-# the shared built lake: ALPR 120 files, face_validation 300 documents, detections 3,000 frames
+# the shared built lake: ALPR 120 files, face_validation 300 documents, detections 3,000 frames,
+# face_recognition 3,000 request lines (3 of them duplicates), 5,437 probes and one k6 run
 
 
 @pytest.mark.parametrize(
@@ -321,6 +322,7 @@ def test_a_lake_without_the_sources_tables_is_one_clear_error(toy_lake):
         ("alpr", "bronze.results 120 = "),
         ("face_validation", "bronze.documents 300 = "),
         ("detections", "bronze.frames_raw 3000 = silver.frames "),
+        ("face_recognition", "bronze.request_lines 3000 + bronze.evaluation_lines 5437 + bronze.k6_lines "),
     ],
 )
 def test_built_lake_reconciles_and_validates(built_lake, source, bronze):
@@ -360,6 +362,15 @@ def test_built_lake_measures_of_the_mapping_exist(built_lake):
         "silver.api_calls.time_ms_geometry_check",
     ]
     assert set(face["rows"]) == {300}
+    recognition = validate.distributions(str(built_lake), "face_recognition")
+    stages = ["detect_ms", "embed_ms", "search_ms", "db_ms", "queue_ms"]
+    assert list(recognition["measure"]) == [
+        "silver.requests.latency_ms",
+        *[f"silver.requests.{s}" for s in stages],
+        "silver.evaluations.distance",
+    ]
+    # 3,000 lines but their 3 duplicates; the generator's three LFW runs: 1,680 + 3,557 + 200 probes
+    assert list(recognition["rows"]) == [2997] * 6 + [5437]
 
 
 def test_built_lake_detections_reconcile_reference_and_count_by_category(built_lake):

@@ -30,8 +30,8 @@ from airflow.sdk import DAG
 
 # visionlake.cli.SOURCES, in its order (tests/deploy checks that the two agree). A new source: add it here, to
 # NEEDS_PII_KEY if it pseudonymises, and its step to deploy/emr/steps.json.
-SOURCES = ("alpr", "face_validation", "detections")
-NEEDS_PII_KEY = frozenset({"face_validation"})
+SOURCES = ("alpr", "face_validation", "detections", "face_recognition")
+NEEDS_PII_KEY = frozenset({"face_validation", "face_recognition"})
 
 LAKE = "{{ var.value.visionlake_lake }}"
 INPUT = "{{ var.value.visionlake_input }}"

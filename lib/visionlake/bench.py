@@ -1,4 +1,8 @@
-"""``visionlake bench alpr|face_validation``: timed pipeline runs on generated data, results under bench/results.
+"""``visionlake bench SOURCE``: timed pipeline runs on generated data, results under bench/results.
+
+``visionlake bench face_recognition --requests N``: N generated request log lines (about a week at 5 requests/s,
+embeddings logged on add_user and 2 % of recognise_user calls), the seed's evaluation runs and a k6 file; cold runs
+through the three bronze tables, silver and every gold table.
 
 ``visionlake bench face_validation --docs N``: N generated documents with landmarks (about 180 KB each, JSON
 Lines and --jsonArray exports), cold runs through bronze, silver and every gold table; wall time, stage
@@ -107,6 +111,40 @@ def bench_face_validation(docs: int, repeat: int) -> dict:
         "stages": _median_stages(runs),
     }
     result["cold"]["docs_per_second"] = round(docs / result["cold"]["wall_seconds"])
+    result["cold"]["mb_per_second"] = round(result["mb"] / result["cold"]["wall_seconds"], 1)
+    return result
+
+
+def face_recognition_dataset(requests: int, seed: int = SEED) -> Path:
+    """Generated request logs (with the embeddings a debug logger leaves), evaluation runs and a k6 file, made once."""
+    from visionlake.sources.face_recognition.generate import generate
+
+    folder = CACHE / f"face_recognition-{requests}-seed{seed}"
+    if not (folder / COMPLETE).exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate(folder, requests, seed=seed)
+        (folder / COMPLETE).write_text(str(requests))
+    return folder
+
+
+def bench_face_recognition(requests: int, repeat: int) -> dict:
+    """Cold runs of the face_recognition pipeline (three bronze tables, silver and every gold table)."""
+    base = face_recognition_dataset(requests)
+    size = sum(p.stat().st_size for p in base.rglob("*") if p.is_file() and p.name != COMPLETE)
+    result: dict = {"requests": requests, "files": sum(1 for p in base.rglob("*.json*")), "mb": round(size / 2**20)}
+    with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
+        runs = []
+        for attempt in range(repeat):
+            lake = Path(tmp) / f"lake{attempt}"
+            runs.append(_run_pipeline(str(base), lake, source="face_recognition"))
+            shutil.rmtree(lake)
+    result["cold"] = {
+        "runs": runs,
+        "wall_seconds": _median(runs, "wall_seconds"),
+        "peak_rss_mb": _median(runs, "peak_rss_mb"),
+        "stages": _median_stages(runs),
+    }
+    result["cold"]["requests_per_second"] = round(requests / result["cold"]["wall_seconds"])
     result["cold"]["mb_per_second"] = round(result["mb"] / result["cold"]["wall_seconds"], 1)
     return result
 
@@ -325,6 +363,16 @@ def _table(result: dict) -> str:
         )
         lines.append("    stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items()))
         return "\n".join(lines)
+    if "requests" in result:
+        cold = result["cold"]
+        lines.append(f"request log lines {result['requests']:,} in {result['files']} files, {result['mb']:,} MB")
+        lines.append(
+            f"  cold run (median of {len(cold['runs'])}): {cold['wall_seconds']:.1f} s wall, "
+            f"{cold['requests_per_second']:,} lines/s, {cold['mb_per_second']} MB/s, "
+            f"peak RSS {cold['peak_rss_mb']:,} MB"
+        )
+        lines.append("    stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items()))
+        return "\n".join(lines)
     if "cold" in result:
         cold = result["cold"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items())
@@ -388,6 +436,8 @@ def run_bench(
     started = datetime.now(UTC)
     if source == "face_validation":
         result, benchmark, files = bench_face_validation(docs, repeat), "face_validation", docs
+    elif source == "face_recognition":
+        result, benchmark = bench_face_recognition(files, repeat), "face_recognition"
     elif source == "detections":
         result, benchmark = bench_local(files, repeat, increment, False, source), "detections"
     elif s3:

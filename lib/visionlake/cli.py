@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from visionlake.config import load_config
 from visionlake.errors import LeaseTimeoutError, QualityError, VisionlakeError, describe, redact
 
-SOURCES = ("alpr", "face_validation", "detections")
+SOURCES = ("alpr", "face_validation", "detections", "face_recognition")
 log = logging.getLogger("visionlake")
 
 
@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("source", choices=SOURCES)
     generate.add_argument("--out", required=True, help="folder or s3a://bucket/prefix")
     generate.add_argument(
-        "--count", required=True, type=int, help="number of records (files; documents for face_validation)"
+        "--count",
+        required=True,
+        type=int,
+        help="number of records (files; documents for face_validation; request log lines for face_recognition)",
     )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
@@ -79,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--files", type=int, default=251_526, help="alpr: number of generated input files")
     bench.add_argument("--docs", type=int, default=34_654, help="face_validation: number of generated documents")
     bench.add_argument("--frames", type=int, default=500_000, help="detections: number of generated frame files")
+    bench.add_argument(
+        "--requests", type=int, default=3_000_000, help="face_recognition: number of generated request log lines"
+    )
     bench.add_argument("--s3", action="store_true", help="read from a moto S3 server and compare with a GET loop")
     bench.add_argument("--repeat", type=int, default=3, help="repetitions; medians are reported")
     bench.add_argument("--increment", type=int, default=10_000, help="files of the daily increment run (0: none)")
@@ -145,6 +151,22 @@ def _generate(args: argparse.Namespace) -> str:
             for relative in paths:
                 st.upload_file(os.path.join(folder, relative), st.join(args.out, relative), cfg.storage)
         return f"wrote {args.count} face_validation documents in {len(paths)} export files under {args.out}"
+    if args.source == "face_recognition":
+        from pathlib import Path
+
+        from visionlake.sources.face_recognition.generate import generate
+
+        if not st.is_s3(args.out):
+            counts = generate(Path(st.normalize(args.out)), args.count, seed=args.seed)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                counts = generate(Path(folder), args.count, seed=args.seed)
+                for path in sorted(Path(folder).rglob("*")):
+                    if path.is_file():
+                        relative = path.relative_to(folder).as_posix()
+                        st.upload_file(str(path), st.join(args.out, relative), cfg.storage)
+        shown = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+        return f"wrote face_recognition input under {args.out}: {shown}"
     if args.source == "detections":
         from visionlake.sources.detections.generate import iter_frames as iter_results
     else:
@@ -161,7 +183,7 @@ def _bench(args: argparse.Namespace) -> str:
     if args.source != "alpr" and args.s3:
         raise VisionlakeError(f"bench {args.source} has no --s3 variant")
     return run_bench(
-        args.frames if args.source == "detections" else args.files,
+        {"detections": args.frames, "face_recognition": args.requests}.get(args.source, args.files),
         args.s3,
         args.repeat,
         args.increment,
@@ -215,7 +237,7 @@ def _run(args: argparse.Namespace) -> str:
 
     pipeline = import_module(f"visionlake.sources.{args.source}.pipeline")
     cfg = load_config(args.env)
-    if args.source == "face_validation":
+    if args.source in ("face_validation", "face_recognition"):
         from visionlake.transforms.pseudonymise import pii_key
 
         pii_key(cfg.env)  # refuse before starting Spark when the environment has no key
@@ -223,6 +245,10 @@ def _run(args: argparse.Namespace) -> str:
         from visionlake.sources.detections.rules import load_rules
 
         load_rules(cfg.rules_path())  # a bad rules file is refused before any Spark work
+    if args.source == "face_recognition":
+        from visionlake.sources.face_recognition.gold import check_settings
+
+        check_settings(cfg.face_recognition)  # so are SLO settings and k6 thresholds gold cannot use
     started = time.monotonic()
     run_id = new_run_id()
     lease = pipeline.RUN.lease(cfg, args.lake, run_id)

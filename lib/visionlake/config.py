@@ -8,6 +8,7 @@ part of the config: boto3, Spark's S3A and delta-rs read them from the environme
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,91 @@ class DetectionsSettings:
                 object.__setattr__(self, name, _section(cls, value, f"detections.{name}"))
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: object, where: str) -> int:
+    """``30s``, ``5m``, ``1h``, ``3d`` (or a number of seconds) -> whole seconds.
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if isinstance(text, int | float) and not isinstance(text, bool) and text > 0:
+        return int(text)
+    match = _DURATION.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"{where}: '{text}' is not a duration such as 30s, 5m, 1h or 3d")
+    return int(float(match.group(1)) * _SECONDS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class BurnRule:
+    """A multiwindow burn-rate rule: it fires when both windows burn the error budget at ``factor`` or more."""
+
+    long: int  # seconds
+    short: int
+    factor: float
+    severity: str = "page"
+
+
+DEFAULT_BURN_RULES = (
+    BurnRule(3600, 300, 14.4, "page"),
+    BurnRule(21600, 1800, 6.0, "page"),
+    BurnRule(259200, 21600, 1.0, "ticket"),
+)
+
+
+@dataclass(frozen=True)
+class FaceRecognitionSettings:
+    suffixes: tuple[str, ...] = (".jsonl", ".json", ".ndjson", ".log")
+    latency_target_ms: float = 1000.0  # a request slower than this is not good for the latency SLO
+    availability_slo: float = 0.9999  # share of requests that must not fail with a 5xx
+    latency_slo: float = 0.99  # share of requests that must be under the latency target
+    slo_window_days: int = 30  # the error budget's window
+    burn_min_requests: int = 100  # a burn-rate rule needs this many requests in its long window to fire
+    burn_rules: tuple[BurnRule, ...] = DEFAULT_BURN_RULES
+    threshold_grid: tuple[float, ...] = tuple(round(0.4 + 0.05 * i, 2) for i in range(25))  # 0.40 .. 1.60
+    k6_thresholds: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"http_req_duration": ("p(95)<3000",), "http_req_failed": ("rate<0.05",)}
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "suffixes", tuple(self.suffixes))
+        for name in ("availability_slo", "latency_slo"):
+            if not 0 < float(getattr(self, name)) < 1:
+                raise ConfigError(f"face_recognition.{name} must be a share between 0 and 1 (e.g. 0.999)")
+        rules = []
+        for i, rule in enumerate(self.burn_rules):
+            if isinstance(rule, BurnRule):
+                rules.append(rule)
+                continue
+            where = f"face_recognition.burn_rules[{i}]"
+            if not isinstance(rule, Mapping) or set(rule) - {"long", "short", "factor", "severity"}:
+                raise ConfigError(f"{where} must be a mapping of long, short, factor and severity")
+            rules.append(
+                BurnRule(
+                    duration_seconds(rule.get("long"), f"{where}.long"),
+                    duration_seconds(rule.get("short"), f"{where}.short"),
+                    float(rule.get("factor", 0)),
+                    str(rule.get("severity", "page")),
+                )
+            )
+        object.__setattr__(self, "burn_rules", tuple(rules))
+        object.__setattr__(self, "threshold_grid", tuple(sorted(float(t) for t in self.threshold_grid)))
+        limits = self.k6_thresholds or {}
+        if not isinstance(limits, Mapping):
+            raise ConfigError("face_recognition.k6_thresholds must map k6 metric names to threshold expressions")
+        object.__setattr__(
+            self,
+            "k6_thresholds",
+            {str(k): (v,) if isinstance(v, str) else tuple(str(x) for x in v) for k, v in limits.items()},
+        )
+
+
+SECTIONS = {"spark", "storage", "lake", "ingest", "alpr", "face_validation", "detections", "face_recognition"}
+
+
 @dataclass(frozen=True)
 class Config:
     env: str
@@ -132,6 +218,7 @@ class Config:
     alpr: AlprSettings = field(default_factory=AlprSettings)
     face_validation: FaceValidationSettings = field(default_factory=FaceValidationSettings)
     detections: DetectionsSettings = field(default_factory=DetectionsSettings)
+    face_recognition: FaceRecognitionSettings = field(default_factory=FaceRecognitionSettings)
     conf_dir: Path = DEFAULT_CONF_DIR
 
     def rules_path(self) -> Path:
@@ -227,7 +314,7 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
         raise ConfigError(f"unknown environment '{env}' (no {overlay_path}); known: {', '.join(known)}")
     data = _deep_merge(_read_yaml(conf_dir / "base.yaml"), _read_yaml(overlay_path))
     data = _deep_merge(data, _env_overrides(environ))
-    unknown = sorted(set(data) - {"spark", "storage", "lake", "ingest", "alpr", "face_validation", "detections"})
+    unknown = sorted(set(data) - SECTIONS)
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
     spark = data.get("spark") or {}
@@ -243,5 +330,6 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
         alpr=_section(AlprSettings, data.get("alpr"), "alpr"),
         face_validation=_section(FaceValidationSettings, data.get("face_validation"), "face_validation"),
         detections=_section(DetectionsSettings, data.get("detections"), "detections"),
+        face_recognition=_section(FaceRecognitionSettings, data.get("face_recognition"), "face_recognition"),
         conf_dir=conf_dir,
     )

@@ -49,6 +49,10 @@ MEASURES: dict[str, dict[str, tuple[str, ...]]] = {
         "gold.alerts": ("frames", "peak_score", "median_score"),
         "gold.device_health": ("invalid_share", "longest_silence_minutes"),
     },
+    "face_recognition": {
+        "silver.requests": ("latency_ms", "detect_ms", "embed_ms", "search_ms", "db_ms", "queue_ms"),
+        "silver.evaluations": ("distance",),
+    },
 }
 # The categories counted per source: (table, columns grouped together).
 CATEGORIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -67,6 +71,11 @@ CATEGORIES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("silver.objects", ("label", "is_valid_image")),
         ("gold.alerts", ("rule_id", "severity")),
         ("gold.suppressed_matches", ("reason",)),
+    ),
+    "face_recognition": (
+        ("silver.requests", ("endpoint", "error_class")),
+        ("silver.requests", ("http_status", "error_code")),
+        ("silver.evaluations", ("run_id", "protocol")),
     ),
 }
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95, 0.99)

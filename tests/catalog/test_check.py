@@ -25,10 +25,10 @@ def test_every_table_of_the_pipelines_lake_is_readable_by_athena_and_trino(built
     report, problems = check_lake(str(built_lake), STORAGE)
     lines = report.splitlines()
     assert problems == ""
-    assert lines[0] == f"catalog check of {built_lake}: 38 tables, for Athena engine 3 and Trino"
-    assert lines[-1] == "all 38 tables can be read by Athena engine 3 and Trino"
+    assert lines[0] == f"catalog check of {built_lake}: 53 tables, for Athena engine 3 and Trino"
+    assert lines[-1] == "all 53 tables can be read by Athena engine 3 and Trino"
     table_lines = lines[1:-1]
-    assert len(table_lines) == 38
+    assert len(table_lines) == 53
     verdicts = ["reader", "1", "writer", "2", "athena", "OK", "trino", "OK"]
     assert all(line.split()[1:] == verdicts for line in table_lines)
     assert [line.split()[0] for line in table_lines][:3] == ["_quality_results", "_runs", "bronze_alpr_results"]

@@ -51,6 +51,21 @@ README_TABLES = {
     "gold_detections_detections_daily",
     "gold_detections_device_health",
     "gold_detections_alert_deliveries",
+    "bronze_face_recognition_request_lines",
+    "bronze_face_recognition_evaluation_lines",
+    "bronze_face_recognition_k6_lines",
+    "quarantine_face_recognition",
+    "silver_face_recognition_requests",
+    "silver_face_recognition_evaluations",
+    "silver_face_recognition_load_test_points",
+    "silver_face_recognition_load_test_runs",
+    "gold_face_recognition_slo_daily",
+    "gold_face_recognition_slo_hourly",
+    "gold_face_recognition_burn_rate_alerts",
+    "gold_face_recognition_enrollment_funnel",
+    "gold_face_recognition_evaluation_rates",
+    "gold_face_recognition_threshold_sweep",
+    "gold_face_recognition_load_test_summary",
 }
 SILVER_EVENT_COLUMNS = ["camera_id", "event_ts", "event_date"]  # "Every silver table also has ..." (README, alpr)
 
@@ -58,7 +73,7 @@ SILVER_EVENT_COLUMNS = ["camera_id", "event_ts", "event_date"]  # "Every silver 
 def test_every_table_and_column_of_the_built_lake_is_described(built_lake):
     texts = descriptions()
     lake = table_locations(str(built_lake), STORAGE)
-    assert len(lake) == 38
+    assert len(lake) == 53  # alpr 13, face_validation 9, detections 14, face_recognition 15, _runs, _quality_results
     # no drift in generated input; alert deliveries are written by `visionlake notify` only
     assert set(texts) - set(lake) == {"_quality_schema_drift", "gold_detections_alert_deliveries"}
     for name, location in lake.items():
@@ -87,9 +102,16 @@ def _readme_tables() -> dict[str, list[str]]:
     text = (REPO / "README.md").read_text()
     section = text.split("\n## The lake\n", 1)[1].split("\n## ", 1)[0].split("\n### Bad input", 1)[0]
     alpr, _, rest = section.partition("\n### face_validation tables\n")
-    face_validation, _, detections = rest.partition("\n### detections tables\n")
+    face_validation, _, rest = rest.partition("\n### detections tables\n")
+    detections, _, face_recognition = rest.partition("\n### face_recognition tables\n")
+    parts = (
+        ("alpr", alpr),
+        ("face_validation", face_validation),
+        ("detections", detections),
+        ("face_recognition", face_recognition),
+    )
     found: dict[str, list[str]] = {}
-    for source, part in (("alpr", alpr), ("face_validation", face_validation), ("detections", detections)):
+    for source, part in parts:
         for line in part.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
             if len(cells) != 2 or cells[0] in ("table", "---"):

@@ -94,7 +94,12 @@ def test_run_steps_submit_jobs_run_py_with_the_run_arguments():
             False,
         )
     # the key comes from Secrets Manager, by name, and only to the source that pseudonymises
-    assert options == {"alpr": {}, "face_validation": {"--pii-secret": ["visionlake/pii-key"]}, "detections": {}}
+    assert options == {
+        "alpr": {},
+        "face_validation": {"--pii-secret": ["visionlake/pii-key"]},
+        "detections": {},
+        "face_recognition": {"--pii-secret": ["visionlake/pii-key"]},
+    }
     text = (EMR / "steps.json").read_text()
     assert "VISIONLAKE_PII_KEY" not in text and "AWS_SECRET_ACCESS_KEY" not in text
 

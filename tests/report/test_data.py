@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -485,3 +485,302 @@ def test_device_health_of_healthy_cameras_and_of_no_camera():
     assert health.flagged == []
     assert health.reading == "1 frame from 1 camera, 0 of them invalid images (0%); no camera needed attention."
     assert data.device_health([]) is None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# face_recognition
+
+
+def _slo(endpoint, day, requests, availability, under, availability_left, latency_left, p95=100.0, server_5xx=0):
+    return {
+        "endpoint": endpoint,
+        "event_date": day,
+        "requests": requests,
+        "latency_p50_ms": 50.0,
+        "latency_p95_ms": p95,
+        "latency_p99_ms": 2 * p95,
+        "share_under_target": under,
+        "availability": availability,
+        "client_4xx": 1,
+        "server_5xx": server_5xx,
+        "peak_rps": 4,
+        "window_requests": requests,
+        "availability_budget_consumed": 1 - availability_left,
+        "availability_budget_remaining": availability_left,
+        "latency_budget_consumed": 1 - latency_left,
+        "latency_budget_remaining": latency_left,
+    }
+
+
+def test_slo_status_takes_each_endpoints_latest_day_and_the_most_overspent_budget():
+    rows = [
+        _slo("recognise_user", D1, 100, 0.99, 0.995, 0.5, 0.8),  # an earlier day: not shown
+        _slo("add_user", D2, 20, 1.0, 1.0, 1.0, 0.9),
+        _slo("recognise_user", D2, 200, 0.9995, 0.98, -0.25, -1.5, p95=900.0, server_5xx=1),
+    ]
+    status = data.slo_status(rows, availability_slo=0.9999, latency_slo=0.99, latency_target_ms=1000, window_days=30)
+
+    assert [(e.endpoint, e.day) for e in status.endpoints] == [("recognise_user", D2), ("add_user", D2)]
+    recognise = status.endpoints[0]
+    assert (recognise.requests, recognise.availability, recognise.under_target) == (200, 0.9995, 0.98)
+    assert (recognise.p95_ms, recognise.p99_ms, recognise.server_5xx) == (900.0, 1800.0, 1)
+    assert (status.day, status.requests, status.overspent) == (D2, 220, 2)
+    assert status.budgets == [
+        ("recognise_user", "latency", -1.5),
+        ("recognise_user", "availability", -0.25),
+        ("add_user", "latency", 0.9),
+        ("add_user", "availability", 1.0),
+    ]
+    assert status.reading == (
+        "2 of 4 error budgets overspent over the 30-day window (the most: recognise_user latency, -150% left)"
+    )
+
+
+def test_slo_status_without_an_overspent_budget_names_the_lowest_and_no_rows_is_none():
+    status = data.slo_status([_slo("add_user", D1, 20, 1.0, 1.0, 1.0, 0.9), _slo("recognise_user", D1, 5, 1, 1, 1, 1)])
+
+    assert status.overspent == 0
+    assert status.reading == "no error budget overspent over the SLO window (the lowest left: add_user latency, 90%)"
+    assert data.slo_status([]) is None
+
+
+H1 = datetime(2026, 11, 2, 1, tzinfo=UTC)
+H2 = datetime(2026, 11, 2, 2, tzinfo=UTC)
+
+
+def _hour(endpoint, hour, p50, p95, p99):
+    return {"endpoint": endpoint, "hour": hour, "requests": 10, "latency_p50_ms": p50, "latency_p95_ms": p95,
+            "latency_p99_ms": p99}  # fmt: skip
+
+
+HOURLY_ROWS = [
+    _hour("recognise_user", datetime(2026, 11, 2, 3, tzinfo=timezone(timedelta(hours=1))), 120.0, 1500.4, 2600.0),
+    _hour("recognise_user", H1, 110.0, 300.0, 900.0),
+    _hour("add_user", H1, 90.0, 1200.0, 1300.0),
+    _hour("add_user", H2, 80.0, None, None),  # no latency that hour: not counted
+]
+
+
+def test_hourly_latency_per_endpoint_in_utc_against_the_target():
+    latency = data.hourly_latency(HOURLY_ROWS, target_ms=1000)
+
+    assert latency.endpoints == ["recognise_user", "add_user"]
+    assert latency.series["recognise_user"] == [(H1, 110.0, 300.0, 900.0), (H2, 120.0, 1500.4, 2600.0)]
+    assert latency.series["recognise_user"][1][0].tzinfo == UTC  # 03:00+01:00 is 02:00 UTC
+    # p95 over 1,000 ms: recognise_user at 02:00 (1,500.4) and add_user at 01:00 (1,200), of 3 endpoint-hours
+    assert latency.reading == (
+        "p95 above the 1,000 ms target in 2 of 3 endpoint-hours; the worst: recognise_user at 2026-11-02 02:00 UTC "
+        "(p95 1,500 ms, p99 2,600 ms)."
+    )
+
+
+def test_hourly_latency_under_the_target_names_the_highest_p99():
+    latency = data.hourly_latency(HOURLY_ROWS, target_ms=2000)
+
+    assert latency.reading == (
+        "p95 at or under the 2,000 ms target in all 3 endpoint-hours; the highest p99: recognise_user at "
+        "2026-11-02 02:00 UTC (2,600 ms)."
+    )
+    assert data.hourly_latency([]) is None
+
+
+def _burn(endpoint, sli, rule, severity, factor, start, end, peak):
+    return {"endpoint": endpoint, "sli": sli, "rule": rule, "severity": severity, "factor": factor,
+            "fired_from": start, "fired_to": end, "evaluations": 1, "peak_long_burn_rate": peak,
+            "peak_short_burn_rate": peak, "requests_in_long_window": 500, "budget_share": 0.02}  # fmt: skip
+
+
+def test_burn_alerts_lanes_fastest_rule_first_and_the_highest_burn():
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    rows = [
+        _burn("recognise_user", "availability", "3d/6h", "ticket", 1.0, at.replace(hour=5, minute=35),
+              datetime(2026, 11, 3, 1, 0, tzinfo=UTC), 50.0),
+        _burn("add_user", "latency", "6h/30m", "page", 6.0, at.replace(hour=2, minute=30),
+              at.replace(hour=2, minute=30), 7.2),
+        _burn("recognise_user", "availability", "1h/5m", "page", 14.4, at.replace(hour=5, minute=35),
+              at.replace(hour=5, minute=55), 300.4),
+        _burn("recognise_user", "latency", "1h/5m", "page", 14.4, at.replace(hour=2, minute=25),
+              at.replace(hour=3), 39.0),
+    ]  # fmt: skip
+    alerts = data.burn_alerts(rows)
+
+    assert alerts.lanes == [
+        "recognise_user availability 1h/5m",
+        "recognise_user availability 3d/6h",
+        "recognise_user latency 1h/5m",
+        "add_user latency 6h/30m",
+    ]
+    assert [a.lane for a in alerts.alerts] == [
+        "recognise_user latency 1h/5m",  # 02:25
+        "add_user latency 6h/30m",  # 02:30
+        "recognise_user availability 1h/5m",  # 05:35, the faster rule first
+        "recognise_user availability 3d/6h",
+    ]
+    assert alerts.severities == {"page": 3, "ticket": 1}
+    assert alerts.reading == (
+        "4 burn-rate alerts fired (3 page, 1 ticket) from 2026-11-02 02:25 to 2026-11-03 01:00 UTC; the highest "
+        "burn: recognise_user availability 1h/5m (page at 14.4x), 300x the budget rate over 1h."
+    )
+
+
+def test_burn_alerts_of_one_evaluation_and_of_none():
+    at = datetime(2026, 11, 2, 9, 45, tzinfo=UTC)
+    alerts = data.burn_alerts([_burn("add_user", "availability", "3d/6h", "ticket", 1.0, at, at, 2.5)])
+
+    assert alerts.reading == (
+        "1 burn-rate alert fired (1 ticket) at 2026-11-02 09:45 UTC; the highest burn: add_user availability 3d/6h "
+        "(ticket at 1x), 2x the budget rate over 3d."
+    )
+    assert data.burn_alerts([]) is None
+
+
+def _funnel(day, answers, keys, enrolled, expired, failed, never, unknown, median):
+    return {"event_date": day, "no_match_answers": answers, "keys_issued": keys, "enrolled": enrolled,
+            "expired": expired, "failed": failed, "never_used": never, "unknown_keys": unknown,
+            "conversion_rate": enrolled / answers if answers else None, "median_seconds_to_enrol": median,
+            "p90_seconds_to_enrol": None}  # fmt: skip
+
+
+def test_enrollment_funnel_per_day_with_the_conversion_over_all_days():
+    rows = [_funnel(D2, 20, 20, 4, 2, 0, 14, 2, 200.0), _funnel(D1, 10, 9, 3, 1, 1, 4, 0, 120.0)]
+    funnel = data.enrollment_funnel(rows)
+
+    assert [d.day for d in funnel.days] == [D1, D2]
+    assert funnel.days[0].outcomes == {"enrolled": 3, "failed": 1, "expired": 1, "never_used": 4}
+    assert funnel.outcomes == {"enrolled": 7, "failed": 1, "expired": 3, "never_used": 18}
+    assert (funnel.no_match_answers, funnel.keys_issued, funnel.unknown_keys) == (30, 29, 2)
+    assert funnel.conversion == pytest.approx(7 / 30)
+    assert funnel.reading == (
+        "30 no-match answers issued 29 enrolment keys over 2 days: 7 enrolled (23% of the answers), 3 expired, "
+        "1 failed, 18 never used; daily median time to enrol 120-200 s; lowest conversion on 2022-05-03 (20%); "
+        "2 keys used that no answer in the data issued."
+    )
+
+
+def test_enrollment_funnel_of_one_day_and_of_nothing():
+    funnel = data.enrollment_funnel([_funnel(D1, 4, 4, 1, 0, 0, 3, 0, 95.4)])
+
+    assert funnel.reading == (
+        "4 no-match answers issued 4 enrolment keys over 1 day: 1 enrolled (25% of the answers), 0 expired, "
+        "0 failed, 3 never used; median time to enrol 95 s."
+    )
+    assert data.enrollment_funnel([_funnel(D1, 0, 0, 0, 0, 0, 0, 0, None)]) is None
+
+
+def _rates(run_id, protocol, genuine, impostor, fta_count, frr_errors, far_errors):
+    probes = genuine + impostor
+    return {
+        "run_id": run_id, "protocol": protocol, "model": "facenet", "gallery_size": 5650, "threshold": 1.1,
+        "probes": probes, "genuine_probes": genuine, "impostor_probes": impostor,
+        "fta_count": fta_count, "fta": fta_count / probes, "fta_low": 0.01, "fta_high": 0.06,
+        "frr_errors": frr_errors, "frr": frr_errors / genuine if genuine else None,
+        "frr_low": 0.1 if genuine else None, "frr_high": 0.2 if genuine else None,
+        "far_errors": far_errors, "far": far_errors / impostor if impostor else None,
+        "far_low": 0.03 if impostor else None, "far_high": 0.05 if impostor else None,
+    }  # fmt: skip
+
+
+def test_accuracy_runs_frr_runs_first_with_their_intervals():
+    rows = [_rates("far-1", "FAR", 0, 3557, 0, 0, 149), _rates("frr-low", "FRR", 200, 0, 6, 28, 0)]
+    runs = data.accuracy_runs(rows)
+
+    assert [r.run_id for r in runs] == ["frr-low", "far-1"]
+    low, far = runs
+    assert low.frr == data.Rate(0.14, 0.1, 0.2, 28, 200)
+    assert low.fta == data.Rate(0.03, 0.01, 0.06, 6, 200)
+    assert low.far is None  # no impostor probe
+    assert far.far == data.Rate(149 / 3557, 0.03, 0.05, 149, 3557)
+    assert far.frr is None
+    assert data.accuracy_runs([]) == []
+
+
+def _sweep(run_id, model, threshold, genuine, non_matches, impostors, matches, own=False):
+    return {"run_id": run_id, "model": model, "threshold": threshold, "is_run_threshold": own,
+            "acquired_genuine_probes": genuine, "false_non_matches": non_matches,
+            "acquired_impostor_probes": impostors, "false_matches": matches}  # fmt: skip
+
+
+def test_det_curves_pool_the_models_impostor_runs_and_read_fnmr_at_one_percent_fmr():
+    rows = [
+        _sweep("frr-1", "m", 0.8, 100, 50, 0, 0),
+        _sweep("frr-1", "m", 1.0, 100, 20, 0, 0, own=True),
+        _sweep("frr-1", "m", 1.2, 100, 5, 0, 0),
+        _sweep("far-a", "m", 0.8, 0, 0, 100, 0),
+        _sweep("far-a", "m", 1.0, 0, 0, 100, 1),
+        _sweep("far-a", "m", 1.2, 0, 0, 100, 10),
+        _sweep("far-b", "m", 0.8, 0, 0, 100, 1),
+        _sweep("far-b", "m", 1.0, 0, 0, 100, 1),
+        _sweep("far-b", "m", 1.2, 0, 0, 100, 6),
+        _sweep("both", "n", 0.5, 10, 4, 20, 1),  # genuine and impostor probes in one run
+        _sweep("both", "n", 1.0, 10, 1, 20, 5),
+        _sweep("lonely", "z", 1.0, 10, 1, 0, 0),  # no impostor run of its model: no curve
+    ]
+    det = data.det_curves(rows)
+
+    assert [c.run_id for c in det.curves] == ["frr-1", "both"]
+    frr, both = det.curves
+    assert frr.impostor_runs == ["far-a", "far-b"]
+    # pooled FMR: 1 / 200, 2 / 200, 16 / 200
+    assert frr.points == [(0.8, 0.005, 0.5), (1.0, 0.01, 0.2), (1.2, 0.08, 0.05)]
+    assert (frr.run_threshold, frr.at_run, frr.at_target) == (1.0, (1.0, 0.01, 0.2), (1.0, 0.01, 0.2))
+    assert both.impostor_runs == ["both"]
+    assert both.points == [(0.5, 0.05, 0.4), (1.0, 0.25, 0.1)]
+    assert (both.at_run, both.at_target) == (None, None)
+    assert det.reading == (
+        "frr-1: FNMR 20.0% at FMR 1.0% (its threshold 1), 20.0% at FMR ≤ 1% (threshold 1); "
+        "both: no threshold of the grid reaches FMR ≤ 1%."
+    )
+
+
+def test_det_curves_without_genuine_probes_is_none():
+    assert data.det_curves([_sweep("far-a", "m", 1.0, 0, 0, 100, 1)]) is None
+
+
+def _stage(run_id, stage, vus, started, p95, failure, passed_p95=True):
+    return {
+        "test_run_id": run_id, "stage": stage, "vus": vus, "started_at": started, "ended_at": None,
+        "seconds": 20.0, "requests": 100, "requests_per_second": 5.0, "p90_ms": None, "p95_ms": p95, "p99_ms": None,
+        "avg_ms": None, "max_ms": None, "failure_rate": failure,
+        "thresholds": [
+            {"metric": "http_req_duration", "expression": "p(95)<3000", "observed": p95, "passed": passed_p95},
+            {"metric": "http_req_failed", "expression": "rate<0.05", "observed": failure, "passed": True},
+        ],
+        "passed": passed_p95,
+    }  # fmt: skip
+
+
+def test_load_tests_newest_first_stages_in_order_and_the_failed_thresholds():
+    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    old = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    rows = [
+        _stage("k6-a", 0, 8, t0, 3100.0, 0.02, passed_p95=False),
+        _stage("k6-a", 2, 8, t0.replace(second=20), 3200.0, 0.03, passed_p95=False),
+        _stage("k6-a", 1, 4, t0, 800.0, 0.01),
+        _stage("k6-old", 1, 4, old, 700.0, 0.0),
+        _stage("k6-old", 0, 4, old, 700.0, 0.0),
+    ]
+    tests = data.load_tests(rows, limit=1)
+
+    assert (tests.total_runs, [r.test_run_id for r in tests.runs]) == (2, ["k6-a"])
+    newest = tests.runs[0]
+    assert [s.stage for s in newest.stages] == [1, 2, 0]
+    assert [s.label for s in newest.stages] == ["stage 1", "stage 2", "whole run"]
+    assert not newest.passed
+    assert [t.value for t in newest.stages[1].thresholds] == ["3,200 ms", "3.0%"]
+    assert tests.reading == (
+        "k6-a (4 and 8 VUs) failed p(95)<3000 at stage 2 (8 VUs: 3,200 ms), p(95)<3000 over the whole run "
+        "(3,100 ms); p95 up to 3,200 ms (stage 2)."
+    )
+
+
+def test_load_tests_that_passed_and_of_no_rows():
+    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    rows = [_stage("k6-b", s, v, t0, p, 0.01) for s, v, p in ((1, 4, 800.0), (2, 8, 1400.0), (3, 12, 1900.0))]
+    tests = data.load_tests(rows)
+
+    assert tests.runs[0].passed
+    assert tests.reading == (
+        "k6-b (4, 8 and 12 VUs) passed every threshold at every stage and over the whole run; p95 up to 1,900 ms "
+        "(stage 3)."
+    )
+    assert data.load_tests([]) is None

@@ -30,7 +30,11 @@ CHARTS = [
     "chart-det-threats",
     "chart-det-suppressed",
     "chart-det-health",
+    "chart-fr-latency",  # the built lake's 10 minutes of traffic fire no burn-rate alert: no chart-fr-alerts
+    "chart-fr-funnel",
+    "chart-fr-det",
     "chart-runs-seconds",
+    "chart-runs-quarantine",  # face_recognition's duplicated request lines
 ]
 
 
@@ -38,7 +42,9 @@ CHARTS = [
 def report(built_lake, cfg, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
     message = write_report(str(built_lake), str(out), cfg)
-    assert message.startswith(f"report written to {out} (face_validation, alpr, detections, runs: 14 charts, ")
+    assert message.startswith(
+        f"report written to {out} (face_validation, alpr, detections, face_recognition, runs: 18 charts, "
+    )
     return out
 
 
@@ -49,9 +55,12 @@ def _one(lake: Path, statement: str) -> tuple:
 def test_report_has_a_section_per_source_and_the_runs(report):
     html = report.read_text(encoding="utf-8")
 
-    assert re.findall(r'<section id="([^"]+)"', html) == ["face_validation", "alpr", "detections", "runs"]
+    sections = ["face_validation", "alpr", "detections", "face_recognition", "runs"]
+    assert re.findall(r'<section id="([^"]+)"', html) == sections
     assert re.findall(r'<figure class="chart" id="([^"]+)"', html) == CHARTS
-    assert "No record has been quarantined." in html  # the built lake quarantined nothing
+    # the built lake quarantined only the generator's 3 duplicated face_recognition request lines (1 per 1,000)
+    assert "3 records quarantined; the commonest reason: duplicate_request_id (face_recognition, 3)." in html
+    assert "Sources in the lake this report does not chart yet" not in html  # every source is charted
 
 
 def test_report_readings_agree_with_the_tables(report, built_lake):
@@ -77,7 +86,7 @@ def test_report_readings_agree_with_the_tables(report, built_lake):
 
     (processes,) = _one(built_lake, "SELECT sum(processes) FROM gold_face_validation_client_acceptance_daily")
     assert f" of {processes:,} processes were accepted in the end, " in html
-    assert "3 runs of alpr, detections, face_validation on " in html
+    assert "4 runs of alpr, detections, face_recognition, face_validation on " in html
 
 
 def test_report_detections_readings_agree_with_the_tables(report, built_lake):
@@ -133,6 +142,47 @@ def test_report_detections_readings_agree_with_the_tables(report, built_lake):
     assert f"{flagged:,} cameras needed attention ({silent:,} silent for over 120 minutes, " in html
     table = html.split('<table class="data" id="detections-cameras">', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr>") == 1 + min(flagged, 12)  # the header and the flagged cameras shown
+
+
+def test_report_face_recognition_readings_agree_with_the_tables(report, built_lake):
+    html = report.read_text(encoding="utf-8")
+    day, requests, overspent = _one(
+        built_lake,
+        "SELECT max(event_date), sum(requests), count(*) FILTER (WHERE availability_budget_remaining < 0) + "
+        "count(*) FILTER (WHERE latency_budget_remaining < 0) FROM gold_face_recognition_slo_daily "
+        "WHERE event_date = (SELECT max(event_date) FROM gold_face_recognition_slo_daily)",
+    )
+    assert overspent == 0  # 10 minutes without an incident
+    assert f'<p class="lead">{requests:,} requests on {day} (the latest day); no error budget overspent ' in html
+    table = html.split('<table class="data" id="fr-slo">', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 3  # the header, recognise_user and add_user
+
+    (hours,) = _one(built_lake, "SELECT count(*) FROM gold_face_recognition_slo_hourly WHERE latency_p95_ms <= 1000")
+    assert f"p95 at or under the 1,000 ms target in all {hours:,} endpoint-hours; " in html
+    assert "No burn-rate alert fired (gold_face_recognition_burn_rate_alerts has no rows)." in html
+
+    answers, keys, enrolled = _one(
+        built_lake,
+        "SELECT sum(no_match_answers), sum(keys_issued), sum(enrolled) FROM gold_face_recognition_enrollment_funnel",
+    )
+    assert f"{answers:,} no-match answers issued {keys:,} enrolment keys over 1 day: {enrolled:,} enrolled (" in html
+
+    # the seed's LFW benchmark: 108 of 1,680 genuine probes rejected, 149 of 3,557 impostors accepted at 1.1
+    table = html.split('<table class="data" id="fr-accuracy">', 1)[1].split("</table>", 1)[0]
+    assert "6.43% [" in table and "] 108/1,680</td>" in table
+    assert "4.19% [" in table and "] 149/3,557</td>" in table
+    run, threshold, fnmr, fmr = _one(
+        built_lake,
+        "SELECT g.run_id, g.threshold, g.fnmr, i.fmr FROM gold_face_recognition_threshold_sweep g "
+        "JOIN gold_face_recognition_threshold_sweep i ON i.threshold = g.threshold AND i.protocol = 'FAR' "
+        "WHERE g.protocol = 'FRR' AND g.is_run_threshold ORDER BY g.run_id LIMIT 1",
+    )
+    assert f"{run}: FNMR {fnmr:.1%} at FMR {fmr:.1%} (its threshold {threshold:g}), " in html
+
+    (stages,) = _one(built_lake, "SELECT count(*) FROM gold_face_recognition_load_test_summary")
+    table = html.split('<table class="data" id="fr-loadtest">', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 1 + stages == 5  # three stages of 4, 8 and 12 VUs and the whole run
+    assert " (4, 8 and 12 VUs) passed every threshold at every stage and over the whole run; " in table
 
 
 def test_report_names_clients_and_holds_no_personal_data(report, built_lake):

@@ -10,7 +10,7 @@ from visionlake.lake.runlog import new_run_id
 from visionlake.quality import checks as qc
 from visionlake.quality.results import append_results
 
-SOURCES = ("alpr", "face_validation", "detections")
+SOURCES = ("alpr", "face_validation", "detections", "face_recognition")
 
 
 def _location(lake: str, source: str, table: str) -> str:

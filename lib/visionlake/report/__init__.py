@@ -43,12 +43,13 @@ def write_report(lake: str, out: str, cfg: Config) -> str:
         cfg.alpr.low_confidence_threshold,
         cfg.detections.silence_alert_minutes,
         cfg.detections.invalid_alert_share,
+        cfg.face_recognition,
     )
     page = render(rows, st.normalize(lake), datetime.now(UTC))
     if page is None:
         raise ReportError(
-            f"nothing to report in {st.normalize(lake)}: it has no face_validation, alpr or detections gold tables "
-            "and no _runs"
+            f"nothing to report in {st.normalize(lake)}: it has no face_validation, alpr, detections or "
+            "face_recognition gold tables and no _runs"
         )
     path = Path(out).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,16 +9,22 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 
 from visionlake.report.data import (
+    FUNNEL_OUTCOMES,
     OTHER,
     Acceptance,
     AlertsBySeverity,
+    BurnAlerts,
     CameraTraffic,
     CodesByQuality,
     DailyCost,
+    DetCurves,
     DeviceHealth,
     DurationP95,
+    EnrollmentFunnel,
+    HourlyLatency,
     LatencySummary,
     OcrDistribution,
     Quarantine,
@@ -503,6 +509,156 @@ def health_chart(health: DeviceHealth, name: str, title: str) -> str:
 
 def _day_label(value) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# face_recognition
+
+PERCENTILE_STYLES = (("p50", 1, LIGHT_BLUE), ("p95", 2, BLUE), ("p99", 3, "#1f3b5c"))
+FUNNEL_COLORS = {"enrolled": GREEN, "failed": ORANGE, "expired": RED, "never_used": LIGHT_GREY}
+BURN_COLORS = {"page": RED, "ticket": ORANGE}
+BURN_BUCKET = timedelta(minutes=5)  # burn_rate_alerts evaluates at the end of each UTC 5-minute bucket
+
+
+def _hour_axis(ax, hours: Sequence) -> None:
+    """Date and hour ticks (UTC); a single hour is shown with an hour either side."""
+    from matplotlib import dates
+
+    hours = [h for h in hours if h is not None]
+    locator = dates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+    if hours and min(hours) == max(hours):
+        ax.set_xlim(dates.date2num(hours[0] - timedelta(hours=1)), dates.date2num(hours[0] + timedelta(hours=1)))
+
+
+def hourly_latency_chart(latency: HourlyLatency, name: str, title: str) -> str:
+    marks = _Marks()
+    with _figure(3.0, ncols=len(latency.endpoints)) as (fig, axes):
+        for ax, endpoint in zip(axes, latency.endpoints, strict=True):
+            points = latency.series[endpoint]
+            hours = [p[0] for p in points]
+            for label, index, color in reversed(PERCENTILE_STYLES):
+                (line,) = ax.plot(
+                    hours,
+                    [p[index] for p in points],
+                    marker="o",
+                    markersize=2.5,
+                    linewidth=1.2,
+                    color=color,
+                    label=label,
+                )
+                marks(line)
+            if latency.target_ms is not None:
+                marks(
+                    ax.axhline(
+                        latency.target_ms,
+                        color=INK,
+                        linestyle="--",
+                        linewidth=1,
+                        label=f"target {latency.target_ms:,.0f} ms",
+                    )
+                )
+            ax.set_title(endpoint, loc="left")
+            ax.set_ylim(bottom=0)
+            _hour_axis(ax, hours)
+        axes[0].set_ylabel("latency per hour (ms)")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
+        return to_svg(fig, name, title)
+
+
+def burn_alerts_chart(alerts: BurnAlerts, name: str, title: str) -> str:
+    from matplotlib import dates
+    from matplotlib.patches import Patch
+
+    lanes = list(reversed(alerts.lanes))  # the first lane on top
+    marks = _Marks()
+    with _figure(0.28 * len(lanes) + 1.3) as (fig, (ax,)):
+        for a in alerts.alerts:
+            start = dates.date2num(a.fired_from - BURN_BUCKET)
+            width = dates.date2num(a.fired_to) - start
+            color = BURN_COLORS.get(a.severity, GREY)
+            marks(ax.barh(lanes.index(a.lane), width, left=start, height=0.6, color=color))
+        ax.set_yticks(range(len(lanes)), lanes)
+        ax.grid(axis="y", visible=False)
+        ax.set_ylim(-0.6, len(lanes) - 0.4)
+        locator = dates.AutoDateLocator(minticks=3, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+        ax.margins(x=0.03)
+        handles = [Patch(color=BURN_COLORS.get(s, GREY), label=f"{s} ({n:,})") for s, n in alerts.severities.items()]
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncols=len(handles),
+            title="severity (a bar spans the 5-minute buckets at whose end the rule fired)",
+            title_fontsize=8,
+        )
+        return to_svg(fig, name, title)
+
+
+def funnel_chart(funnel: EnrollmentFunnel, name: str, title: str) -> str:
+    marks = _Marks()
+    with _figure(2.9) as (fig, (ax,)):
+        xs = list(range(len(funnel.days)))
+        bottom = [0] * len(xs)
+        for outcome in FUNNEL_OUTCOMES:
+            values = [d.outcomes[outcome] for d in funnel.days]
+            label = outcome.replace("_", " ")
+            marks(ax.bar(xs, values, bottom=bottom, width=0.6, color=FUNNEL_COLORS[outcome], label=label))
+            bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+        for x, total, d in zip(xs, bottom, funnel.days, strict=True):
+            text = f"{d.conversion:.0%}" if d.conversion is not None else ""
+            ax.text(x, total, text, ha="center", va="bottom", fontsize=7.5, color="#444444")
+        step = max(1, len(xs) // 10)
+        ax.set_xticks(xs[::step], [_day_label(d.day) for d in funnel.days][::step])
+        ax.set_xlim(-0.6, max(len(xs), 2) - 0.4)
+        ax.grid(axis="x", visible=False)
+        ax.set_ylabel("keys, by the day issued")
+        ax.margins(y=0.15)
+        fig.legend(loc="outside right upper", title="key (label: conversion)", title_fontsize=8)
+        return to_svg(fig, name, title)
+
+
+def det_chart(det: DetCurves, name: str, title: str) -> str:
+    from matplotlib.ticker import FuncFormatter
+
+    marks = _Marks()
+    shown = [[p for p in c.points if p[1] > 0 and p[2] > 0] for c in det.curves]  # log axes: zeros are left out
+    values = [v for points in shown for p in points for v in p[1:]] + [det.target_fmr]
+    low = min(values) / 1.6
+    with _figure(3.4) as (fig, (ax,)):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for i, (curve, points) in enumerate(zip(det.curves, shown, strict=True)):
+            color = SERIES[i % len(SERIES)]
+            (line,) = ax.plot(
+                [p[1] for p in points],
+                [p[2] for p in points],
+                marker="o",
+                markersize=2.5,
+                linewidth=1.3,
+                color=color,
+                label=_label(curve.run_id),
+            )
+            marks(line)
+            at = curve.at_run
+            if at is not None and at[1] > 0 and at[2] > 0:
+                marks(ax.plot([at[1]], [at[2]], marker="o", markersize=7, color=color, markeredgecolor=INK)[0])
+                ax.annotate(f"t={at[0]:g}", (at[1], at[2]), xytext=(6, 4), textcoords="offset points", fontsize=7)
+        marks(ax.axvline(det.target_fmr, color=INK, linestyle=":", linewidth=1))
+        ax.text(
+            det.target_fmr, 1.0, f" FMR {det.target_fmr:.0%}", transform=ax.get_xaxis_transform(), va="top", fontsize=7
+        )
+        ax.set_xlim(low, 1.05)
+        ax.set_ylim(low, 1.05)
+        as_percent = FuncFormatter(lambda v, _: f"{v * 100:g}%")
+        ax.xaxis.set_major_formatter(as_percent)
+        ax.yaxis.set_major_formatter(as_percent)
+        ax.set_xlabel("FMR: false match rate (impostor probes)")
+        ax.set_ylabel("FNMR: false non-match rate")
+        fig.legend(loc="outside lower center", ncols=1, title="run (big dot: its recorded threshold)", title_fontsize=8)
+        return to_svg(fig, name, title)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 Row = Mapping[str, object]
 
@@ -718,6 +718,578 @@ def device_health(
         silence_alert_minutes=silence_alert_minutes,
         invalid_alert_share=invalid_alert_share,
         reading=reading + ".",
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# face_recognition
+
+ENDPOINT_ORDER = ("recognise_user", "add_user")  # the API's endpoints, the busier first; anything else follows
+SLI_ORDER = ("availability", "latency")
+BURN_SEVERITY_ORDER = ("page", "ticket")
+FUNNEL_OUTCOMES = ("enrolled", "failed", "expired", "never_used")  # what became of an enrolment key
+PROTOCOL_ORDER = ("FRR", "FAR")
+DET_FMR = 0.01  # the DET reading gives the FNMR at this false match rate (FNMR at a fixed FMR, NIST FRTE style)
+
+
+def _endpoint_key(endpoint: str) -> tuple[int, str]:
+    return _order_key(endpoint, ENDPOINT_ORDER)
+
+
+def _order_key(value: str, order: tuple[str, ...]) -> tuple[int, str]:
+    return (order.index(value) if value in order else len(order), value)
+
+
+def _utc(value: object) -> object:
+    """A timestamp as an aware UTC datetime (a naive one is taken as UTC); any other value unchanged."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _minute(value: object) -> str:
+    """``2026-11-02 05:35`` (UTC) for a timestamp."""
+    value = _utc(value)
+    return f"{value:%Y-%m-%d %H:%M}" if isinstance(value, datetime) else str(value)
+
+
+def _opt(value: object) -> float | None:
+    return float(value) if value is not None else None
+
+
+def rate(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage (``6.4%``), ``n/a`` for None."""
+    return "n/a" if value is None else f"{value:,.{digits}%}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@dataclass(frozen=True)
+class EndpointSlo:
+    endpoint: str
+    day: date
+    requests: int
+    availability: float | None  # not a 5xx
+    under_target: float | None  # at most the latency target
+    availability_budget_left: float | None  # of the window's error budget; negative once overspent
+    latency_budget_left: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    client_4xx: int
+    server_5xx: int
+    peak_rps: int | None
+
+
+@dataclass(frozen=True)
+class SloStatus:
+    endpoints: list[EndpointSlo]  # each endpoint's latest day, recognise_user first
+    day: date  # the latest day of all
+    requests: int  # on each endpoint's latest day
+    budgets: list[tuple[str, str, float]]  # (endpoint, sli, budget left), lowest first
+    overspent: int
+    availability_slo: float | None
+    latency_slo: float | None
+    latency_target_ms: float | None
+    window_days: int | None
+    reading: str
+
+
+def slo_status(
+    rows: Iterable[Row],
+    availability_slo: float | None = None,
+    latency_slo: float | None = None,
+    latency_target_ms: float | None = None,
+    window_days: int | None = None,
+) -> SloStatus | None:
+    """Each endpoint's SLIs and error budget left on its latest day of ``slo_daily`` (rows of other days are
+    ignored); the objectives, the latency target and the window come from the configuration (None: unknown)."""
+    latest: dict[str, Row] = {}
+    for r in rows:
+        endpoint, day = str(r.get("endpoint") or "unknown"), r.get("event_date")
+        if day is not None and (endpoint not in latest or day > latest[endpoint]["event_date"]):
+            latest[endpoint] = r
+    if not latest:
+        return None
+    endpoints = [
+        EndpointSlo(
+            endpoint=endpoint,
+            day=r["event_date"],
+            requests=_int(r.get("requests")),
+            availability=_opt(r.get("availability")),
+            under_target=_opt(r.get("share_under_target")),
+            availability_budget_left=_opt(r.get("availability_budget_remaining")),
+            latency_budget_left=_opt(r.get("latency_budget_remaining")),
+            p50_ms=_opt(r.get("latency_p50_ms")),
+            p95_ms=_opt(r.get("latency_p95_ms")),
+            p99_ms=_opt(r.get("latency_p99_ms")),
+            client_4xx=_int(r.get("client_4xx")),
+            server_5xx=_int(r.get("server_5xx")),
+            peak_rps=r.get("peak_rps"),
+        )
+        for endpoint, r in sorted(latest.items(), key=lambda kv: _endpoint_key(kv[0]))
+    ]
+    budgets = sorted(
+        (
+            (e.endpoint, sli, left)
+            for e in endpoints
+            for sli, left in (("availability", e.availability_budget_left), ("latency", e.latency_budget_left))
+            if left is not None
+        ),
+        key=lambda b: (b[2], _endpoint_key(b[0]), b[1]),
+    )
+    overspent = sum(1 for b in budgets if b[2] < 0)
+    window = f"the {window_days}-day window" if window_days else "the SLO window"
+    if not budgets:
+        reading = "no error budget recorded"
+    elif overspent:
+        endpoint, sli, left = budgets[0]
+        reading = (
+            f"{overspent} of {len(budgets)} error budgets overspent over {window} "
+            f"(the most: {endpoint} {sli}, {left:,.0%} left)"
+        )
+    else:
+        endpoint, sli, left = budgets[0]
+        reading = f"no error budget overspent over {window} (the lowest left: {endpoint} {sli}, {left:,.0%})"
+    return SloStatus(
+        endpoints=endpoints,
+        day=max(e.day for e in endpoints),
+        requests=sum(e.requests for e in endpoints),
+        budgets=budgets,
+        overspent=overspent,
+        availability_slo=availability_slo,
+        latency_slo=latency_slo,
+        latency_target_ms=latency_target_ms,
+        window_days=window_days,
+        reading=reading,
+    )
+
+
+@dataclass(frozen=True)
+class HourlyLatency:
+    endpoints: list[str]  # recognise_user first
+    series: dict[str, list[tuple[datetime, float | None, float | None, float | None]]]  # hour, p50, p95, p99
+    target_ms: float | None
+    reading: str
+
+
+def hourly_latency(rows: Iterable[Row], target_ms: float | None = None) -> HourlyLatency | None:
+    """Latency p50, p95 and p99 per endpoint and UTC hour, from ``slo_hourly``, against the latency target."""
+    series: dict[str, list[tuple]] = defaultdict(list)
+    for r in rows:
+        if r.get("hour") is None:
+            continue
+        series[str(r.get("endpoint") or "unknown")].append(
+            (
+                _utc(r["hour"]),
+                _opt(r.get("latency_p50_ms")),
+                _opt(r.get("latency_p95_ms")),
+                _opt(r.get("latency_p99_ms")),
+            )
+        )
+    if not series:
+        return None
+    for points in series.values():
+        points.sort(key=lambda p: p[0])
+    endpoints = sorted(series, key=_endpoint_key)
+    hours = [(e, p) for e in endpoints for p in series[e] if p[2] is not None]
+    if not hours:
+        reading = "No latency recorded."
+    elif target_ms is not None:
+        over = [(e, p) for e, p in hours if p[2] > target_ms]
+        if over:
+            endpoint, worst = max(over, key=lambda x: (x[1][2], x[1][0]))
+            reading = (
+                f"p95 above the {target_ms:,.0f} ms target in {len(over):,} of {plural(len(hours), 'endpoint-hour')}; "
+                f"the worst: {endpoint} at {_minute(worst[0])} UTC (p95 {worst[2]:,.0f} ms"
+                + (f", p99 {worst[3]:,.0f} ms)." if worst[3] is not None else ").")
+            )
+        else:
+            endpoint, top = max(hours, key=lambda x: (x[1][3] or x[1][2], x[1][0]))
+            reading = (
+                f"p95 at or under the {target_ms:,.0f} ms target in all {plural(len(hours), 'endpoint-hour')}; "
+                f"the highest p99: {endpoint} at {_minute(top[0])} UTC ({(top[3] or top[2]):,.0f} ms)."
+            )
+    else:
+        endpoint, top = max(hours, key=lambda x: (x[1][2], x[1][0]))
+        reading = f"The highest p95: {endpoint} at {_minute(top[0])} UTC ({top[2]:,.0f} ms)."
+    return HourlyLatency(endpoints=endpoints, series=dict(series), target_ms=target_ms, reading=reading)
+
+
+@dataclass(frozen=True)
+class BurnAlert:
+    endpoint: str
+    sli: str
+    rule: str  # <long>/<short>, e.g. 1h/5m
+    severity: str
+    factor: float
+    fired_from: datetime  # the first firing evaluation point: the end of its 5-minute bucket
+    fired_to: datetime
+    evaluations: int
+    peak_long_burn_rate: float | None
+    budget_share: float | None
+
+    @property
+    def lane(self) -> str:
+        return f"{self.endpoint} {self.sli} {self.rule}"
+
+
+@dataclass(frozen=True)
+class BurnAlerts:
+    alerts: list[BurnAlert]  # by start
+    lanes: list[str]  # endpoint, SLI and rule of the alerts, in display order (the fastest rule first)
+    severities: dict[str, int]  # alerts per severity, page first
+    reading: str
+
+
+def burn_alerts(rows: Iterable[Row]) -> BurnAlerts | None:
+    """The multiwindow, multi-burn-rate alerts that fired, from ``burn_rate_alerts``; None when none did."""
+    alerts = [
+        BurnAlert(
+            endpoint=str(r.get("endpoint") or "unknown"),
+            sli=str(r.get("sli") or "unknown"),
+            rule=str(r.get("rule") or "unknown"),
+            severity=str(r.get("severity") or "unknown"),
+            factor=_num(r.get("factor")),
+            fired_from=_utc(r["fired_from"]),
+            fired_to=_utc(r.get("fired_to") or r["fired_from"]),
+            evaluations=_int(r.get("evaluations")),
+            peak_long_burn_rate=_opt(r.get("peak_long_burn_rate")),
+            budget_share=_opt(r.get("budget_share")),
+        )
+        for r in rows
+        if r.get("fired_from") is not None
+    ]
+    if not alerts:
+        return None
+    alerts.sort(key=lambda a: (a.fired_from, _endpoint_key(a.endpoint), a.sli, -a.factor))
+    lane_keys = {a.lane: (_endpoint_key(a.endpoint), _order_key(a.sli, SLI_ORDER), -a.factor, a.rule) for a in alerts}
+    lanes = sorted(lane_keys, key=lambda lane: lane_keys[lane])
+    counts: dict[str, int] = defaultdict(int)
+    for a in alerts:
+        counts[a.severity] += 1
+    severities = {s: counts[s] for s in sorted(counts, key=lambda s: _order_key(s, BURN_SEVERITY_ORDER))}
+    top = max(alerts, key=lambda a: (a.peak_long_burn_rate or 0.0, a.factor, -a.fired_from.timestamp()))
+    first, last = alerts[0].fired_from, max(a.fired_to for a in alerts)
+    if first == last:
+        span = f"at {_minute(first)}"
+    else:
+        span = f"from {_minute(first)} to {_minute(last) if last.date() != first.date() else f'{last:%H:%M}'}"
+    reading = (
+        f"{plural(len(alerts), 'burn-rate alert')} fired ({', '.join(f'{n:,} {s}' for s, n in severities.items())}) "
+        f"{span} UTC; the highest burn: {top.lane} ({top.severity} at {top.factor:g}x)"
+    )
+    if top.peak_long_burn_rate is not None:
+        reading += f", {top.peak_long_burn_rate:,.0f}x the budget rate over {top.rule.split('/')[0]}"
+    return BurnAlerts(alerts=alerts, lanes=lanes, severities=severities, reading=reading + ".")
+
+
+@dataclass(frozen=True)
+class FunnelDay:
+    day: date
+    no_match_answers: int
+    keys_issued: int
+    outcomes: dict[str, int]  # FUNNEL_OUTCOMES -> keys issued that day
+    unknown_keys: int
+    conversion: float | None  # enrolled / no-match answers
+    median_seconds_to_enrol: float | None
+
+
+@dataclass(frozen=True)
+class EnrollmentFunnel:
+    days: list[FunnelDay]  # in order
+    no_match_answers: int
+    keys_issued: int
+    outcomes: dict[str, int]
+    unknown_keys: int
+    reading: str
+
+    @property
+    def conversion(self) -> float | None:
+        return self.outcomes["enrolled"] / self.no_match_answers if self.no_match_answers else None
+
+
+def enrollment_funnel(rows: Iterable[Row]) -> EnrollmentFunnel | None:
+    """What became of the enrolment keys the no-match answers issued, per day, from ``enrollment_funnel``;
+    None when no key was issued or used."""
+    days = sorted(
+        (
+            FunnelDay(
+                day=r["event_date"],
+                no_match_answers=_int(r.get("no_match_answers")),
+                keys_issued=_int(r.get("keys_issued")),
+                outcomes={o: _int(r.get(o)) for o in FUNNEL_OUTCOMES},
+                unknown_keys=_int(r.get("unknown_keys")),
+                conversion=_opt(r.get("conversion_rate")),
+                median_seconds_to_enrol=_opt(r.get("median_seconds_to_enrol")),
+            )
+            for r in rows
+            if r.get("event_date") is not None
+        ),
+        key=lambda d: d.day,
+    )
+    answers = sum(d.no_match_answers for d in days)
+    keys = sum(d.keys_issued for d in days)
+    unknown = sum(d.unknown_keys for d in days)
+    if not (answers or keys or unknown):
+        return None
+    outcomes = {o: sum(d.outcomes[o] for d in days) for o in FUNNEL_OUTCOMES}
+    reading = (
+        f"{plural(answers, 'no-match answer')} issued {plural(keys, 'enrolment key')} over {plural(len(days), 'day')}: "
+        f"{outcomes['enrolled']:,} enrolled ({percent(outcomes['enrolled'], answers)} of the answers), "
+        f"{outcomes['expired']:,} expired, {outcomes['failed']:,} failed, {outcomes['never_used']:,} never used"
+    )
+    medians = [d.median_seconds_to_enrol for d in days if d.median_seconds_to_enrol is not None]
+    if len(medians) == 1:
+        reading += f"; median time to enrol {medians[0]:,.0f} s"
+    elif medians:
+        reading += f"; daily median time to enrol {min(medians):,.0f}-{max(medians):,.0f} s"
+    converted = [d for d in days if d.conversion is not None]
+    if len(converted) > 1:
+        low = min(converted, key=lambda d: (d.conversion, d.day))
+        reading += f"; lowest conversion on {_day(low.day)} ({low.conversion:.0%})"
+    if unknown:
+        reading += f"; {plural(unknown, 'key')} used that no answer in the data issued"
+    return EnrollmentFunnel(
+        days=days,
+        no_match_answers=answers,
+        keys_issued=keys,
+        outcomes=outcomes,
+        unknown_keys=unknown,
+        reading=reading + ".",
+    )
+
+
+@dataclass(frozen=True)
+class Rate:
+    value: float | None
+    low: float | None
+    high: float | None  # the 95 % Wilson interval (rule of three with no error)
+    errors: int
+    trials: int
+
+
+@dataclass(frozen=True)
+class RunAccuracy:
+    run_id: str
+    protocol: str
+    model: str
+    gallery_size: int | None
+    threshold: float | None
+    probes: int
+    fta: Rate
+    frr: Rate | None  # None without a genuine probe
+    far: Rate | None  # None without an impostor probe
+
+
+def accuracy_runs(rows: Iterable[Row]) -> list[RunAccuracy]:
+    """The accuracy of each evaluation run at its recorded threshold, from ``evaluation_rates``: FTA, FRR and
+    FAR with their errors, trials and 95 % intervals; by model, FRR runs first, then run id."""
+
+    def _rate(r: Row, name: str, errors: str, trials: str) -> Rate | None:
+        if not _int(r.get(trials)):
+            return None
+        low, high = _opt(r.get(f"{name}_low")), _opt(r.get(f"{name}_high"))
+        return Rate(_opt(r.get(name)), low, high, _int(r.get(errors)), _int(r.get(trials)))
+
+    runs = [
+        RunAccuracy(
+            run_id=str(r.get("run_id")),
+            protocol=str(r.get("protocol") or "unknown"),
+            model=str(r.get("model") or "unknown"),
+            gallery_size=r.get("gallery_size"),
+            threshold=_opt(r.get("threshold")),
+            probes=_int(r.get("probes")),
+            fta=_rate(r, "fta", "fta_count", "probes") or Rate(None, None, None, 0, 0),
+            frr=_rate(r, "frr", "frr_errors", "genuine_probes"),
+            far=_rate(r, "far", "far_errors", "impostor_probes"),
+        )
+        for r in rows
+    ]
+    return sorted(runs, key=lambda a: (a.model, _order_key(a.protocol, PROTOCOL_ORDER), a.run_id, a.threshold or 0.0))
+
+
+@dataclass(frozen=True)
+class DetCurve:
+    run_id: str  # the run of the genuine probes (FNMR)
+    impostor_runs: list[str]  # the runs of the impostor probes (FMR): the run itself, or its model's impostor runs
+    model: str
+    points: list[tuple[float, float, float]]  # (threshold, FMR, FNMR), by threshold
+    run_threshold: float | None  # where the run recorded its decisions
+    at_run: tuple[float, float, float] | None  # the point at run_threshold
+    at_target: tuple[float, float, float] | None  # the lowest FNMR with FMR at most the target FMR
+
+
+@dataclass(frozen=True)
+class DetCurves:
+    curves: list[DetCurve]
+    target_fmr: float
+    reading: str
+
+
+def det_curves(rows: Iterable[Row], target_fmr: float = DET_FMR) -> DetCurves | None:
+    """DET curves (FNMR against FMR over the threshold grid) from ``threshold_sweep``, one per run with genuine
+    probes. A run without impostor probes (the seed's protocols: FRR and FAR are separate runs) takes its FMR from
+    the impostor runs of the same model, their counts pooled per threshold; None when no curve can be drawn."""
+    runs: dict[str, dict] = {}
+    for r in rows:
+        threshold = r.get("threshold")
+        if threshold is None:
+            continue
+        run = runs.setdefault(str(r.get("run_id")), {"model": str(r.get("model") or "unknown"), "at": {}, "own": None})
+        run["at"][float(threshold)] = (
+            _int(r.get("acquired_genuine_probes")),
+            _int(r.get("false_non_matches")),
+            _int(r.get("acquired_impostor_probes")),
+            _int(r.get("false_matches")),
+        )
+        if r.get("is_run_threshold"):
+            run["own"] = float(threshold)
+    impostors: dict[str, list[str]] = defaultdict(list)
+    for run_id, run in sorted(runs.items()):
+        if any(c[2] for c in run["at"].values()):
+            impostors[run["model"]].append(run_id)
+    curves = []
+    for run_id, run in sorted(runs.items(), key=lambda kv: (kv[1]["model"], kv[0])):
+        if not any(c[0] for c in run["at"].values()):
+            continue
+        sources = [run_id] if run_id in impostors[run["model"]] else impostors[run["model"]]
+        points = []
+        for t, (genuine, non_matches, _, _) in sorted(run["at"].items()):
+            counts = [runs[s]["at"].get(t) for s in sources]
+            trials = sum(c[2] for c in counts if c)
+            if genuine and trials and all(counts):
+                points.append((t, sum(c[3] for c in counts) / trials, non_matches / genuine))
+        if not points:
+            continue
+        at_run = next((p for p in points if p[0] == run["own"]), None)
+        within = [p for p in points if p[1] <= target_fmr]
+        at_target = min(within, key=lambda p: (p[2], -p[0])) if within else None
+        curves.append(DetCurve(run_id, sources, run["model"], points, run["own"], at_run, at_target))
+    if not curves:
+        return None
+    parts = []
+    for c in curves:
+        part = f"{c.run_id}: "
+        if c.at_run is not None:
+            part += f"FNMR {rate(c.at_run[2])} at FMR {rate(c.at_run[1])} (its threshold {c.at_run[0]:g}), "
+        if c.at_target is not None:
+            part += f"{rate(c.at_target[2])} at FMR ≤ {target_fmr:.0%} (threshold {c.at_target[0]:g})"
+        else:
+            part += f"no threshold of the grid reaches FMR ≤ {target_fmr:.0%}"
+        parts.append(part)
+    return DetCurves(curves=curves, target_fmr=target_fmr, reading="; ".join(parts) + ".")
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    metric: str
+    expression: str  # k6 syntax, e.g. p(95)<3000
+    observed: float | None
+    passed: bool
+
+    @property
+    def value(self) -> str:
+        """What was observed: ``832 ms`` for a duration, ``1.9%`` for a rate."""
+        if self.observed is None:
+            return "n/a"
+        if self.metric == "http_req_failed":
+            return rate(self.observed)
+        if self.metric == "http_req_duration":
+            return f"{self.observed:,.0f} ms"
+        return f"{self.observed:,.0f}"
+
+
+@dataclass(frozen=True)
+class LoadStage:
+    stage: int  # 1, 2, ... in time order; 0: the whole run
+    vus: int | None
+    seconds: float | None
+    requests: int
+    requests_per_second: float | None
+    p95_ms: float | None
+    failure_rate: float | None
+    thresholds: list[ThresholdCheck]
+    passed: bool
+
+    @property
+    def label(self) -> str:
+        return "whole run" if self.stage == 0 else f"stage {self.stage}"
+
+
+@dataclass(frozen=True)
+class LoadTest:
+    test_run_id: str
+    started_at: datetime | None
+    stages: list[LoadStage]  # the stages in order, then the whole run (stage 0)
+
+    @property
+    def passed(self) -> bool:
+        return all(s.passed for s in self.stages)
+
+
+@dataclass(frozen=True)
+class LoadTests:
+    runs: list[LoadTest]  # newest first, the ``limit`` newest
+    total_runs: int
+    reading: str  # of the newest
+
+
+def load_tests(rows: Iterable[Row], limit: int = 3) -> LoadTests | None:
+    """k6 runs per stage of constant VUs, from ``load_test_summary``, newest first; the reading judges the newest."""
+    per_run: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        per_run[str(r.get("test_run_id"))].append(r)
+    if not per_run:
+        return None
+    runs = []
+    for run_id, parts in per_run.items():
+        stages = [
+            LoadStage(
+                stage=_int(r.get("stage")),
+                vus=r.get("vus"),
+                seconds=_opt(r.get("seconds")),
+                requests=_int(r.get("requests")),
+                requests_per_second=_opt(r.get("requests_per_second")),
+                p95_ms=_opt(r.get("p95_ms")),
+                failure_rate=_opt(r.get("failure_rate")),
+                thresholds=[_threshold(t) for t in r.get("thresholds") or []],
+                passed=bool(r.get("passed")),
+            )
+            for r in parts
+        ]
+        stages.sort(key=lambda s: (s.stage == 0, s.stage))
+        started = [_utc(r["started_at"]) for r in parts if r.get("started_at") is not None]
+        runs.append(LoadTest(run_id, min(started) if started else None, stages))
+    runs.sort(key=lambda t: (t.started_at is not None, t.started_at, t.test_run_id), reverse=True)
+    newest = runs[0]
+    steps = [s for s in newest.stages if s.stage]
+    vus = [f"{s.vus:,}" for s in steps if s.vus is not None]
+    reading = f"{newest.test_run_id}" + (f" ({_and(vus)} VUs)" if vus else "")
+    failed = [(s, t) for s in newest.stages for t in s.thresholds if not t.passed]
+    if failed:
+        reading += " failed " + ", ".join(
+            f"{t.expression} at stage {s.stage} ({s.vus:,} VUs: {t.value})"
+            if s.stage and s.vus is not None
+            else f"{t.expression} {'over the whole run' if s.stage == 0 else f'at stage {s.stage}'} ({t.value})"
+            for s, t in failed
+        )
+    elif any(s.thresholds for s in newest.stages):
+        reading += " passed every threshold at every stage and over the whole run"
+    else:
+        reading += " has no threshold to pass"
+    p95 = [s for s in steps if s.p95_ms is not None]
+    if p95:
+        top = max(p95, key=lambda s: s.p95_ms)
+        reading += f"; p95 up to {top.p95_ms:,.0f} ms (stage {top.stage})"
+    return LoadTests(runs=runs[:limit], total_runs=len(runs), reading=reading + ".")
+
+
+def _threshold(t: Mapping[str, object]) -> ThresholdCheck:
+    return ThresholdCheck(
+        str(t.get("metric")), str(t.get("expression")), _opt(t.get("observed")), bool(t.get("passed"))
     )
 
 

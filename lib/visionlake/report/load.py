@@ -1,17 +1,19 @@
 """The report's queries: the rows it needs from the lake, through :func:`visionlake.sql.connect` (DuckDB over
 each table's committed Delta snapshot). Only the tables the lake has are queried. Tables that grow with the
 traffic (detections' alerts, suppressed matches, device health) are aggregated here, in SQL, to what the charts
-draw: the rows stored under such a table's name are those aggregates, not its rows."""
+draw: the rows stored under such a table's name are those aggregates, not its rows. face_recognition's SLO tables
+are cut here too: ``slo_daily`` to each endpoint's latest day, ``slo_hourly`` to its last HOURLY_DAYS days."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from visionlake.config import StorageSettings
+from visionlake.config import FaceRecognitionSettings, StorageSettings
 
 FACE = "gold_face_validation_"
 ALPR_GOLD = "gold_alpr_"
 OCR_BIN_WIDTH = 5.0
+HOURLY_DAYS = 7  # face_recognition: the hourly latency chart shows the last days of slo_hourly
 
 
 @dataclass
@@ -30,6 +32,10 @@ class LakeRows:
     rule_names: dict[int, str] = field(default_factory=dict)  # detections: rule_id -> name (latest version)
     silence_alert_minutes: float | None = None  # detections.silence_alert_minutes
     invalid_alert_share: float | None = None  # detections.invalid_alert_share
+    latency_target_ms: float | None = None  # face_recognition.latency_target_ms
+    availability_slo: float | None = None  # face_recognition.availability_slo
+    latency_slo: float | None = None  # face_recognition.latency_slo
+    slo_window_days: int | None = None  # face_recognition.slo_window_days
 
 
 QUERIES = {
@@ -53,6 +59,17 @@ QUERIES = {
     "coalesce(bool_or(mostly_invalid), false) AS mostly_invalid, "
     "count(*) FILTER (WHERE needs_attention) AS days_flagged, max(event_date) AS last_date "
     "FROM {t} GROUP BY user_id, device_id",
+    # face_recognition: each endpoint's latest day; the last HOURLY_DAYS days of hours; the sweep's counts
+    "gold_face_recognition_slo_daily": "SELECT * FROM {t} "
+    "QUALIFY row_number() OVER (PARTITION BY endpoint ORDER BY event_date DESC) = 1",
+    "gold_face_recognition_slo_hourly": "SELECT endpoint, hour, requests, latency_p50_ms, latency_p95_ms, "
+    f"latency_p99_ms FROM {{t}} WHERE hour > (SELECT max(hour) FROM {{t}}) - INTERVAL {HOURLY_DAYS} DAY",
+    "gold_face_recognition_burn_rate_alerts": "SELECT * FROM {t}",
+    "gold_face_recognition_enrollment_funnel": "SELECT * FROM {t}",
+    "gold_face_recognition_evaluation_rates": "SELECT * FROM {t}",
+    "gold_face_recognition_threshold_sweep": "SELECT run_id, model, threshold, is_run_threshold, "
+    "acquired_genuine_probes, false_non_matches, acquired_impostor_probes, false_matches FROM {t}",
+    "gold_face_recognition_load_test_summary": "SELECT * FROM {t}",
     "_runs": "SELECT * FROM {t}",
 }
 INVALID_REASONS = (
@@ -67,6 +84,7 @@ def load(
     low_confidence_threshold: float,
     silence_alert_minutes: float | None = None,
     invalid_alert_share: float | None = None,
+    face_recognition: FaceRecognitionSettings | None = None,
 ) -> LakeRows:
     """Query ``lake`` for everything the report shows.
 
@@ -84,6 +102,11 @@ def load(
             silence_alert_minutes=silence_alert_minutes,
             invalid_alert_share=invalid_alert_share,
         )
+        if face_recognition is not None:
+            data.latency_target_ms = face_recognition.latency_target_ms
+            data.availability_slo = face_recognition.availability_slo
+            data.latency_slo = face_recognition.latency_slo
+            data.slo_window_days = face_recognition.slo_window_days
         for table, statement in QUERIES.items():
             if table in tables:
                 data.rows[table] = con.sql(statement.format(t=table)).to_arrow_table().to_pylist()

@@ -10,7 +10,7 @@ from datetime import datetime
 from html import escape
 
 from visionlake.report import charts, data
-from visionlake.report.load import LakeRows
+from visionlake.report.load import HOURLY_DAYS, LakeRows
 
 FACE_TABLES = {
     "latency": "gold_face_validation_microservice_latency_daily",
@@ -30,7 +30,16 @@ DETECTIONS_TABLES = {
     "suppressed": "gold_detections_suppressed_matches",
     "health": "gold_detections_device_health",
 }
-CHARTED_SOURCES = ("face_validation", "alpr", "detections")
+FR_TABLES = {
+    "daily": "gold_face_recognition_slo_daily",
+    "hourly": "gold_face_recognition_slo_hourly",
+    "alerts": "gold_face_recognition_burn_rate_alerts",
+    "funnel": "gold_face_recognition_enrollment_funnel",
+    "rates": "gold_face_recognition_evaluation_rates",
+    "sweep": "gold_face_recognition_threshold_sweep",
+    "loadtest": "gold_face_recognition_load_test_summary",
+}
+CHARTED_SOURCES = ("face_validation", "alpr", "detections", "face_recognition")
 FLAGGED_CAMERAS_SHOWN = 12
 
 
@@ -40,6 +49,7 @@ class Section:
     title: str
     intro: str
     lead: str = ""  # the section's key figures, under the intro
+    head: list[str] = field(default_factory=list)  # HTML blocks under the lead, above the charts
     parts: list[str] = field(default_factory=list)  # HTML blocks: figures, notes, tables
     charts: list[str] = field(default_factory=list)  # the ids of its figures
 
@@ -53,7 +63,9 @@ class Page:
 
 def render(rows: LakeRows, lake: str, generated_at: datetime) -> Page | None:
     """The report of what ``rows`` hold; None when the lake has none of the tables the report shows."""
-    sections = [s for s in (_face(rows), _alpr(rows), _detections(rows), _runs(rows)) if s is not None]
+    sections = [
+        s for s in (_face(rows), _alpr(rows), _detections(rows), _face_recognition(rows), _runs(rows)) if s is not None
+    ]
     if not sections:
         return None
     html = _page(sections, rows, lake, generated_at)
@@ -347,6 +359,260 @@ def _cameras_table(health: data.DeviceHealth) -> str:
     )
 
 
+def _face_recognition(rows: LakeRows) -> Section | None:
+    if not any(t in rows.tables for t in FR_TABLES.values()):
+        return None
+    section = Section(
+        id="face_recognition",
+        title="face_recognition",
+        intro="The face recognition and enrolment API: per endpoint, its SLIs against their objectives and the error "
+        f"budget left, latency per hour (the last {HOURLY_DAYS} days) and the burn-rate alerts that fired; what "
+        "became of the enrolment keys the no-match answers issued; the accuracy of each evaluation run and its DET "
+        "curve; the k6 load test per stage. Times are UTC.",
+    )
+    lead: list[str] = []
+    table = FR_TABLES["daily"]
+    if table in rows.tables:
+        status = data.slo_status(
+            rows.rows.get(table, []),
+            rows.availability_slo,
+            rows.latency_slo,
+            rows.latency_target_ms,
+            rows.slo_window_days,
+        )
+        if status:
+            lead.append(f"{status.requests:,} requests on {status.day} (the latest day); {status.reading}")
+            section.head.append(_slo_table(status))
+        else:
+            _note(section, _empty(table))
+    table = FR_TABLES["hourly"]
+    if table in rows.tables:
+        latency = data.hourly_latency(rows.rows.get(table, []), rows.latency_target_ms)
+        if latency:
+            _chart(
+                section,
+                "fr-latency",
+                "Latency p50, p95 and p99 per endpoint and hour",
+                latency,
+                charts.hourly_latency_chart,
+                latency.reading,
+            )
+        else:
+            _note(section, _empty(table))
+    table = FR_TABLES["alerts"]
+    if table in rows.tables:
+        alerts = data.burn_alerts(rows.rows.get(table, []))
+        if alerts:
+            _chart(
+                section,
+                "fr-alerts",
+                "Burn-rate alerts that fired, per endpoint, SLI and rule",
+                alerts,
+                charts.burn_alerts_chart,
+                alerts.reading,
+            )
+            severities = ", ".join(f"{n:,} {s}" for s, n in alerts.severities.items())
+            lead.append(f"{data.plural(len(alerts.alerts), 'burn-rate alert')} fired ({severities})")
+        else:
+            lead.append("no burn-rate alert fired")
+            _note(section, f"No burn-rate alert fired ({table} has no rows).")
+    table = FR_TABLES["funnel"]
+    if table in rows.tables:
+        funnel = data.enrollment_funnel(rows.rows.get(table, []))
+        if funnel:
+            _chart(
+                section,
+                "fr-funnel",
+                "Enrolment keys of the no-match answers, per day issued",
+                funnel,
+                charts.funnel_chart,
+                funnel.reading,
+            )
+            if funnel.conversion is not None:
+                lead.append(f"{funnel.conversion:.0%} of the no-match answers led to an enrolment")
+        else:
+            _note(section, _empty(table))
+    table = FR_TABLES["sweep"]
+    if table in rows.tables:
+        det = data.det_curves(rows.rows.get(table, []))
+        if det:
+            _chart(
+                section,
+                "fr-det",
+                "DET curves: FNMR against FMR over the threshold grid",
+                det,
+                charts.det_chart,
+                det.reading,
+            )
+        else:
+            _note(section, f"No DET curve: no run of {table} has genuine probes and impostor probes of its model.")
+    table = FR_TABLES["rates"]
+    if table in rows.tables:
+        runs = data.accuracy_runs(rows.rows.get(table, []))
+        if runs:
+            section.parts.append(_accuracy_table(runs))
+        else:
+            _note(section, _empty(table))
+    table = FR_TABLES["loadtest"]
+    if table in rows.tables:
+        tests = data.load_tests(rows.rows.get(table, []))
+        if tests:
+            section.parts.append(_load_test_table(tests))
+            newest = tests.runs[0]
+            lead.append(f"the latest load test {'passed' if newest.passed else 'failed'} its thresholds")
+        else:
+            _note(section, _empty(table))
+    section.lead = "; ".join(lead) + "." if lead else ""
+    return section
+
+
+def _header(columns: tuple[tuple[str, int], ...]) -> str:
+    return "".join(f"<th{' class=num' if n else ''}>{escape(h)}</th>" for h, n in columns)
+
+
+def _cell(text: str, bad: bool = False) -> str:
+    return f'<td class="num{" bad" if bad else ""}">{escape(text)}</td>'
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _objective(value: float | None) -> str:
+    return f" (objective {value * 100:g}%)" if value is not None else ""
+
+
+def _slo_table(status: data.SloStatus) -> str:
+    target = f"≤ {status.latency_target_ms:,.0f} ms" if status.latency_target_ms is not None else "under the target"
+    head = _header(
+        (
+            ("endpoint", 0),
+            ("day", 0),
+            ("requests", 1),
+            (f"availability{_objective(status.availability_slo)}", 1),
+            ("budget left", 1),
+            (f"{target}{_objective(status.latency_slo)}", 1),
+            ("budget left", 1),
+            ("p50 ms", 1),
+            ("p95 ms", 1),
+            ("p99 ms", 1),
+            ("4xx", 1),
+            ("5xx", 1),
+            ("peak rps", 1),
+        )
+    )
+    lines = []
+    for e in status.endpoints:
+        cells = [f'<td>{escape(e.endpoint)}</td><td class="nowrap">{e.day}</td>', _cell(f"{e.requests:,}")]
+        for sli, objective, left in (
+            (e.availability, status.availability_slo, e.availability_budget_left),
+            (e.under_target, status.latency_slo, e.latency_budget_left),
+        ):
+            cells.append(_cell(data.rate(sli, 2), sli is not None and objective is not None and sli < objective))
+            cells.append(_cell("n/a" if left is None else f"{left:,.0%}", left is not None and left < 0))
+        cells += [_cell(_ms(e.p50_ms)), _cell(_ms(e.p95_ms)), _cell(_ms(e.p99_ms))]
+        cells += [_cell(f"{e.client_4xx:,}"), _cell(f"{e.server_5xx:,}"), _cell(_count(e.peak_rps))]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    window = f"the {status.window_days}-day window" if status.window_days else "the SLO window"
+    caption = (
+        f"SLIs of each endpoint's latest day against their objectives, and the error budget left over {window} "
+        "(negative: overspent)"
+    )
+    return (
+        f'<table class="data" id="fr-slo"><caption>{escape(caption)}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{chr(10).join(lines)}\n</tbody></table>"
+    )
+
+
+def _rate_cell(value: data.Rate | None) -> str:
+    if value is None:
+        return '<td class="num">–</td>'
+    text = f"{data.rate(value.value, 2)} [{data.rate(value.low, 2)}, {data.rate(value.high, 2)}]"
+    return _cell(f"{text} {value.errors:,}/{value.trials:,}")
+
+
+def _accuracy_table(runs: list[data.RunAccuracy]) -> str:
+    head = _header(
+        (
+            ("run", 0),
+            ("protocol", 0),
+            ("model", 0),
+            ("gallery", 1),
+            ("threshold", 1),
+            ("probes", 1),
+            ("FTA", 1),
+            ("FRR [95% interval] errors/attempts", 1),
+            ("FAR [95% interval] errors/attempts", 1),
+        )
+    )
+    lines = []
+    for r in runs:
+        threshold = "" if r.threshold is None else f"{r.threshold:g}"
+        lines.append(
+            "<tr>"
+            + f"<td>{escape(r.run_id)}</td><td>{escape(r.protocol)}</td><td>{escape(r.model)}</td>"
+            + _cell(_count(r.gallery_size))
+            + _cell(threshold)
+            + _cell(f"{r.probes:,}")
+            + _cell(f"{data.rate(r.fta.value, 2)} ({r.fta.errors:,})")
+            + _rate_cell(r.frr)
+            + _rate_cell(r.far)
+            + "</tr>"
+        )
+    caption = (
+        "Accuracy of each evaluation run at its recorded threshold: FRR counts the genuine probes without a face "
+        "(FTA) as rejected, FAR = FMR x (1 - FTA); 95% Wilson intervals (with no error, the rule of three: 0 to 3/n)"
+    )
+    return (
+        f'<table class="data" id="fr-accuracy"><caption>{escape(caption)}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{chr(10).join(lines)}\n</tbody></table>"
+    )
+
+
+def _load_test_table(tests: data.LoadTests) -> str:
+    head = _header(
+        (
+            ("k6 run", 0),
+            ("stage", 0),
+            ("VUs", 1),
+            ("seconds", 1),
+            ("requests", 1),
+            ("requests/s", 1),
+            ("p95 ms", 1),
+            ("failed", 1),
+            ("thresholds (observed)", 0),
+            ("passed", 0),
+        )
+    )
+    lines = []
+    for run in tests.runs:
+        for i, s in enumerate(run.stages):
+            checks = "; ".join(f"{t.expression}: {t.value}" + ("" if t.passed else " (failed)") for t in s.thresholds)
+            rps = "" if s.requests_per_second is None else f"{s.requests_per_second:,.1f}"
+            seconds = "" if s.seconds is None else f"{s.seconds:,.0f}"
+            lines.append(
+                "<tr>"
+                + f"<td>{escape(run.test_run_id) if i == 0 else ''}</td><td>{escape(s.label)}</td>"
+                + _cell(_count(s.vus))
+                + _cell(seconds)
+                + _cell(f"{s.requests:,}")
+                + _cell(rps)
+                + _cell(_ms(s.p95_ms))
+                + _cell(data.rate(s.failure_rate))
+                + f"<td>{escape(checks)}</td>"
+                + f'<td class="{"" if s.passed else "bad"}">{"yes" if s.passed else "no"}</td>'
+                + "</tr>"
+            )
+    more = tests.total_runs - len(tests.runs)
+    caption = f"k6 load test per stage of constant VUs: {tests.reading}" + (
+        f" ({more} older run{'s' if more != 1 else ''} not shown)" if more else ""
+    )
+    return (
+        f'<table class="data" id="fr-loadtest"><caption>{escape(caption)}</caption>\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{chr(10).join(lines)}\n</tbody></table>"
+    )
+
+
 def _runs(rows: LakeRows) -> Section | None:
     if "_runs" not in rows.tables:
         return None
@@ -451,7 +717,8 @@ table.runs th, table.runs td, table.data th, table.data td { padding: 3px 10px; 
   text-align: left; }
 table.runs .num, table.data .num { text-align: right; font-variant-numeric: tabular-nums; }
 table.runs th, table.data th { background: #eef1f4; }
-td.status-failed, td.status-interrupted { color: var(--accent); font-weight: 600; }
+td.nowrap { white-space: nowrap; }
+td.status-failed, td.status-interrupted, td.bad { color: var(--accent); font-weight: 600; }
 footer { color: var(--muted); font-size: 12px; padding: 0 32px 24px; }
 """
 
@@ -468,6 +735,7 @@ def _page(sections: list[Section], rows: LakeRows, lake: str, generated_at: date
             f'<section id="{escape(s.id)}" class="source">\n<h2>{escape(s.title)}</h2>\n'
             f'<p class="intro">{escape(s.intro)}</p>\n'
             + (f'<p class="lead">{escape(s.lead)}</p>\n' if s.lead else "")
+            + "".join(f"{h}\n" for h in s.head)
             + '<div class="grid">\n'
             + "\n".join(figures)
             + "\n</div>\n"

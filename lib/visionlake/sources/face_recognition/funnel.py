@@ -1,0 +1,145 @@
+"""Gold enrolment funnel of the face recognition API: what became of the enrolment keys that no-match answers
+issued (reference face-recognition-api.md §1: no match -> a key with an expiry; add_user with the key enrols).
+
+Pure DataFrame function of the silver ``requests`` table (:data:`schema.REQUESTS_TABLE`: one row per request,
+``ts`` in UTC). Days are UTC calendar dates cut on epoch seconds, whatever the session's time zone (silver's
+``event_date`` is the same date).
+
+Definitions:
+
+- A **no-match answer** is a ``recognise_user`` row with ``matched`` false, ``status`` 'failure', ``message``
+  'no_match', and a non-null ``enrollment_key`` and ``enrollment_expires_at``. It **issues** its key. A key
+  found in several answers (a duplicate) is issued once, by its earliest answer (that answer's ``ts`` and
+  ``enrollment_expires_at`` are the key's); every answer still counts in ``no_match_answers``.
+- A **use** of a key is an ``add_user`` row with that ``enrollment_key``. It **succeeded** when ``http_status``
+  is 200 and ``status`` is 'success'; every other use failed. A use is **in time** when its ``ts`` <=
+  the key's expiry (the expiry instant itself is in time) and **late** after it. Expiry is judged by time, not by
+  the error code: a use refused with code 602 ("key expired") at or before the expiry is an in-time failure, a
+  use that succeeded after the expiry is late.
+- Each issued key has one **outcome**, the first that holds: ``enrolled`` (an in-time use succeeded),
+  ``expired`` (some use was late: the key was refused, or should have been, for expiry), ``failed`` (in-time uses
+  only, all failed for another reason: a duplicate e-mail, a dependency down...), ``never_used`` (no use).
+  A use before the answer that issued the key (clock skew) counts as in time.
+- **seconds to enrol** of an enrolled key: seconds (to the microsecond) from the issuing answer's ``ts`` to the
+  key's first successful in-time use.
+
+One row per UTC day (:data:`ENROLLMENT_FUNNEL`):
+
+- ``no_match_answers``: no-match answers that day; ``keys_issued``: keys issued that day (their earliest answer
+  was that day); ``enrolled``, ``expired``, ``failed``, ``never_used``: those keys by outcome (they sum to
+  ``keys_issued``). A key counts on the day it was issued, whenever it was used (a key issued at 23:55 and used at
+  00:01 the next day counts on the first day).
+- ``unknown_keys``: distinct keys used by add_user rows that day that no answer in the data issued (issued before
+  the data starts, or never): counted on the day of the use, and in no other column.
+- ``conversion_rate`` = enrolled / no_match_answers (null when there was no no-match answer that day).
+- ``median_seconds_to_enrol``, ``p90_seconds_to_enrol``: over the day's enrolled keys, EXACT percentiles (Spark's
+  ``percentile``: over the n values sorted, percentile p is at position p * (n - 1), interpolated linearly);
+  null when no key issued that day was enrolled.
+
+A day appears when it has a no-match answer or an unknown key. Counts are never null.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+ENROLLED, EXPIRED, FAILED, NEVER_USED = "enrolled", "expired", "failed", "never_used"  # the outcomes of a key
+OUTCOMES = (ENROLLED, EXPIRED, FAILED, NEVER_USED)
+DAY_SECONDS = 86_400
+
+LONG, DBL, DATE = T.LongType(), T.DoubleType(), T.DateType()
+
+# one row per UTC day
+ENROLLMENT_FUNNEL = T.StructType(
+    [
+        T.StructField("event_date", DATE, True),
+        T.StructField("no_match_answers", LONG, False),
+        T.StructField("keys_issued", LONG, False),
+        *[T.StructField(outcome, LONG, False) for outcome in OUTCOMES],
+        T.StructField("unknown_keys", LONG, False),
+        T.StructField("conversion_rate", DBL, True),
+        T.StructField("median_seconds_to_enrol", DBL, True),
+        T.StructField("p90_seconds_to_enrol", DBL, True),
+    ]
+)
+COUNTS = ("no_match_answers", "keys_issued", *OUTCOMES, "unknown_keys")
+
+
+def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
+    """Per UTC day of the no-match answers: answers, keys issued and their outcomes, conversion and the time to
+    enrol (see the module docstring). Columns: :data:`ENROLLMENT_FUNNEL`."""
+    answers = requests.where(
+        (F.col("endpoint") == "recognise_user")
+        & ~F.col("matched")
+        & (F.col("status") == "failure")
+        & (F.col("message") == "no_match")
+        & F.col("enrollment_key").isNotNull()
+        & F.col("enrollment_expires_at").isNotNull()
+    ).select(
+        F.col("enrollment_key").alias("key"),
+        F.col("ts").alias("issued_at"),
+        F.col("enrollment_expires_at").alias("expires_at"),
+        _utc_date(F.col("ts")).alias("event_date"),
+    )
+    first = F.min(F.struct("issued_at", "expires_at", "event_date")).alias("first")  # the earliest answer
+    keys = answers.groupBy("key").agg(first).select("key", "first.*")
+
+    uses = requests.where((F.col("endpoint") == "add_user") & F.col("enrollment_key").isNotNull()).select(
+        F.col("enrollment_key").alias("key"),
+        F.col("ts").alias("used_at"),
+        F.coalesce((F.col("http_status") == 200) & (F.col("status") == "success"), F.lit(False)).alias("succeeded"),
+        _utc_date(F.col("ts")).alias("event_date"),
+    )
+
+    in_time = F.col("used_at") <= F.col("expires_at")
+    late = F.col("used_at") > F.col("expires_at")
+    per_key = (
+        keys.join(uses.drop("event_date"), "key", "left")
+        .groupBy("key", "issued_at", "event_date")
+        .agg(
+            F.min(F.when(in_time & F.col("succeeded"), F.col("used_at"))).alias("enrolled_at"),
+            F.count(F.when(late, 1)).alias("late_uses"),
+            F.count(F.when(in_time, 1)).alias("in_time_uses"),
+        )
+        .withColumn(
+            "outcome",
+            F.when(F.col("enrolled_at").isNotNull(), ENROLLED)
+            .when(F.col("late_uses") > 0, EXPIRED)
+            .when(F.col("in_time_uses") > 0, FAILED)
+            .otherwise(NEVER_USED),
+        )
+        .withColumn("seconds_to_enrol", _seconds(F.col("issued_at"), F.col("enrolled_at")))
+    )
+    by_key = per_key.groupBy("event_date").agg(
+        F.count(F.lit(1)).alias("keys_issued"),
+        *[F.count(F.when(F.col("outcome") == outcome, 1)).alias(outcome) for outcome in OUTCOMES],
+        F.percentile("seconds_to_enrol", [0.5, 0.9]).alias("_seconds"),
+    )
+    by_answer = answers.groupBy("event_date").agg(F.count(F.lit(1)).alias("no_match_answers"))
+    unknown = (
+        uses.join(keys.select("key"), "key", "left_anti")
+        .groupBy("event_date")
+        .agg(F.countDistinct("key").alias("unknown_keys"))
+    )
+    daily = by_answer.join(by_key, "event_date", "full").join(unknown, "event_date", "full")
+    daily = daily.withColumns({name: F.coalesce(F.col(name), F.lit(0)) for name in COUNTS})
+    return daily.select(
+        "event_date",
+        *COUNTS,
+        F.when(F.col("no_match_answers") > 0, F.col(ENROLLED) / F.col("no_match_answers")).alias("conversion_rate"),
+        F.col("_seconds")[0].alias("median_seconds_to_enrol"),
+        F.col("_seconds")[1].alias("p90_seconds_to_enrol"),
+    ).select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in ENROLLMENT_FUNNEL.fields])
+
+
+def _utc_date(ts: Column) -> Column:
+    """The UTC calendar date of a timestamp, whatever the session's time zone."""
+    seconds = F.unix_seconds(ts)
+    return F.date_from_unix_date(((seconds - F.pmod(seconds, F.lit(DAY_SECONDS))) / DAY_SECONDS).cast("int"))
+
+
+def _seconds(start: Column, end: Column) -> Column:
+    """Seconds from start to end, to the microsecond."""
+    return (F.unix_micros(end) - F.unix_micros(start)) / 1_000_000.0

@@ -1,0 +1,238 @@
+"""The face_recognition run: request logs, evaluation runs and k6 results -> bronze lines -> silver -> gold.
+
+- bronze takes the new files under ``requests/``, ``evaluations/`` and ``loadtests/`` of the input root (files
+  elsewhere are skipped), reads them in pieces (:mod:`visionlake.ingest.documents`) and writes each line parsed
+  with its kind's allowlist and pseudonymised (:mod:`.bronze`) to that kind's bronze table.
+- silver takes, per kind, the bronze rows committed since its tables' marker (their Delta app transaction
+  ``visionlake/face_recognition/silver/<kind>``); request and probe duplicates are judged against every line
+  consumed before.
+- gold is recomputed whole from the silver table it is built from whenever that table changed, with that
+  table's version as its transaction (:mod:`.gold`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from functools import partial
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from visionlake.config import Config
+from visionlake.ingest.documents import read_documents
+from visionlake.ingest.drift import FieldScanner
+from visionlake.ingest.listing import FileEntry, Listing
+from visionlake.ingest.quarantine import to_quarantine, with_duplicate_keys
+from visionlake.ingest.reader import Read
+from visionlake.lake import delta
+from visionlake.lake.delta import Staged, Txn
+from visionlake.lake.runlog import StageRecord
+from visionlake.sources.face_recognition import gold, silver
+from visionlake.sources.face_recognition.bronze import kind_of, parse_lines
+from visionlake.sources.face_recognition.schema import (
+    BRONZE,
+    BRONZE_TABLES,
+    IGNORED,
+    IGNORED_NAMES,
+    KINDS,
+    LINES,
+    LOADTESTS,
+    PARTITION,
+    REQUESTS,
+)
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently
+from visionlake.transforms.pseudonymise import pii_key
+
+SOURCE = "face_recognition"
+SILVER_APP = f"visionlake/{SOURCE}/silver"
+GOLD_APP = f"visionlake/{SOURCE}/gold"
+KIND_OF_TABLE = {table: kind for kind, table in BRONZE_TABLES.items()}
+# each kind's silver tables, quarantine first: once the last has consumed a bronze version, the others have too
+SILVER_OF = {
+    REQUESTS: ("quarantine", "requests"),
+    "evaluations": ("quarantine", "evaluations"),
+    LOADTESTS: ("quarantine", "load_test_runs", "load_test_points"),
+}
+PARTITIONED = {"requests"}  # by event_date; the others are small
+
+
+class FaceRecognitionRun(SourceRun):
+    SOURCE = SOURCE
+    BRONZE_TABLE = BRONZE_TABLES[REQUESTS]
+    SIZE_COLUMN, MTIME_COLUMN = "source_size", "source_modified_at"
+    SILVER_TABLES = ("quarantine", "requests", "evaluations", "load_test_runs", "load_test_points")
+    PARTIAL_FILES = True
+
+    @classmethod
+    def bronze_tables(cls) -> tuple[str, ...]:
+        return tuple(BRONZE_TABLES[kind] for kind in KINDS)
+
+    @staticmethod
+    def input_suffix(cfg: Config) -> tuple[str, ...]:
+        return cfg.face_recognition.suffixes
+
+    @classmethod
+    def pending_input(cls, cfg: Config, input_root: str, lake: str, full_refresh: bool) -> Listing:
+        """The new files of the three input folders; files elsewhere under the root count as skipped."""
+        listing = super().pending_input(cfg, input_root, lake, full_refresh)
+        kept = [f for f in listing.files if kind_of(listing.root, f.path)]
+        return dataclasses.replace(listing, files=kept, skipped=listing.skipped + len(listing.files) - len(kept))
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        cfg: Config,
+        lake: str,
+        full_refresh: bool,
+        listing: Listing | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        super().__init__(spark, cfg, lake, full_refresh, listing, run_id)
+        self.key = pii_key(cfg.env)  # before anything is read: other environments refuse to run without it
+        gold.check_settings(cfg.face_recognition)  # and settings gold cannot use are refused before any work
+        self._overwritten: set[str] = set()  # tables a full refresh has overwritten already in this run
+
+    def stages(self, input_root: str) -> None:
+        self.bronze(input_root, {BRONZE_TABLES[kind]: BRONZE[kind] for kind in KINDS})
+        self.silver()
+        self.check(list(gold.BUILDERS), GOLD_APP)
+        self.gold()
+
+    # ---------------------------------------------------------------------------------------------
+    # bronze
+
+    def bronze_files(self, files: list[FileEntry], root: str) -> dict[str, list[FileEntry]]:
+        groups: dict[str, list[FileEntry]] = {}
+        for entry in files:
+            kind = kind_of(root, entry.path)
+            if kind is not None:
+                groups.setdefault(BRONZE_TABLES[kind], []).append(entry)
+        return groups
+
+    def bronze_rows(self, files: list[FileEntry], root: str, table: str) -> Read:
+        kind = KIND_OF_TABLE[table]
+        scanner = FieldScanner(LINES[kind], IGNORED[kind], IGNORED_NAMES[kind], ())
+        read = read_documents(self.spark, files, self.storage, self.cfg.ingest, scanner=scanner)
+        return Read(parse_lines(read.rows, kind, self.key), read.pending, read.planned)
+
+    # ---------------------------------------------------------------------------------------------
+    # silver
+
+    def silver(self) -> None:
+        record = self.stage("silver")
+        found = [
+            self.silver_from(
+                BRONZE_TABLES[kind],
+                list(SILVER_OF[kind]),
+                f"{SILVER_APP}/{kind}",
+                BRONZE[kind],
+                partial(self._silver_batch, kind),
+                record,
+            )
+            for kind in KINDS
+        ]
+        if all(f is None for f in found):
+            record.status, record.message = "skipped", "no bronze table yet"
+        elif not any(found):
+            record.status, record.message = "skipped", "every silver table is up to date"
+        record.quarantined = sum(self.summary.quarantined.values())
+        self.done(record)
+
+    def _mode(self, name: str) -> str:
+        """A full refresh overwrites a table with its first write of the run (quarantine takes three)."""
+        if not self.full_refresh or name in self._overwritten:
+            return "append"
+        self._overwritten.add(name)
+        return "overwrite"
+
+    def _earlier(self, kind: str, batch: DataFrame) -> DataFrame:
+        """The usable lines of ``kind`` consumed before ``batch`` (every bronze row but the batch's)."""
+        location = self.loc("bronze", BRONZE_TABLES[kind])
+        everything = delta.read_files(self.spark, location, delta.snapshot_files(location, self.storage), BRONZE[kind])
+        before = everything.join(
+            batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
+        )
+        return silver.classify(before, kind).where(F.col("reason").isNull())
+
+    def _silver_batch(self, kind: str, consumed: SilverBatch, record: StageRecord) -> int:
+        batch, tables, txn = consumed.rows, consumed.tables, consumed.txn
+        classified = silver.classify(batch, kind)
+        if kind in silver.KEYS:
+            earlier = self._earlier(kind, batch) if consumed.marker is not None else None
+            classified = with_duplicate_keys(classified, earlier, *silver.KEYS[kind])
+        # Cached on local disk, as in the other sources: heap-cached blocks cost twice their size in the heap.
+        classified = classified.persist(StorageLevel.DISK_ONLY)
+        try:
+            counted = classified.groupBy("reason", "skipped").agg(F.count(F.lit(1)).alias("n")).collect()
+            rejected = Counter({r["reason"]: r["n"] for r in counted if r["reason"] is not None})
+            skipped = sum(r["n"] for r in counted if r["skipped"])
+            accepted = classified.where(F.col("reason").isNull())
+            for name in tables:  # in order: the last one marks the bronze version as consumed
+                if name == "quarantine":
+                    df = to_quarantine(silver.quarantine_rows(classified, kind), self.summary.run_id, F.lit(self.now))
+                    mode = self._mode(name)
+                    rows = self.write(df, self.loc("quarantine"), mode=mode, txn=txn, known_empty=not rejected)
+                    self.summary.quarantined.update(rejected)
+                    self.count_out(record, f"quarantine/{SOURCE}", rows)
+                    continue
+                df = BUILD[name](classified if name == "load_test_runs" else accepted)
+                partition_by = [PARTITION] if name in PARTITIONED else []
+                rows = self.write(
+                    df, self.loc("silver", name), partition_by=partition_by, mode=self._mode(name), txn=txn
+                )
+                self.count_out(record, f"silver/{name}", rows)
+            if skipped:
+                note = f"{skipped} k6 lines skipped (declarations and metrics not used)"
+                record.message = f"{record.message}; {note}" if record.message else note
+            return sum(r["n"] for r in counted)
+        finally:
+            classified.unpersist()
+
+    # ---------------------------------------------------------------------------------------------
+    # gold
+
+    def gold(self) -> None:
+        record = self.stage("gold")
+        versions = {
+            name: delta.version(self.loc("silver", name), self.storage)
+            for name in {i for i, _ in gold.BUILDERS.values()}
+        }
+        pending: list[str] = []
+        for source_table, version in versions.items():
+            if version is None:
+                continue
+            names = [n for n, (i, _) in gold.BUILDERS.items() if i == source_table]
+            location = self.loc("silver", source_table)
+            for behind in self.behind("gold", names, GOLD_APP, location, version).values():
+                pending += behind
+        if not pending:
+            record.status, record.message = "skipped", "every gold table is up to date"
+            self.done(record)
+            return
+        inputs = {gold.BUILDERS[name][0] for name in pending}
+        tables = {name: delta.read_table(self.spark, self.loc("silver", name), self.storage) for name in inputs}
+        settings = self.cfg.face_recognition
+        also = self.silver_markers(GOLD_APP)
+
+        def stage_one(name: str) -> Staged:
+            source_table, build = gold.BUILDERS[name]
+            txn = Txn(GOLD_APP, versions[source_table])
+            df = build(tables[source_table], settings)
+            return self.stage_write(df, self.loc("gold", name), mode="overwrite", txn=txn, also=also)
+
+        self.publish(record, concurrently(stage_one, pending))
+        self.done(record)
+
+
+BUILD = {
+    "requests": silver.build_requests,
+    "evaluations": silver.build_evaluations,
+    "load_test_points": silver.build_load_test_points,
+    "load_test_runs": silver.build_load_test_runs,
+}
+
+# run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
+run = FaceRecognitionRun.run
+RUN = FaceRecognitionRun

@@ -1,0 +1,223 @@
+"""Bronze lines -> silver ``requests``, ``evaluations``, ``load_test_points`` and ``load_test_runs`` (+ quarantine).
+
+Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons
+(``unreadable``, ``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``,
+``not_an_object``, ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's
+:data:`REQUIRED` fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time that is not ISO 8601),
+``unknown_endpoint`` (a request of neither endpoint), then among usable lines ``duplicate_request_id`` /
+``conflicting_duplicate_request_id`` (a request logged before, with the same or other content) and
+``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line of a key in
+ingestion order is kept.
+
+A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``Metric`` declaration, a sample of
+``iterations`` or ``data_sent``, a type k6 may add later) is not an error: it is skipped and counted in
+``load_test_runs.skipped_lines``, so that ``bronze = silver + skipped + quarantine`` holds.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from visionlake.sources.face_recognition.schema import (
+    ENDPOINTS,
+    EVALUATIONS,
+    K6_METRICS,
+    LOAD_TEST_POINTS,
+    LOADTESTS,
+    PARTITION,
+    REQUESTS,
+    REQUESTS_TABLE,
+    STAGES,
+    bronze_fields,
+)
+
+REQUIRED = {
+    REQUESTS: ("request_id", "ts", "endpoint", "http_status"),
+    EVALUATIONS: ("evaluation_run_id", "probe_id", "in_gallery", "threshold", "ts"),
+    LOADTESTS: ("type",),
+}
+TIME = {REQUESTS: "ts", EVALUATIONS: "ts", LOADTESTS: "data.time"}
+KEYS = {
+    REQUESTS: (["request_id"], "request_id", "request_id"),
+    EVALUATIONS: (["evaluation_run_id", "probe_id"], "probe", "run_id and probe_id"),
+}
+
+
+def _value(path: str) -> Column:
+    head, *rest = path.split(".")
+    column = F.col(head)
+    for part in rest:
+        column = column[part]
+    return column
+
+
+def utc(text: Column) -> Column:
+    """An ISO-8601 time with an offset (or ``Z``) as a UTC timestamp; digits past the microsecond (k6 writes
+    nanoseconds) are dropped. Null when the text is not such a time."""
+    return F.to_timestamp(F.regexp_replace(F.trim(text), r"(\.\d{6})\d+", "$1"))
+
+
+def skipped(kind: str) -> Column:
+    """A parsed k6 line that is not a sample of a metric visionlake uses."""
+    if kind != LOADTESTS:
+        return F.lit(False)
+    metric = F.col("metric")
+    return (F.col("type") != "Point") | (metric.isNotNull() & ~metric.isin(*K6_METRICS))
+
+
+def classify(bronze: DataFrame, kind: str) -> DataFrame:
+    """Add ``reason`` and ``detail`` (null when usable or skipped) and ``skipped`` (see the module docstring).
+
+    Duplicates are found by :func:`visionlake.ingest.quarantine.with_duplicate_keys`, which needs the earlier
+    lines too."""
+    parsed = F.col("parse_error").isNull()
+    sample = parsed & F.col("type").isNotNull() & ~skipped(kind) if kind == LOADTESTS else parsed
+    missing = [F.when(_value(p).isNull(), F.lit(p)) for p in REQUIRED[kind]]
+    if kind == LOADTESTS:  # a sample needs its metric, time and value; other k6 lines are skipped
+        missing += [F.when(sample & _value(p).isNull(), F.lit(p)) for p in ("metric", "data.time", "data.value")]
+    missing_list = F.concat_ws(", ", *missing)
+    time_text = _value(TIME[kind])
+    parse = F.split(F.col("parse_error"), ": ", 2)
+    rules = [
+        (~parsed, parse[0], parse[1]),
+        (missing_list != "", F.lit("missing_field"), F.concat(F.lit("missing: "), missing_list)),
+        (
+            sample & time_text.isNotNull() & utc(time_text).isNull(),
+            F.lit("invalid_timestamp"),
+            F.concat(F.lit(f"{TIME[kind]} is not an ISO 8601 time: "), F.substring(time_text, 1, 100)),
+        ),
+    ]
+    if kind == REQUESTS:
+        endpoint = F.col("endpoint")
+        rules.append(
+            (
+                ~endpoint.isin(*ENDPOINTS),
+                F.lit("unknown_endpoint"),
+                F.concat(F.lit("endpoint is neither recognise_user nor add_user: "), F.substring(endpoint, 1, 100)),
+            )
+        )
+    reason, detail = F, F
+    for condition, why, what in rules:
+        reason, detail = reason.when(condition, why), detail.when(condition, what)
+    return bronze.withColumns({"reason": reason, "detail": detail}).withColumn(
+        "skipped", F.coalesce(parsed & skipped(kind), F.lit(False)) & F.col("reason").isNull()
+    )
+
+
+def quarantine_rows(classified: DataFrame, kind: str) -> DataFrame:
+    """source_path, reason, detail (prefixed with the line's byte offset) and raw: the allowlisted, pseudonymised
+    line as JSON when it could be parsed (never the text as read)."""
+    parsed = F.col("parse_error").isNull()
+    return classified.where(F.col("reason").isNotNull()).select(
+        "source_path",
+        "reason",
+        F.concat(
+            F.lit("byte "), F.col("source_offset").cast("string"), F.lit(": "), F.coalesce("detail", F.lit(""))
+        ).alias("detail"),
+        F.when(parsed, F.to_json(F.struct(*[f.name for f in bronze_fields(kind)]))).alias("raw"),
+    )
+
+
+def error_class(status: Column) -> Column:
+    return F.when(status >= 500, "server_5xx").when(status >= 400, "client_4xx").otherwise("ok")
+
+
+def build_requests(accepted: DataFrame) -> DataFrame:
+    """One row per usable request line (:data:`~.schema.REQUESTS_TABLE`)."""
+    status = F.col("http_status").cast("int")
+    recognise = F.col("endpoint") == "recognise_user"
+    columns = {
+        "request_id": F.col("request_id"),
+        "ts": utc(F.col("ts")),
+        "endpoint": F.col("endpoint"),
+        "http_status": status,
+        "status": F.col("status"),
+        "message": F.col("message"),
+        "error_code": F.col("error_code"),
+        "error_class": error_class(status),
+        "latency_ms": F.col("latency_ms"),
+        **{name: F.col("stages")[name] for name in STAGES},
+        "face_detected": F.col("face.detected"),
+        "face_confidence": F.col("face.confidence"),
+        "matched": F.when(recognise, F.col("match.user_id").isNotNull()),
+        "match_distance": F.col("match.distance"),
+        "threshold": F.col("match.threshold"),
+        "user_id": F.coalesce(F.col("match.user_id"), F.col("enrollment.user_id"), F.col("user_info.id")),
+        "enrollment_key": F.col("enrollment.req_id"),
+        "enrollment_expires_at": utc(F.col("enrollment.expires_at")),
+        "client_ip": F.col("client.ip"),
+        "app_version": F.col("client.app_version"),
+        "source_path": F.col("source_path"),
+    }
+    out = accepted.select(*[value.alias(name) for name, value in columns.items()])
+    out = out.withColumn(PARTITION, F.to_date("ts"))
+    return out.select(*[F.col(f.name).cast(f.dataType) for f in REQUESTS_TABLE.fields])
+
+
+def build_evaluations(accepted: DataFrame) -> DataFrame:
+    """One row per usable probe line (:data:`~.schema.EVALUATIONS_TABLE`)."""
+    return accepted.select(
+        F.col("evaluation_run_id").alias("run_id"),
+        F.upper("protocol").alias("protocol"),
+        "model",
+        "threshold",
+        F.col("gallery_size").cast("long").alias("gallery_size"),
+        "probe_id",
+        "probe_identity",
+        "in_gallery",
+        "predicted_identity",
+        "distance",
+        utc(F.col("ts")).alias("ts"),
+        "source_path",
+    ).withColumn(PARTITION, F.to_date("ts"))
+
+
+def run_id_of(source_path: Column) -> Column:
+    """A k6 file's path under ``loadtests/`` without its suffix: the id of its test run."""
+    return F.regexp_extract(source_path, r".*/loadtests/(.+?)(\.[^./]*)?$", 1)
+
+
+def build_load_test_points(accepted: DataFrame) -> DataFrame:
+    """One row per k6 sample of a metric visionlake uses (:data:`~.schema.LOAD_TEST_POINTS`)."""
+    tags = F.col("data.tags")
+    out = (
+        accepted.where(~F.col("skipped"))
+        .select(
+            run_id_of(F.col("source_path")).alias("test_run_id"),
+            "metric",
+            utc(F.col("data.time")).alias("ts"),
+            F.col("data.value").alias("value"),
+            tags["name"].alias("name"),
+            tags["method"].alias("method"),
+            tags["status"].alias("status"),
+            tags["scenario"].alias("scenario"),
+            F.when(tags["expected_response"].isNotNull(), tags["expected_response"] == "true").alias(
+                "expected_response"
+            ),
+            F.coalesce(tags, F.create_map().cast("map<string,string>")).alias("tags"),
+            "source_path",
+            "source_offset",
+        )
+        .withColumn(PARTITION, F.to_date("ts"))
+    )
+    return out.select(*[F.col(f.name).cast(f.dataType) for f in LOAD_TEST_POINTS.fields])
+
+
+def build_load_test_runs(classified: DataFrame) -> DataFrame:
+    """One row per k6 file: its lines, the samples kept, the lines skipped and quarantined, the metrics it
+    declared and the time its samples span."""
+    kept = F.col("reason").isNull() & ~F.col("skipped")
+    return (
+        classified.groupBy("source_path")
+        .agg(
+            F.count(F.lit(1)).alias("lines"),
+            F.count(F.when(kept, 1)).alias("points"),
+            F.count(F.when(F.col("skipped"), 1)).alias("skipped_lines"),
+            F.count(F.when(F.col("reason").isNotNull(), 1)).alias("quarantined_lines"),
+            F.sort_array(F.collect_set(F.when(F.col("type") == "Metric", F.col("metric")))).alias("declared_metrics"),
+            F.min(F.when(kept, utc(F.col("data.time")))).alias("started_at"),
+            F.max(F.when(kept, utc(F.col("data.time")))).alias("ended_at"),
+        )
+        .select(run_id_of(F.col("source_path")).alias("test_run_id"), "*")
+    )
