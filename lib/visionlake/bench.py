@@ -98,21 +98,27 @@ def bench_face_validation(docs: int, repeat: int) -> dict:
     """Cold runs of the face_validation pipeline (bronze, silver and every gold table) on ``docs`` documents."""
     base = face_dataset(docs)
     result: dict = {"docs": docs, "files": sum(1 for _ in base.rglob("*.json")), "mb": round(_tree_bytes(base) / 2**20)}
+    result["cold"] = _cold_runs(base, "face_validation", repeat, result["mb"])
+    result["cold"]["docs_per_second"] = round(docs / result["cold"]["wall_seconds"])
+    return result
+
+
+def _cold_runs(base: Path, source: str, repeat: int, mb: float) -> dict:
+    """``repeat`` runs of ``source`` on ``base``, each on an empty lake: the runs and their medians."""
     with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
         runs = []
         for attempt in range(repeat):
             lake = Path(tmp) / f"lake{attempt}"
-            runs.append(_run_pipeline(str(base), lake, source="face_validation"))
+            runs.append(_run_pipeline(str(base), lake, source=source))
             shutil.rmtree(lake)
-    result["cold"] = {
+    wall = _median(runs, "wall_seconds")
+    return {
         "runs": runs,
-        "wall_seconds": _median(runs, "wall_seconds"),
+        "wall_seconds": wall,
         "peak_rss_mb": _median(runs, "peak_rss_mb"),
         "stages": _median_stages(runs),
+        "mb_per_second": round(mb / wall, 1),
     }
-    result["cold"]["docs_per_second"] = round(docs / result["cold"]["wall_seconds"])
-    result["cold"]["mb_per_second"] = round(result["mb"] / result["cold"]["wall_seconds"], 1)
-    return result
 
 
 def face_recognition_dataset(requests: int, seed: int = SEED) -> Path:
@@ -132,20 +138,8 @@ def bench_face_recognition(requests: int, repeat: int) -> dict:
     base = face_recognition_dataset(requests)
     size = sum(p.stat().st_size for p in base.rglob("*") if p.is_file() and p.name != COMPLETE)
     result: dict = {"requests": requests, "files": sum(1 for p in base.rglob("*.json*")), "mb": round(size / 2**20)}
-    with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
-        runs = []
-        for attempt in range(repeat):
-            lake = Path(tmp) / f"lake{attempt}"
-            runs.append(_run_pipeline(str(base), lake, source="face_recognition"))
-            shutil.rmtree(lake)
-    result["cold"] = {
-        "runs": runs,
-        "wall_seconds": _median(runs, "wall_seconds"),
-        "peak_rss_mb": _median(runs, "peak_rss_mb"),
-        "stages": _median_stages(runs),
-    }
+    result["cold"] = _cold_runs(base, "face_recognition", repeat, result["mb"])
     result["cold"]["requests_per_second"] = round(requests / result["cold"]["wall_seconds"])
-    result["cold"]["mb_per_second"] = round(result["mb"] / result["cold"]["wall_seconds"], 1)
     return result
 
 

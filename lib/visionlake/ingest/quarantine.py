@@ -57,6 +57,21 @@ def with_copies_marked(rows: DataFrame, firsts: DataFrame, key: str, holder: str
     )
 
 
+def located_rows(classified: DataFrame, fields: list[str]) -> DataFrame:
+    """The rejected rows (``reason`` not null) of a source whose records are documents or lines in files:
+    source_path, reason, detail prefixed with the record's byte offset, and raw: the record's kept ``fields`` as
+    JSON when it could be parsed (``parse_error`` null), never the text as read."""
+    parsed = F.col("parse_error").isNull()
+    return classified.where(F.col("reason").isNotNull()).select(
+        "source_path",
+        "reason",
+        F.concat(
+            F.lit("byte "), F.col("source_offset").cast("string"), F.lit(": "), F.coalesce("detail", F.lit(""))
+        ).alias("detail"),
+        F.when(parsed, F.to_json(F.struct(*fields))).alias("raw"),
+    )
+
+
 ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the first of a key is kept
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_recognition.schema import (
     ENDPOINTS,
     EVALUATIONS,
@@ -108,15 +109,7 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
 def quarantine_rows(classified: DataFrame, kind: str) -> DataFrame:
     """source_path, reason, detail (prefixed with the line's byte offset) and raw: the allowlisted, pseudonymised
     line as JSON when it could be parsed (never the text as read)."""
-    parsed = F.col("parse_error").isNull()
-    return classified.where(F.col("reason").isNotNull()).select(
-        "source_path",
-        "reason",
-        F.concat(
-            F.lit("byte "), F.col("source_offset").cast("string"), F.lit(": "), F.coalesce("detail", F.lit(""))
-        ).alias("detail"),
-        F.when(parsed, F.to_json(F.struct(*[f.name for f in bronze_fields(kind)]))).alias("raw"),
-    )
+    return located_rows(classified, [f.name for f in bronze_fields(kind)])
 
 
 def error_class(status: Column) -> Column:

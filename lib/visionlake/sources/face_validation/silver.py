@@ -13,7 +13,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from visionlake.ingest.quarantine import with_duplicate_keys
+from visionlake.ingest.quarantine import located_rows, with_duplicate_keys
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
@@ -73,15 +73,7 @@ def with_duplicates(batch: DataFrame, earlier: DataFrame | None) -> DataFrame:
 def quarantine_rows(classified: DataFrame) -> DataFrame:
     """source_path, reason, detail (prefixed with the document's byte offset) and raw: the redacted,
     pseudonymised document as JSON when it could be parsed (never the text as read)."""
-    parsed = F.col("parse_error").isNull()
-    return classified.where(F.col("reason").isNotNull()).select(
-        "source_path",
-        "reason",
-        F.concat(
-            F.lit("byte "), F.col("source_offset").cast("string"), F.lit(": "), F.coalesce("detail", F.lit(""))
-        ).alias("detail"),
-        F.when(parsed, F.to_json(F.struct(*DOCUMENT.fieldNames()))).alias("raw"),
-    )
+    return located_rows(classified, DOCUMENT.fieldNames())
 
 
 def _value(path: str) -> Column:
