@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import subprocess
 import sys
@@ -110,11 +111,25 @@ BUILT_LAKE_PII_KEY = "test-pii-key-built-lake"
 
 @pytest.fixture(scope="session")
 def built_lake(spark, cfg, tmp_path_factory) -> Path:
-    """One lake built once per session from every source's generator (ALPR 120 files over 3 cameras and
+    """One lake built once per test run from every source's generator (ALPR 120 files over 3 cameras and
     3 days; face_validation 300 documents; detections 3,000 frames of one day; face_recognition 3,000 request
     lines over 10 minutes, 3 duplicated, the three LFW evaluation runs and a k6 test of three 20-second
-    stages), for the consumers: SQL, catalog, notebooks, report.
+    stages), for the consumers: SQL, catalog, notebooks, report. With pytest-xdist the first worker that needs it
+    builds it, holding a lock in the run's shared temporary folder, and the others wait for it and use it.
     Read-only for the tests that use it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _build_lake(spark, cfg, tmp_path_factory.mktemp("built_lake"))
+    shared = tmp_path_factory.getbasetemp().parent / "built_lake"  # the same folder for every worker of the run
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".complete").exists():
+            _build_lake(spark, cfg, shared)
+            (shared / ".complete").write_text("")
+    return shared / "lake"
+
+
+def _build_lake(spark, cfg, root: Path) -> Path:
     from visionlake.lake import storage as st
     from visionlake.sources.alpr.generate import iter_results
     from visionlake.sources.alpr.pipeline import run as run_alpr
@@ -125,7 +140,6 @@ def built_lake(spark, cfg, tmp_path_factory) -> Path:
     from visionlake.sources.face_validation.generate import write_exports
     from visionlake.sources.face_validation.pipeline import run as run_face
 
-    root = tmp_path_factory.mktemp("built_lake")
     alpr_in, face_in, lake = root / "in" / "alpr", root / "in" / "face_validation", root / "lake"
     files = ((f.relative_path, f.body, f.mtime) for f in iter_results(120, seed=7, cameras=3, days=3))
     st.write_many(str(alpr_in), files, cfg.storage, 4)

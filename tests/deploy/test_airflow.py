@@ -72,7 +72,8 @@ def test_dag_runs_every_source_then_the_checks_then_the_report(load_dags):
         "run_alpr": [],
         "run_face_validation": [],
         "run_detections": [],
-        "check": ["run_alpr", "run_detections", "run_face_validation"],
+        "run_face_recognition": [],
+        "check": ["run_alpr", "run_detections", "run_face_recognition", "run_face_validation"],
         "report": ["check"],
         "notify_detections": ["run_detections"],
     }
@@ -82,6 +83,7 @@ def test_dag_runs_every_source_then_the_checks_then_the_report(load_dags):
         "run_alpr": 1,
         "run_face_validation": 1,
         "run_detections": 1,
+        "run_face_recognition": 1,
         "check": 0,
         "report": 0,
         "notify_detections": 3,
@@ -98,6 +100,8 @@ def test_dag_tasks_call_visionlake_with_the_airflow_variables(load_dags):
         " --lake s3://testing-bucket/lake --env emr",
         "run_detections": "visionlake run detections --input s3://testing-bucket/raw/detections"
         " --lake s3://testing-bucket/lake --env emr",
+        "run_face_recognition": "visionlake run face_recognition --input s3://testing-bucket/raw/face_recognition"
+        " --lake s3://testing-bucket/lake --env emr",
         "notify_detections": "visionlake notify detections --lake s3://testing-bucket/lake"
         " --webhook https://alerts.example.com/hook --env emr",
         "check": "visionlake check --lake s3://testing-bucket/lake --env emr",
@@ -108,11 +112,12 @@ def test_dag_tasks_call_visionlake_with_the_airflow_variables(load_dags):
         argv = shlex.split(command)
         assert argv[0] == "visionlake"
         _parser().parse_args(argv[1:])  # exits 2 on arguments the command does not take
-    # the key reaches only the source that pseudonymises, added to the worker's environment
+    # the key reaches only the sources that pseudonymise, added to the worker's environment
     assert {task: (spec["env"], spec["append_env"]) for task, spec in tasks.items() if task.startswith("run_")} == {
         "run_alpr": ({}, True),
         "run_face_validation": ({"VISIONLAKE_PII_KEY": "testing-pii-key"}, True),
         "run_detections": ({}, True),
+        "run_face_recognition": ({"VISIONLAKE_PII_KEY": "testing-pii-key"}, True),
     }
     assert (tasks["notify_detections"]["env"], tasks["notify_detections"]["append_env"]) == (
         {"VISIONLAKE_PAGERDUTY_ROUTING_KEY": "testing-routing-key"},

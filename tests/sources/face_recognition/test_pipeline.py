@@ -279,3 +279,13 @@ def test_a_full_refresh_rebuilds_the_same_tables_with_the_quarantine_written_onc
     assert {r["run_id"] for r in quarantine} == {refreshed.run_id}
     assert read(f"{lake}/silver/face_recognition/requests").num_rows == 8
     assert read(f"{lake}/gold/face_recognition/enrollment_funnel").num_rows == 1
+
+
+def test_the_generated_seed_runs_give_the_seed_s_frr_and_far(built_lake):
+    """The generator's LFW runs (in the shared lake) reproduce the seed's table: FRR 108 / 1,680 = 6.43 % and
+    FAR 149 / 3,557 = 4.19 %, with no failure to acquire."""
+    rates = {r["run_id"].rsplit("-", 1)[0]: r for r in _gold(built_lake, "evaluation_rates")}
+    frr, far = rates["lfw-frr"], rates["lfw-far"]
+    assert (frr["frr_errors"], frr["genuine_probes"], frr["fta_count"]) == (108, 1680, 0)
+    assert (far["far_errors"], far["impostor_probes"], far["fta_count"]) == (149, 3557, 0)
+    assert (round(100 * frr["frr"], 2), round(100 * far["far"], 2)) == (6.43, 4.19)

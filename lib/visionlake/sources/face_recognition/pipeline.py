@@ -56,6 +56,12 @@ SILVER_OF = {
     LOADTESTS: ("quarantine", "load_test_runs", "load_test_points"),
 }
 PARTITIONED = {"requests"}  # by event_date; the others are small
+BUILD = {  # silver table -> its rows from the classified lines (load_test_runs counts the rejected and skipped too)
+    "requests": silver.build_requests,
+    "evaluations": silver.build_evaluations,
+    "load_test_points": silver.build_load_test_points,
+    "load_test_runs": silver.build_load_test_runs,
+}
 
 
 class FaceRecognitionRun(SourceRun):
@@ -225,13 +231,6 @@ class FaceRecognitionRun(SourceRun):
         self.publish(record, concurrently(stage_one, pending))
         self.done(record)
 
-
-BUILD = {
-    "requests": silver.build_requests,
-    "evaluations": silver.build_evaluations,
-    "load_test_points": silver.build_load_test_points,
-    "load_test_runs": silver.build_load_test_runs,
-}
 
 # run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
 run = FaceRecognitionRun.run
