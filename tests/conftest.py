@@ -20,6 +20,15 @@ SEED_ALPR = SHARED / "data" / "ultimatealpr-seed-samples"
 VENV_BIN = Path(sys.executable).parent
 
 
+LONGEST_FILE = "tests/test_faults.py"  # the kill harness alone takes about ten minutes
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest test file first: with ``--dist loadfile`` it starts at once on one worker while the other takes
+    the rest, instead of starting late and ending the run alone."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != LONGEST_FILE)
+
+
 @pytest.fixture(scope="session")
 def cfg():
     from visionlake.config import SparkSettings, load_config
