@@ -8,11 +8,13 @@ import json
 
 import boto3
 import pytest
+from pyspark.sql import types as T
 from tests.conftest import write_files
 
 from visionlake.config import IngestSettings, StorageSettings, load_config
 from visionlake.ingest import jsonsplit
 from visionlake.ingest.documents import _read_piece, plan_pieces, read_documents
+from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, list_input
 from visionlake.lake.storage import open_input
 
@@ -157,3 +159,54 @@ def test_pieces_read_from_s3(aws_env):
     ]
     assert pending.value == {}
     assert sorted(json.loads(t)["n"] for t in texts) == list(range(40))
+
+
+def _piece_rows(path, scanner=None, start=0, end=None) -> list[dict]:
+    size = path.stat().st_size
+    piece = (str(path), size, path.stat().st_mtime, "lines", start, size if end is None else end)
+    pending = _Pending()
+    rows = [row for batch in _read_piece(piece, StorageSettings(), scanner, pending) for row in batch.to_pylist()]
+    assert pending.value == {}
+    return rows
+
+
+def test_json_lines_blocks_give_each_line_its_offset_text_digest_and_findings(tmp_path):
+    """The block reader of JSON Lines: a BOM, CRLF, blank and whitespace-only lines, and the drift scanner's
+    findings only where a line has them (a hex id with "e400" in it is not a number)."""
+    schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("v", T.DoubleType())])
+    lines = [
+        b'{"id": "a1e400", "v": 1}',
+        b'{"id": "b", "v": 2, "extra": true}',
+        b'{"id": "c", "v": NaN}',
+        b'{"id": "d", "v": 1e999}',
+    ]
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(jsonsplit.BOM + lines[0] + b"\r\n\r\n  \t\n" + lines[1] + b"\n" + lines[2] + b"\r\n" + lines[3])
+    rows = _piece_rows(path, FieldScanner(schema))
+    assert [(r["source_offset"], r["text"]) for r in rows] == [
+        (3, lines[0].decode()),
+        (35, lines[1].decode()),
+        (70, lines[2].decode()),
+        (93, lines[3].decode()),
+    ]
+    assert [r["doc_sha256"] for r in rows] == [hashlib.sha256(line).hexdigest() for line in lines]
+    assert [(r["new_fields"], r["read_error"]) for r in rows] == [
+        (None, None),
+        (["extra:boolean"], None),
+        (None, "non_finite_number: NaN or infinite: v"),
+        (None, "non_finite_number: NaN or infinite: v"),
+    ]
+    # a piece starting inside the second line takes the lines that start in it
+    assert [r["source_offset"] for r in _piece_rows(path, start=40, end=80)] == [70]
+
+
+def test_a_json_lines_block_with_a_line_that_is_not_utf8_keeps_its_other_lines(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"name": "Jos\xe9"}\n\n{"b": "\xc3\xa9"}\n')
+    rows = _piece_rows(path)
+    assert [(r["source_offset"], r["text"], r["read_error"]) for r in rows] == [
+        (0, '{"a": 1}', None),
+        (9, None, "invalid_encoding: not UTF-8 at byte 13"),
+        (27, '{"b": "é"}', None),
+    ]
+    assert rows[1]["doc_sha256"] == hashlib.sha256(b'{"name": "Jos\xe9"}').hexdigest()

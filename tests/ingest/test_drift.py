@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 
+import numpy as np
 import pytest
 from pyspark.sql import types as T
 
@@ -225,3 +227,61 @@ def test_an_object_or_array_in_a_string_field_is_a_wrong_type_but_not_in_a_doubl
     assert _problem('{"name": {"first": "x"}, "score": 1}') == "schema_mismatch: wrong type: name"
     assert _problem('{"name": ["x"]}') == "schema_mismatch: wrong type: name"
     assert _problem('{"score": {"x": 1}}') is None  # the parse reports that one
+
+
+def _block(lines: list[bytes]) -> tuple[bytes, np.ndarray]:
+    block = b"\n".join(lines) + b"\n"
+    starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
+    return block, starts
+
+
+def test_suspects_are_the_lines_a_scan_may_flag_and_no_clean_line():
+    lines = [
+        b'{"camera": "c1", "car": {"make": "seat"}}',  # 0 clean
+        b'{"camera": "c1", "speed": 80}',  # 1 unknown key
+        b'{"camera": "e4001", "_id": "5e123", "tags": ["1e400x"]}',  # 2 hex and text, no number: clean
+        b'{"metadata": {"near_img": {"score": 1e999}}}',  # 3 an exponent past a double
+        b'{"camera": {"id": 1}}',  # 4 an object in a string field
+        b'{"camera": "NaN"}',  # 5 NaN as text: a scan looks (and finds a string field, so nothing)
+        b'{"tags": ["a\\"b"]}',  # 6 a backslash: a scan looks
+        b'{"accessories": {"hat": {"confidence": 0.5}}, "tags": []}',  # 7 a map key: a scan looks
+        b'{"camera" : "c1"}',  # 8 a space before the colon: a scan looks
+        b'{"face_detectorX": 1}',  # 9 unknown: a known name's first 8 bytes, not its length
+    ]
+    block, starts = _block(lines)
+    scanner = FieldScanner(SCHEMA)
+    assert scanner.suspects(block, starts).tolist() == [1, 3, 4, 5, 6, 7, 8, 9]
+    assert [i for i, line in enumerate(lines) if scanner.scan(line) != (None, None)] == [1, 3, 4, 9]
+
+
+def test_suspects_cover_every_line_a_scan_flags():
+    """Names sharing their first 8 bytes, names past 16 bytes, spacing of every kind, every non-finite
+    spelling, escapes: whatever a scan reports, the line is a suspect."""
+    schema = _struct(enrollment_id=STR, enrollment_key=STR, a_rather_long_field_name=DBL, v=DBL, s=STR)
+    scanner = FieldScanner(schema)
+    rnd = random.Random(11)
+    names = [
+        "enrollment_id",
+        "enrollment_key",
+        "enrollment_kez",
+        "a_rather_long_field_name",
+        "a_rather_long_field_namf",
+        "v",
+        "s",
+        "w",
+        "enrollme",
+        "s\u00e9",
+    ]
+    values = [1, "x", {"s": 1}, [1, 2], 1e300, "NaN", "-Infinity", "e400", {"v": "INF"}, None, 'q"uote']
+    lines = []
+    for _ in range(2000):
+        record = {rnd.choice(names): rnd.choice(values) for _ in range(rnd.randint(0, 4))}
+        text = json.dumps(record, separators=rnd.choice([(",", ":"), (", ", ": "), (",", " : "), (",", ":  ")]))
+        text = text.replace("1e+300", rnd.choice(["1e+300", "1e999", "-2E+400", "1e308"]))
+        text = text.replace('"NaN"', rnd.choice(['"NaN"', "NaN", "Infinity", "-INF"]))
+        lines.append(text.encode())
+    block, starts = _block(lines)
+    suspects = set(scanner.suspects(block, starts).tolist())
+    flagged = {i for i, line in enumerate(lines) if scanner.scan(line) != (None, None)}
+    assert len(flagged) > 500
+    assert flagged <= suspects

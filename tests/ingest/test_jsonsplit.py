@@ -14,6 +14,7 @@ from visionlake.ingest.jsonsplit import (
     JsonSplitError,
     array_elements,
     group_ranges,
+    line_blocks,
     line_ranges,
     read_elements,
     read_lines,
@@ -225,6 +226,34 @@ def test_read_lines_yields_every_line_exactly_once_for_any_cut():
         chunk_size = rnd.choice([1, 2, 5, 16, 1000])
         stream = io.BytesIO(text)
         got = [line for start, end in cut for line in read_lines(stream, start, end, chunk_size)]
+        assert got == expected_lines(text), (text, cut, chunk_size)
+
+
+@pytest.mark.parametrize("chunk_size", CHUNKS)
+def test_line_blocks_hold_whole_lines_that_start_in_the_range(chunk_size):
+    text = b"a\nbb\r\n\nccc\ndd"
+    assert b"".join(b for _, b in line_blocks(io.BytesIO(text), 0, len(text), chunk_size)) == text
+    assert [(o, b) for o, b in line_blocks(io.BytesIO(text), 1, 7, 1000)] == [(2, b"bb\r\n\n")]
+    assert [(o, b) for o, b in line_blocks(io.BytesIO(text), 1, 8, 1000)] == [(2, b"bb\r\n\nccc\n")]
+    assert [(o, b) for o, b in line_blocks(io.BytesIO(text), 11, 12, 1000)] == [(11, b"dd")]
+    assert list(line_blocks(io.BytesIO(text), 12, 13, 1000)) == []
+    blocks = list(line_blocks(io.BytesIO(text), 0, len(text), 3))
+    assert all(b.endswith(b"\n") for _, b in blocks[:-1]) and all(
+        o + len(b) == p for (o, b), (p, _) in itertools.pairwise(blocks)
+    )
+
+
+def test_line_blocks_split_into_the_lines_read_lines_gives_for_any_cut():
+    rnd = random.Random(20261203)
+    for _ in range(300):
+        text = random_lines_text(rnd)
+        cut = random_cut(rnd, len(text)) if rnd.random() < 0.7 else line_ranges(len(text), rnd.randint(1, 200))
+        chunk_size = rnd.choice([1, 2, 5, 16, 1000])
+        got = []
+        for start, end in cut:
+            for offset, block in line_blocks(io.BytesIO(text), start, end, chunk_size):
+                assert text[offset : offset + len(block)] == block
+                got += [(offset + o, line) for o, line in read_lines(io.BytesIO(block), 0, len(block))]
         assert got == expected_lines(text), (text, cut, chunk_size)
 
 

@@ -10,6 +10,10 @@ and whether each value opens an object or array (about 700 MB/s), byte searches 
 value (``"Device": "Infinix X6"`` and a hash ``"0e3456"`` are not numbers). Only a record that is still
 flagged is parsed in Python and walked against the schema, which names the exact paths
 (``plates[].car.vin``, ``plates[].confidences[]``).
+
+For JSON Lines read in blocks, :meth:`FieldScanner.suspects` finds, with numpy over the whole block, the lines
+that may be flagged (a superset: every key checked against the known names, every ``NaN``/``Inf``, every long
+exponent, every line with a backslash); only those are scanned one by one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from pyspark.sql import types as T
 
 # A key: a string followed by a colon, starting with a letter, _, $, @ or a non-ASCII character (a key that
@@ -39,6 +44,74 @@ _SPACE = frozenset(b" \t\r\n")
 # What Spark's parser turns into NaN or an infinity in a double field, when sent as a string.
 _NON_FINITE_TEXT = frozenset({"NaN", "+NaN", "-NaN", "Infinity", "+Infinity", "-Infinity", "INF", "+INF", "-INF"})
 EXTENDED_JSON = ("$oid", "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal")
+
+
+def _byte_table(chars: bytes | Iterable[int]) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[list(chars)] = True
+    return table
+
+
+_KEY_START = _byte_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$@" + bytes(range(0x80, 0x100)))
+_SPACE_BYTE = _byte_table(b" \t\n\r\f\v")  # what the regular expressions' \\s matches
+_OPEN_BYTE = _byte_table(b"{[")
+_DIGIT = _byte_table(b"0123456789")
+_NUMBER_BYTE = _byte_table(b"0123456789.+-")
+_PAD = bytes(24)  # read past a block's end without a bounds check
+# _LOW[n]: the low n bytes of a little-endian 64-bit word
+_LOW = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def _words(data: bytes) -> np.ndarray:
+    """``w[i]`` = the 8 bytes of ``data`` from ``i`` as a little-endian integer (``data`` ends with :data:`_PAD`)."""
+    return np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+
+
+class _Names:
+    """Exact membership of key names in a set, vectorised, for names of at most 16 bytes (longer ones: unsure).
+
+    A name of up to 7 bytes is its bytes and length in one word; one of 8-16 bytes is its first and last 8
+    bytes and its length, looked up by its first 8 (unsure when two names of the set share them)."""
+
+    def __init__(self, names: Iterable[bytes]) -> None:
+        names = sorted(set(names))
+        self.short = np.array(sorted(_short_code(n) for n in names if len(n) < 8), dtype=np.uint64)
+        mid = [n for n in names if 8 <= len(n) <= 16]
+        heads = [int.from_bytes(n[:8], "little") for n in mid]
+        self.heads = np.array(sorted(set(heads)), dtype=np.uint64)
+        by_head = {h: n for h, n in zip(heads, mid, strict=True)}
+        self.ambiguous = np.array([heads.count(h) > 1 for h in self.heads.tolist()], dtype=bool)
+        self.tails = np.array([int.from_bytes(by_head[h][-8:], "little") for h in self.heads.tolist()], np.uint64)
+        self.lengths = np.array([len(by_head[h]) for h in self.heads.tolist()], dtype=np.int64)
+
+    def lookup(self, head: np.ndarray, tail: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(surely in the set, surely not) for the keys given by their first 8 bytes (masked to their length),
+        last 8 bytes and length."""
+        short = length < 8
+        found = short & _member(head | (length.astype(np.uint64) << np.uint64(56)), self.short)
+        unsure = length > 16
+        if self.heads.size:
+            at = np.minimum(np.searchsorted(self.heads, head), self.heads.size - 1)
+            mid = ~short & ~unsure & (self.heads[at] == head)
+            unsure |= mid & self.ambiguous[at]
+            found |= mid & ~self.ambiguous[at] & (self.tails[at] == tail) & (self.lengths[at] == length)
+        return found, ~found & ~unsure
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    if not sorted_set.size:
+        return np.zeros(values.shape, dtype=bool)
+    return sorted_set[np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)] == values
+
+
+def _line_of(starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The index of the line holding each position (lines start at ``starts``; a position before the first
+    start, in a byte-order mark, belongs to the first line)."""
+    return np.maximum(np.searchsorted(starts, positions, side="right") - 1, 0)
+
+
+def _short_code(name: bytes) -> int:
+    return int.from_bytes(name, "little") | (len(name) << 56)
 
 
 def _names(kind: T.DataType, strings_only: bool = False) -> set[str]:
@@ -108,6 +181,30 @@ def _big_exponent(data: bytes) -> bool:
     return False
 
 
+def _long_exponents(arr: np.ndarray, size: int) -> np.ndarray:
+    """Positions of every ``e`` or ``E`` after a number byte and before three digits (an optional ``+``
+    between): a superset of where :data:`_BIG_EXPONENT` matches as :func:`_big_exponent` looks for it."""
+    at = np.flatnonzero((arr[:size] | 0x20) == ord("e"))
+    at = at[(at > 0) & _NUMBER_BYTE[arr[at - 1]]]
+    digits = at + 1 + (arr[at + 1] == ord("+"))
+    return at[_DIGIT[arr[digits]] & _DIGIT[arr[digits + 1]] & _DIGIT[arr[digits + 2]]]
+
+
+def _big_exponent_at(line: bytes, at: int) -> bool:
+    """Whether a match of :data:`_BIG_EXPONENT` at ``at`` of ``line`` is one :func:`_big_exponent` reports
+    (matches cannot overlap, so testing each position is testing each match)."""
+    match = _BIG_EXPONENT.match(line, at)
+    if match is None:
+        return False
+    start = at
+    while start and line[start - 1] in b"0123456789.+-":
+        start -= 1
+    end = match.end()
+    while end < len(line) and line[end] in b"0123456789":
+        end += 1
+    return start < at and _stands_as_value(line, start, end, False)
+
+
 @dataclass
 class _Findings:
     new: set
@@ -143,6 +240,8 @@ class FieldScanner:
         self._ignored = [re.compile(_pattern(p)) for p in self.ignored]
         strings = _names(schema, strings_only=True) - {p.rsplit(".", 1)[-1] for p in self.json_text}
         self._strings = frozenset(n.encode() for n in strings)
+        self._known = _Names(self.names)
+        self._string_names = _Names(self._strings)
 
     def scan(self, data: bytes) -> tuple[list[str] | None, str | None]:
         """(new fields, problem) of one record's text.
@@ -171,6 +270,59 @@ class FieldScanner:
         elif found.non_finite:
             problem = f"non_finite_number: NaN or infinite: {', '.join(sorted(found.non_finite))}"
         return sorted(found.new) or None, problem
+
+    def suspects(self, block: bytes, starts: np.ndarray) -> np.ndarray:
+        """Indices (sorted) of the lines of ``block`` that :meth:`scan` may flag, the lines starting at ``starts``
+        (sorted byte positions; a line runs to the next start). A superset: every other line of the block
+        scans clean. Exact on the lines that matter: :meth:`scan` flags only JSON objects, and in one without a
+        backslash the quotes pair up, so a quote followed by a colon ends a key and the quote before it opens
+        it, the keys ``_KEY`` would find."""
+        data = block + _PAD
+        arr = np.frombuffer(data, dtype=np.uint8)
+        size = len(block)
+        found = [np.flatnonzero(arr[:size] == 0x5C)]  # a backslash: escapes may hide keys and quotes
+        for first, second, third in ((b"N", b"a", b"N"), (b"I", b"n", b"f"), (b"I", b"N", b"F")):  # NaN, Inf, INF
+            at = np.flatnonzero(arr[:size] == first[0])
+            found.append(at[(arr[at + 1] == second[0]) & (arr[at + 2] == third[0])])
+        found += self._key_suspects(data, arr, size)
+        exponents = _long_exponents(arr, size)  # mostly hex digits of ids: told apart here, not by a line scan
+        if exponents.size:
+            lines = _line_of(starts, exponents)
+            bounds = np.append(starts, size)
+            found.append(
+                np.array(
+                    [
+                        at
+                        for at, i in zip(exponents.tolist(), lines.tolist(), strict=True)
+                        if _big_exponent_at(block[bounds[i] : bounds[i + 1]], at - int(bounds[i]))
+                    ],
+                    dtype=np.int64,
+                )
+            )
+        hits = np.concatenate(found)
+        return np.unique(_line_of(starts, hits)) if hits.size else hits
+
+    def _key_suspects(self, data: bytes, arr: np.ndarray, size: int) -> list[np.ndarray]:
+        """Positions of unknown keys, of objects or arrays under string keys, and of spacing this does not
+        follow (whitespace before a colon, or two bytes of it after one)."""
+        quotes = np.flatnonzero(arr[:size] == 0x22)
+        after = arr[quotes + 1]
+        spaced = _SPACE_BYTE[after] & (_SPACE_BYTE[arr[quotes + 2]] | (arr[quotes + 2] == 0x3A))
+        ends = np.flatnonzero(after == 0x3A)
+        ends = ends[ends > 0]
+        end, start = quotes[ends], quotes[ends - 1] + 1
+        keep = _KEY_START[arr[start]]
+        end, start = end[keep], start[keep]
+        length = end - start
+        words = _words(data)
+        head = words[start] & _LOW[np.minimum(length, 8)]
+        tail = words[np.maximum(end - 8, 0)]
+        known, _ = self._known.lookup(head, tail, length)
+        _, not_string = self._string_names.lookup(head, tail, length)
+        first, second = arr[end + 2], arr[end + 3]  # after the colon
+        opens = _OPEN_BYTE[first] | (_SPACE_BYTE[first] & _OPEN_BYTE[second])
+        odd = _SPACE_BYTE[first] & _SPACE_BYTE[second]
+        return [quotes[spaced], start[~known | (opens & ~not_string) | odd]]
 
     def new_fields(self, data: bytes) -> list[str] | None:
         """``["<path>:<json type>", ...]`` for the undeclared fields of one record's text, sorted; None when

@@ -33,6 +33,7 @@ __all__ = [
     "TrailingDataError",
     "array_elements",
     "group_ranges",
+    "line_blocks",
     "line_ranges",
     "read_elements",
     "read_lines",
@@ -386,6 +387,40 @@ def read_lines(stream: BinaryIO, start: int, end: int, chunk_size: int = DEFAULT
             offset, line = len(BOM), line[len(BOM) :]
         if line and not line.isspace():
             yield offset, line
+
+
+def line_blocks(stream: BinaryIO, start: int, end: int, chunk_size: int = DEFAULT_CHUNK) -> Iterator[tuple[int, bytes]]:
+    """The lines that start in ``[start, end)`` of a seekable binary stream, as (offset, block) pairs: each block
+    holds whole lines with their ``\\n`` (the file's last line may have none), about ``chunk_size`` bytes or one
+    line when a line is longer. The same lines as :func:`read_lines`, unsplit: blank lines and a leading BOM are
+    left to the caller."""
+    if start >= end:
+        return
+    offset = _next_line_start(stream, start, chunk_size)
+    if offset < 0 or offset >= end:
+        return
+    stream.seek(offset)
+    pending: list[bytes] = []
+    while True:
+        data = stream.read(chunk_size)
+        if not data:
+            if pending:
+                yield offset, b"".join(pending)
+            return
+        newline = data.rfind(b"\n")
+        if newline < 0:  # inside a line longer than a chunk
+            pending.append(data)
+            continue
+        block = b"".join([*pending, data[: newline + 1]]) if pending else data[: newline + 1]
+        pending = [data[newline + 1 :]] if newline + 1 < len(data) else []
+        if offset + len(block) > end:  # stop after the last line that starts before ``end``
+            cut = block.find(b"\n", end - offset - 1) + 1
+            yield offset, block[:cut]
+            return
+        yield offset, block
+        offset += len(block)
+        if offset >= end:
+            return
 
 
 def _next_line_start(stream: BinaryIO, start: int, chunk_size: int) -> int:
