@@ -254,37 +254,38 @@ def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Co
     ``read_error`` (:mod:`visionlake.ingest.documents`). A document that cannot be used keeps only its lineage
     (its fields are null). Reasons: the read's own, ``empty_file``, ``invalid_json`` / ``too_deep`` /
     ``too_large``, ``not_an_object``, ``schema_mismatch`` (the detail names the fields) and ``trailing_data``."""
-    text = F.col("_body")
-    parsed = F.col("_parsed")
-    is_broken = broken(parsed)
-    is_not_json = is_broken & not_json(text)
-    top_level = F.col("_mismatched")
-    refused = is_not_json | (top_level == all_fields(schema))
-    parse_error = (
+    text, parsed, broken_text = F.col("_body"), F.col("_parsed"), F.col("_broken")
+    readable = F.col("read_error").isNull() & (F.length(text) > 0)
+    # decided for every row, in the JVM: what needs no second look at a text that did not parse
+    found = (
         F.when(F.col("read_error").isNotNull(), F.col("read_error"))
         .when(F.length(text) == 0, F.lit("empty_file: a blank document"))
-        .when(refused, F.col("_diagnosis"))
-        .when(is_broken & ~text.startswith("{"), F.concat(F.lit("not_an_object: top level is "), json_kind(text)))
-        .when(is_broken, F.concat(F.lit("schema_mismatch: wrong type: "), top_level))
+        .when(broken(parsed), F.lit(None))  # decided below, from the text kept for it
         .when(
             trailing_data(text),
             F.lit("trailing_data: more text after the first JSON value (garbage or a second value)"),
         )
     )
-    usable = F.col("parse_error").isNull()
+    # decided for the texts that did not parse only: why (the probes of each field and Python's diagnosis)
+    is_not_json = not_json(broken_text)
+    top_level = F.when(~is_not_json & broken_text.startswith("{"), mismatched_fields("_broken", schema))
+    refused = is_not_json | (top_level == all_fields(schema))
+    why = (
+        F.when(refused, diagnosed(broken_text))
+        .when(~broken_text.startswith("{"), F.concat(F.lit("not_an_object: top level is "), json_kind(broken_text)))
+        .otherwise(F.concat(F.lit("schema_mismatch: wrong type: "), top_level))
+    )
+    usable = F.col("_found").isNull() & broken_text.isNull()
     values = {name: parsed[name] for name in schema.fieldNames()} | (fields or {})
     document = [F.when(usable, value).alias(name) for name, value in values.items()]
     lineage = [c for c in read.columns if c not in ("text", "read_error")]
-    readable = F.col("read_error").isNull() & (F.length(text) > 0)
     return (
         read.withColumn("_body", body("text"))
         .withColumn("_parsed", F.when(readable, parse(text, schema)))
-        .withColumn(
-            "_mismatched",
-            F.when(readable & is_broken & ~is_not_json & text.startswith("{"), mismatched_fields("_body", schema)),
-        )
-        # Python only for the refused texts: it tells too_deep/too_large from malformed JSON
-        .withColumn("_diagnosis", diagnosed(F.when(readable & refused, text)))
-        .withColumn("parse_error", parse_error)
-        .select(*document, *lineage, "parse_error")
+        .withColumns({"_found": found, "_broken": F.when(readable & broken(parsed), text)})
+        # The texts are dropped here but for those that did not parse: what follows (and the rows Spark holds
+        # while Python diagnoses) is the parsed fields, not the lines.
+        .select(*document, *lineage, "_found", "_broken")
+        .withColumn("parse_error", F.coalesce("_found", F.when(broken_text.isNotNull(), why)))
+        .drop("_found", "_broken")
     )
