@@ -40,7 +40,9 @@ def cfg():
             "spark.sql.shuffle.partitions": "2",
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
-            "spark.driver.memory": "4g",  # as conf/local.yaml: the hostile matrix holds a 50 MB record
+            # The hostile matrices hold 21-50 MB records, each copied into buffers that double as they grow, in a
+            # session that has run many test files before: 4g (conf/local.yaml) once ran out in a full run.
+            "spark.driver.memory": "6g",
         }
     )
     return dataclasses.replace(base, spark=SparkSettings(master="local[2]", conf=conf))
