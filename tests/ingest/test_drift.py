@@ -255,9 +255,16 @@ def test_suspects_are_the_lines_a_scan_may_flag_and_no_clean_line():
 
 
 def test_suspects_cover_every_line_a_scan_flags():
-    """Names sharing their first 8 bytes, names past 16 bytes, spacing of every kind, every non-finite
+    """Names sharing their first 8 bytes, names of 24 and past 32 bytes, spacing of every kind, every non-finite
     spelling, escapes: whatever a scan reports, the line is a suspect."""
-    schema = _struct(enrollment_id=STR, enrollment_key=STR, a_rather_long_field_name=DBL, v=DBL, s=STR)
+    schema = _struct(
+        enrollment_id=STR,
+        enrollment_key=STR,
+        a_rather_long_field_name=DBL,
+        name_longer_than_thirty_two_bytes=STR,
+        v=DBL,
+        s=STR,
+    )
     scanner = FieldScanner(schema)
     rnd = random.Random(11)
     names = [
@@ -265,6 +272,8 @@ def test_suspects_cover_every_line_a_scan_flags():
         "enrollment_key",
         "enrollment_kez",
         "a_rather_long_field_name",
+        "name_longer_than_thirty_two_bytes",
+        "name_longer_than_thirty_two_bytez",
         "a_rather_long_field_namf",
         "v",
         "s",
@@ -285,3 +294,7 @@ def test_suspects_cover_every_line_a_scan_flags():
     flagged = {i for i, line in enumerate(lines) if scanner.scan(line) != (None, None)}
     assert len(flagged) > 500
     assert flagged <= suspects
+    # known names sharing a prefix, or of 24 bytes, are known: only the name past 32 bytes is looked at
+    clean = [b'{"enrollment_id": "a", "enrollment_key": "b"}', b'{"a_rather_long_field_name": 1, "v": 2}']
+    block, starts = _block([*clean, b'{"name_longer_than_thirty_two_bytes": "c"}'])
+    assert scanner.suspects(block, starts).tolist() == [2]

@@ -57,7 +57,7 @@ _SPACE_BYTE = _byte_table(b" \t\n\r\f\v")  # what the regular expressions' \\s m
 _OPEN_BYTE = _byte_table(b"{[")
 _DIGIT = _byte_table(b"0123456789")
 _NUMBER_BYTE = _byte_table(b"0123456789.+-")
-_PAD = bytes(24)  # read past a block's end without a bounds check
+_PAD = bytes(40)  # read past a block's end without a bounds check
 # _LOW[n]: the low n bytes of a little-endian 64-bit word
 _LOW = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
@@ -68,50 +68,53 @@ def _words(data: bytes) -> np.ndarray:
 
 
 class _Names:
-    """Exact membership of key names in a set, vectorised, for names of at most 16 bytes (longer ones: unsure).
-
-    A name of up to 7 bytes is its bytes and length in one word; one of 8-16 bytes is its first and last 8
-    bytes and its length, looked up by its first 8 (unsure when two names of the set share them)."""
+    """Exact membership of key names in a set, vectorised, for names of at most :data:`MAX_NAME` bytes (longer
+    ones: unsure). A name is its length and its bytes as little-endian words of 8 (see :func:`_key_words`).
+    Names are looked up by their first word, then compared with each name of the set that shares it (names
+    sharing a prefix, such as ``contrast`` and ``contrast_range``, are usual)."""
 
     def __init__(self, names: Iterable[bytes]) -> None:
-        names = sorted(set(names))
-        self.short = np.array(sorted(_short_code(n) for n in names if len(n) < 8), dtype=np.uint64)
-        mid = [n for n in names if 8 <= len(n) <= 16]
-        heads = [int.from_bytes(n[:8], "little") for n in mid]
-        self.heads = np.array(sorted(set(heads)), dtype=np.uint64)
-        by_head = {h: n for h, n in zip(heads, mid, strict=True)}
-        self.ambiguous = np.array([heads.count(h) > 1 for h in self.heads.tolist()], dtype=bool)
-        self.tails = np.array([int.from_bytes(by_head[h][-8:], "little") for h in self.heads.tolist()], np.uint64)
-        self.lengths = np.array([len(by_head[h]) for h in self.heads.tolist()], dtype=np.int64)
+        kept = sorted({n for n in names if len(n) <= MAX_NAME}, key=_name_words)
+        table = np.array([_name_words(n) for n in kept], dtype=np.uint64).reshape(-1, _WORDS + 1)
+        self.words = [np.ascontiguousarray(table[:, k]) for k in range(_WORDS)]
+        self.length = np.ascontiguousarray(table[:, _WORDS])
+        firsts = [_name_words(n)[0] for n in kept]
+        self.width = max((firsts.count(f) for f in set(firsts)), default=0)  # names sharing a first word
 
-    def lookup(self, head: np.ndarray, tail: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(surely in the set, surely not) for the keys given by their first 8 bytes (masked to their length),
-        last 8 bytes and length."""
-        short = length < 8
-        found = short & _member(head | (length.astype(np.uint64) << np.uint64(56)), self.short)
-        unsure = length > 16
-        if self.heads.size:
-            at = np.minimum(np.searchsorted(self.heads, head), self.heads.size - 1)
-            mid = ~short & ~unsure & (self.heads[at] == head)
-            unsure |= mid & self.ambiguous[at]
-            found |= mid & ~self.ambiguous[at] & (self.tails[at] == tail) & (self.lengths[at] == length)
-        return found, ~found & ~unsure
+    def lookup(self, words: list[np.ndarray], length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(surely in the set, surely not) for keys given by :func:`_key_words` and their lengths."""
+        size = length.astype(np.uint64)
+        found = np.zeros(length.shape, dtype=bool)
+        if self.length.size:
+            at = np.searchsorted(self.words[0], words[0])
+            for k in range(self.width):
+                i = np.minimum(at + k, self.length.size - 1)
+                same = self.length[i] == size
+                for mine, theirs in zip(self.words, words, strict=True):
+                    same &= mine[i] == theirs
+                found |= same
+        return found, ~found & (length <= MAX_NAME)
 
 
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    if not sorted_set.size:
-        return np.zeros(values.shape, dtype=bool)
-    return sorted_set[np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)] == values
+_WORDS = 4
+MAX_NAME = 8 * _WORDS
+
+
+def _name_words(name: bytes) -> tuple[int, ...]:
+    return (*(int.from_bytes(name[8 * k : 8 * k + 8], "little") for k in range(_WORDS)), len(name))
+
+
+def _key_words(words: np.ndarray, start: np.ndarray, end: np.ndarray) -> list[np.ndarray]:
+    """The words of :class:`_Names` of the keys ``data[start:end]``, from ``words = _words(data)`` (``data`` padded
+    so that every word of a key's span can be read)."""
+    length = end - start
+    return [words[start + 8 * k] & _LOW[np.clip(length - 8 * k, 0, 8)] for k in range(_WORDS)]
 
 
 def _line_of(starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """The index of the line holding each position (lines start at ``starts``; a position before the first
     start, in a byte-order mark, belongs to the first line)."""
     return np.maximum(np.searchsorted(starts, positions, side="right") - 1, 0)
-
-
-def _short_code(name: bytes) -> int:
-    return int.from_bytes(name, "little") | (len(name) << 56)
 
 
 def _names(kind: T.DataType, strings_only: bool = False) -> set[str]:
@@ -314,11 +317,9 @@ class FieldScanner:
         keep = _KEY_START[arr[start]]
         end, start = end[keep], start[keep]
         length = end - start
-        words = _words(data)
-        head = words[start] & _LOW[np.minimum(length, 8)]
-        tail = words[np.maximum(end - 8, 0)]
-        known, _ = self._known.lookup(head, tail, length)
-        _, not_string = self._string_names.lookup(head, tail, length)
+        words = _key_words(_words(data), start, end)
+        known, _ = self._known.lookup(words, length)
+        _, not_string = self._string_names.lookup(words, length)
         first, second = arr[end + 2], arr[end + 3]  # after the colon
         opens = _OPEN_BYTE[first] | (_SPACE_BYTE[first] & _OPEN_BYTE[second])
         odd = _SPACE_BYTE[first] & _SPACE_BYTE[second]
