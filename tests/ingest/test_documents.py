@@ -210,3 +210,13 @@ def test_a_json_lines_block_with_a_line_that_is_not_utf8_keeps_its_other_lines(t
         (27, '{"b": "é"}', None),
     ]
     assert rows[1]["doc_sha256"] == hashlib.sha256(b'{"name": "Jos\xe9"}').hexdigest()
+
+
+def test_a_json_lines_block_strips_only_the_newline(tmp_path):
+    """A line's text is its bytes without its newline, as line by line: of ``\\r\\r\\n`` only ``\\r\\n`` goes, and
+    a last line without newline keeps its ``\\r``."""
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\r\r\n{"b": 2}\r')
+    rows = _piece_rows(path)
+    assert [(r["source_offset"], r["text"]) for r in rows] == [(0, '{"a": 1}\r'), (11, '{"b": 2}\r')]
+    assert [r["doc_sha256"] for r in rows] == [hashlib.sha256(r["text"].encode()).hexdigest() for r in rows]

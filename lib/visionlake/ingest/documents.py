@@ -234,7 +234,7 @@ def _element_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iter
 
 def _line_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterator[pa.RecordBatch]:
     """The lines of a JSON Lines piece, a batch per block of :func:`~visionlake.ingest.jsonsplit.line_blocks`,
-    built with numpy and Arrow (the texts are views of the block) rather than line by line: the rows
+    built with numpy and Arrow (the texts are views of the block) rather than line by line: the same rows as
     :func:`~visionlake.ingest.jsonsplit.read_lines` and :func:`_row` give, which still build a block that is not
     all UTF-8 (they name the byte)."""
     for base, block in jsonsplit.line_blocks(stream, piece[4], piece[5], BATCH_BYTES):
@@ -257,10 +257,26 @@ def _line_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterato
             rows = [_row(piece, base + s, block[s:e], scanner) for i, (s, e) in enumerate(lines) if i not in blank]
             yield record_batch(rows, READ_SCHEMA)
             continue
-        batch = _lines_batch(piece, base, block, lines, pc.utf8_rtrim(texts, "\r\n"), scanner)
+        batch = _lines_batch(piece, base, block, lines, _without_newlines(texts, block, lines), scanner)
         if blank:  # blank and whitespace-only lines are not documents
             batch = batch.filter(pa.array([i not in blank for i in range(len(lines))]))
         yield batch
+
+
+def _without_newlines(texts: pa.Array, block: bytes, lines: list[tuple[int, int]]) -> pa.Array:
+    """``texts`` (each line with its newline) without it: trimmed in Arrow, then the few lines whose trim took
+    more than their newline (a line ending in ``\\r\\r\\n``, or in ``\\r`` at the end of the file) are
+    taken again from their bytes."""
+    trimmed = pc.utf8_rtrim(texts, "\r\n")
+    kept = np.asarray(pc.binary_length(trimmed), dtype=np.int64)
+    wanted = np.array([e - s for s, e in lines], dtype=np.int64)
+    wrong = np.flatnonzero(kept != np.maximum(wanted, 0))
+    if not wrong.size:
+        return trimmed
+    values = trimmed.to_pylist()
+    for i in wrong.tolist():
+        values[i] = block[lines[i][0] : lines[i][1]].decode("utf-8")
+    return pa.array(values, type=pa.string())
 
 
 def _lines_batch(
