@@ -73,9 +73,6 @@ def located_rows(classified: DataFrame, fields: list[str]) -> DataFrame:
 
 
 ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the first of a key is kept
-# Keys seen more than once, up to this many, are collected and broadcast: the batch is then marked without a
-# shuffle of its rows. More (a whole export ingested twice) take the shuffle join.
-BROADCAST_REPEATED_KEYS = 100_000
 
 
 def with_duplicate_keys(
@@ -90,21 +87,11 @@ def with_duplicate_keys(
             ``detail``.
         earlier: the same columns of the usable rows consumed before, or None.
         label: how details name the key (``_id``, ``request_id``).
-
-    Runs one job (which keys occur more than once) when called; the rest stays lazy.
     """
     columns = [*keys, "content_sha256", *ORDER]
     usable = batch.where(F.col("reason").isNull()).select(*columns, F.lit(False).alias("_earlier"))
     if earlier is not None:
         usable = usable.unionByName(earlier.select(*columns, F.lit(True).alias("_earlier")))
-    repeated = usable.groupBy(*keys).count().where(F.col("count") > 1).drop("count")
-    found = repeated.limit(BROADCAST_REPEATED_KEYS + 1).collect()
-    small = len(found) <= BROADCAST_REPEATED_KEYS
-    if small:  # only the rows of repeated keys are ordered, and the batch meets them in a broadcast join
-        if not found:
-            return batch
-        repeated = batch.sparkSession.createDataFrame(found, repeated.schema)
-        usable = usable.join(F.broadcast(repeated), _same_keys(usable, repeated, keys), "left_semi")
     window = Window.partitionBy(*keys).orderBy(*ORDER)
     first = (
         usable.withColumns(
@@ -119,8 +106,6 @@ def with_duplicate_keys(
         .where(~F.col("_earlier") & (F.col("_rank") > 1))
         .select("source_path", "source_offset", "_first_sha", "_first_at")
     )
-    if small:
-        first = F.broadcast(first)
     duplicate = F.col("_first_at").isNotNull()
     same = F.col("_first_sha") == F.col("content_sha256")
     return (
@@ -135,13 +120,5 @@ def with_duplicate_keys(
                 .otherwise(F.col("detail")),
             }
         )
-        .select(*batch.columns)
+        .drop("_first_sha", "_first_at")
     )
-
-
-def _same_keys(left: DataFrame, right: DataFrame, keys: list[str]) -> Column:
-    """Null-safe equality of ``keys`` (the window groups null keys together too)."""
-    condition = left[keys[0]].eqNullSafe(right[keys[0]])
-    for key in keys[1:]:
-        condition &= left[key].eqNullSafe(right[key])
-    return condition

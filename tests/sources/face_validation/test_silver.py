@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql import functions as F
 
-from visionlake.ingest import quarantine
 from visionlake.ingest.documents import READ_SCHEMA
 from visionlake.sources.face_validation import silver
 from visionlake.sources.face_validation.bronze import parse_documents
@@ -152,10 +151,7 @@ def test_classify_required_fields_and_dates(spark):
     ]
 
 
-@pytest.mark.parametrize("broadcast_limit", [quarantine.BROADCAST_REPEATED_KEYS, 0])
-def test_duplicates_in_the_batch_and_against_earlier_documents(spark, monkeypatch, broadcast_limit):
-    """The same answers whether the repeated keys are broadcast or (past the limit) joined with a shuffle."""
-    monkeypatch.setattr(quarantine, "BROADCAST_REPEATED_KEYS", broadcast_limit)
+def test_duplicates_in_the_batch_and_against_earlier_documents(spark):
     other = {**GOOD, "_id": {"$oid": "0" * 24}}
     changed = {**GOOD, "summary": {"status": "error", "code": "0302", "desc": "blur/haze"}}
     batch = silver.classify(parsed(spark, json.dumps(GOOD), json.dumps(GOOD), json.dumps(changed), json.dumps(other)))
