@@ -257,7 +257,7 @@ def _line_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterato
             rows = [_row(piece, base + s, block[s:e], scanner) for i, (s, e) in enumerate(lines) if i not in blank]
             yield record_batch(rows, READ_SCHEMA)
             continue
-        batch = _lines_batch(piece, base, block, lines, _without_newlines(texts, block, lines), scanner)
+        batch = _lines_batch(piece, base, block, starts, lines, _without_newlines(texts, block, lines), scanner)
         if blank:  # blank and whitespace-only lines are not documents
             batch = batch.filter(pa.array([i not in blank for i in range(len(lines))]))
         yield batch
@@ -280,7 +280,7 @@ def _without_newlines(texts: pa.Array, block: bytes, lines: list[tuple[int, int]
 
 
 def _lines_batch(
-    piece: Piece, base: int, block: bytes, lines: list[tuple[int, int]], texts: pa.Array, scanner
+    piece: Piece, base: int, block: bytes, starts: np.ndarray, lines: list[tuple[int, int]], texts: pa.Array, scanner
 ) -> pa.RecordBatch:
     """READ_SCHEMA's columns for the ``lines`` (start, end) of a UTF-8 ``block`` that starts at byte ``base``."""
     view = memoryview(block)
@@ -288,7 +288,6 @@ def _lines_batch(
     problems: list[str | None] = [None] * len(lines)
     fields: list[list[str] | None] = [None] * len(lines)
     if scanner is not None:
-        starts = np.fromiter((s for s, _ in lines), dtype=np.int64, count=len(lines))
         for i in scanner.suspects(block, starts).tolist():
             fields[i], problems[i] = scanner.scan(block[lines[i][0] : lines[i][1]])
     path, size, mtime, *_ = piece

@@ -172,16 +172,7 @@ def _non_finite(data: bytes) -> bool:
 def _big_exponent(data: bytes) -> bool:
     if _BIG_EXPONENT.search(data) is None:  # the common case: one pass, no match
         return False
-    for m in _BIG_EXPONENT.finditer(data):
-        start = m.start()
-        while start and data[start - 1] in b"0123456789.+-":
-            start -= 1
-        end = m.end()
-        while end < len(data) and data[end] in b"0123456789":
-            end += 1
-        if start < m.start() and _stands_as_value(data, start, end, False):
-            return True
-    return False
+    return any(_big_exponent_at(data, m.start()) for m in _BIG_EXPONENT.finditer(data))
 
 
 def _long_exponents(arr: np.ndarray, size: int) -> np.ndarray:
@@ -194,8 +185,8 @@ def _long_exponents(arr: np.ndarray, size: int) -> np.ndarray:
 
 
 def _big_exponent_at(line: bytes, at: int) -> bool:
-    """Whether a match of :data:`_BIG_EXPONENT` at ``at`` of ``line`` is one :func:`_big_exponent` reports
-    (matches cannot overlap, so testing each position is testing each match)."""
+    """Whether :data:`_BIG_EXPONENT` matches at ``at`` of ``line`` as the exponent of a number that stands as a
+    value (matches cannot overlap, so testing each position is testing each match)."""
     match = _BIG_EXPONENT.match(line, at)
     if match is None:
         return False

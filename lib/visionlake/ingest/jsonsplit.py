@@ -374,12 +374,9 @@ def read_lines(stream: BinaryIO, start: int, end: int, chunk_size: int = DEFAULT
     the start of the stream is dropped (the first line's offset is then 3). For any cut of ``[0, size)`` into
     ranges, every line is yielded exactly once.
     """
-    if start >= end:
+    line_start = _seek_first_line(stream, start, end, chunk_size)
+    if line_start < 0:
         return
-    line_start = _next_line_start(stream, start, chunk_size)
-    if line_start < 0 or line_start >= end:
-        return
-    stream.seek(line_start)
     for offset, line in _lines(_chunks(stream, chunk_size, line_start)):
         if offset >= end:
             return
@@ -394,12 +391,9 @@ def line_blocks(stream: BinaryIO, start: int, end: int, chunk_size: int = DEFAUL
     holds whole lines with their ``\\n`` (the file's last line may have none), about ``chunk_size`` bytes or one
     line when a line is longer. The same lines as :func:`read_lines`, unsplit: blank lines and a leading BOM are
     left to the caller."""
-    if start >= end:
+    offset = _seek_first_line(stream, start, end, chunk_size)
+    if offset < 0:
         return
-    offset = _next_line_start(stream, start, chunk_size)
-    if offset < 0 or offset >= end:
-        return
-    stream.seek(offset)
     pending: list[bytes] = []
     while True:
         data = stream.read(chunk_size)
@@ -421,6 +415,17 @@ def line_blocks(stream: BinaryIO, start: int, end: int, chunk_size: int = DEFAUL
         offset += len(block)
         if offset >= end:
             return
+
+
+def _seek_first_line(stream: BinaryIO, start: int, end: int, chunk_size: int) -> int:
+    """Seek to the first line that starts in ``[start, end)`` and return its offset; -1 if there is none."""
+    if start >= end:
+        return -1
+    offset = _next_line_start(stream, start, chunk_size)
+    if offset < 0 or offset >= end:
+        return -1
+    stream.seek(offset)
+    return offset
 
 
 def _next_line_start(stream: BinaryIO, start: int, chunk_size: int) -> int:
