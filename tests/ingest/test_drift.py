@@ -203,6 +203,8 @@ def _problem(text: str) -> str | None:
         ('{"score": "NaN"}', "score"),
         ('{"score": 1e999}', "score"),
         ('{"meta": {"level": -2.5E+400}}', "meta.level"),
+        ('{"score": 1.8e308}', "score"),  # past the largest double (1.7976931348623157e308) with a 3-digit exponent
+        ('{"scores": [100e307]}', "scores[]"),  # 1e309, the mantissa's digits adding to the exponent
     ],
 )
 def test_a_non_finite_number_is_a_problem_naming_its_path(text, path):
@@ -217,6 +219,7 @@ def test_a_non_finite_number_is_a_problem_naming_its_path(text, path):
         '{"name": "INFO: NaN or Infinity in the log", "score": 2}',
         '{"name": "0e3451ab", "score": 1e30}',  # a hash whose digits look like an exponent; a finite 1e30
         '{"name": "abc9e999", "scores": [1e-999]}',  # 1e-999 is 0, not infinite
+        '{"score": 1.7976931348623157e308, "scores": [1e308, 0.01e310]}',  # the largest doubles: finite
     ],
 )
 def test_look_alikes_of_non_finite_numbers_are_not_problems(text):
@@ -247,11 +250,13 @@ def test_suspects_are_the_lines_a_scan_may_flag_and_no_clean_line():
         b'{"accessories": {"hat": {"confidence": 0.5}}, "tags": []}',  # 7 a map key: a scan looks
         b'{"camera" : "c1"}',  # 8 a space before the colon: a scan looks
         b'{"face_detectorX": 1}',  # 9 unknown: a known name's first 8 bytes, not its length
+        b'{"metadata": {"near_img": {"score": 1.8e308}}}',  # 10 past a double with an exponent of 308
+        b'{"metadata": {"near_img": {"score": 1e308}}}',  # 11 the largest power of ten a double holds: clean
     ]
     block, starts = _block(lines)
     scanner = FieldScanner(SCHEMA)
-    assert scanner.suspects(block, starts).tolist() == [1, 3, 4, 5, 6, 7, 8, 9]
-    assert [i for i, line in enumerate(lines) if scanner.scan(line) != (None, None)] == [1, 3, 4, 9]
+    assert scanner.suspects(block, starts).tolist() == [1, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert [i for i, line in enumerate(lines) if scanner.scan(line) != (None, None)] == [1, 3, 4, 9, 10]
 
 
 def test_suspects_cover_every_line_a_scan_flags():

@@ -34,8 +34,9 @@ from pyspark.sql import types as T
 _KEY = re.compile(rb'"([A-Za-z_$@\x80-\xff][^"\\]*)"\s*:\s*([\[{]?)')
 # A key written with escapes ("a\u00f1o") never matches _KEY: a text holding one takes the slow path.
 _ESCAPED_KEY = re.compile(rb'"[^"]*\\[^"]*"\s*:')
-# An exponent that overflows a double (1e309 and up); whether it ends a number is checked separately.
-_BIG_EXPONENT = re.compile(rb"[eE]\+?(?:3(?:0[89]|[1-9][0-9])|[4-9][0-9]{2}|[0-9]{4,})")
+# An exponent of three digits or more: the number may overflow a double (1e309, 1.8e308, 100e307); whether it
+# does, and whether it ends a number that stands as a value, is checked separately.
+_BIG_EXPONENT = re.compile(rb"[eE]\+?[0-9]{3,}")
 # NaN or an infinity as Spark's parser reads it, bare or quoted; whether it stands as a value is checked apart.
 _NON_FINITE_WORD = re.compile(rb"[-+]?(?:NaN|Infinity|INF)")
 _VALUE_BEFORE = frozenset(b":,[")  # what precedes a value (after whitespace and an opening quote)
@@ -186,7 +187,8 @@ def _long_exponents(arr: np.ndarray, size: int) -> np.ndarray:
 
 def _big_exponent_at(line: bytes, at: int) -> bool:
     """Whether :data:`_BIG_EXPONENT` matches at ``at`` of ``line`` as the exponent of a number that stands as a
-    value (matches cannot overlap, so testing each position is testing each match)."""
+    value and overflows a double, as every JSON parser reads it (matches cannot overlap, so testing each position
+    is testing each match)."""
     match = _BIG_EXPONENT.match(line, at)
     if match is None:
         return False
@@ -196,7 +198,12 @@ def _big_exponent_at(line: bytes, at: int) -> bool:
     end = match.end()
     while end < len(line) and line[end] in b"0123456789":
         end += 1
-    return start < at and _stands_as_value(line, start, end, False)
+    if not (start < at and _stands_as_value(line, start, end, False)):
+        return False
+    try:
+        return math.isinf(float(line[start:end]))
+    except ValueError:  # not a number after all ("1.2.3e400"): the parse reports it
+        return False
 
 
 @dataclass
