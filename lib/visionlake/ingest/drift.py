@@ -185,7 +185,7 @@ def _long_exponents(arr: np.ndarray, size: int) -> np.ndarray:
     return at[_DIGIT[arr[digits]] & _DIGIT[arr[digits + 1]] & _DIGIT[arr[digits + 2]]]
 
 
-def _big_exponent_at(line: bytes, at: int) -> bool:
+def _big_exponent_at(line: bytes | memoryview, at: int) -> bool:
     """Whether :data:`_BIG_EXPONENT` matches at ``at`` of ``line`` as the exponent of a number that stands as a
     value and overflows a double, as every JSON parser reads it (matches cannot overlap, so testing each position
     is testing each match)."""
@@ -201,7 +201,7 @@ def _big_exponent_at(line: bytes, at: int) -> bool:
     if not (start < at and _stands_as_value(line, start, end, False)):
         return False
     try:
-        return math.isinf(float(line[start:end]))
+        return math.isinf(float(bytes(line[start:end])))
     except ValueError:  # not a number after all ("1.2.3e400"): the parse reports it
         return False
 
@@ -290,12 +290,13 @@ class FieldScanner:
         if exponents.size:
             lines = _line_of(starts, exponents)
             bounds = np.append(starts, size)
+            view = memoryview(block)  # a line of it without a copy: a long line may hold many hex ids
             found.append(
                 np.array(
                     [
                         at
                         for at, i in zip(exponents.tolist(), lines.tolist(), strict=True)
-                        if _big_exponent_at(block[bounds[i] : bounds[i + 1]], at - int(bounds[i]))
+                        if _big_exponent_at(view[bounds[i] : bounds[i + 1]], at - int(bounds[i]))
                     ],
                     dtype=np.int64,
                 )
