@@ -111,7 +111,7 @@ class _Run(SourceRun):
 
         A copy has the same content and name, so the same capture time and UTC date: only the silver frames of
         those dates are read, unless a frame's time fell back to its file's modification time (a copy's may
-        differ), then every frame. Nothing is read on a full refresh or a new lake."""
+        differ), then every frame. Nothing is read (nor joined) on a full refresh, a new lake or new dates."""
         names = [
             n for n in ("frames", "invalid_images") if delta.version(self.loc("silver", n), self.storage) is not None
         ]
@@ -123,6 +123,10 @@ class _Run(SourceRun):
         if not rows:
             return parsed
         dates = None if any(r["fell_back"] for r in rows) else sorted({r[PARTITION].isoformat() for r in rows})
+        filters = None if dates is None else [(PARTITION, "in", dates)]
+        names = [n for n in names if delta.snapshot_files(self.loc("silver", n), self.storage, filters)]
+        if not names:  # silver holds no frame of those dates (a new day): nothing to join with
+            return parsed
         known = [self._silver(n, dates).select("frame_key", F.col("source_path").alias("first_path")) for n in names]
         return with_copies_marked(
             parsed, known[0] if len(known) == 1 else known[0].unionByName(known[1]), "frame_key", "folder"
