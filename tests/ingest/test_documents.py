@@ -219,4 +219,4 @@ def test_a_json_lines_block_strips_only_the_newline(tmp_path):
     path.write_bytes(b'{"a": 1}\r\r\n{"b": 2}\r')
     rows = _piece_rows(path)
     assert [(r["source_offset"], r["text"]) for r in rows] == [(0, '{"a": 1}\r'), (11, '{"b": 2}\r')]
-    assert [r["doc_sha256"] for r in rows] == [hashlib.sha256(r["text"].encode()).hexdigest() for r in rows]
+    assert [r["doc_sha256"] for r in rows] == [hashlib.sha256(b).hexdigest() for b in (b'{"a": 1}\r', b'{"b": 2}\r')]

@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import random
+from collections.abc import Iterator
 
 import pytest
 
@@ -218,12 +219,18 @@ def random_cut(rnd: random.Random, size: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(cuts))
 
 
-def test_read_lines_yields_every_line_exactly_once_for_any_cut():
-    rnd = random.Random(20220502)
-    for _ in range(300):
+def random_lines_cases(seed: int, count: int = 300) -> Iterator[tuple[bytes, list[tuple[int, int]], int]]:
+    """(text, a cut of it into ranges, a chunk size), ``count`` times: random lines, cut at random or by
+    :func:`line_ranges`."""
+    rnd = random.Random(seed)
+    for _ in range(count):
         text = random_lines_text(rnd)
         cut = random_cut(rnd, len(text)) if rnd.random() < 0.7 else line_ranges(len(text), rnd.randint(1, 200))
-        chunk_size = rnd.choice([1, 2, 5, 16, 1000])
+        yield text, cut, rnd.choice([1, 2, 5, 16, 1000])
+
+
+def test_read_lines_yields_every_line_exactly_once_for_any_cut():
+    for text, cut, chunk_size in random_lines_cases(20220502):
         stream = io.BytesIO(text)
         got = [line for start, end in cut for line in read_lines(stream, start, end, chunk_size)]
         assert got == expected_lines(text), (text, cut, chunk_size)
@@ -244,11 +251,7 @@ def test_line_blocks_hold_whole_lines_that_start_in_the_range(chunk_size):
 
 
 def test_line_blocks_split_into_the_lines_read_lines_gives_for_any_cut():
-    rnd = random.Random(20261203)
-    for _ in range(300):
-        text = random_lines_text(rnd)
-        cut = random_cut(rnd, len(text)) if rnd.random() < 0.7 else line_ranges(len(text), rnd.randint(1, 200))
-        chunk_size = rnd.choice([1, 2, 5, 16, 1000])
+    for text, cut, chunk_size in random_lines_cases(20261203):
         got = []
         for start, end in cut:
             for offset, block in line_blocks(io.BytesIO(text), start, end, chunk_size):

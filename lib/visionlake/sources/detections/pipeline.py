@@ -28,6 +28,7 @@ from collections import Counter
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
@@ -51,6 +52,7 @@ GOLD_DERIVED = ["alerts", "suppressed_matches", "daily_threat_report", "threats_
 # staged together whenever a gold table is behind: match_decisions (replaced by local date) and what derives from it
 GOLD_WHOLE = ["match_decisions", *GOLD_DERIVED]
 GOLD_TABLES = [*GOLD_WHOLE, "detections_daily"]
+FIRSTS = T.StructType([silver.FRAMES[c] for c in ("frame_key", "source_path")])  # what a copy is looked up in
 PARTITION = "event_date"
 LOCAL_DATE = "local_date"
 
@@ -124,10 +126,16 @@ class _Run(SourceRun):
             return parsed
         dates = None if any(r["fell_back"] for r in rows) else sorted({r[PARTITION].isoformat() for r in rows})
         filters = None if dates is None else [(PARTITION, "in", dates)]
-        names = [n for n in names if delta.snapshot_files(self.loc("silver", n), self.storage, filters)]
-        if not names:  # silver holds no frame of those dates (a new day): nothing to join with
+        files = {n: delta.snapshot_files(self.loc("silver", n), self.storage, filters) for n in names}
+        known = [
+            delta.read_files(self.spark, self.loc("silver", n), paths, FIRSTS).withColumnRenamed(
+                "source_path", "first_path"
+            )
+            for n, paths in files.items()
+            if paths
+        ]
+        if not known:  # silver holds no frame of those dates (a new day): nothing to join with
             return parsed
-        known = [self._silver(n, dates).select("frame_key", F.col("source_path").alias("first_path")) for n in names]
         return with_copies_marked(
             parsed, known[0] if len(known) == 1 else known[0].unionByName(known[1]), "frame_key", "folder"
         )
