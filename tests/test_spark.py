@@ -1,10 +1,12 @@
-"""The session factory's derived settings: S3A jars and the driver's class archive (no Spark started)."""
+"""The session factory's derived settings: S3A jars, the driver's class archive and the workers' daemon (no Spark
+started)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from visionlake.config import SparkSettings, load_config
+from visionlake.pydaemon import without_spark_zips
 from visionlake.spark import ARCHIVE_DUMP_ENV, for_input, session_conf
 
 
@@ -47,3 +49,24 @@ def test_small_local_runs_use_the_quick_jit_tier_only():
     assert small == "-Xss4m -XX:TieredStopAtLevel=1"
     assert for_input(cfg, 256 << 20) is cfg
     assert for_input(config("yarn"), 0).spark.conf == config("yarn").spark.conf
+
+
+def test_local_workers_run_visionlakes_daemon_and_cluster_workers_their_own():
+    assert session_conf(config("local[2]"))["spark.python.daemon.module"] == "visionlake.pydaemon"
+    assert session_conf(config("local-cluster[2,1,1024]"))["spark.python.daemon.module"] == "visionlake.pydaemon"
+    assert "spark.python.daemon.module" not in session_conf(config("yarn"))
+
+
+def test_the_daemon_drops_sparks_zips_only_when_pyspark_is_installed_elsewhere(tmp_path):
+    zips = [
+        "/opt/spark/python/lib/pyspark.zip",
+        "/opt/spark/python/lib/py4j-0.10.9.7-src.zip",
+        "/opt/spark/jars/spark-core_2.12-3.5.7.jar",
+    ]
+    site = tmp_path / "site-packages"
+    path = [*zips, "/jobs/deps.zip", str(site)]
+    assert without_spark_zips(path) == path  # no pyspark in site-packages: the zips are all there is
+    (site / "pyspark").mkdir(parents=True)
+    (site / "pyspark" / "__init__.py").write_text("")
+    assert without_spark_zips(path) == ["/jobs/deps.zip", str(site)]  # a job's own zip stays
+    assert without_spark_zips([str(site)]) == [str(site)]

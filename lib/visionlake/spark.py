@@ -24,6 +24,9 @@ DEFAULT_JARS_DIR = Path(__file__).resolve().parents[2] / ".jars"
 # A local driver maps it instead of loading and verifying Spark's classes one by one, which takes seconds of
 # every short run. A JVM that cannot use it (another JDK or class path) ignores it.
 CLASS_ARCHIVE = "driver-classes.jsa"
+# PySpark's worker daemon, importing PySpark from the installed package rather than Spark's zips: a
+# worker then no longer re-reads the zips' directories before every task (visionlake.pydaemon).
+PYTHON_DAEMON, LOCAL_DAEMON = "spark.python.daemon.module", "visionlake.pydaemon"
 ARCHIVE_DUMP_ENV = "VISIONLAKE_CLASS_ARCHIVE_DUMP"  # set to a path: the driver writes its classes there at exit
 
 
@@ -69,6 +72,8 @@ def session_conf(cfg: Config, quiet: bool = False) -> dict[str, str]:
         options = _driver_java_options(conf.get("spark.driver.extraJavaOptions", ""))
         if options:
             conf["spark.driver.extraJavaOptions"] = options
+        # Workers of a local master run this interpreter, which imports visionlake (see build_session).
+        conf.setdefault(PYTHON_DAEMON, LOCAL_DAEMON)
     return conf
 
 

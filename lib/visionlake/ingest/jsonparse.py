@@ -25,6 +25,12 @@ def body(text_column: str) -> Column:
     return F.expr(f"trim(LEADING '{_LEADING}' FROM `{text_column}`)")
 
 
+def blank(text: Column) -> Column:
+    """True for empty text: its byte length, which Spark keeps (``length`` counts the characters, a pass over
+    every byte of every row)."""
+    return F.octet_length(text) == 0
+
+
 def with_corrupt(schema: T.StructType) -> T.StructType:
     return T.StructType([*schema.fields, T.StructField(CORRUPT_COLUMN, T.StringType())])
 
@@ -210,12 +216,12 @@ def classify(
     is_not_json = is_broken & not_json(text)
     missing = [F.when(parsed[name].isNull(), F.lit(name)) for name in required]
     read_reason = F.split(F.col("read_error"), ": ", 2)
-    usable = F.col("read_error").isNull() & (F.length(text) > 0)
+    usable = F.col("read_error").isNull() & ~blank(text)
     top_level = F.col("_mismatched")
     refused = is_not_json | (top_level == all_fields(schema))
     reason = (
         F.when(F.col("read_error").isNotNull(), read_reason[0])
-        .when(F.length(text) == 0, "empty_file")
+        .when(blank(text), "empty_file")
         .when(refused, INVALID)
         .when(is_broken & ~text.startswith("{"), "not_an_object")
         .when(is_broken, "schema_mismatch")
@@ -255,11 +261,11 @@ def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Co
     (its fields are null). Reasons: the read's own, ``empty_file``, ``invalid_json`` / ``too_deep`` /
     ``too_large``, ``not_an_object``, ``schema_mismatch`` (the detail names the fields) and ``trailing_data``."""
     text, parsed, broken_text = F.col("_body"), F.col("_parsed"), F.col("_broken")
-    readable = F.col("read_error").isNull() & (F.length(text) > 0)
+    readable = F.col("read_error").isNull() & ~blank(text)
     # decided for every row, in the JVM: what needs no second look at a text that did not parse
     found = (
         F.when(F.col("read_error").isNotNull(), F.col("read_error"))
-        .when(F.length(text) == 0, F.lit("empty_file: a blank document"))
+        .when(blank(text), F.lit("empty_file: a blank document"))
         .when(broken(parsed), F.lit(None))  # decided below, from the text kept for it
         .when(
             trailing_data(text),
