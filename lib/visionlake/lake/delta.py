@@ -29,6 +29,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from deltalake.transaction import AddAction
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
@@ -390,12 +391,15 @@ def column_values(location: str, column: str, storage: StorageSettings) -> list:
 # driver side: reading with Spark
 
 
+def table_files(table: DeltaTable, partition_filters: list | None = None) -> list[str]:
+    """URIs (Spark form) of the data files in the snapshot of an open table."""
+    return [st.spark_uri(u) for u in table.file_uris(file_pruning_predicate=partition_filters)]
+
+
 def snapshot_files(location: str, storage: StorageSettings, partition_filters: list | None = None) -> list[str]:
     """URIs (Spark form) of the data files in the current snapshot."""
     table = open_table(location, storage)
-    if table is None:
-        return []
-    return [st.spark_uri(u) for u in table.file_uris(file_pruning_predicate=partition_filters)]
+    return [] if table is None else table_files(table, partition_filters)
 
 
 def read_files(spark: SparkSession, location: str, files: Sequence[str], schema: T.StructType) -> DataFrame:
@@ -422,8 +426,7 @@ def read_table(
     if table is None:
         return None
     schema = T.StructType.fromJson(json.loads(table.schema().to_json()))
-    files = [st.spark_uri(u) for u in table.file_uris(file_pruning_predicate=partition_filters)]
-    return read_files(spark, location, files, schema)
+    return read_files(spark, location, table_files(table, partition_filters), schema)
 
 
 # --------------------------------------------------------------------------------------------------

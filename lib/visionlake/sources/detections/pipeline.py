@@ -114,10 +114,11 @@ class _Run(SourceRun):
         A copy has the same content and name, so the same capture time and UTC date: only the silver frames of
         those dates are read, unless a frame's time fell back to its file's modification time (a copy's may
         differ), then every frame. Nothing is read (nor joined) on a full refresh, a new lake or new dates."""
-        names = [
-            n for n in ("frames", "invalid_images") if delta.version(self.loc("silver", n), self.storage) is not None
-        ]
-        if self.full_refresh or not names:
+        if self.full_refresh:
+            return parsed
+        opened = {n: delta.open_table(self.loc("silver", n), self.storage) for n in ("frames", "invalid_images")}
+        tables = {n: table for n, table in opened.items() if table is not None}
+        if not tables:
             return parsed
         fell_back = ~F.col("_time_given") & F.col("_name_time").isNull()
         found = parsed.where(F.col("reason").isNull()).select(PARTITION, fell_back.alias("fell_back")).distinct()
@@ -126,7 +127,7 @@ class _Run(SourceRun):
             return parsed
         dates = None if any(r["fell_back"] for r in rows) else sorted({r[PARTITION].isoformat() for r in rows})
         filters = None if dates is None else [(PARTITION, "in", dates)]
-        files = {n: delta.snapshot_files(self.loc("silver", n), self.storage, filters) for n in names}
+        files = {n: delta.table_files(table, filters) for n, table in tables.items()}
         known = [
             delta.read_files(self.spark, self.loc("silver", n), paths, FIRSTS).withColumnRenamed(
                 "source_path", "first_path"
