@@ -57,6 +57,9 @@ ALPR_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
     "garbage.json": ('{"frame_id": 5} trailing', "trailing_data", "more text after the first JSON value"),
     "second.json": ('{"frame_id": 6}{"frame_id": 7}', "trailing_data", "more text after the first JSON value"),
     "two-values.json": ('{"frame_id": 6}, {"frame_id": 7}', "trailing_data", "more text after the first JSON value"),
+    # a "]" in the text closes the parser's test array early: "[" + text + "]" alone is one element
+    "bracket.json": ('{"frame_id": 6}]', "trailing_data", "more text after the first JSON value"),
+    "bracket-second.json": ('{"frame_id": 6}] , [{"frame_id": 7}', "trailing_data", "more text after the first"),
     "duplicate-key.json": ('{"duration": 1, "frame_id": 8, "duration": 2}', None, ""),
     "deep.json": (
         '{"frame_id": 9, "plates": ' + "[" * 5000 + "]" * 5000 + "}",
@@ -216,6 +219,9 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
     (_line(20, summary="ok"), "schema_mismatch", "wrong type: summary"),
     (_line(21, user_data=[]), "schema_mismatch", "wrong type: user_data"),
     (_line(22, api_hash=["x"]), "schema_mismatch", "wrong type: api_hash"),
+    (_line(23) + "]", "trailing_data", "more text after the first JSON value"),  # the last line of a bad array cut
+    (_line(24) + "] , [" + _line(25), "trailing_data", "more text after the first JSON value"),
+    (_line(26, user_name='a "quoted} name\\'), None, ""),  # a bracket in a string, an escaped backslash
     (_line(1), "duplicate_id", "same _id and content as"),
 ]
 
@@ -261,9 +267,9 @@ def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reaso
     for (_, _, detail), (want_reason, want_detail) in zip(lines, expected_lines, strict=True):
         assert want_detail in detail, (want_reason, detail)
     # accepted: documents 1, 2 (its repeated key kept the last value, 1300), 12 (an escaped NUL is a valid
-    # character), 30 (after a byte-order mark), 33 and 34 (the elements before the junk) and 36 (in a folder
-    # named like a file)
-    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 6
+    # character), 26 (a bracket and a quote in a string), 30 (after a byte-order mark), 33 and 34 (the elements
+    # before the junk) and 36 (in a folder named like a file)
+    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 7
     by_file = {(name, reason) for name, reason, _ in rejected if name != "lines.jsonl"}
     assert by_file == {
         ("zero.json", "empty_file"),
@@ -323,6 +329,7 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
     "nan.json": (_frame().replace('"contrast": 0.5', '"contrast": NaN'), "non_finite_number", "image.contrast"),
     "array.json": ("[" + _frame() + "]", "not_an_object", "top level is an array"),
     "garbage.json": (_frame() + " junk", "trailing_data", "more text after the first JSON value"),
+    "bracket.json": (_frame() + "] , [" + _frame(), "trailing_data", "more text after the first JSON value"),
     "deep.json": ('{"predictions": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),
     "wrong-captured.json": (_frame(captured_at={"at": 1}), "schema_mismatch", "wrong type: captured_at"),
     "wrong-predictions.json": (_frame(predictions={"label": "dog"}), "schema_mismatch", "wrong type: predictions"),
@@ -461,6 +468,8 @@ REQUEST_LINES: list[tuple[str, str | None, str]] = [
     (_request(9, http_status="two hundred"), "schema_mismatch", "wrong type: http_status"),
     (_request(10, match={"user_id": {"x": 1}}), "schema_mismatch", "wrong type: match.user_id"),
     (_request(11) + " junk", "trailing_data", "more text after the first JSON value"),
+    (_request(13) + "]", "trailing_data", "more text after the first JSON value"),
+    (_request(14) + "] , [" + _request(15), "trailing_data", "more text after the first JSON value"),
     (_request(1), "duplicate_request_id", "same request_id and content as"),  # logged twice
     (_request(1, latency_ms=999), "conflicting_duplicate_request_id", "different content"),
     (_request(12, embedding="not an array"), None, ""),  # never read: the embedding is not in the allowlist
@@ -547,9 +556,9 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
         ("k6-staged", 9, 2, 3, 4)
     ]
     assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
-    # 15 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
+    # 17 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
     # limit, in the face_validation matrix); 5 probes; 9 k6 lines
-    assert summary.check.startswith("bronze.request_lines 20 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
+    assert summary.check.startswith("bronze.request_lines 22 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -212,6 +212,32 @@ def test_a_json_lines_block_with_a_line_that_is_not_utf8_keeps_its_other_lines(t
     assert rows[1]["doc_sha256"] == hashlib.sha256(b'{"name": "Jos\xe9"}').hexdigest()
 
 
+def test_each_line_tells_whether_text_follows_its_first_value(tmp_path):
+    """``trailing`` from the block's scan: false for one value (a bracket in a string, CRLF and trailing blanks
+    are not text after it), true for a stray bracket or a second value, null where the scan cannot tell (an
+    unclosed object, a single-quoted string); the same from the line-by-line path of a block that is not all
+    UTF-8."""
+    lines = [b'{"a": "}"}  \r', b'{"a": 1}]', b'{"a": 1}{"b": 2}', b'{"a": ', b"{'a': 1}", b"[1, [2]]"]
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert [r["trailing"] for r in _piece_rows(path)] == [False, True, True, None, None, False]
+    path.write_bytes(b"\n".join(lines) + b'\n{"name": "Jos\xe9"}\n')
+    assert [r["trailing"] for r in _piece_rows(path)] == [False, True, True, None, None, False, None]
+
+
+def test_each_array_element_tells_whether_text_follows_its_first_value(spark, tmp_path):
+    """An element of an array export holds one value unless a comma is missing between two."""
+    path = tmp_path / "x.json"
+    path.write_bytes(b'[{"a": "]"}, {"a": 1} {"b": 2}, [3]]')
+    files = list_input(str(tmp_path), StorageSettings()).files
+    rows = read_documents(spark, files, StorageSettings(), IngestSettings()).rows.orderBy("source_offset")
+    assert [(r["text"], r["trailing"]) for r in rows.collect()] == [
+        ('{"a": "]"}', False),
+        ('{"a": 1} {"b": 2}', True),
+        ("[3]", False),
+    ]
+
+
 def test_a_json_lines_block_strips_only_the_newline(tmp_path):
     """A line's text is its bytes without its newline, as line by line: of ``\\r\\r\\n`` only ``\\r\\n`` goes, and
     a last line without newline keeps its ``\\r``."""

@@ -19,6 +19,7 @@ from visionlake.ingest.jsonsplit import (
     line_ranges,
     read_elements,
     read_lines,
+    trailing_text,
 )
 
 CHUNKS = [1, 2, 3, 7, 64, DEFAULT_CHUNK]
@@ -371,3 +372,78 @@ def test_group_ranges_and_read_elements_reproduce_the_parsed_array():
         ]
         assert [offset for offset, _ in got] == [start for start, _ in spans]
         assert [json.loads(raw) for _, raw in got] == json.loads(text.decode("utf-8-sig")), text
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# trailing_text
+
+TRAILING_CASES = [  # (document, text after its first value: None where the scan cannot tell)
+    (b'{"a": 1}', False),
+    (b'  {"a": [1, {"b": []}]} \t\r', False),  # blanks before and after the value
+    (b'\xef\xbb\xbf{"a": 1}', False),  # a byte-order mark before it
+    (b"[1, [2]]", False),
+    (b'{"a": "}]"}', False),  # brackets in a string
+    (b'{"a": "\\"}"}', False),  # an escaped quote: the string goes on
+    (b'{"a": "\\\\"}', False),  # an escaped backslash: the quote closes the string
+    (b'{"a": "\\\\\\"}"}', False),  # three backslashes: the quote is escaped
+    (b'{"a": "it\'s"}', False),  # a single quote in a string
+    (b'{"a": 1} x', True),
+    (b'{"a": 1}}', True),
+    (b'{"a": 1}]', True),
+    (b'{"a": 1}] , [{"b": 2}', True),
+    (b'{"a": 1}{"b": 2}', True),
+    (b'{"a": "\\\\"}x', True),
+    (b'{"a": 1}\x0c', True),  # a form feed is not JSON whitespace
+    (b"{'a': '}'}", None),  # single-quoted strings are not followed
+    (b'{"a": 1', None),  # the value does not close
+    (b"}{", None),
+    (b"123", None),
+    (b"", None),
+]
+
+
+def _trailing(documents: list[bytes], separator: bytes = b"\n") -> list[bool | None]:
+    starts, at = [], 0
+    for document in documents:
+        starts.append(at)
+        at += len(document) + len(separator)
+    ends = [s + len(d) for s, d in zip(starts, documents, strict=True)]
+    trailing, known = trailing_text(separator.join(documents), starts, ends)
+    return [bool(t) if k else None for t, k in zip(trailing, known, strict=True)]
+
+
+def test_trailing_text_finds_what_follows_the_first_value_of_each_document():
+    assert _trailing([d for d, _ in TRAILING_CASES]) == [t for _, t in TRAILING_CASES]
+    # each document is scanned from its own start: an unclosed string or object does not run into the next one
+    assert _trailing([b'{"a": "', b'{"b": 1}', b'{"c": [', b'{"d": 2} ]']) == [None, False, None, True]
+    # bytes between the documents are not theirs, even brackets and quotes
+    assert _trailing([b'{"a": 1}', b'{"b": 2}'], separator=b'"]\\') == [False, False]
+    assert _trailing([]) == []
+
+
+def test_trailing_text_agrees_with_a_json_parser_on_generated_documents():
+    """Python's JSON decoder, which refuses text after a value, on random nested documents (brackets, quotes and
+    backslashes inside strings), each followed by nothing, blanks, or text."""
+    rnd = random.Random(7)
+
+    def value(depth: int = 0):
+        pick = rnd.random()
+        if depth > 3 or pick < 0.3:
+            return rnd.choice([1, 'a"b\\', "}]{[", None, True, 2.5, "\\\\", "x'y"])
+        if pick < 0.6:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+        return {rnd.choice(["k", '"q', "}"]) + str(i): value(depth + 1) for i in range(rnd.randint(0, 3))}
+
+    documents = []
+    for i in range(2000):
+        text = json.dumps({"x": value()}, separators=(",", ":") if i % 2 else (", ", ": "))
+        documents.append((text + rnd.choice(["", "  ", "\t", " x", "]", "}", "{}", ", 1", "] [1", " \r"])).encode())
+
+    def parser_says(document: bytes) -> bool:
+        try:
+            json.loads(document.rstrip(b" \t\r\n"))
+        except json.JSONDecodeError:
+            return True
+        return False
+
+    assert _trailing(documents) == [parser_says(d) for d in documents]

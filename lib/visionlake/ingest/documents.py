@@ -11,7 +11,8 @@ A file's form is told by its first non-blank byte: ``[`` is an array, anything e
 whose first line is a whole array followed by more lines is JSON Lines (its array line is rejected, its
 other lines are read).
 
-Rows carry the file's lineage, the document's byte offset, the sha256 of its bytes and its text;
+Rows carry the file's lineage, the document's byte offset, the sha256 of its bytes, its text and whether text
+follows its first JSON value (:func:`~visionlake.ingest.jsonsplit.trailing_text`, a numpy pass over each batch);
 ``read_error`` (``<reason>: <detail>``) is set instead of the text when the file could not be read or the
 document is not UTF-8. Nothing here assumes one machine: tasks open the files themselves.
 """
@@ -56,6 +57,9 @@ READ_SCHEMA = T.StructType(
         T.StructField("text", T.StringType(), True),
         T.StructField("read_error", T.StringType(), True),
         T.StructField("new_fields", T.ArrayType(T.StringType()), True),
+        # whether text follows the document's first JSON value; null where the read could not tell (see
+        # jsonsplit.trailing_text): the parser's trailing-data test then decides, in the JVM
+        T.StructField("trailing", T.BooleanType(), True),
     ]
 )
 ARROW_SCHEMA = to_arrow_schema(READ_SCHEMA)
@@ -207,6 +211,7 @@ def plan_pieces(
 
 
 def _row(piece: Piece, offset: int, data: bytes, scanner: FieldScanner | None) -> tuple:
+    """READ_SCHEMA's columns but ``trailing`` for one document (see :func:`_documents_batch`)."""
     path, size, mtime, *_ = piece
     when = datetime.fromtimestamp(mtime, tz=UTC)
     digest = hashlib.sha256(data).hexdigest()
@@ -218,18 +223,30 @@ def _row(piece: Piece, offset: int, data: bytes, scanner: FieldScanner | None) -
     return (path, size, when, offset, digest, text, problem, fields)
 
 
+def _documents_batch(rows: list[tuple], documents: list[bytes]) -> pa.RecordBatch:
+    """A READ_SCHEMA batch of ``rows`` (:func:`_row`) and ``trailing`` from their ``documents``' bytes."""
+    ends = np.cumsum([len(d) for d in documents], dtype=np.int64)
+    trailing, known = jsonsplit.trailing_text(b"".join(documents), ends - [len(d) for d in documents], ends)
+    flags = [t if k else None for t, k in zip(trailing.tolist(), known.tolist(), strict=True)]
+    return record_batch(
+        [(*row, None if row[5] is None else flag) for row, flag in zip(rows, flags, strict=True)], READ_SCHEMA
+    )
+
+
 def _element_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterator[pa.RecordBatch]:
     """The elements of an array piece, a batch per :data:`BATCH_BYTES` of text."""
     rows: list[tuple] = []
+    documents: list[bytes] = []
     held = 0
     for offset, data in jsonsplit.read_elements(stream, piece[4], piece[5]):
         rows.append(_row(piece, offset, data, scanner))
+        documents.append(data)
         held += len(data)
         if held >= BATCH_BYTES:
-            yield record_batch(rows, READ_SCHEMA)
-            rows, held = [], 0
+            yield _documents_batch(rows, documents)
+            rows, documents, held = [], [], 0
     if rows:
-        yield record_batch(rows, READ_SCHEMA)
+        yield _documents_batch(rows, documents)
 
 
 def _line_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterator[pa.RecordBatch]:
@@ -254,10 +271,13 @@ def _line_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterato
         try:
             texts.validate(full=True)
         except pa.ArrowInvalid:  # not UTF-8 somewhere
-            rows = [_row(piece, base + s, block[s:e], scanner) for i, (s, e) in enumerate(lines) if i not in blank]
-            yield record_batch(rows, READ_SCHEMA)
+            kept = [(s, e) for i, (s, e) in enumerate(lines) if i not in blank]
+            rows = [_row(piece, base + s, block[s:e], scanner) for s, e in kept]
+            yield _documents_batch(rows, [block[s:e] for s, e in kept])
             continue
-        batch = _lines_batch(piece, base, block, starts, lines, _without_newlines(texts, block, lines), scanner)
+        trailing, known = jsonsplit.trailing_text(block, starts, ends)
+        texts = _without_newlines(texts, block, lines)
+        batch = _lines_batch(piece, base, block, starts, lines, texts, pa.array(trailing, mask=~known), scanner)
         if blank:  # blank and whitespace-only lines are not documents
             batch = batch.filter(pa.array([i not in blank for i in range(len(lines))]))
         yield batch
@@ -280,7 +300,14 @@ def _without_newlines(texts: pa.Array, block: bytes, lines: list[tuple[int, int]
 
 
 def _lines_batch(
-    piece: Piece, base: int, block: bytes, starts: np.ndarray, lines: list[tuple[int, int]], texts: pa.Array, scanner
+    piece: Piece,
+    base: int,
+    block: bytes,
+    starts: np.ndarray,
+    lines: list[tuple[int, int]],
+    texts: pa.Array,
+    trailing: pa.Array,
+    scanner: FieldScanner | None,
 ) -> pa.RecordBatch:
     """READ_SCHEMA's columns for the ``lines`` (start, end) of a UTF-8 ``block`` that starts at byte ``base``."""
     view = memoryview(block)
@@ -301,6 +328,7 @@ def _lines_batch(
         texts,
         pa.array(problems, type=pa.string()),
         pa.array(fields, type=ARROW_SCHEMA.field("new_fields").type),
+        trailing,
     ]
     return pa.RecordBatch.from_arrays(columns, schema=ARROW_SCHEMA)
 
@@ -361,7 +389,7 @@ def read_documents(
     if planned_pending:
         pending.add(planned_pending)
     failed_rows = [
-        (path, size, datetime.fromtimestamp(mtime, tz=UTC), offset, None, None, error, None)
+        (path, size, datetime.fromtimestamp(mtime, tz=UTC), offset, None, None, error, None, None)
         for path, size, mtime, offset, error in failed
     ]
     failed_df = spark.createDataFrame(failed_rows, READ_SCHEMA)

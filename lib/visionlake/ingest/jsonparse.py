@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 CORRUPT_COLUMN = "_corrupt_record"
+TRAILING = "trailing"  # the readers' column: whether text follows the first JSON value (null: not known)
 _LEADING = " \\t\\r\\n\\uFEFF"  # whitespace and a byte-order mark may precede the JSON (SQL escapes)
 # Any option keeps Spark's JSON optimizer from pruning the parse to the fields a query reads, which
 # would hide a wrong-typed field from the corrupt-record column.
@@ -100,13 +101,22 @@ MAX_STRING_CHARS = 20_000_000
 MAX_NUMBER_CHARS = 1000
 
 
-def trailing_data(text: Column) -> Column:
-    """True when text whose first JSON value parsed holds more than that value (garbage, or a second value):
-    ``[`` + text + ``]`` is then not a one-element JSON array (Jackson tokenises it, skipping children).
-    (Parsing ``[`` + text + ``]`` with an array schema instead would save that pass, but a field of the wrong
-    type inside an array element is nulled without a trace, so it cannot replace the parse.)"""
-    length = F.json_array_length(F.concat(F.lit("["), text, F.lit("]")))
-    return length.isNull() | (length != 1)
+def trailing_data(text: Column, known: Column | None = None) -> Column:
+    """True when text whose first JSON value parsed holds more than that value (garbage, or a second value).
+
+    ``known``, when given, is the readers' answer (:func:`visionlake.ingest.jsonsplit.trailing_text`, null where
+    it could not tell); the JVM tests only the texts it left open. That test tokenises the text twice (Jackson,
+    skipping children): ``[`` + text + ``]`` must be a one-element JSON array and ``[`` + text + ``,0]`` a
+    two-element one. One wrapping alone is fooled by a ``]`` in the text, which closes the array early and hides
+    what follows (``{"a":1}] , [{"b":2}`` is one element); the second wrapping then closes at that same ``]``,
+    with the same count. (Parsing ``[`` + text + ``]`` with an array schema would save a pass, but a field of
+    the wrong type inside an array element is nulled without a trace, so it cannot replace the parse.)"""
+
+    def elements(suffix: str) -> Column:
+        return F.json_array_length(F.concat(F.lit("["), text, F.lit(suffix)))
+
+    one_value = F.coalesce(elements("]") == 1, F.lit(False)) & F.coalesce(elements(",0]") == 2, F.lit(False))
+    return ~one_value if known is None else F.coalesce(known, ~one_value)
 
 
 def _quote(name: str) -> str:
@@ -256,19 +266,21 @@ def classify(
 
 def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Column] | None = None) -> DataFrame:
     """Rows with the fields of ``schema`` (``fields`` may replace some, as expressions of the parsed struct
-    ``_parsed``), the read's lineage and ``parse_error`` = ``<reason>: <detail>`` from rows with ``text`` and
-    ``read_error`` (:mod:`visionlake.ingest.documents`). A document that cannot be used keeps only its lineage
-    (its fields are null). Reasons: the read's own, ``empty_file``, ``invalid_json`` / ``too_deep`` /
-    ``too_large``, ``not_an_object``, ``schema_mismatch`` (the detail names the fields) and ``trailing_data``."""
+    ``_parsed``), the read's lineage and ``parse_error`` = ``<reason>: <detail>`` from rows with ``text``,
+    ``read_error`` and, when the reader tells it, ``trailing`` (:mod:`visionlake.ingest.documents`). A document
+    that cannot be used keeps only its lineage (its fields are null). Reasons: the read's own, ``empty_file``,
+    ``invalid_json`` / ``too_deep`` / ``too_large``, ``not_an_object``, ``schema_mismatch`` (the detail names
+    the fields) and ``trailing_data``."""
     text, parsed, broken_text = F.col("_body"), F.col("_parsed"), F.col("_broken")
     readable = F.col("read_error").isNull() & ~blank(text)
+    known = F.col(TRAILING) if TRAILING in read.columns else None
     # decided for every row, in the JVM: what needs no second look at a text that did not parse
     found = (
         F.when(F.col("read_error").isNotNull(), F.col("read_error"))
         .when(blank(text), F.lit("empty_file: a blank document"))
         .when(broken(parsed), F.lit(None))  # decided below, from the text kept for it
         .when(
-            trailing_data(text),
+            trailing_data(text, known),
             F.lit("trailing_data: more text after the first JSON value (garbage or a second value)"),
         )
     )
@@ -284,7 +296,7 @@ def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Co
     usable = F.col("_found").isNull() & broken_text.isNull()
     values = {name: parsed[name] for name in schema.fieldNames()} | (fields or {})
     document = [F.when(usable, value).alias(name) for name, value in values.items()]
-    lineage = [c for c in read.columns if c not in ("text", "read_error")]
+    lineage = [c for c in read.columns if c not in ("text", "read_error", TRAILING)]
     return (
         read.withColumn("_body", body("text"))
         .withColumn("_parsed", F.when(readable, parse(text, schema)))

@@ -37,6 +37,7 @@ __all__ = [
     "line_ranges",
     "read_elements",
     "read_lines",
+    "trailing_text",
 ]
 
 DEFAULT_CHUNK = 8 << 20
@@ -161,6 +162,86 @@ def _scan_chunk(data: bytes, offset: int, state: _State) -> _Structure:
         pos, sc, depth = pos[: below[0]], sc[: below[0]], depth[: below[0]]
     commas = pos[(sc == _COMMA) & (depth == 0)].tolist()
     return _Structure(commas, close, state._replace(depth=int(depth[-1]) if depth.size else state.depth))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Text after the first value of each document
+
+
+# Byte classes of the scan of documents; every other byte translates to 0. Commas are not looked at.
+_CLOSE, _SINGLE = 4, 5
+_DOC_BYTES = {b'"': _QUOTE, b"\\": _BSLASH, b"{": _OPEN, b"[": _OPEN, b"}": _CLOSE, b"]": _CLOSE, b"'": _SINGLE}
+_DOC_TABLE = bytes(_DOC_BYTES.get(bytes([b]), 0) for b in range(256))
+_DOC_DELTA = np.array([0, 0, 0, 1, -1, 0], dtype=np.int64)
+_JSON_WS = np.zeros(256, dtype=bool)
+_JSON_WS[list(_WS)] = True  # the whitespace a JSON parser skips between values
+
+
+def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(trailing, known)`` for the documents ``data[starts[i]:ends[i]]`` (ordered spans that do not overlap):
+    whether anything but JSON whitespace (space, tab, CR, LF) follows each document's first value, and whether
+    the scan could tell. One vectorised pass over the block, the structural scan of arrays restarted at every
+    document: strings are delimited by unescaped quotes, and the first value ends at the bracket where the
+    nesting depth first comes back to zero.
+
+    ``trailing[i]`` is exact for a document whose first value is an object or array of valid JSON (what a
+    JSON parser accepted); for any other text it means nothing, so ask the parser first. ``known[i]`` is False
+    where the scan cannot tell: no bracket closes a first value, or a single quote stands outside the strings
+    (Spark's parser accepts single-quoted strings, which this scan does not follow)."""
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    count = starts.size
+    trailing, known = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
+    if not count:
+        return trailing, known
+    arr = np.frombuffer(data, dtype=np.uint8)
+    classes = np.frombuffer(data.translate(_DOC_TABLE), dtype=np.uint8)
+    idx = np.flatnonzero(classes != 0)
+    lo, hi = np.searchsorted(idx, starts), np.searchsorted(idx, ends)  # each document's special bytes: idx[lo:hi]
+    sizes = hi - lo
+    if int(sizes.sum()) != idx.size:  # special bytes between the documents: left out
+        idx = np.concatenate([idx[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)])
+        hi = np.cumsum(sizes)
+        lo = hi - sizes
+    cls = classes[idx]
+    quote = cls == _QUOTE
+    backslashes = idx[cls == _BSLASH]
+    if backslashes.size and quote.any():  # a quote after an odd run of backslashes (in its document) is escaped
+        doc = np.repeat(np.arange(count), hi - lo)
+        at, begins = idx[quote], starts[doc[quote]]
+        runs = _run_starts(backslashes)
+        run_start = np.maximum(runs[np.maximum(np.searchsorted(runs, at - 1, side="right") - 1, 0)], begins)
+        after_backslash = (at > begins) & (arr[np.maximum(at - 1, 0)] == 0x5C)
+        quote[quote] = ~(after_backslash & ((at - run_start) % 2 == 1))
+    seen = np.cumsum(quote, dtype=np.int64)  # unescaped quotes up to each special byte
+    base = np.concatenate(([0], seen))[lo]  # ... before each document's first one
+    kept = np.flatnonzero(cls >= _OPEN)  # brackets and single quotes: are they outside strings?
+    kdoc = np.searchsorted(lo, kept, side="right") - 1
+    kept_cls = cls[kept]
+    outside = ((seen[kept] - base[kdoc]) & 1) == 0
+    single = np.zeros(count, dtype=bool)
+    single[kdoc[(kept_cls == _SINGLE) & outside]] = True
+    structural = (kept_cls != _SINGLE) & outside
+    pos, sdoc = idx[kept[structural]], kdoc[structural]
+    if not pos.size:  # no bracket outside strings in any document
+        return trailing, known
+    step = _DOC_DELTA[kept_cls[structural]]
+    depth = np.cumsum(step)
+    first = np.minimum(np.searchsorted(sdoc, np.arange(count), side="left"), pos.size - 1)
+    relative = depth - (depth - step)[first][sdoc]
+    back = np.flatnonzero(relative <= 0)  # where the depth first comes back to zero (or below: not a value)
+    ahead = sdoc[back]
+    closes = back[np.flatnonzero(np.diff(ahead, prepend=-1))]  # the first of each document
+    docs = sdoc[closes]
+    closed = relative[closes] == 0
+    docs, end_of_value = docs[closed], pos[closes[closed]]
+    last = ends[docs] - 1  # the last byte that is not whitespace: usually the document's last byte
+    for k in np.flatnonzero(_JSON_WS[arr[last]]).tolist():
+        begin = int(starts[docs[k]])
+        last[k] = begin + len(data[begin : int(last[k]) + 1].rstrip(_WS)) - 1
+    trailing[docs] = last != end_of_value
+    known[docs] = True
+    known &= ~single
+    return trailing & known, known
 
 
 # --------------------------------------------------------------------------------------------------------------------

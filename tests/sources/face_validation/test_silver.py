@@ -11,6 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from visionlake.ingest.documents import READ_SCHEMA
+from visionlake.ingest.jsonsplit import trailing_text
 from visionlake.sources.face_validation import silver
 from visionlake.sources.face_validation.bronze import parse_documents
 from visionlake.sources.face_validation.pipeline import FaceValidationRun
@@ -26,7 +27,9 @@ def read_rows(spark, *texts: str | None, errors: tuple[str | None, ...] = ()):
     rows = []
     for i, (text, error) in enumerate(zip(texts, errors, strict=True)):
         fields, problem = scanner.scan(text.encode()) if text is not None else (None, None)
-        rows.append(("/in/export.json", 1000, WHEN, 100 * i, "sha", text, error or problem, fields))
+        trailing, known = trailing_text(text.encode(), [0], [len(text.encode())]) if text is not None else ([0], [0])
+        flag = bool(trailing[0]) if known[0] else None
+        rows.append(("/in/export.json", 1000, WHEN, 100 * i, "sha", text, error or problem, fields, flag))
     return spark.createDataFrame(rows, READ_SCHEMA)
 
 
