@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 
 import boto3
+import numpy as np
 import pytest
 from pyspark.sql import types as T
 from tests.conftest import write_files
 
 from visionlake.config import IngestSettings, StorageSettings, load_config
-from visionlake.ingest import jsonsplit
+from visionlake.ingest import jsonparse, jsonsplit
 from visionlake.ingest.documents import _read_piece, plan_pieces, read_documents
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, list_input
@@ -246,3 +248,45 @@ def test_a_json_lines_block_strips_only_the_newline(tmp_path):
     rows = _piece_rows(path)
     assert [(r["source_offset"], r["text"]) for r in rows] == [(0, '{"a": 1}\r'), (11, '{"b": 2}\r')]
     assert [r["doc_sha256"] for r in rows] == [hashlib.sha256(b).hexdigest() for b in (b'{"a": 1}\r', b'{"b": 2}\r')]
+
+
+def test_the_readers_answer_on_trailing_text_agrees_with_the_jvms_test(spark):
+    """On random documents, some followed by text and some with a character inserted or deleted anywhere: where
+    Spark's parser accepts the first value and the block scan can tell, it says what the JVM's two
+    ``json_array_length`` wrappings say (an independent implementation: Jackson's tokenizer)."""
+    rnd = random.Random(11)
+
+    def value(depth: int = 0):
+        pick = rnd.random()
+        if depth > 3 or pick < 0.3:
+            return rnd.choice([1, 'a"b\\', "}]{[", None, True, 2.5, "\\\\", "x'y", "\u00e9\u2028"])
+        if pick < 0.6:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+        return {rnd.choice(["k", '"q', "}", "'"]) + str(i): value(depth + 1) for i in range(rnd.randint(0, 3))}
+
+    texts = []
+    for i in range(2000):
+        text = json.dumps({"x": value(), "n": i}, ensure_ascii=bool(i % 3))
+        text += rnd.choice(["", " \t", " x", "]", "}", "{}", ", 1", "] [1", " \r", "\x00", '] , [{"b":2}', " 'a'"])
+        if rnd.random() < 0.3:
+            at, char = rnd.randrange(len(text)), rnd.choice(list("\"'\\{}[],: x1"))
+            text = text[:at] + char + text[at:] if rnd.random() < 0.5 else text[:at] + text[at + 1 :]
+        texts.append(text)
+    data = [t.encode() for t in texts]
+    starts = np.cumsum([0] + [len(d) + 1 for d in data[:-1]])
+    trailing, known = jsonsplit.trailing_text(b"\n".join(data), starts, starts + [len(d) for d in data])
+    flags = [bool(t) if k else None for t, k in zip(trailing, known, strict=True)]
+    schema = T.StructType([T.StructField("x", T.StringType()), T.StructField("n", T.LongType())])
+    body = jsonparse.body("text")
+    rows = (
+        spark.createDataFrame(list(zip(texts, flags, strict=True)), "text string, scan boolean")
+        .select(
+            "scan",
+            jsonparse.broken(jsonparse.parse(body, schema)).alias("broken"),
+            jsonparse.trailing_data(body).alias("jvm"),
+        )
+        .collect()
+    )
+    judged = [(r["scan"], r["jvm"]) for r in rows if not r["broken"] and r["scan"] is not None]
+    assert len(judged) > 1000 and any(scan for scan, _ in judged) and not all(scan for scan, _ in judged)
+    assert [scan for scan, _ in judged] == [jvm for _, jvm in judged]
