@@ -37,6 +37,7 @@ from visionlake.config import IngestSettings, StorageSettings
 from visionlake.ingest import jsonsplit
 from visionlake.ingest.batches import record_batch
 from visionlake.ingest.drift import FieldScanner
+from visionlake.ingest.jsonparse import TRAILING
 from visionlake.ingest.listing import FileEntry
 from visionlake.ingest.reader import PENDING, PathSet, Read
 from visionlake.lake import storage as st
@@ -59,7 +60,7 @@ READ_SCHEMA = T.StructType(
         T.StructField("new_fields", T.ArrayType(T.StringType()), True),
         # whether text follows the document's first JSON value; null where the read could not tell (see
         # jsonsplit.trailing_text): the parser's trailing-data test then decides, in the JVM
-        T.StructField("trailing", T.BooleanType(), True),
+        T.StructField(TRAILING, T.BooleanType(), True),
     ]
 )
 ARROW_SCHEMA = to_arrow_schema(READ_SCHEMA)
@@ -225,11 +226,13 @@ def _row(piece: Piece, offset: int, data: bytes, scanner: FieldScanner | None) -
 
 def _documents_batch(rows: list[tuple], documents: list[bytes]) -> pa.RecordBatch:
     """A READ_SCHEMA batch of ``rows`` (:func:`_row`) and ``trailing`` from their ``documents``' bytes."""
-    ends = np.cumsum([len(d) for d in documents], dtype=np.int64)
-    trailing, known = jsonsplit.trailing_text(b"".join(documents), ends - [len(d) for d in documents], ends)
+    sizes = np.array([len(d) for d in documents], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    trailing, known = jsonsplit.trailing_text(b"".join(documents), ends - sizes, ends)
+    text = READ_SCHEMA.fieldNames().index("text")  # null when the document is not UTF-8: nothing to tell
     flags = [t if k else None for t, k in zip(trailing.tolist(), known.tolist(), strict=True)]
     return record_batch(
-        [(*row, None if row[5] is None else flag) for row, flag in zip(rows, flags, strict=True)], READ_SCHEMA
+        [(*row, None if row[text] is None else flag) for row, flag in zip(rows, flags, strict=True)], READ_SCHEMA
     )
 
 

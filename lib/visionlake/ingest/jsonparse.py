@@ -267,20 +267,19 @@ def classify(
 def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Column] | None = None) -> DataFrame:
     """Rows with the fields of ``schema`` (``fields`` may replace some, as expressions of the parsed struct
     ``_parsed``), the read's lineage and ``parse_error`` = ``<reason>: <detail>`` from rows with ``text``,
-    ``read_error`` and, when the reader tells it, ``trailing`` (:mod:`visionlake.ingest.documents`). A document
+    ``read_error`` and ``trailing`` (:mod:`visionlake.ingest.documents`). A document
     that cannot be used keeps only its lineage (its fields are null). Reasons: the read's own, ``empty_file``,
     ``invalid_json`` / ``too_deep`` / ``too_large``, ``not_an_object``, ``schema_mismatch`` (the detail names
     the fields) and ``trailing_data``."""
     text, parsed, broken_text = F.col("_body"), F.col("_parsed"), F.col("_broken")
     readable = F.col("read_error").isNull() & ~blank(text)
-    known = F.col(TRAILING) if TRAILING in read.columns else None
     # decided for every row, in the JVM: what needs no second look at a text that did not parse
     found = (
         F.when(F.col("read_error").isNotNull(), F.col("read_error"))
         .when(blank(text), F.lit("empty_file: a blank document"))
         .when(broken(parsed), F.lit(None))  # decided below, from the text kept for it
         .when(
-            trailing_data(text, known),
+            trailing_data(text, F.col(TRAILING)),
             F.lit("trailing_data: more text after the first JSON value (garbage or a second value)"),
         )
     )

@@ -94,15 +94,18 @@ class _Structure(NamedTuple):
     state: _State  # state after the chunk (meaningless after ``close``)
 
 
-def _escaped_quotes(arr: np.ndarray, quotes: np.ndarray, backslashes: np.ndarray, carry: bool) -> np.ndarray:
-    """Which ``quotes`` (positions in ``arr``) follow an odd run of backslashes, counting ``carry`` before byte 0."""
+def _escaped_quotes(
+    arr: np.ndarray, quotes: np.ndarray, backslashes: np.ndarray, carry: bool, begins: np.ndarray | int = 0
+) -> np.ndarray:
+    """Which ``quotes`` (positions in ``arr``) follow an odd run of backslashes, counting ``carry`` before byte 0;
+    a run counts from ``begins`` on at most (each quote's document start, when ``arr`` holds several)."""
     escaped = (quotes == 0) & carry
     if backslashes.size == 0:
         return escaped
     starts = _run_starts(backslashes)
     prev = quotes - 1
-    after_backslash = (prev >= 0) & (arr[np.maximum(prev, 0)] == 0x5C)
-    run_start = starts[np.maximum(np.searchsorted(starts, prev, side="right") - 1, 0)]
+    after_backslash = (prev >= begins) & (arr[np.maximum(prev, 0)] == 0x5C)
+    run_start = np.maximum(starts[np.maximum(np.searchsorted(starts, prev, side="right") - 1, 0)], begins)
     length = quotes - run_start + ((run_start == 0) & carry)
     return escaped | (after_backslash & (length % 2 == 1))
 
@@ -206,12 +209,8 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
     quote = cls == _QUOTE
     backslashes = idx[cls == _BSLASH]
     if backslashes.size and quote.any():  # a quote after an odd run of backslashes (in its document) is escaped
-        doc = np.repeat(np.arange(count), hi - lo)
-        at, begins = idx[quote], starts[doc[quote]]
-        runs = _run_starts(backslashes)
-        run_start = np.maximum(runs[np.maximum(np.searchsorted(runs, at - 1, side="right") - 1, 0)], begins)
-        after_backslash = (at > begins) & (arr[np.maximum(at - 1, 0)] == 0x5C)
-        quote[quote] = ~(after_backslash & ((at - run_start) % 2 == 1))
+        begins = starts[np.repeat(np.arange(count), hi - lo)[quote]]
+        quote[quote] = ~_escaped_quotes(arr, idx[quote], backslashes, False, begins)
     seen = np.cumsum(quote, dtype=np.int64)  # unescaped quotes up to each special byte
     base = np.concatenate(([0], seen))[lo]  # ... before each document's first one
     kept = np.flatnonzero(cls >= _OPEN)  # brackets and single quotes: are they outside strings?
