@@ -52,21 +52,18 @@ ALERTS = "user_id string, frames long"
 
 
 def test_threats_by_user_shares(spark):
-    frames = spark.createDataFrame(
-        [("a", "c1", "s1", ts("2026-11-01 10:00:00"), date(2026, 11, 1))] * 6
-        + [("b", "c2", "s2", ts("2026-11-01 10:00:00"), date(2026, 11, 1))] * 3,
-        FRAMES,
-    )
-    invalid = spark.createDataFrame(
+    # device_health rows: user a 5 + 2 frames (the 2 from a frame without a device tag), b 4, an untagged 1
+    health = spark.createDataFrame(
         [
-            ("a", "c1", "s1", ts("2026-11-01 11:00:00"), date(2026, 11, 1), ["format"]),
-            ("b", "c2", "s2", ts("2026-11-01 11:00:00"), date(2026, 11, 1), ["min_contrast"]),
-            (None, "c3", None, ts("2026-11-01 11:00:00"), date(2026, 11, 1), ["missing_user_tag"]),
+            ("a", "c1", date(2026, 11, 1), 5),
+            ("a", gold.UNTAGGED, date(2026, 11, 2), 2),
+            ("b", "c2", date(2026, 11, 1), 4),
+            (gold.UNTAGGED, "c3", date(2026, 11, 1), 1),
         ],
-        INVALID,
+        "user_id string, device_id string, event_date date, frames long",
     )
     alerts = spark.createDataFrame([("a", 2), ("a", 1), ("b", 2)], ALERTS)
-    got = {r["user_id"]: r.asDict() for r in gold.build_threats_by_user(frames, invalid, alerts).collect()}
+    got = {r["user_id"]: r.asDict() for r in gold.build_threats_by_user(health, alerts).collect()}
     assert set(got) == {"a", "b"}  # the untagged frame belongs to no user
     assert (got["a"]["frames"], got["a"]["alerts"], got["a"]["alert_frames"]) == (7, 2, 3)
     assert got["a"]["threat_share"] == pytest.approx(3 / 7)
@@ -133,3 +130,84 @@ def test_device_health_silence_invalid_share_and_flags(spark):
     assert (c2["silent"], c2["mostly_invalid"], c2["needs_attention"]) == (True, True, True)
     # the untagged frame: alone, 250 min before the latest frame
     assert (untagged["frames"], untagged["invalid_frames"], untagged["longest_silence_minutes"]) == (1, 1, 250.0)
+    # the gaps alone: the untagged camera's 250 min come after its last frame
+    assert [c1["longest_gap_minutes"], c2["longest_gap_minutes"], untagged["longest_gap_minutes"]] == [240, 358, 0]
+    assert [c1["last_frame_at"], c2["last_frame_at"], untagged["last_frame_at"]] == [
+        ts("2026-11-01 14:10:00"),
+        ts("2026-11-01 16:10:00"),
+        ts("2026-11-01 12:00:00"),
+    ]
+
+
+D1, D2, D3, D4 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
+
+
+def test_device_health_of_some_dates_measures_silences_from_the_kept_days_last_frames(spark):
+    # c1: 11-01 10:00 12:00 | 11-03 09:00 09:30; c2: 11-01 11:00 | 11-02 08:00 20:00 | 11-03 22:00 (the latest)
+    # only 11-03 is computed: its frames, and the stored rows of 11-01 and 11-02 (their last frames)
+    frames = spark.createDataFrame(
+        [
+            ("a", "c1", "s1", ts("2026-11-03 09:00:00"), D3),
+            ("a", "c1", "s1", ts("2026-11-03 09:30:00"), D3),
+            ("b", "c2", "s2", ts("2026-11-03 22:00:00"), D3),
+        ],
+        FRAMES,
+    )
+    invalid = spark.createDataFrame([], INVALID)
+    kept = spark.createDataFrame(
+        [
+            ("a", "c1", ts("2026-11-01 12:00:00"), D1),
+            ("b", "c2", ts("2026-11-01 11:00:00"), D1),
+            ("b", "c2", ts("2026-11-02 20:00:00"), D2),
+        ],
+        "user_id string, device_id string, last_frame_at timestamp, event_date date",
+    )
+    rows = gold.build_device_health(frames, invalid, silence_alert_minutes=1000, invalid_alert_share=0.5, kept=kept)
+    got = {
+        (r["device_id"], r["event_date"]): (r["frames"], r["longest_silence_minutes"], r["silent"])
+        for r in rows.collect()
+    }
+    # c1: 09:00 is 45 h (2,700 min) after 11-01 12:00; 09:30 is its last frame, 750 min before c2's 22:00
+    # c2: 22:00 is 26 h (1,560 min) after 11-02 20:00
+    assert got == {("c1", D3): (2, 2700.0, True), ("c2", D3): (1, 1560.0, True)}
+
+
+def test_health_dates_are_the_changed_dates_and_the_later_ones():
+    stored = [D1, D1, D2, D3]
+    # a new day: only it
+    assert gold.health_dates(stored, [D4]) == [D4]
+    # a late frame on 11-02: that day and the days after it (the gap before a camera's next frame shrinks)
+    assert gold.health_dates(stored, [D2]) == [D2, D3]
+    # nothing new: nothing to compute
+    assert gold.health_dates(stored, []) == []
+
+
+HEALTH = (
+    "user_id string, device_id string, longest_gap_minutes double, longest_silence_minutes double, "
+    "silent boolean, mostly_invalid boolean, needs_attention boolean, last_frame_at timestamp, event_date date"
+)
+
+
+def test_refresh_silences_measures_each_cameras_last_day_to_the_new_latest_frame(spark):
+    # stored rows: c1's last day was 11-02 (30 min after it to c2's 23:00, then the latest), c2's 11-02
+    kept = spark.createDataFrame(
+        [
+            ("a", "c1", 5.0, 5.0, None, False, None, ts("2026-11-01 20:00:00"), D1),
+            ("a", "c1", 900.0, 900.0, None, False, None, ts("2026-11-02 22:30:00"), D2),
+            ("b", "c2", 10.0, 10.0, None, True, None, ts("2026-11-02 23:00:00"), D2),
+            ("c", "c3", 0.0, 1500.0, None, False, None, ts("2026-11-01 22:00:00"), D1),
+        ],
+        HEALTH,
+    )
+    # computed again: c2's 11-03, its last frame at 10:00 is now the latest of any camera
+    fresh = spark.createDataFrame([("b", "c2", 660.0, 660.0, None, False, None, ts("2026-11-03 10:00:00"), D3)], HEALTH)
+    got = {
+        (r["device_id"], r["event_date"]): (r["longest_silence_minutes"], r["silent"], r["needs_attention"])
+        for r in gold.refresh_silences(kept, fresh, silence_alert_minutes=600).collect()
+    }
+    assert got == {
+        ("c1", D1): (5.0, False, False),  # not a last day
+        ("c1", D2): (900.0, True, True),  # last day: 11 h 30 min (690) to 10:00, less than its 900-min gap
+        ("c2", D2): (10.0, False, True),  # no longer its camera's last day; still mostly invalid
+        ("c3", D1): (2160.0, True, True),  # silent since 11-01 22:00: 36 h to 11-03 10:00
+    }

@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from tests.conftest import lake_contents, write_files
 
 from visionlake.errors import ConfigError
-from visionlake.lake import read
+from visionlake.lake import delta, read
 from visionlake.sources.detections.episodes import alert_id_of
 from visionlake.sources.detections.pipeline import run
 
@@ -363,12 +364,20 @@ def test_end_to_end_alerts_suppressions_reports_rerun_and_continued_episode(spar
     assert suppressed[200, dt.date(2026, 12, 2), "invalid_image"] == 1
 
 
-def test_frames_arriving_out_of_order_in_two_runs_give_the_tables_of_one_run(spark, det_cfg, tmp_path):
-    # every later run redecides only what its matches touch, as on a big lake
+# run 1: F3 and F4 (two episodes of rule 100, 2 min apart) and others; run 2: F1 (60 s before F3: it becomes E1's
+# first frame, so E1's alert id changes), F2 and F13 (inside E1), F5-F8
+OUT_OF_ORDER = [[F3, F4, F9, F10, F11, F12], [F1, F2, F13, F5, F6, F7, F8]]
+# day by day, then a late frame: run 2 adds camera 1's 12-01 evening and 12-02 (gold computes 12-01 and 12-02
+# again, and keeps 11-30's stored rows: 12-01's first silence starts at 11-30's last frame); run 3 brings a frame
+# inside 11-30's E1
+DAY_BY_DAY = [[F1, F2, F3, F4, F5, F6, F10, F11, F12], [F7, F8, F9], [F13]]
+
+
+@pytest.mark.parametrize("runs", [OUT_OF_ORDER, DAY_BY_DAY], ids=["out_of_order", "day_by_day"])
+def test_frames_arriving_in_several_runs_give_the_tables_of_one_run(spark, det_cfg, tmp_path, runs):
+    # every later run redecides only what its matches touch, as on a big lake, and gold recomputes only the
+    # episodes and dates they change
     det_cfg = dataclasses.replace(det_cfg, detections=dataclasses.replace(det_cfg.detections, redecide_from_rows=0))
-    # run 1: F3 and F4 (two episodes of rule 100, 2 min apart) and others; run 2: F1 (60 s before F3: it becomes
-    # E1's first frame, so E1's alert id changes), F2 and F13 (inside E1), F5-F8
-    runs = [[F3, F4, F9, F10, F11, F12], [F1, F2, F13, F5, F6, F7, F8]]
     files = {**FILES, F13: shape_a("2026-11-30T22:01:40+01:00", three(0.9, 0.9, 0.9))}
     feed, split, whole = tmp_path / "in", tmp_path / "split", tmp_path / "whole"
     for names in runs:
@@ -379,6 +388,14 @@ def test_frames_arriving_out_of_order_in_two_runs_give_the_tables_of_one_run(spa
     assert interrupted.keys() == at_once.keys()
     for table in at_once:
         assert interrupted[table] == at_once[table], table
+    if runs is DAY_BY_DAY:
+        # camera 1's 12-01: F6 at 11:00 UTC is 13 h 40 min (820 min) after F5 at 21:20 on 11-30
+        health = {
+            r["event_date"]: r["longest_silence_minutes"]
+            for r in rows(split / "lake", "gold_detections_device_health")
+            if r["device_id"] == C1
+        }
+        assert health[dt.date(2026, 12, 1)] == 820.0
     # E1 = F1, F2, F3, F13 (one alert, first frame F1); E2 = F4 (cooldown)
     key_of = {Path(r["source_path"]).name: r["frame_key"] for r in rows(split / "lake", "silver_detections_frames")}
     decided = {
@@ -388,6 +405,67 @@ def test_frames_arriving_out_of_order_in_two_runs_give_the_tables_of_one_run(spa
     e1 = [key_of[Path(name).name] for name in (F1, F2, F3, F13)]
     assert [decided[key, 100] for key in e1] == [(e1[0], "alert")] * 4
     assert decided[key_of[Path(F4).name], 100] == (key_of[Path(F4).name], "cooldown")
+
+
+def test_an_episode_older_than_the_history_read_is_redecided_with_the_cooldown_before_it(spark, det_cfg, tmp_path):
+    # gaps of up to an hour, a 3-hour cooldown: episode A (one frame) alerts; B starts 2 hours later (in A's
+    # cooldown) and lasts 3 days; a later run brings a frame 30 min after B's last. A run reads only the recent
+    # stored decisions, unless a window starts before them: here B's does, and A's cooldown still applies
+    Path(det_cfg.detections.rules_file).write_text(RULES.replace("cooldown_minutes: 10", "cooldown_minutes: 180"))
+    settings = dataclasses.replace(det_cfg.detections, redecide_from_rows=0, episode_gap_seconds=3600)
+    det_cfg = dataclasses.replace(det_cfg, detections=settings)
+
+    def frame(at: dt.datetime) -> tuple[str, str]:
+        local = (at + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")
+        return path(U1, C1, at.strftime("%Y-%m-%dT%H-%M-%S.000000")), shape_a(local, three(0.9, 0.9, 0.9))
+
+    a = dt.datetime(2026, 11, 1, 10, 0)
+    b = [a + dt.timedelta(hours=2, minutes=50 * k) for k in range(87)]  # every 50 min for 71 h 40 min
+    late = b[-1] + dt.timedelta(minutes=30)
+    feed, split, whole = tmp_path / "in", tmp_path / "split", tmp_path / "whole"
+    write_files(feed, dict(frame(t) for t in [a, *b]))
+    run(spark, det_cfg, str(feed), str(split / "lake"))
+    write_files(feed, dict([frame(late)]))
+    run(spark, det_cfg, str(feed), str(split / "lake"))
+    run(spark, det_cfg, str(feed), str(whole / "lake"))
+    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
+    assert interrupted.keys() == at_once.keys()
+    for table in at_once:
+        assert interrupted[table] == at_once[table], table
+    decisions = Counter(r["decision"] for r in rows(split / "lake", "gold_detections_match_decisions"))
+    assert decisions == {"alert": 1, "cooldown": 88}
+    assert len(rows(split / "lake", "gold_detections_alerts")) == 1
+
+
+def test_a_run_that_died_between_gold_commits_is_completed_by_the_next(spark, det_cfg, tmp_path, monkeypatch):
+    # run 2 commits match_decisions but dies before alerts: the next run cannot add to the stale alerts, and
+    # aggregates them again from every decision
+    det_cfg = dataclasses.replace(det_cfg, detections=dataclasses.replace(det_cfg.detections, redecide_from_rows=0))
+    files = {**FILES, F13: shape_a("2026-11-30T22:01:40+01:00", three(0.9, 0.9, 0.9))}
+    feed, split, whole = tmp_path / "in", tmp_path / "split", tmp_path / "whole"
+    write_files(feed, {name: files[name] for name in OUT_OF_ORDER[0]})
+    run(spark, det_cfg, str(feed), str(split / "lake"))
+    write_files(feed, {name: files[name] for name in OUT_OF_ORDER[1]})
+    commit = delta.commit
+
+    def dies_at_alerts(staged, storage):
+        if staged.location.endswith("/gold/detections/alerts"):
+            raise OSError("killed")
+        return commit(staged, storage)
+
+    monkeypatch.setattr(delta, "commit", dies_at_alerts)
+    with pytest.raises(OSError, match="killed"):
+        run(spark, det_cfg, str(feed), str(split / "lake"))
+    monkeypatch.setattr(delta, "commit", commit)
+    assert read("gold_detections_match_decisions", lake=str(split / "lake")).num_rows == 11  # committed
+    assert len(rows(split / "lake", "gold_detections_alerts")) == 2  # not: F1 to F8 brought the third
+    run(spark, det_cfg, str(feed), str(split / "lake"))
+    run(spark, det_cfg, str(feed), str(whole / "lake"))
+    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
+    assert interrupted.keys() == at_once.keys()
+    for table in at_once:
+        assert interrupted[table] == at_once[table], table
+    assert len(rows(split / "lake", "gold_detections_alerts")) == 3
 
 
 def test_a_bad_rules_file_stops_the_run_before_any_table_is_written(spark, det_cfg, tmp_path):

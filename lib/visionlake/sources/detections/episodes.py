@@ -439,6 +439,21 @@ def build_alerts(decided: DataFrame) -> DataFrame:
     )
 
 
+def replace_alerts(stored: DataFrame, changed: DataFrame, starts: DataFrame) -> DataFrame:
+    """gold alerts after :func:`redecide`: the ``stored`` alerts (``ALERT_COLUMNS``) less those of the episodes
+    decided again (of a key of ``starts``, from its window_from on), and those episodes' alerts, built from
+    ``changed`` (redecide's output: it holds each of them whole). Equal to :func:`build_alerts` over every
+    decision: an episode that started before its key's window_from ended more than the gap before it."""
+    window = F.broadcast(starts.select(*KEY, "window_from"))
+
+    def again(started: str) -> Column:
+        return F.coalesce(F.col(started) >= F.col("window_from"), F.lit(False))
+
+    kept = stored.join(window, KEY, "left").where(~again("started_at")).select(*ALERT_COLUMNS)
+    redone = build_alerts(changed.join(window, KEY, "inner").where(again("episode_started_at")))
+    return kept.unionByName(redone)
+
+
 def build_suppressed(decided: DataFrame) -> DataFrame:
     """gold suppressed_matches: matches that did not alert, counted per key, site-local day and reason
     (``SUPPRESSED_COLUMNS``)."""

@@ -14,16 +14,20 @@
   the stored one the first new match can join (:func:`episodes.redecide`), replacing the local dates that
   changed: what deciding the whole history gives, so the same input always gives the same episodes and alert
   ids, an episode that continues in a later run extends its alert, and a late frame joins its episode.
-- gold ``alerts``, ``suppressed_matches`` and ``daily_threat_report`` are aggregated from every decision (the
-  decisions written read back, the others from the table),
-  ``threats_by_user`` and ``device_health`` from the silver frames, at every run that added frames.
-  ``detections_daily`` replaces only the dates that got new objects.
+- gold ``alerts``, ``suppressed_matches`` and ``daily_threat_report``: when match_decisions replaced some local
+  dates, their stored rows less those of the episodes and dates decided again, plus those aggregated again from
+  the new decisions; on a new lake, a full refresh or after a run killed between gold's commits, aggregated from
+  every decision. ``device_health`` computes again only the UTC dates that got frames (and the later ones),
+  keeping the others' rows with their silence after a camera's last frame measured again; ``threats_by_user``
+  sums it. ``detections_daily`` replaces only the dates that got new objects. Each is what aggregating the
+  whole history gives.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from datetime import date, timedelta
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -237,19 +241,17 @@ class _Run(SourceRun):
             return
         txn = Txn(GOLD_APP, frames_version)
         also = self.silver_markers(GOLD_APP)
-        settings = self.cfg.detections
         decisions = self._decisions(txn, also)
         try:
-            alerts = episodes.build_alerts(decisions.rows).persist(StorageLevel.MEMORY_AND_DISK)
-            frames, invalid = self._silver("frames", None), self._silver("invalid_images", None)
+            alerts, suppressed, report = self._from_decisions(decisions)
+            alerts = alerts.persist(StorageLevel.MEMORY_AND_DISK)
+            health = self._device_health().persist(StorageLevel.MEMORY_AND_DISK)
             derived = {
                 "alerts": alerts,
-                "suppressed_matches": episodes.build_suppressed(decisions.rows),
-                "daily_threat_report": gold.build_daily_threat_report(decisions.rows),
-                "threats_by_user": gold.build_threats_by_user(frames, invalid, alerts),
-                "device_health": gold.build_device_health(
-                    frames, invalid, settings.silence_alert_minutes, settings.invalid_alert_share
-                ),
+                "suppressed_matches": suppressed,
+                "daily_threat_report": report,
+                "threats_by_user": gold.build_threats_by_user(health, alerts),
+                "device_health": health,
             }
 
             def stage_one(name: str) -> Staged:
@@ -281,6 +283,7 @@ class _Run(SourceRun):
             names = [*GOLD_WHOLE, *(["detections_daily"] if "detections_daily" in pending else [])]
             self.publish(record, concurrently(stage_one, names))
             alerts.unpersist()
+            health.unpersist()
         finally:
             for df in decisions.cached:
                 df.unpersist()
@@ -305,7 +308,7 @@ class _Run(SourceRun):
             staged = self.stage_write(
                 decided, location, partition_by=[LOCAL_DATE], mode="overwrite", txn=txn, also=also
             )
-            return _Decisions(self.read_back(staged, decided), staged, [matches])
+            return _Decisions(self.read_back(staged, decided), staged, [matches], consumed)
         stored = delta.read_table(self.spark, location, self.storage)
         changes = delta.changes_since(source, consumed, self.storage, upto)
         # the steps' results are checkpointed (computed once, kept by the executors, the plan cut): each step's
@@ -315,12 +318,26 @@ class _Run(SourceRun):
             new = episodes.with_rule_terms(
                 delta.read_files(self.spark, source, changes.files, episodes.RULE_MATCHES), rule_frame
             ).localCheckpoint()
-        if new is None or new.isEmpty():
+        first_new = None if new is None else new.agg(F.min("captured_at")).first()[0]
+        if first_new is None:
             # nothing new to decide: the stored decisions stand; the commit only records what gold consumed
             staged = self.stage_write(stored.limit(0), location, mode="append", txn=txn, also=also, known_empty=True)
-            return _Decisions(stored, staged, [])
-        starts = episodes.window_starts(stored, new, gap).localCheckpoint()
+            return _Decisions(stored, staged, [], consumed, dates=[])
+        # A new match joins a stored episode only when the episode's last match is at most the gap before it, and
+        # the alert whose cooldown reaches a window lies at most the longest cooldown before the window's start:
+        # the stored decisions from `bound` on suffice, unless an episode joined began before bound + cooldown
+        # (a parked car matched for hours); then every stored decision is read. The local dates read start a
+        # day early: a site's local date may lag its UTC date.
+        cooldown = timedelta(minutes=rule_frame.agg(F.max("cooldown_minutes")).first()[0] or 0)
+        bound = first_new - timedelta(seconds=gap) - cooldown
+        recent = delta.read_table(
+            self.spark, location, self.storage, [(LOCAL_DATE, ">=", (bound.date() - timedelta(days=1)).isoformat())]
+        )
+        starts = episodes.window_starts(recent, new, gap).localCheckpoint()
         earliest = starts.agg(F.min("window_from")).first()[0]
+        if earliest is not None and earliest - cooldown < bound:
+            starts = episodes.window_starts(stored, new, gap).localCheckpoint()
+            earliest = starts.agg(F.min("window_from")).first()[0]
         # the history a window can reach: the UTC dates from the earliest window on (none: only the new matches)
         history = (
             new
@@ -344,7 +361,75 @@ class _Run(SourceRun):
         untouched = delta.read_table(self.spark, location, self.storage, [(LOCAL_DATE, "not in", dates)])
         changed = self.read_back(staged, redecided)
         rows = untouched.unionByName(changed) if untouched is not None else changed
-        return _Decisions(rows, staged, [])
+        return _Decisions(rows, staged, [], consumed, dates, changed, starts)
+
+    def _from_decisions(self, decisions: _Decisions) -> tuple[DataFrame, DataFrame, DataFrame]:
+        """gold alerts, suppressed_matches and daily_threat_report. When only some local dates were decided again
+        and the three tables had consumed what match_decisions had: their stored rows, less those of the
+        episodes and local dates decided again, and the rows of those (:func:`episodes.replace_alerts`,
+        :func:`gold.replace_dates`); otherwise (a new lake, a full refresh, a run killed between gold's commits)
+        aggregated from every decision."""
+        names = ("alerts", "suppressed_matches", "daily_threat_report")
+        in_step = decisions.dates is not None and all(
+            self.marker(self.loc("gold", n), f"{GOLD_APP}:rule_matches") == decisions.consumed for n in names
+        )
+        stored = {n: delta.read_table(self.spark, self.loc("gold", n), self.storage) for n in names if in_step}
+        if not in_step or None in stored.values():
+            rows = decisions.rows
+            return (
+                episodes.build_alerts(rows),
+                episodes.build_suppressed(rows),
+                gold.build_daily_threat_report(rows),
+            )
+        dates = [date.fromisoformat(d) for d in decisions.dates]
+        if decisions.changed is None:  # nothing decided again: the stored rows stand
+            return stored["alerts"], stored["suppressed_matches"], stored["daily_threat_report"]
+        changed = decisions.changed
+        return (
+            episodes.replace_alerts(stored["alerts"], changed, decisions.starts),
+            gold.replace_dates(stored["suppressed_matches"], episodes.build_suppressed(changed), LOCAL_DATE, dates),
+            gold.replace_dates(
+                stored["daily_threat_report"], gold.build_daily_threat_report(changed), LOCAL_DATE, dates
+            ),
+        )
+
+    def _device_health(self) -> DataFrame:
+        """gold device_health: only the UTC dates that the frames and invalid images added since its last commit
+        change (:func:`gold.health_dates`) are computed again from them; the stored rows of the other dates are
+        kept, their silence after a camera's last frame measured again (:func:`gold.refresh_silences`). Every
+        date on a new lake, a full refresh or a table of an older layout."""
+        settings = self.cfg.detections
+        location = self.loc("gold", "device_health")
+        changed: set[str] | None = set()
+        for name in ("frames", "invalid_images"):
+            source = self.loc("silver", name)
+            version = delta.version(source, self.storage)
+            marker = self.marker(location, f"{GOLD_APP}:{name}")
+            if version is None:
+                continue
+            if marker is None:
+                changed = None
+                break
+            changed |= set(delta.changes_since(source, marker, self.storage, version).partition_values(PARTITION))
+        stored = None if changed is None else delta.read_table(self.spark, location, self.storage)
+        dates, kept = None, None
+        if stored is not None and "longest_gap_minutes" in stored.columns:
+            if not changed:  # no frame: no silence moved either
+                return stored
+            days = delta.read_columns(location, [PARTITION], self.storage).column(PARTITION).to_pylist()
+            dates = [d.isoformat() for d in gold.health_dates(days, [date.fromisoformat(d) for d in changed])]
+            kept = stored.where(~F.col(PARTITION).isin([date.fromisoformat(d) for d in dates]))
+        fresh = gold.build_device_health(
+            self._silver("frames", dates),
+            self._silver("invalid_images", dates),
+            settings.silence_alert_minutes,
+            settings.invalid_alert_share,
+            kept,
+        )
+        if kept is None:
+            return fresh
+        fresh = fresh.localCheckpoint()  # read twice: the kept rows' silences are measured against it
+        return gold.refresh_silences(kept, fresh, settings.silence_alert_minutes).unionByName(fresh)
 
     def _invalid_images_since_gold(self) -> bool:
         """Whether silver invalid_images got rows the whole gold tables have not seen: a batch of nothing but
@@ -369,11 +454,18 @@ class _Run(SourceRun):
 
 @dataclasses.dataclass
 class _Decisions:
-    """Every match decision after this run (``rows``), its gold commit (``staged``) and what to unpersist."""
+    """Every match decision after this run (``rows``), its gold commit (``staged``), what to unpersist and the
+    version of rule_matches gold had consumed before (``consumed``). When only some local dates were decided
+    again: those dates (``dates``; none when nothing was new), their decisions (``changed``) and each touched
+    key's window (``starts``: :func:`episodes.window_starts`); ``dates`` None: every match was decided."""
 
     rows: DataFrame
     staged: Staged
     cached: list[DataFrame]
+    consumed: int | None
+    dates: list[str] | None = None
+    changed: DataFrame | None = None
+    starts: DataFrame | None = None
 
 
 # run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
