@@ -183,31 +183,40 @@ def test_health_dates_are_the_changed_dates_and_the_later_ones():
 
 
 HEALTH = (
-    "user_id string, device_id string, longest_gap_minutes double, longest_silence_minutes double, "
-    "silent boolean, mostly_invalid boolean, needs_attention boolean, last_frame_at timestamp, event_date date"
+    "user_id string, device_id string, invalid_share double, longest_gap_minutes double, "
+    "longest_silence_minutes double, silent boolean, mostly_invalid boolean, needs_attention boolean, "
+    "last_frame_at timestamp, event_date date"
 )
 
 
-def test_refresh_silences_measures_each_cameras_last_day_to_the_new_latest_frame(spark):
-    # stored rows: c1's last day was 11-02 (30 min after it to c2's 23:00, then the latest), c2's 11-02
+def test_refresh_kept_measures_each_cameras_last_day_to_the_new_latest_frame_and_applies_the_thresholds(spark):
+    # stored rows: c1's last day was 11-02, c2's 11-02, c3's 11-01; their flags were set under other thresholds
     kept = spark.createDataFrame(
         [
-            ("a", "c1", 5.0, 5.0, None, False, None, ts("2026-11-01 20:00:00"), D1),
-            ("a", "c1", 900.0, 900.0, None, False, None, ts("2026-11-02 22:30:00"), D2),
-            ("b", "c2", 10.0, 10.0, None, True, None, ts("2026-11-02 23:00:00"), D2),
-            ("c", "c3", 0.0, 1500.0, None, False, None, ts("2026-11-01 22:00:00"), D1),
+            ("a", "c1", 0.4, 5.0, 5.0, False, True, True, ts("2026-11-01 20:00:00"), D1),
+            ("a", "c1", 0.0, 900.0, 900.0, False, False, False, ts("2026-11-02 22:30:00"), D2),
+            ("b", "c2", 0.6, 10.0, 10.0, False, False, False, ts("2026-11-02 23:00:00"), D2),
+            ("c", "c3", 0.0, 0.0, 1500.0, True, False, True, ts("2026-11-01 22:00:00"), D1),
         ],
         HEALTH,
     )
     # computed again: c2's 11-03, its last frame at 10:00 is now the latest of any camera
-    fresh = spark.createDataFrame([("b", "c2", 660.0, 660.0, None, False, None, ts("2026-11-03 10:00:00"), D3)], HEALTH)
+    fresh = spark.createDataFrame(
+        [("b", "c2", 0.0, 660.0, 660.0, True, False, True, ts("2026-11-03 10:00:00"), D3)], HEALTH
+    )
+    refreshed = gold.refresh_kept(kept, fresh, silence_alert_minutes=600, invalid_alert_share=0.5).collect()
     got = {
-        (r["device_id"], r["event_date"]): (r["longest_silence_minutes"], r["silent"], r["needs_attention"])
-        for r in gold.refresh_silences(kept, fresh, silence_alert_minutes=600).collect()
+        (r["device_id"], r["event_date"]): (
+            r["longest_silence_minutes"],
+            r["silent"],
+            r["mostly_invalid"],
+            r["needs_attention"],
+        )
+        for r in refreshed
     }
     assert got == {
-        ("c1", D1): (5.0, False, False),  # not a last day
-        ("c1", D2): (900.0, True, True),  # last day: 11 h 30 min (690) to 10:00, less than its 900-min gap
-        ("c2", D2): (10.0, False, True),  # no longer its camera's last day; still mostly invalid
-        ("c3", D1): (2160.0, True, True),  # silent since 11-01 22:00: 36 h to 11-03 10:00
+        ("c1", D1): (5.0, False, False, False),  # not a last day; 0.4 invalid is no longer "mostly" at 0.5
+        ("c1", D2): (900.0, True, False, True),  # last day: 11 h 30 min (690) to 10:00, less than its 900-min gap
+        ("c2", D2): (10.0, False, True, True),  # no longer its camera's last day; mostly invalid at 0.5
+        ("c3", D1): (2160.0, True, False, True),  # silent since 11-01 22:00: 36 h to 11-03 10:00
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -435,6 +436,37 @@ def test_an_episode_older_than_the_history_read_is_redecided_with_the_cooldown_b
     decisions = Counter(r["decision"] for r in rows(split / "lake", "gold_detections_match_decisions"))
     assert decisions == {"alert": 1, "cooldown": 88}
     assert len(rows(split / "lake", "gold_detections_alerts")) == 1
+
+
+def test_a_driver_east_of_utc_redecides_an_episode_that_began_before_utc_midnight(
+    spark, det_cfg, tmp_path, monkeypatch
+):
+    # the driver's clock is in Paris (a collected timestamp is in its local time): E begins 23:30 UTC on 11-30,
+    # 00:30 on 12-01 in Paris; a later run's frame joins it, and the window must still start on the UTC 11-30
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    det_cfg = dataclasses.replace(det_cfg, detections=dataclasses.replace(det_cfg.detections, redecide_from_rows=0))
+    first = path(U1, C1, "2026-11-30T23-30-00.000000")
+    later = path(U1, C1, "2026-11-30T23-30-40.000000")
+    files = {
+        first: shape_a("2026-12-01T00:30:00+01:00", three(0.9, 0.9, 0.9)),
+        later: shape_a("2026-12-01T00:30:40+01:00", three(0.9, 0.9, 0.9)),
+    }
+    feed, split, whole = tmp_path / "in", tmp_path / "split", tmp_path / "whole"
+    try:
+        write_files(feed, {first: files[first]})
+        run(spark, det_cfg, str(feed), str(split / "lake"))
+        write_files(feed, {later: files[later]})
+        run(spark, det_cfg, str(feed), str(split / "lake"))
+        run(spark, det_cfg, str(feed), str(whole / "lake"))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
+    for table in at_once:
+        assert interrupted[table] == at_once[table], table
+    (alert,) = rows(split / "lake", "gold_detections_alerts")
+    assert (alert["frames"], alert["started_at"]) == (2, utc("2026-11-30 23:30:00"))
 
 
 def test_a_run_that_died_between_gold_commits_is_completed_by_the_next(spark, det_cfg, tmp_path, monkeypatch):

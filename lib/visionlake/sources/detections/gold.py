@@ -134,7 +134,7 @@ def build_device_health(
     ``kept``: when only some dates are computed again (``frames`` and ``invalid_images`` hold those dates' rows),
     the stored rows of every other date: their ``last_frame_at`` stand for the frames of those dates that a
     gap is measured from or a silence to. Only the computed dates' rows are returned (see
-    :func:`refresh_silences` for the kept ones)."""
+    :func:`refresh_kept` for the kept ones)."""
     columns = ["user_id", "device_id", "site_id", "captured_at", "event_date"]
     seen = frames.select(*columns, F.array().cast("array<string>").alias("reasons")).unionByName(
         invalid_images.select(*columns, "reasons")
@@ -192,16 +192,20 @@ def build_device_health(
     )
 
 
-def refresh_silences(kept: DataFrame, fresh: DataFrame, silence_alert_minutes: float) -> DataFrame:
+def refresh_kept(
+    kept: DataFrame, fresh: DataFrame, silence_alert_minutes: float, invalid_alert_share: float
+) -> DataFrame:
     """The ``kept`` device_health rows (of the dates not computed again) with their silence after the camera's
     last frame measured again against ``fresh`` (the rows computed again, :func:`build_device_health`): a day
-    that is no longer its camera's last has none; a camera's last day has it up to the new latest frame."""
+    that is no longer its camera's last has none; a camera's last day has it up to the new latest frame. Their
+    flags follow the thresholds given (they may have changed since the rows were written)."""
     everything = kept.select(*CAMERA, "last_frame_at").unionByName(fresh.select(*CAMERA, "last_frame_at"))
     cameras = everything.groupBy(*CAMERA).agg(F.max("last_frame_at").alias("_camera_last"))
     latest = everything.agg(F.max("last_frame_at").alias("latest"))
     return (
         kept.join(cameras, CAMERA, "left")
         .crossJoin(F.broadcast(latest))
+        .withColumn("mostly_invalid", F.col("invalid_share") > invalid_alert_share)
         .withColumns(_silences(F.col("last_frame_at") == F.col("_camera_last"), F.col("latest"), silence_alert_minutes))
         .select(*kept.columns)
     )
@@ -221,7 +225,7 @@ def health_dates(stored: list[date], changed: list[date]) -> list[date]:
     ``changed`` arrive, given the dates of the ``stored`` rows: every changed date and every stored date after
     the first of them (a late frame shortens the gap before a camera's next frame, whatever day that is).
     Nothing on or before the other dates changed: their rows stand, but for the silence after a camera's last
-    frame (:func:`refresh_silences`)."""
+    frame (:func:`refresh_kept`)."""
     if not changed:
         return []
     first = min(changed)

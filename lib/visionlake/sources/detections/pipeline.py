@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -318,7 +318,7 @@ class _Run(SourceRun):
             new = episodes.with_rule_terms(
                 delta.read_files(self.spark, source, changes.files, episodes.RULE_MATCHES), rule_frame
             ).localCheckpoint()
-        first_new = None if new is None else new.agg(F.min("captured_at")).first()[0]
+        first_new = None if new is None else _utc(new.agg(F.unix_micros(F.min("captured_at"))).first()[0])
         if first_new is None:
             # nothing new to decide: the stored decisions stand; the commit only records what gold consumed
             staged = self.stage_write(stored.limit(0), location, mode="append", txn=txn, also=also, known_empty=True)
@@ -334,10 +334,10 @@ class _Run(SourceRun):
             self.spark, location, self.storage, [(LOCAL_DATE, ">=", (bound.date() - timedelta(days=1)).isoformat())]
         )
         starts = episodes.window_starts(recent, new, gap).localCheckpoint()
-        earliest = starts.agg(F.min("window_from")).first()[0]
+        earliest = _utc(starts.agg(F.unix_micros(F.min("window_from"))).first()[0])
         if earliest is not None and earliest - cooldown < bound:
             starts = episodes.window_starts(stored, new, gap).localCheckpoint()
-            earliest = starts.agg(F.min("window_from")).first()[0]
+            earliest = _utc(starts.agg(F.unix_micros(F.min("window_from"))).first()[0])
         # the history a window can reach: the UTC dates from the earliest window on (none: only the new matches)
         history = (
             new
@@ -396,7 +396,7 @@ class _Run(SourceRun):
     def _device_health(self) -> DataFrame:
         """gold device_health: only the UTC dates that the frames and invalid images added since its last commit
         change (:func:`gold.health_dates`) are computed again from them; the stored rows of the other dates are
-        kept, their silence after a camera's last frame measured again (:func:`gold.refresh_silences`). Every
+        kept, their silence after a camera's last frame measured again (:func:`gold.refresh_kept`). Every
         date on a new lake, a full refresh or a table of an older layout."""
         settings = self.cfg.detections
         location = self.loc("gold", "device_health")
@@ -414,11 +414,13 @@ class _Run(SourceRun):
         stored = None if changed is None else delta.read_table(self.spark, location, self.storage)
         dates, kept = None, None
         if stored is not None and "longest_gap_minutes" in stored.columns:
-            if not changed:  # no frame: no silence moved either
-                return stored
             days = delta.read_columns(location, [PARTITION], self.storage).column(PARTITION).to_pylist()
             dates = [d.isoformat() for d in gold.health_dates(days, [date.fromisoformat(d) for d in changed])]
             kept = stored.where(~F.col(PARTITION).isin([date.fromisoformat(d) for d in dates]))
+            if not dates:  # no frame: the stored rows, with the flags of the settings now in force
+                return gold.refresh_kept(
+                    kept, kept.limit(0), settings.silence_alert_minutes, settings.invalid_alert_share
+                )
         fresh = gold.build_device_health(
             self._silver("frames", dates),
             self._silver("invalid_images", dates),
@@ -429,7 +431,8 @@ class _Run(SourceRun):
         if kept is None:
             return fresh
         fresh = fresh.localCheckpoint()  # read twice: the kept rows' silences are measured against it
-        return gold.refresh_silences(kept, fresh, settings.silence_alert_minutes).unionByName(fresh)
+        refreshed = gold.refresh_kept(kept, fresh, settings.silence_alert_minutes, settings.invalid_alert_share)
+        return refreshed.unionByName(fresh)
 
     def _invalid_images_since_gold(self) -> bool:
         """Whether silver invalid_images got rows the whole gold tables have not seen: a batch of nothing but
@@ -450,6 +453,11 @@ class _Run(SourceRun):
     def _silver_from(self, name: str, first_date: str) -> DataFrame:
         """The rows of a silver table from the UTC date ``first_date`` on (partition pruning)."""
         return delta.read_table(self.spark, self.loc("silver", name), self.storage, [(PARTITION, ">=", first_date)])
+
+
+def _utc(micros: int | None) -> datetime | None:
+    """An instant collected as epoch microseconds (a collected timestamp is in the driver's local time zone)."""
+    return None if micros is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 @dataclasses.dataclass
