@@ -164,6 +164,14 @@ def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
+def assert_same_tables(lake: Path, reference: Path) -> None:
+    """Every table of ``lake`` holds the rows of the same table of ``reference``."""
+    got, expected = lake_contents(str(lake)), lake_contents(str(reference))
+    assert got.keys() == expected.keys()
+    for table in expected:
+        assert got[table] == expected[table], table
+
+
 def test_end_to_end_alerts_suppressions_reports_rerun_and_continued_episode(spark, det_cfg, tmp_path):
     root, lake = tmp_path / "in", tmp_path / "lake"
     write_files(root, FILES)
@@ -385,10 +393,7 @@ def test_frames_arriving_in_several_runs_give_the_tables_of_one_run(spark, det_c
         write_files(feed, {name: files[name] for name in names})
         run(spark, det_cfg, str(feed), str(split / "lake"))
     run(spark, det_cfg, str(feed), str(whole / "lake"))
-    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
-    assert interrupted.keys() == at_once.keys()
-    for table in at_once:
-        assert interrupted[table] == at_once[table], table
+    assert_same_tables(split / "lake", whole / "lake")
     if runs is DAY_BY_DAY:
         # camera 1's 12-01: F6 at 11:00 UTC is 13 h 40 min (820 min) after F5 at 21:20 on 11-30
         health = {
@@ -429,10 +434,7 @@ def test_an_episode_older_than_the_history_read_is_redecided_with_the_cooldown_b
     write_files(feed, dict([frame(late)]))
     run(spark, det_cfg, str(feed), str(split / "lake"))
     run(spark, det_cfg, str(feed), str(whole / "lake"))
-    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
-    assert interrupted.keys() == at_once.keys()
-    for table in at_once:
-        assert interrupted[table] == at_once[table], table
+    assert_same_tables(split / "lake", whole / "lake")
     decisions = Counter(r["decision"] for r in rows(split / "lake", "gold_detections_match_decisions"))
     assert decisions == {"alert": 1, "cooldown": 88}
     assert len(rows(split / "lake", "gold_detections_alerts")) == 1
@@ -462,9 +464,7 @@ def test_a_driver_east_of_utc_redecides_an_episode_that_began_before_utc_midnigh
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
-    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
-    for table in at_once:
-        assert interrupted[table] == at_once[table], table
+    assert_same_tables(split / "lake", whole / "lake")
     (alert,) = rows(split / "lake", "gold_detections_alerts")
     assert (alert["frames"], alert["started_at"]) == (2, utc("2026-11-30 23:30:00"))
 
@@ -493,10 +493,7 @@ def test_a_run_that_died_between_gold_commits_is_completed_by_the_next(spark, de
     assert len(rows(split / "lake", "gold_detections_alerts")) == 2  # not: F1 to F8 brought the third
     run(spark, det_cfg, str(feed), str(split / "lake"))
     run(spark, det_cfg, str(feed), str(whole / "lake"))
-    interrupted, at_once = lake_contents(str(split / "lake")), lake_contents(str(whole / "lake"))
-    assert interrupted.keys() == at_once.keys()
-    for table in at_once:
-        assert interrupted[table] == at_once[table], table
+    assert_same_tables(split / "lake", whole / "lake")
     assert len(rows(split / "lake", "gold_detections_alerts")) == 3
 
 

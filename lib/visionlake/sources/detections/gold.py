@@ -2,7 +2,8 @@
 threats per user, the aggregated detections of the records repository and each device's health.
 
 Pure DataFrame functions. ``decided`` is :func:`episodes.decide`'s output (one row per frame and rule that
-matched, with its ``decision``); the others are silver tables.
+matched, with its ``decision``); ``health`` is gold device_health; the others are silver tables. A run that
+computes only some dates again merges them with the stored rows (:func:`replace_dates`, :func:`refresh_kept`).
 """
 
 from __future__ import annotations
