@@ -230,11 +230,8 @@ class _Run(SourceRun):
             record.status, record.message = "skipped", "no silver frames yet"
             self.done(record)
             return
-        pending = {
-            name: marker
-            for marker, names in self.behind("gold", GOLD_TABLES, GOLD_APP, frames_location, frames_version).items()
-            for name in names
-        }
+        behind = self.behind("gold", GOLD_TABLES, GOLD_APP, frames_location, frames_version)
+        pending = {name for names in behind.values() for name in names}
         if not pending and not self._invalid_images_since_gold():
             record.status, record.message = "skipped", "every gold table is up to date"
             self.done(record)
@@ -260,14 +257,8 @@ class _Run(SourceRun):
                     return decisions.staged
                 if name in derived:
                     return self.stage_write(derived[name], location, mode="overwrite", txn=txn, also=also)
-                marker = pending[name]
-                dates = (
-                    None
-                    if marker is None
-                    else delta.changes_since(frames_location, marker, self.storage, frames_version).partition_values(
-                        PARTITION
-                    )
-                )
+                changed = self._dates_since(name, ("frames",))
+                dates = None if changed is None else sorted(changed)
                 df = gold.build_detections_daily(self._silver("objects", dates))
                 return self.stage_write(
                     df,
@@ -400,17 +391,7 @@ class _Run(SourceRun):
         date on a new lake, a full refresh or a table of an older layout."""
         settings = self.cfg.detections
         location = self.loc("gold", "device_health")
-        changed: set[str] | None = set()
-        for name in ("frames", "invalid_images"):
-            source = self.loc("silver", name)
-            version = delta.version(source, self.storage)
-            marker = self.marker(location, f"{GOLD_APP}:{name}")
-            if version is None:
-                continue
-            if marker is None:
-                changed = None
-                break
-            changed |= set(delta.changes_since(source, marker, self.storage, version).partition_values(PARTITION))
+        changed = self._dates_since("device_health", ("frames", "invalid_images"))
         stored = None if changed is None else delta.read_table(self.spark, location, self.storage)
         dates, kept = None, None
         if stored is not None and "longest_gap_minutes" in stored.columns:
@@ -433,6 +414,22 @@ class _Run(SourceRun):
         fresh = fresh.localCheckpoint()  # read twice: the kept rows' silences are measured against it
         refreshed = gold.refresh_kept(kept, fresh, settings.silence_alert_minutes, settings.invalid_alert_share)
         return refreshed.unionByName(fresh)
+
+    def _dates_since(self, table: str, sources: tuple[str, ...]) -> set[str] | None:
+        """The UTC dates (``event_date`` partitions) of the silver ``sources`` that got rows since gold ``table``
+        consumed them (its ``<gold app>:<source>`` markers); None when it consumed none (a new table, a full
+        refresh): every date."""
+        dates: set[str] = set()
+        for name in sources:
+            source = self.loc("silver", name)
+            version = delta.version(source, self.storage)
+            if version is None:
+                continue
+            marker = self.marker(self.loc("gold", table), f"{GOLD_APP}:{name}")
+            if marker is None:
+                return None
+            dates |= set(delta.changes_since(source, marker, self.storage, version).partition_values(PARTITION))
+        return dates
 
     def _invalid_images_since_gold(self) -> bool:
         """Whether silver invalid_images got rows the whole gold tables have not seen: a batch of nothing but
