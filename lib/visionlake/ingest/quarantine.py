@@ -88,12 +88,19 @@ def with_duplicate_keys(
         earlier: the same columns of the usable rows consumed before, or None.
         label: how details name the key (``_id``, ``request_id``).
     """
+    return with_duplicates_marked(batch, duplicate_keys(batch, earlier, keys), name, label)
+
+
+def duplicate_keys(batch: DataFrame, earlier: DataFrame | None, keys: list[str]) -> DataFrame:
+    """The usable rows of ``batch`` whose ``keys`` were seen first elsewhere (see :func:`with_duplicate_keys`):
+    ``source_path``, ``source_offset``, ``_first_sha`` and ``_first_at`` (the first row's content hash and place).
+    Usually few rows: a caller may compute them first and broadcast them to :func:`with_duplicates_marked`."""
     columns = [*keys, "content_sha256", *ORDER]
     usable = batch.where(F.col("reason").isNull()).select(*columns, F.lit(False).alias("_earlier"))
     if earlier is not None:
         usable = usable.unionByName(earlier.select(*columns, F.lit(True).alias("_earlier")))
     window = Window.partitionBy(*keys).orderBy(*ORDER)
-    first = (
+    return (
         usable.withColumns(
             {
                 "_first_sha": F.first("content_sha256").over(window),
@@ -106,10 +113,15 @@ def with_duplicate_keys(
         .where(~F.col("_earlier") & (F.col("_rank") > 1))
         .select("source_path", "source_offset", "_first_sha", "_first_at")
     )
+
+
+def with_duplicates_marked(batch: DataFrame, found: DataFrame, name: str, label: str) -> DataFrame:
+    """``batch`` with the reasons and details of :func:`with_duplicate_keys` on the rows of ``found``
+    (:func:`duplicate_keys`)."""
     duplicate = F.col("_first_at").isNotNull()
     same = F.col("_first_sha") == F.col("content_sha256")
     return (
-        batch.join(first, ["source_path", "source_offset"], "left")
+        batch.join(found, ["source_path", "source_offset"], "left")
         .withColumns(
             {
                 "reason": F.when(duplicate & same, f"duplicate_{name}")

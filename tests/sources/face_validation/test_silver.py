@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.documents import READ_SCHEMA
 from visionlake.ingest.jsonsplit import trailing_text
+from visionlake.sources import runner
 from visionlake.sources.face_validation import silver
 from visionlake.sources.face_validation.bronze import parse_documents
 from visionlake.sources.face_validation.pipeline import FaceValidationRun
@@ -154,11 +155,18 @@ def test_classify_required_fields_and_dates(spark):
     ]
 
 
-def test_duplicates_in_the_batch_and_against_earlier_documents(spark):
+@pytest.mark.parametrize("broadcast_rows", [runner.BROADCAST_ROWS, 0], ids=["broadcast", "shuffled"])
+def test_duplicates_in_the_batch_and_against_earlier_documents(spark, monkeypatch, broadcast_rows):
+    # The duplicates found are joined back broadcast when few (computed), by a shuffle when many: same marks.
+    monkeypatch.setattr(runner, "BROADCAST_ROWS", broadcast_rows)
+
+    def marked(batch, earlier):
+        return silver.with_duplicates(batch, runner.computed(silver.duplicates(batch, earlier)))
+
     other = {**GOOD, "_id": {"$oid": "0" * 24}}
     changed = {**GOOD, "summary": {"status": "error", "code": "0302", "desc": "blur/haze"}}
     batch = silver.classify(parsed(spark, json.dumps(GOOD), json.dumps(GOOD), json.dumps(changed), json.dumps(other)))
-    reasons = [(r.reason, r.detail) for r in silver.with_duplicates(batch, None).orderBy("source_offset").collect()]
+    reasons = [(r.reason, r.detail) for r in marked(batch, None).orderBy("source_offset").collect()]
     assert reasons == [
         (None, None),
         ("duplicate_id", "same _id and content as /in/export.json at byte 0"),
@@ -172,5 +180,5 @@ def test_duplicates_in_the_batch_and_against_earlier_documents(spark):
         .withColumn("ingested_at", F.lit(datetime(2025, 1, 1)))
     )
     batch = batch.withColumn("ingested_at", F.lit(datetime(2025, 2, 1)))
-    again = [r.reason for r in silver.with_duplicates(batch, earlier).orderBy("source_offset").collect()]
+    again = [r.reason for r in marked(batch, earlier).orderBy("source_offset").collect()]
     assert again == ["duplicate_id", "duplicate_id", "conflicting_duplicate_id", "duplicate_id"]

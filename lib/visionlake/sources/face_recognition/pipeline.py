@@ -24,7 +24,7 @@ from visionlake.config import Config
 from visionlake.ingest.documents import read_documents
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing
-from visionlake.ingest.quarantine import to_quarantine, with_duplicate_keys
+from visionlake.ingest.quarantine import duplicate_keys, to_quarantine, with_duplicates_marked
 from visionlake.ingest.reader import Read
 from visionlake.lake import delta
 from visionlake.lake.delta import Staged, Txn
@@ -42,7 +42,7 @@ from visionlake.sources.face_recognition.schema import (
     PARTITION,
     REQUESTS,
 )
-from visionlake.sources.runner import SilverBatch, SourceRun, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, computed, concurrently
 from visionlake.transforms.pseudonymise import pii_key
 
 SOURCE = "face_recognition"
@@ -167,9 +167,11 @@ class FaceRecognitionRun(SourceRun):
         classified = silver.classify(batch, kind)
         if kind in silver.KEYS:
             earlier = self._earlier(kind, batch) if consumed.marker is not None else None
-            classified = with_duplicate_keys(classified, earlier, *silver.KEYS[kind])
+            keys, name, label = silver.KEYS[kind]
+            found = computed(duplicate_keys(classified, earlier, keys))
+            classified = with_duplicates_marked(classified, found, name, label)
         # Cached on local disk, as in the other sources: heap-cached blocks cost twice their size in the heap.
-        classified = classified.persist(StorageLevel.DISK_ONLY)
+        classified = silver.table_columns(classified, kind).persist(StorageLevel.DISK_ONLY)
         try:
             counted = classified.groupBy("reason", "skipped").agg(F.count(F.lit(1)).alias("n")).collect()
             rejected = Counter({r["reason"]: r["n"] for r in counted if r["reason"] is not None})
@@ -186,7 +188,12 @@ class FaceRecognitionRun(SourceRun):
                 df = BUILD[name](classified if name == "load_test_runs" else accepted)
                 partition_by = [PARTITION] if name in PARTITIONED else []
                 rows = self.write(
-                    df, self.loc("silver", name), partition_by=partition_by, mode=self._mode(name), txn=txn
+                    df,
+                    self.loc("silver", name),
+                    partition_by=partition_by,
+                    mode=self._mode(name),
+                    txn=txn,
+                    compact=self.compacted(consumed.changes.bytes),
                 )
                 self.count_out(record, f"silver/{name}", rows)
             if skipped:

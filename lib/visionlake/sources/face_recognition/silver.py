@@ -106,6 +106,13 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
     )
 
 
+def table_columns(classified: DataFrame, kind: str) -> DataFrame:
+    """The columns of classified lines that the silver tables and the quarantine are built from: the line's fields,
+    where it was read, and why it was rejected or skipped (what silver caches: not the hashes and run columns)."""
+    fields = [f.name for f in bronze_fields(kind)]
+    return classified.select(*fields, "source_path", "source_offset", "parse_error", "reason", "detail", "skipped")
+
+
 def quarantine_rows(classified: DataFrame, kind: str) -> DataFrame:
     """source_path, reason, detail (prefixed with the line's byte offset) and raw: the allowlisted, pseudonymised
     line as JSON when it could be parsed (never the text as read)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from visionlake.ingest.quarantine import located_rows, with_duplicate_keys
+from visionlake.ingest.quarantine import duplicate_keys, located_rows, with_duplicates_marked
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
@@ -41,7 +41,7 @@ def summary_module(code_raw: Column) -> Column:
 def classify(bronze: DataFrame) -> DataFrame:
     """Add ``reason`` and ``detail`` (null when usable) from parse errors, required fields and ``date``.
 
-    Duplicates are found by :func:`with_duplicates`, which needs the earlier documents too.
+    Duplicates are found by :func:`duplicates`, which needs the earlier documents too.
     """
     missing = [F.when(F.col(name).isNull(), F.lit(name)) for name in REQUIRED]
     missing_list = F.concat_ws(", ", *missing)
@@ -59,15 +59,21 @@ def classify(bronze: DataFrame) -> DataFrame:
     return bronze.withColumns({"reason": reason, "detail": detail})
 
 
-def with_duplicates(batch: DataFrame, earlier: DataFrame | None) -> DataFrame:
-    """Mark the batch's usable documents whose ``_id`` was seen first elsewhere (see module docstring).
+def with_duplicates(batch: DataFrame, found: DataFrame) -> DataFrame:
+    """Mark the batch's usable documents whose ``_id`` was seen first elsewhere (see module docstring): ``found``
+    is :func:`duplicates` of the batch."""
+    return with_duplicates_marked(batch, found, "id", "_id")
+
+
+def duplicates(batch: DataFrame, earlier: DataFrame | None) -> DataFrame:
+    """The batch's usable documents whose ``_id`` was seen first elsewhere, and that first document.
 
     Args:
         batch: classified bronze rows (``reason`` null when usable so far).
         earlier: ``_id``, ``content_sha256`` and the ingestion-order columns of usable documents already
             consumed by silver, or None.
     """
-    return with_duplicate_keys(batch, earlier, ["_id"], "id", "_id")
+    return duplicate_keys(batch, earlier, ["_id"])
 
 
 def quarantine_rows(classified: DataFrame) -> DataFrame:

@@ -1,0 +1,30 @@
+"""What every source's run shares: the joins with a few computed rows, and when a write is compacted."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from visionlake.sources import runner
+from visionlake.sources.face_recognition.pipeline import FaceRecognitionRun
+
+
+def _broadcast_hint(df) -> bool:
+    return "strategy=broadcast" in df._jdf.queryExecution().logical().toString()
+
+
+def test_computed_rows_are_broadcast_only_when_few(spark, monkeypatch):
+    three = spark.createDataFrame([(1, "a"), (2, "b"), (3, "c")], "n int, s string")
+    few = runner.computed(three)
+    assert _broadcast_hint(few)
+    assert sorted(tuple(r) for r in few.collect()) == [(1, "a"), (2, "b"), (3, "c")]
+    monkeypatch.setattr(runner, "BROADCAST_ROWS", 2)
+    many = runner.computed(three)
+    assert not _broadcast_hint(many)
+    assert sorted(tuple(r) for r in many.collect()) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_only_a_batch_smaller_than_a_data_file_is_compacted(spark, cfg, tmp_path):
+    small_files = dataclasses.replace(cfg, lake=dataclasses.replace(cfg.lake, max_file_mb=2))
+    run = FaceRecognitionRun(spark, small_files, str(tmp_path / "lake"), full_refresh=False)
+    assert run.compacted((2 << 20) - 1)
+    assert not run.compacted(2 << 20)
