@@ -43,7 +43,10 @@ from visionlake.ingest.reader import PENDING, PathSet, Read
 from visionlake.lake import storage as st
 
 LINES, ARRAY = "lines", "array"
-BATCH_BYTES = 16 << 20  # a task hands Spark an Arrow batch once it holds this much text
+# A task hands Spark an Arrow batch once it holds this much text. The numpy scans of a JSON Lines block make
+# several passes over it, and a block that fits the CPU's caches is scanned faster: the drift pre-scan ran at
+# 180 MB/s on 4 MB blocks of request logs and at 125 MB/s on 16 MB ones, the trailing-text scan at 530 and 330.
+BATCH_BYTES = 4 << 20
 PEEK_BYTES = 4096
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 UTF16 = "invalid_encoding: UTF-16 (the file starts with a UTF-16 byte-order mark); export it as UTF-8"
