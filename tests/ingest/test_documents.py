@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 from tests.conftest import write_files
 
 from visionlake.config import IngestSettings, StorageSettings, load_config
+from visionlake.ingest import documents as reader_module
 from visionlake.ingest import jsonparse, jsonsplit
 from visionlake.ingest.documents import _read_piece, plan_pieces, read_documents
 from visionlake.ingest.drift import FieldScanner
@@ -172,9 +173,12 @@ def _piece_rows(path, scanner=None, start=0, end=None) -> list[dict]:
     return rows
 
 
-def test_json_lines_blocks_give_each_line_its_offset_text_digest_and_findings(tmp_path):
+@pytest.mark.parametrize("batch_bytes", [reader_module.BATCH_BYTES, 40, 1], ids=["one-batch", "40-bytes", "1-byte"])
+def test_json_lines_blocks_give_each_line_its_offset_text_digest_and_findings(tmp_path, monkeypatch, batch_bytes):
     """The block reader of JSON Lines: a BOM, CRLF, blank and whitespace-only lines, and the drift scanner's
-    findings only where a line has them (a hex id with "e400" in it is not a number)."""
+    findings only where a line has them (a hex id with "e400" in it is not a number); the same rows whether the
+    block is one batch or is cut into batches of a few lines or of one line each."""
+    monkeypatch.setattr(reader_module, "BATCH_BYTES", batch_bytes)
     schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("v", T.DoubleType())])
     lines = [
         b'{"id": "a1e400", "v": 1}',
@@ -200,6 +204,15 @@ def test_json_lines_blocks_give_each_line_its_offset_text_digest_and_findings(tm
     ]
     # a piece starting inside the second line takes the lines that start in it
     assert [r["source_offset"] for r in _piece_rows(path, start=40, end=80)] == [70]
+
+
+def test_a_block_is_cut_into_slices_of_whole_lines():
+    block = b"aaaa\nbb\r\n\ncccccccccc\nd"
+    assert list(reader_module._slices(block, 8)) == [(0, 5), (5, 10), (10, 21), (21, 22)]
+    assert list(reader_module._slices(block, 100)) == [(0, 21), (21, 22)]
+    assert list(reader_module._slices(block[:21], 100)) == [(0, 21)]
+    assert list(reader_module._slices(block, 1)) == [(0, 5), (5, 9), (9, 10), (10, 21), (21, 22)]
+    assert list(reader_module._slices(b"", 8)) == []
 
 
 def test_a_json_lines_block_with_a_line_that_is_not_utf8_keeps_its_other_lines(tmp_path):

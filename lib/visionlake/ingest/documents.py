@@ -43,9 +43,10 @@ from visionlake.ingest.reader import PENDING, PathSet, Read
 from visionlake.lake import storage as st
 
 LINES, ARRAY = "lines", "array"
-# A task hands Spark an Arrow batch once it holds this much text. The numpy scans of a JSON Lines block make
-# several passes over it, and a block that fits the CPU's caches is scanned faster: the drift pre-scan ran at
-# 180 MB/s on 4 MB blocks of request logs and at 125 MB/s on 16 MB ones, the trailing-text scan at 530 and 330.
+READ_BYTES = 16 << 20  # a task reads a JSON Lines piece this much at a time (one GET each on object storage)
+# ... and hands Spark an Arrow batch per this much text. The numpy scans of a JSON Lines block make several
+# passes over it, and a block that fits the CPU's caches is scanned faster: the drift pre-scan ran at 180 MB/s on
+# 4 MB blocks of request logs and at 125 MB/s on 16 MB ones, the trailing-text scan at 530 and 330.
 BATCH_BYTES = 4 << 20
 PEEK_BYTES = 4096
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -255,38 +256,56 @@ def _element_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iter
         yield _documents_batch(rows, documents)
 
 
+def _slices(block: bytes, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of the consecutive parts of a block of whole lines: whole lines of about ``size`` bytes each,
+    or one line when it is longer."""
+    start = 0
+    while start < len(block):
+        end = block.rfind(b"\n", start, start + size) + 1
+        if end <= start:  # the line at start is longer than size (or the block's last, with no newline)
+            end = block.find(b"\n", start) + 1 or len(block)
+        yield start, end
+        start = end
+
+
 def _line_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterator[pa.RecordBatch]:
-    """The lines of a JSON Lines piece, a batch per block of :func:`~visionlake.ingest.jsonsplit.line_blocks`,
-    built with numpy and Arrow (the texts are views of the block) rather than line by line: the same rows as
-    :func:`~visionlake.ingest.jsonsplit.read_lines` and :func:`_row` give, which still build a block that is not
-    all UTF-8 (they name the byte)."""
-    for base, block in jsonsplit.line_blocks(stream, piece[4], piece[5], BATCH_BYTES):
-        data = np.frombuffer(block, dtype=np.uint8)
-        starts = np.concatenate(([0], np.flatnonzero(data == 0x0A) + 1))
-        if starts[-1] == len(block):
-            starts = starts[:-1]
-        if base == 0 and block.startswith(jsonsplit.BOM):
-            starts[0] = len(jsonsplit.BOM)
-        bounds = np.append(starts, len(block))  # each line with its newline
-        ends = bounds[1:] - (data[bounds[1:] - 1] == 0x0A)
-        ends -= (ends > starts) & (ends < bounds[1:]) & (data[np.maximum(ends - 1, 0)] == 0x0D)  # \r\n
-        lines = list(zip(starts.tolist(), ends.tolist(), strict=True))
-        maybe_blank = np.flatnonzero((ends <= starts) | _BLANK_START[data[np.minimum(starts, len(block) - 1)]])
-        blank = {i for i in maybe_blank.tolist() if not block[lines[i][0] : lines[i][1]].strip()}
-        texts = pa.StringArray.from_buffers(len(lines), pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(block))
-        try:
-            texts.validate(full=True)
-        except pa.ArrowInvalid:  # not UTF-8 somewhere
-            kept = [(s, e) for i, (s, e) in enumerate(lines) if i not in blank]
-            rows = [_row(piece, base + s, block[s:e], scanner) for s, e in kept]
-            yield _documents_batch(rows, [block[s:e] for s, e in kept])
-            continue
-        trailing, known = jsonsplit.trailing_text(block, starts, ends)
-        texts = _without_newlines(texts, block, lines)
-        batch = _lines_batch(piece, base, block, starts, lines, texts, pa.array(trailing, mask=~known), scanner)
-        if blank:  # blank and whitespace-only lines are not documents
-            batch = batch.filter(pa.array([i not in blank for i in range(len(lines))]))
-        yield batch
+    """The lines of a JSON Lines piece, read in blocks of :func:`~visionlake.ingest.jsonsplit.line_blocks`, a
+    batch per slice of :data:`BATCH_BYTES` of a block, built with numpy and Arrow (the texts are views of the
+    slice) rather than line by line: the same rows as :func:`~visionlake.ingest.jsonsplit.read_lines` and
+    :func:`_row` give, which still build a slice that is not all UTF-8 (they name the byte)."""
+    for offset, read in jsonsplit.line_blocks(stream, piece[4], piece[5], READ_BYTES):
+        for start, end in _slices(read, BATCH_BYTES):
+            yield from _slice_batches(piece, offset + start, read[start:end], scanner)
+
+
+def _slice_batches(piece: Piece, base: int, block: bytes, scanner: FieldScanner | None) -> Iterator[pa.RecordBatch]:
+    """The batch of the lines of ``block``: whole lines of a JSON Lines piece, from its byte ``base``."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(data == 0x0A) + 1))
+    if starts[-1] == len(block):
+        starts = starts[:-1]
+    if base == 0 and block.startswith(jsonsplit.BOM):
+        starts[0] = len(jsonsplit.BOM)
+    bounds = np.append(starts, len(block))  # each line with its newline
+    ends = bounds[1:] - (data[bounds[1:] - 1] == 0x0A)
+    ends -= (ends > starts) & (ends < bounds[1:]) & (data[np.maximum(ends - 1, 0)] == 0x0D)  # \r\n
+    lines = list(zip(starts.tolist(), ends.tolist(), strict=True))
+    maybe_blank = np.flatnonzero((ends <= starts) | _BLANK_START[data[np.minimum(starts, len(block) - 1)]])
+    blank = {i for i in maybe_blank.tolist() if not block[lines[i][0] : lines[i][1]].strip()}
+    texts = pa.StringArray.from_buffers(len(lines), pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(block))
+    try:
+        texts.validate(full=True)
+    except pa.ArrowInvalid:  # not UTF-8 somewhere
+        kept = [(s, e) for i, (s, e) in enumerate(lines) if i not in blank]
+        rows = [_row(piece, base + s, block[s:e], scanner) for s, e in kept]
+        yield _documents_batch(rows, [block[s:e] for s, e in kept])
+        return
+    trailing, known = jsonsplit.trailing_text(block, starts, ends)
+    texts = _without_newlines(texts, block, lines)
+    batch = _lines_batch(piece, base, block, starts, lines, texts, pa.array(trailing, mask=~known), scanner)
+    if blank:  # blank and whitespace-only lines are not documents
+        batch = batch.filter(pa.array([i not in blank for i in range(len(lines))]))
+    yield batch
 
 
 def _without_newlines(texts: pa.Array, block: bytes, lines: list[tuple[int, int]]) -> pa.Array:

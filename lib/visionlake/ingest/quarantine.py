@@ -75,26 +75,16 @@ def located_rows(classified: DataFrame, fields: list[str]) -> DataFrame:
 ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the first of a key is kept
 
 
-def with_duplicate_keys(
-    batch: DataFrame, earlier: DataFrame | None, keys: list[str], name: str, label: str
-) -> DataFrame:
-    """``batch`` with ``reason`` ``duplicate_<name>`` on each usable row whose ``keys`` were seen first elsewhere
-    with the same ``content_sha256`` and ``conflicting_duplicate_<name>`` with different content; ``detail`` names
-    the first (``<path> at byte <offset>``). The first row of a key in ingestion order (:data:`ORDER`) is kept.
+def duplicate_keys(batch: DataFrame, earlier: DataFrame | None, keys: list[str]) -> DataFrame:
+    """The usable rows of ``batch`` whose ``keys`` were seen first elsewhere: ``source_path``, ``source_offset``,
+    ``_first_sha`` and ``_first_at`` (the first row's content hash and ``<path> at byte <offset>``). The first row
+    of a key in ingestion order (:data:`ORDER`) is kept. Usually few rows: a caller may compute them first and
+    give them to :func:`with_duplicates_marked` as a broadcast table.
 
     Args:
-        batch: rows with ``keys``, ``content_sha256``, :data:`ORDER`, ``reason`` (null when usable so far) and
-            ``detail``.
+        batch: rows with ``keys``, ``content_sha256``, :data:`ORDER` and ``reason`` (null when usable so far).
         earlier: the same columns of the usable rows consumed before, or None.
-        label: how details name the key (``_id``, ``request_id``).
     """
-    return with_duplicates_marked(batch, duplicate_keys(batch, earlier, keys), name, label)
-
-
-def duplicate_keys(batch: DataFrame, earlier: DataFrame | None, keys: list[str]) -> DataFrame:
-    """The usable rows of ``batch`` whose ``keys`` were seen first elsewhere (see :func:`with_duplicate_keys`):
-    ``source_path``, ``source_offset``, ``_first_sha`` and ``_first_at`` (the first row's content hash and place).
-    Usually few rows: a caller may compute them first and broadcast them to :func:`with_duplicates_marked`."""
     columns = [*keys, "content_sha256", *ORDER]
     usable = batch.where(F.col("reason").isNull()).select(*columns, F.lit(False).alias("_earlier"))
     if earlier is not None:
@@ -116,8 +106,10 @@ def duplicate_keys(batch: DataFrame, earlier: DataFrame | None, keys: list[str])
 
 
 def with_duplicates_marked(batch: DataFrame, found: DataFrame, name: str, label: str) -> DataFrame:
-    """``batch`` with the reasons and details of :func:`with_duplicate_keys` on the rows of ``found``
-    (:func:`duplicate_keys`)."""
+    """``batch`` with ``reason`` ``duplicate_<name>`` on each row of ``found`` (:func:`duplicate_keys`) whose
+    content is the same as its key's first row and ``conflicting_duplicate_<name>`` on the others; ``detail``
+    names the first (``same <label> and content as <path> at byte <offset>``; ``label``: ``_id``,
+    ``request_id``). ``batch`` also needs ``detail``."""
     duplicate = F.col("_first_at").isNotNull()
     same = F.col("_first_sha") == F.col("content_sha256")
     return (

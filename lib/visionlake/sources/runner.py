@@ -46,7 +46,7 @@ from visionlake.quality.results import Drift, append_results, record_drift
 
 R = TypeVar("R")
 RUN_COLUMNS = ("run_id", "ingested_at", "ingest_date")  # the last columns of every bronze table
-BROADCAST_ROWS = 200_000  # rows a join may ship to every task (see SourceRun.computed)
+BROADCAST_ROWS = 100_000  # rows (a path, an offset, a hash: about 30 MB) a join may ship to every executor (computed)
 
 
 @dataclass
@@ -571,12 +571,16 @@ class SourceRun:
 
 
 def computed(df: DataFrame) -> DataFrame:
-    """``df`` computed now (a local checkpoint), with a broadcast hint when it holds at most
-    :data:`BROADCAST_ROWS` rows. For the few rows a large batch is joined with (its duplicates): a broadcast join
-    reads the batch where it is, where a sort-merge join shuffled all of it (a cold 600,000-line face_recognition
-    batch wrote 235 MB of shuffle to mark 600 duplicates)."""
-    df = df.localCheckpoint()
-    return F.broadcast(df) if df.count() <= BROADCAST_ROWS else df
+    """``df``'s rows as a broadcast table when they are at most :data:`BROADCAST_ROWS` (computed now and held by
+    the driver, as the rows of a local table), else ``df`` itself, to be joined by a shuffle. For the few rows a
+    large batch is joined with (its duplicates): a broadcast join reads the batch where it is, where a sort-merge
+    join shuffled all of it (a cold 600,000-line face_recognition batch wrote 235 MB of shuffle to mark 600
+    duplicates). Past the limit the rows are computed again by the join, which is rare (a whole export read
+    twice) and still right."""
+    rows = df.limit(BROADCAST_ROWS + 1).collect()
+    if len(rows) > BROADCAST_ROWS:
+        return df
+    return F.broadcast(df.sparkSession.createDataFrame(rows, df.schema))
 
 
 def concurrently(fn: Callable[[str], R], names: list[str], threads: int = 4) -> dict[str, R]:

@@ -193,7 +193,8 @@ class FaceRecognitionRun(SourceRun):
                     partition_by=partition_by,
                     mode=self._mode(name),
                     txn=txn,
-                    compact=self.compacted(consumed.changes.bytes),
+                    # a large batch of requests keeps its tasks' files per date (no shuffle); small tables: one file
+                    compact=name not in PARTITIONED or self.compacted(consumed.changes.bytes),
                 )
                 self.count_out(record, f"silver/{name}", rows)
             if skipped:
