@@ -36,6 +36,7 @@ from visionlake.descriptions import table_text
 from visionlake.errors import LakeError, QualityError, describe, redact
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing, list_input
+from visionlake.ingest.quarantine import duplicate_keys, with_duplicates_marked
 from visionlake.lake import delta, reader, table_location
 from visionlake.lake import storage as st
 from visionlake.lake.delta import Staged, Txn
@@ -581,6 +582,14 @@ def computed(df: DataFrame) -> DataFrame:
     if len(rows) > BROADCAST_ROWS:
         return df
     return F.broadcast(df.sparkSession.createDataFrame(rows, df.schema))
+
+
+def duplicates_marked(batch: DataFrame, earlier: DataFrame | None, keys: list[str], name: str, label: str) -> DataFrame:
+    """``batch`` with its rows whose ``keys`` were seen first elsewhere marked ``duplicate_<name>`` or
+    ``conflicting_duplicate_<name>`` (:func:`~visionlake.ingest.quarantine.duplicate_keys` against ``earlier``,
+    :func:`~visionlake.ingest.quarantine.with_duplicates_marked`); the rows found are computed first and
+    broadcast when few (:func:`computed`)."""
+    return with_duplicates_marked(batch, computed(duplicate_keys(batch, earlier, keys)), name, label)
 
 
 def concurrently(fn: Callable[[str], R], names: list[str], threads: int = 4) -> dict[str, R]:

@@ -161,7 +161,7 @@ def test_duplicates_in_the_batch_and_against_earlier_documents(spark, monkeypatc
     monkeypatch.setattr(runner, "BROADCAST_ROWS", broadcast_rows)
 
     def marked(batch, earlier):
-        return silver.with_duplicates(batch, runner.computed(silver.duplicates(batch, earlier)))
+        return runner.duplicates_marked(batch, earlier, *silver.KEY)
 
     other = {**GOOD, "_id": {"$oid": "0" * 24}}
     changed = {**GOOD, "summary": {"status": "error", "code": "0302", "desc": "blur/haze"}}

@@ -24,7 +24,7 @@ from visionlake.config import Config
 from visionlake.ingest.documents import read_documents
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing
-from visionlake.ingest.quarantine import duplicate_keys, to_quarantine, with_duplicates_marked
+from visionlake.ingest.quarantine import to_quarantine
 from visionlake.ingest.reader import Read
 from visionlake.lake import delta
 from visionlake.lake.delta import Staged, Txn
@@ -42,7 +42,7 @@ from visionlake.sources.face_recognition.schema import (
     PARTITION,
     REQUESTS,
 )
-from visionlake.sources.runner import SilverBatch, SourceRun, computed, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, duplicates_marked
 from visionlake.transforms.pseudonymise import pii_key
 
 SOURCE = "face_recognition"
@@ -167,9 +167,7 @@ class FaceRecognitionRun(SourceRun):
         classified = silver.classify(batch, kind)
         if kind in silver.KEYS:
             earlier = self._earlier(kind, batch) if consumed.marker is not None else None
-            keys, name, label = silver.KEYS[kind]
-            found = computed(duplicate_keys(classified, earlier, keys))
-            classified = with_duplicates_marked(classified, found, name, label)
+            classified = duplicates_marked(classified, earlier, *silver.KEYS[kind])
         # Cached on local disk, as in the other sources: heap-cached blocks cost twice their size in the heap.
         classified = silver.table_columns(classified, kind).persist(StorageLevel.DISK_ONLY)
         try:

@@ -72,8 +72,8 @@ def skipped(kind: str) -> Column:
 def classify(bronze: DataFrame, kind: str) -> DataFrame:
     """Add ``reason`` and ``detail`` (null when usable or skipped) and ``skipped`` (see the module docstring).
 
-    Duplicates are found by :func:`visionlake.ingest.quarantine.duplicate_keys`, which needs the earlier
-    lines too."""
+    Duplicates (:data:`KEYS`) are marked by :func:`visionlake.sources.runner.duplicates_marked`, which needs the
+    earlier lines too."""
     parsed = F.col("parse_error").isNull()
     sample = parsed & F.col("type").isNotNull() & ~skipped(kind) if kind == LOADTESTS else parsed
     missing = [F.when(_value(p).isNull(), F.lit(p)) for p in REQUIRED[kind]]

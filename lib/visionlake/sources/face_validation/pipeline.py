@@ -36,7 +36,7 @@ from visionlake.sources.face_validation.schema import (
     JSON_TEXT,
     PARTITION,
 )
-from visionlake.sources.runner import SilverBatch, SourceRun, computed, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, duplicates_marked
 from visionlake.transforms.pseudonymise import pii_key, pseudonym_of
 
 SOURCE = "face_validation"
@@ -100,9 +100,7 @@ class FaceValidationRun(SourceRun):
             )
             earlier = silver.classify(before).where(F.col("reason").isNull())
         # Cached on local disk, as in ALPR: heap-cached blocks cost twice their size in a 4 GB G1 heap.
-        classified = silver.classify(batch)
-        found = computed(silver.duplicates(classified, earlier))
-        classified = silver.with_duplicates(classified, found).persist(StorageLevel.DISK_ONLY)
+        classified = duplicates_marked(silver.classify(batch), earlier, *silver.KEY).persist(StorageLevel.DISK_ONLY)
         try:
             reasons = Counter(
                 {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}

@@ -13,10 +13,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from visionlake.ingest.quarantine import duplicate_keys, located_rows, with_duplicates_marked
+from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
+KEY = (["_id"], "id", "_id")  # duplicates: the key columns, the reason's suffix, how details name the key
 
 
 def event_time(date: Column) -> Column:
@@ -41,7 +42,8 @@ def summary_module(code_raw: Column) -> Column:
 def classify(bronze: DataFrame) -> DataFrame:
     """Add ``reason`` and ``detail`` (null when usable) from parse errors, required fields and ``date``.
 
-    Duplicates are found by :func:`duplicates`, which needs the earlier documents too.
+    Duplicates (:data:`KEY`) are marked by :func:`visionlake.sources.runner.duplicates_marked`, which needs the
+    earlier documents too.
     """
     missing = [F.when(F.col(name).isNull(), F.lit(name)) for name in REQUIRED]
     missing_list = F.concat_ws(", ", *missing)
@@ -57,23 +59,6 @@ def classify(bronze: DataFrame) -> DataFrame:
         .when(event_time(F.col("date")).isNull(), F.concat(F.lit("not a timestamp: "), F.substring("date", 1, 100)))
     )
     return bronze.withColumns({"reason": reason, "detail": detail})
-
-
-def with_duplicates(batch: DataFrame, found: DataFrame) -> DataFrame:
-    """Mark the batch's usable documents whose ``_id`` was seen first elsewhere (see module docstring): ``found``
-    is :func:`duplicates` of the batch."""
-    return with_duplicates_marked(batch, found, "id", "_id")
-
-
-def duplicates(batch: DataFrame, earlier: DataFrame | None) -> DataFrame:
-    """The batch's usable documents whose ``_id`` was seen first elsewhere, and that first document.
-
-    Args:
-        batch: classified bronze rows (``reason`` null when usable so far).
-        earlier: ``_id``, ``content_sha256`` and the ingestion-order columns of usable documents already
-            consumed by silver, or None.
-    """
-    return duplicate_keys(batch, earlier, ["_id"])
 
 
 def quarantine_rows(classified: DataFrame) -> DataFrame:
