@@ -40,6 +40,9 @@ class StorageSettings:
     retry_seconds: float = 120.0  # how long an operation on object storage is retried (with backoff) before failing
 
 
+BATCH_CACHES = ("disk", "heap")  # lake.batch_cache
+
+
 @dataclass(frozen=True)
 class LakeSettings:
     writer: str = "auto"
@@ -49,6 +52,11 @@ class LakeSettings:
     min_retain_hours: float = 168.0
     lease_wait_seconds: float = 900.0
     lease_ttl_seconds: float = 120.0
+    batch_cache: str = "disk"
+
+    def __post_init__(self) -> None:
+        if self.batch_cache not in BATCH_CACHES:
+            raise ConfigError(f"lake.batch_cache must be disk or heap, not {self.batch_cache!r}")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from pyspark import StorageLevel
+
 from visionlake.sources import runner
 from visionlake.sources.face_recognition.pipeline import FaceRecognitionRun
 
@@ -28,3 +30,13 @@ def test_only_a_batch_smaller_than_a_data_file_is_compacted(spark, cfg, tmp_path
     run = FaceRecognitionRun(spark, small_files, str(tmp_path / "lake"), full_refresh=False)
     assert run.compacted((2 << 20) - 1)
     assert not run.compacted(2 << 20)
+
+
+def test_batch_cache_setting_chooses_disk_or_the_heap(spark, cfg, tmp_path):
+    def level(setting: str):
+        settings = dataclasses.replace(cfg, lake=dataclasses.replace(cfg.lake, batch_cache=setting))
+        return FaceRecognitionRun(spark, settings, str(tmp_path / "lake"), full_refresh=False).batch_cache()
+
+    assert level("disk") == StorageLevel.DISK_ONLY
+    heap = level("heap")
+    assert (heap.useMemory, heap.useDisk, heap.deserialized) == (True, True, True)

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -229,6 +230,11 @@ class SourceRun:
         rows first): only a small batch, which would otherwise add a small file per task; a large one keeps its
         tasks' files, which are large enough, and saves the shuffle (3,000,000 request lines: 669 MB)."""
         return batch_bytes < self.cfg.lake.max_file_mb << 20
+
+    def batch_cache(self) -> StorageLevel:
+        """Where silver caches a parsed batch (``lake.batch_cache``): on local disk, or in the heap as it is (what
+        does not fit goes to disk)."""
+        return StorageLevel.MEMORY_AND_DISK_DESER if self.cfg.lake.batch_cache == "heap" else StorageLevel.DISK_ONLY
 
     def marker(self, location: str, app_id: str) -> int | None:
         """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""

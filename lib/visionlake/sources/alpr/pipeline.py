@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pyarrow.compute as pc
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -113,10 +112,8 @@ class _Run(SourceRun):
         bronze_rows, tables, txn = batch.rows, batch.tables, batch.txn
         duplicates, copies = self._duplicates(batch.changes)
         # The parsed batch is cached for the jobs below: only the columns they read, and the raw text only of
-        # the rejected rows (quarantine keeps a prefix of it), so the cache holds no copy of the input. It is
-        # cached on local disk, not in the heap: Spark keeps cached blocks as 1 MB arrays, which a 4 GB G1 heap
-        # (2 MB regions) holds as humongous objects at twice their size, so a cache of 1,000,000 parsed files
-        # filled the heap although Spark counted it within its share. Read back from disk costs no more here.
+        # the rejected rows (quarantine keeps a prefix of it), so the cache holds no copy of the input. Where:
+        # lake.batch_cache (in a G1 heap, 1,000,000 parsed files filled 4 GB that Spark counted within its share).
         keep_raw = F.col("reason").isNotNull() | F.col("source_path").isin(copies)
         base = (
             bronze_rows.drop("run_id", "ingested_at", "ingest_date")
@@ -132,7 +129,7 @@ class _Run(SourceRun):
                 F.when(keep_raw, F.col("raw")).alias("raw"),
                 "result",
             )
-            .persist(StorageLevel.DISK_ONLY)
+            .persist(self.batch_cache())
         )
         try:
             classified = base

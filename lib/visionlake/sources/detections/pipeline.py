@@ -148,8 +148,8 @@ class _Run(SourceRun):
     def _silver_batch(self, batch: SilverBatch, record: StageRecord) -> int:
         bronze_rows, tables, txn = batch.rows, batch.tables, batch.txn
         settings = self.cfg.detections
-        # parsed, timed and validated once, cached on local disk (as ALPR's batch, see there; the raw text only of
-        # rejected files): every table and count reads it; the capture date finds the frames a copy could repeat
+        # parsed, timed and validated once and cached (the raw text only of rejected files; lake.batch_cache): every
+        # table and count reads it; the capture date finds the frames a copy could repeat
         parsed = (
             bronze_rows.withColumn("frame_key", file_key(F.col("folder"), F.col("source_path"), F.col("sha256")))
             .transform(lambda df: jsonparse.classify(df, FRAME, REQUIRED_FIELDS, "raw", "frame"))
@@ -166,13 +166,13 @@ class _Run(SourceRun):
             )
             .transform(silver.with_capture_time)
             .transform(lambda df: silver.with_validation(df, settings.validation))
-            .persist(StorageLevel.DISK_ONLY)
+            .persist(self.batch_cache())
         )
         cached = [parsed]
         try:
             base = self._mark_copies(parsed)
             if base is not parsed:  # joined with the frames silver holds: once, not once per table
-                base = base.persist(StorageLevel.DISK_ONLY)
+                base = base.persist(self.batch_cache())
                 cached.append(base)
             reasons = Counter({r["reason"]: r["count"] for r in base.groupBy("reason").count().collect()})
             total = sum(reasons.values())

@@ -99,8 +99,8 @@ class FaceValidationRun(SourceRun):
                 batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
             )
             earlier = silver.classify(before).where(F.col("reason").isNull())
-        # Cached on local disk, as in ALPR: heap-cached blocks cost twice their size in a 4 GB G1 heap.
-        classified = duplicates_marked(silver.classify(batch), earlier, *silver.KEY).persist(StorageLevel.DISK_ONLY)
+        # cached where lake.batch_cache says, as in the other sources
+        classified = duplicates_marked(silver.classify(batch), earlier, *silver.KEY).persist(self.batch_cache())
         try:
             reasons = Counter(
                 {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}
