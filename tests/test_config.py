@@ -90,9 +90,9 @@ def test_face_recognition_settings_read_durations_and_refuse_what_gold_cannot_us
         check_settings(seven.face_recognition)
 
 
-def test_batch_cache_is_the_heap_locally_disk_elsewhere_and_nothing_else():
-    assert load_config("local", environ={}).lake.batch_cache == "heap"  # the local JVM runs the throughput collector
-    assert load_config("minio", environ={}).lake.batch_cache == "heap"  # so does MinIO's
-    assert load_config("emr", environ={}).lake.batch_cache == "disk"  # executors' G1 heaps
-    with pytest.raises(ConfigError, match=r"^lake.batch_cache must be disk or heap, not 'memory'$"):
-        load_config("local", environ={"VISIONLAKE__LAKE__BATCH_CACHE": "memory"})
+def test_heap_cache_is_256_mb_locally_none_elsewhere_and_not_negative():
+    assert load_config("local", environ={}).lake.heap_cache_mb == 256  # the local JVM runs the throughput collector
+    assert load_config("minio", environ={}).lake.heap_cache_mb == 256  # so does MinIO's
+    assert load_config("emr", environ={}).lake.heap_cache_mb == 0  # executors' G1 heaps
+    with pytest.raises(ConfigError, match=r"^lake.heap_cache_mb must be 0 \(never\) or more, not -1$"):
+        load_config("local", environ={"VISIONLAKE__LAKE__HEAP_CACHE_MB": "-1"})

@@ -40,9 +40,6 @@ class StorageSettings:
     retry_seconds: float = 120.0  # how long an operation on object storage is retried (with backoff) before failing
 
 
-BATCH_CACHES = ("disk", "heap")  # lake.batch_cache
-
-
 @dataclass(frozen=True)
 class LakeSettings:
     writer: str = "auto"
@@ -52,11 +49,11 @@ class LakeSettings:
     min_retain_hours: float = 168.0
     lease_wait_seconds: float = 900.0
     lease_ttl_seconds: float = 120.0
-    batch_cache: str = "disk"
+    heap_cache_mb: int = 0
 
     def __post_init__(self) -> None:
-        if self.batch_cache not in BATCH_CACHES:
-            raise ConfigError(f"lake.batch_cache must be disk or heap, not {self.batch_cache!r}")
+        if self.heap_cache_mb < 0:
+            raise ConfigError(f"lake.heap_cache_mb must be 0 (never) or more, not {self.heap_cache_mb}")
 
 
 @dataclass(frozen=True)

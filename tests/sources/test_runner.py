@@ -32,11 +32,12 @@ def test_only_a_batch_smaller_than_a_data_file_is_compacted(spark, cfg, tmp_path
     assert not run.compacted(2 << 20)
 
 
-def test_batch_cache_setting_chooses_disk_or_the_heap(spark, cfg, tmp_path):
-    def level(setting: str):
-        settings = dataclasses.replace(cfg, lake=dataclasses.replace(cfg.lake, batch_cache=setting))
-        return FaceRecognitionRun(spark, settings, str(tmp_path / "lake"), full_refresh=False).batch_cache()
+def test_a_batch_is_cached_in_the_heap_up_to_heap_cache_mb_of_bronze(spark, cfg, tmp_path):
+    def level(limit_mb: int, batch_bytes: int):
+        settings = dataclasses.replace(cfg, lake=dataclasses.replace(cfg.lake, heap_cache_mb=limit_mb))
+        return FaceRecognitionRun(spark, settings, str(tmp_path / "lake"), full_refresh=False).batch_cache(batch_bytes)
 
-    assert level("disk") == StorageLevel.DISK_ONLY
-    heap = level("heap")
+    heap = level(2, 2 << 20)
     assert (heap.useMemory, heap.useDisk, heap.deserialized) == (True, True, True)
+    assert level(2, (2 << 20) + 1) == StorageLevel.DISK_ONLY
+    assert level(0, 0) == StorageLevel.DISK_ONLY  # 0: never in the heap, not even an empty batch

@@ -231,10 +231,12 @@ class SourceRun:
         tasks' files, which are large enough, and saves the shuffle (3,000,000 request lines: 669 MB)."""
         return batch_bytes < self.cfg.lake.max_file_mb << 20
 
-    def batch_cache(self) -> StorageLevel:
-        """Where silver caches a parsed batch (``lake.batch_cache``): on local disk, or in the heap as it is (what
-        does not fit goes to disk)."""
-        return StorageLevel.MEMORY_AND_DISK_DESER if self.cfg.lake.batch_cache == "heap" else StorageLevel.DISK_ONLY
+    def batch_cache(self, batch_bytes: int) -> StorageLevel:
+        """Where silver caches a parsed batch of ``batch_bytes`` of bronze: in the heap as it is (what does not fit
+        goes to disk) up to ``lake.heap_cache_mb``, on local disk past it."""
+        limit = self.cfg.lake.heap_cache_mb << 20
+        in_heap = limit > 0 and batch_bytes <= limit
+        return StorageLevel.MEMORY_AND_DISK_DESER if in_heap else StorageLevel.DISK_ONLY
 
     def marker(self, location: str, app_id: str) -> int | None:
         """The version of its input a table has consumed (its Delta app transaction); None on full refresh."""

@@ -113,7 +113,7 @@ class _Run(SourceRun):
         duplicates, copies = self._duplicates(batch.changes)
         # The parsed batch is cached for the jobs below: only the columns they read, and the raw text only of
         # the rejected rows (quarantine keeps a prefix of it), so the cache holds no copy of the input. Where:
-        # lake.batch_cache (in a G1 heap, 1,000,000 parsed files filled 4 GB that Spark counted within its share).
+        # lake.heap_cache_mb (in a G1 heap, 1,000,000 parsed files filled 4 GB that Spark counted within its share).
         keep_raw = F.col("reason").isNotNull() | F.col("source_path").isin(copies)
         base = (
             bronze_rows.drop("run_id", "ingested_at", "ingest_date")
@@ -129,7 +129,7 @@ class _Run(SourceRun):
                 F.when(keep_raw, F.col("raw")).alias("raw"),
                 "result",
             )
-            .persist(self.batch_cache())
+            .persist(self.batch_cache(batch.changes.bytes))
         )
         try:
             classified = base

@@ -148,7 +148,7 @@ class _Run(SourceRun):
     def _silver_batch(self, batch: SilverBatch, record: StageRecord) -> int:
         bronze_rows, tables, txn = batch.rows, batch.tables, batch.txn
         settings = self.cfg.detections
-        # parsed, timed and validated once and cached (the raw text only of rejected files; lake.batch_cache): every
+        # parsed, timed and validated once and cached (the raw text only of rejected files; lake.heap_cache_mb): every
         # table and count reads it; the capture date finds the frames a copy could repeat
         parsed = (
             bronze_rows.withColumn("frame_key", file_key(F.col("folder"), F.col("source_path"), F.col("sha256")))
@@ -166,13 +166,13 @@ class _Run(SourceRun):
             )
             .transform(silver.with_capture_time)
             .transform(lambda df: silver.with_validation(df, settings.validation))
-            .persist(self.batch_cache())
+            .persist(self.batch_cache(batch.changes.bytes))
         )
         cached = [parsed]
         try:
             base = self._mark_copies(parsed)
             if base is not parsed:  # joined with the frames silver holds: once, not once per table
-                base = base.persist(self.batch_cache())
+                base = base.persist(self.batch_cache(batch.changes.bytes))
                 cached.append(base)
             reasons = Counter({r["reason"]: r["count"] for r in base.groupBy("reason").count().collect()})
             total = sum(reasons.values())

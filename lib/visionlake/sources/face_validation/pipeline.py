@@ -99,8 +99,8 @@ class FaceValidationRun(SourceRun):
                 batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
             )
             earlier = silver.classify(before).where(F.col("reason").isNull())
-        # cached where lake.batch_cache says, as in the other sources
-        classified = duplicates_marked(silver.classify(batch), earlier, *silver.KEY).persist(self.batch_cache())
+        cache = self.batch_cache(consumed.changes.bytes)  # lake.heap_cache_mb, as in the other sources
+        classified = duplicates_marked(silver.classify(batch), earlier, *silver.KEY).persist(cache)
         try:
             reasons = Counter(
                 {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}
