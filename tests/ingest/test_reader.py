@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 from tests.conftest import write_files
 
@@ -81,3 +82,28 @@ def test_read_files_names_the_fields_the_declared_schema_does_not_know(spark, tm
     listing = list_input(str(tmp_path), StorageSettings())
     read = read_files(spark, listing.root, listing.files, StorageSettings(), IngestSettings(), FieldScanner(RESULT))
     assert [r.new_fields for r in read.rows.collect()] == [["plates[].speed:number", "vin:string"]]
+
+
+def test_files_read_together_are_each_scanned_for_what_they_alone_hold(spark, tmp_path):
+    """The files of a batch are pre-scanned as one block: a clean file stays clean next to flagged ones, a
+    pretty-printed file (keys after newlines and indents) is scanned as well as a one-line one, and a file that
+    is not UTF-8 is not scanned."""
+    from visionlake.ingest.drift import FieldScanner
+    from visionlake.sources.alpr.schema import RESULT
+
+    files = {f"cam/clean{i:02d}.json": f'{{"frame_id": {i}, "plates": [{{"text": "A{i}"}}]}}' for i in range(30)}
+    files["cam/new.json"] = '{"frame_id": 40, "vin": "X"}'
+    files["cam/pretty.json"] = json.dumps({"frame_id": 41, "plates": [{"text": "B", "speed": 3}]}, indent=2) + "\n"
+    files["cam/nan.json"] = '{"frame_id": 42, "plates": [{"text": "C", "confidences": [NaN]}]}'
+    files["cam/latin1.json"] = b'{"frame_id": 43, "vin": "\xe9"}'
+    files["cam/unclosed.json"] = '{"frame_id": 44, "plates": [{"text": "'
+    write_files(tmp_path, files)
+    listing = list_input(str(tmp_path), StorageSettings())
+    read = read_files(spark, listing.root, listing.files, StorageSettings(), IngestSettings(), FieldScanner(RESULT))
+    rows = {r.source_path.rsplit("/", 1)[1]: (r.new_fields, r.read_error) for r in read.rows.collect()}
+    assert len(rows) == 35
+    assert rows.pop("new.json") == (["vin:string"], None)
+    assert rows.pop("pretty.json") == (["plates[].speed:number"], None)
+    assert rows.pop("nan.json") == (None, "non_finite_number: NaN or infinite: plates[].confidences[]")
+    assert rows.pop("latin1.json") == (None, "invalid_encoding: not UTF-8 at byte 25")
+    assert set(rows.values()) == {(None, None)}  # the 30 clean files, and the unclosed one (the parse names it)

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
@@ -116,38 +117,54 @@ class _Retries:
                 delay = min(delay * 2, 2.0)
 
 
-def _load(item: tuple, fetch, retries: _Retries, scanner: FieldScanner | None, same_time) -> tuple:
+def _load(item: tuple, fetch, retries: _Retries, same_time) -> tuple[tuple, bytes | None]:
+    """(the READ_SCHEMA row of one file, its bytes when they are to be scanned for drift, else None)."""
     path, camera, size, mtime, error = item
     when = datetime.fromtimestamp(mtime, tz=UTC)
     if error is not None:
-        return (path, camera, size, when, None, None, error, None)
+        return (path, camera, size, when, None, None, error, None), None
     try:
         data, modified = retries.fetch(fetch, path)
     except st.EndpointError:
         raise
     except (FileNotFoundError, st.MissingObjectError):
-        return (path, camera, size, when, None, None, f"{PENDING}: it vanished after it was listed", None)
+        return (path, camera, size, when, None, None, f"{PENDING}: it vanished after it was listed", None), None
     except Exception as exc:
-        return (path, camera, size, when, None, None, f"{PENDING}: {type(exc).__name__}: {exc}", None)
+        return (path, camera, size, when, None, None, f"{PENDING}: {type(exc).__name__}: {exc}", None), None
     if len(data) != size or not same_time(modified, mtime):
         why = f"{PENDING}: it changed while it was read (listed {size} bytes, read {len(data)})"
-        return (path, camera, size, when, None, None, why, None)
+        return (path, camera, size, when, None, None, why, None), None
     text, error = _decode(data)
-    fields = None
-    if scanner is not None and error is None:
-        fields, error = scanner.scan(data)
-    return (path, camera, len(data), when, hashlib.sha256(data).hexdigest(), text, error, fields)
+    row = (path, camera, len(data), when, hashlib.sha256(data).hexdigest(), text, error, None)
+    return row, (data if error is None else None)
 
 
-def _read_chunk(
-    chunk: Chunk, storage: StorageSettings, settings: IngestSettings, scanner: FieldScanner | None
-) -> Iterator[tuple]:
-    """READ_SCHEMA rows for one chunk: buffered reads locally, ``read_threads`` concurrent GETs on S3."""
+def _scanned(loaded: list[tuple[tuple, bytes | None]], scanner: FieldScanner | None) -> list[tuple]:
+    """The rows of ``loaded`` (:func:`_load`) with what ``scanner`` finds in their bytes (``new_fields``, and a
+    problem as ``read_error``). The files are scanned together, one per line of a block: the vectorised
+    pre-scan (:meth:`FieldScanner.suspects`) picks the few that may have something to find, and only those are
+    scanned one by one (about 30 us per file of 1 KB otherwise, a third of reading it)."""
+    rows = [row for row, _ in loaded]
+    texts = [(i, data) for i, (_, data) in enumerate(loaded) if data is not None]
+    if scanner is None or not texts:
+        return rows
+    sizes = np.array([len(data) + 1 for _, data in texts], dtype=np.int64)  # each with a newline after it
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    for k in scanner.suspects(b"\n".join(data for _, data in texts) + b"\n", starts).tolist():
+        i, data = texts[k]
+        fields, problem = scanner.scan(data)
+        rows[i] = (*rows[i][:6], problem, fields)
+    return rows
+
+
+def _read_chunk(chunk: Chunk, storage: StorageSettings, settings: IngestSettings) -> Iterator[tuple]:
+    """(row, bytes to scan) of :func:`_load` for each file of a chunk: buffered reads locally, ``read_threads``
+    concurrent GETs on S3."""
     retries = _Retries(settings.read_retry_seconds)
     if not chunk or not st.is_s3(chunk[0][0]):
         same = lambda a, b: abs(a - b) < 1e-6  # noqa: E731
         for item in chunk:
-            yield _load(item, _read_local, retries, scanner, same)
+            yield _load(item, _read_local, retries, same)
         return
     client = st.s3_client(storage, max_pool_connections=settings.read_threads)
     same = lambda a, b: int(a) == int(b)  # noqa: E731  (GET gives whole seconds, listings milliseconds)
@@ -158,7 +175,7 @@ def _read_chunk(
     with ThreadPoolExecutor(max_workers=settings.read_threads) as pool:
         for start in range(0, len(chunk), ROWS_PER_BATCH):
             window = chunk[start : start + ROWS_PER_BATCH]
-            yield from pool.map(lambda item: _load(item, get, retries, scanner, same), window)
+            yield from pool.map(lambda item: _load(item, get, retries, same), window)
 
 
 def chunk_reader(
@@ -178,17 +195,17 @@ def chunk_reader(
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for chunk_id in batch.column(0).to_pylist():
-                rows, later = [], {}
-                for row in _read_chunk(chunks.value[chunk_id], storage, settings, scanner):
+                loaded, later = [], {}
+                for row, data in _read_chunk(chunks.value[chunk_id], storage, settings):
                     if row[6] is not None and row[6].startswith(PENDING):
                         later[row[0]] = row[6].removeprefix(f"{PENDING}: ")
                     else:
-                        rows.append(row)
-                    if len(rows) >= ROWS_PER_BATCH:
-                        yield record_batch(rows, READ_SCHEMA)
-                        rows = []
-                if rows:
-                    yield record_batch(rows, READ_SCHEMA)
+                        loaded.append((row, data))
+                    if len(loaded) >= ROWS_PER_BATCH:
+                        yield record_batch(_scanned(loaded, scanner), READ_SCHEMA)
+                        loaded = []
+                if loaded:
+                    yield record_batch(_scanned(loaded, scanner), READ_SCHEMA)
                 if later:
                     pending.add(later)
 
