@@ -86,8 +86,8 @@ def test_read_files_names_the_fields_the_declared_schema_does_not_know(spark, tm
 
 def test_files_read_together_are_each_scanned_for_what_they_alone_hold(spark, tmp_path):
     """The files of a batch are pre-scanned as one block: a clean file stays clean next to flagged ones, a
-    pretty-printed file (keys after newlines and indents) is scanned as well as a one-line one, and a file that
-    is not UTF-8 is not scanned."""
+    pretty-printed file (keys after newlines and indents) is scanned as well as a one-line one, a file of over
+    1 MB is scanned alone, and a file that is not UTF-8 is not scanned."""
     from visionlake.ingest.drift import FieldScanner
     from visionlake.sources.alpr.schema import RESULT
 
@@ -97,12 +97,15 @@ def test_files_read_together_are_each_scanned_for_what_they_alone_hold(spark, tm
     files["cam/nan.json"] = '{"frame_id": 42, "plates": [{"text": "C", "confidences": [NaN]}]}'
     files["cam/latin1.json"] = b'{"frame_id": 43, "vin": "\xe9"}'
     files["cam/unclosed.json"] = '{"frame_id": 44, "plates": [{"text": "'
+    # past BLOCK_FILE_BYTES: scanned alone
+    files["cam/large.json"] = '{"frame_id": 45, "plates": [{"text": "' + "x" * (1 << 20) + '"}], "vin": "Y"}'
     write_files(tmp_path, files)
     listing = list_input(str(tmp_path), StorageSettings())
     read = read_files(spark, listing.root, listing.files, StorageSettings(), IngestSettings(), FieldScanner(RESULT))
     rows = {r.source_path.rsplit("/", 1)[1]: (r.new_fields, r.read_error) for r in read.rows.collect()}
-    assert len(rows) == 35
+    assert len(rows) == 36
     assert rows.pop("new.json") == (["vin:string"], None)
+    assert rows.pop("large.json") == (["vin:string"], None)
     assert rows.pop("pretty.json") == (["plates[].speed:number"], None)
     assert rows.pop("nan.json") == (None, "non_finite_number: NaN or infinite: plates[].confidences[]")
     assert rows.pop("latin1.json") == (None, "invalid_encoding: not UTF-8 at byte 25")
