@@ -253,6 +253,35 @@ def test_each_array_element_tells_whether_text_follows_its_first_value(spark, tm
     ]
 
 
+def test_array_elements_read_together_are_each_scanned_for_what_they_alone_hold(tmp_path):
+    """The elements of a --jsonArray export are scanned for drift as a block: each finding lands on its own
+    element (a pretty-printed one too), and an element that is not UTF-8 keeps its encoding error."""
+    schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("v", T.DoubleType())])
+    elements = [
+        b'{"id": "a", "v": 1}',
+        b'{"id": "b", "v": 2, "extra": true}',
+        b'{\n  "id": "c",\n  "v": NaN\n}',
+        b'{"id": "Jos\xe9", "other": 1}',
+        b'{"id": "e", "v": 1e400}',
+        b'{"id": "f"}',
+    ]
+    path = tmp_path / "x.json"
+    path.write_bytes(b"[" + b",\n".join(elements) + b"]")
+    piece = (str(path), path.stat().st_size, path.stat().st_mtime, "array", 1, path.stat().st_size - 1)
+    pending = _Pending()
+    rows = [
+        r for batch in _read_piece(piece, StorageSettings(), FieldScanner(schema), pending) for r in batch.to_pylist()
+    ]
+    assert [(r["new_fields"], r["read_error"]) for r in rows] == [
+        (None, None),
+        (["extra:boolean"], None),
+        (None, "non_finite_number: NaN or infinite: v"),
+        (None, "invalid_encoding: not UTF-8 at byte 11"),
+        (None, "non_finite_number: NaN or infinite: v"),
+        (None, None),
+    ]
+
+
 def test_a_json_lines_block_strips_only_the_newline(tmp_path):
     """A line's text is its bytes without its newline, as line by line: of ``\\r\\r\\n`` only ``\\r\\n`` goes, and
     a last line without newline keeps its ``\\r``."""

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pyspark.sql import types as T
 
+from visionlake.ingest import drift
 from visionlake.ingest.drift import FieldScanner
 
 STR, DBL = T.StringType(), T.DoubleType()
@@ -312,3 +313,26 @@ def test_suspects_cover_every_line_a_scan_flags():
     clean = [b'{"enrollment_id": "a", "enrollment_key": "b"}', b'{"a_rather_long_field_name": 1, "v": 2}']
     block, starts = _block([*clean, b'{"name_longer_than_thirty_two_bytes": "c"}'])
     assert scanner.suspects(block, starts).tolist() == [2]
+
+
+def test_scan_many_tells_by_index_what_each_document_alone_holds(monkeypatch):
+    """Documents scanned together: a finding lands on its own document (a pretty-printed one, with keys after
+    newlines, too), None is skipped, and a document past BLOCK_BYTES is scanned alone and still reported."""
+    monkeypatch.setattr(drift, "BLOCK_BYTES", 64)
+    documents = [
+        b'{"camera": "c1"}',
+        None,
+        b'{"camera": "c1", "speed": 80}',
+        b'{\n  "car": {\n    "make": "seat",\n    "year": 2020\n  }\n}',
+        b'{"camera": "c2"}',
+        b'{"camera": "c3", "tags": ["' + b"x" * 100 + b'"], "vin": "1"}',
+        b'{"camera": "c4", "tags": ["' + b"x" * 100 + b'"]}',
+        b'{"metadata": {"far_img": {"score": NaN}}}',
+    ]
+    assert FieldScanner(SCHEMA).scan_many(documents) == {
+        2: (["speed:number"], None),
+        3: (["car.year:number"], None),
+        5: (["vin:string"], None),
+        7: (None, "non_finite_number: NaN or infinite: metadata.far_img.score"),
+    }
+    assert FieldScanner(SCHEMA).scan_many([]) == {}

@@ -97,7 +97,7 @@ def test_files_read_together_are_each_scanned_for_what_they_alone_hold(spark, tm
     files["cam/nan.json"] = '{"frame_id": 42, "plates": [{"text": "C", "confidences": [NaN]}]}'
     files["cam/latin1.json"] = b'{"frame_id": 43, "vin": "\xe9"}'
     files["cam/unclosed.json"] = '{"frame_id": 44, "plates": [{"text": "'
-    # past BLOCK_FILE_BYTES: scanned alone
+    # past drift.BLOCK_BYTES: scanned alone
     files["cam/large.json"] = '{"frame_id": 45, "plates": [{"text": "' + "x" * (1 << 20) + '"}], "vin": "Y"}'
     write_files(tmp_path, files)
     listing = list_input(str(tmp_path), StorageSettings())

@@ -215,8 +215,8 @@ def plan_pieces(
     return pieces, failed, pending
 
 
-def _row(piece: Piece, offset: int, data: bytes, scanner: FieldScanner | None) -> tuple:
-    """READ_SCHEMA's columns but ``trailing`` for one document (see :func:`_documents_batch`)."""
+def _row(piece: Piece, offset: int, data: bytes) -> tuple:
+    """READ_SCHEMA's columns but ``trailing`` for one document, not yet scanned (see :func:`_documents_batch`)."""
     path, size, mtime, *_ = piece
     when = datetime.fromtimestamp(mtime, tz=UTC)
     digest = hashlib.sha256(data).hexdigest()
@@ -224,16 +224,20 @@ def _row(piece: Piece, offset: int, data: bytes, scanner: FieldScanner | None) -
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return (path, size, when, offset, digest, None, f"invalid_encoding: not UTF-8 at byte {exc.start}", None)
-    fields, problem = scanner.scan(data) if scanner is not None else (None, None)
-    return (path, size, when, offset, digest, text, problem, fields)
+    return (path, size, when, offset, digest, text, None, None)
 
 
-def _documents_batch(rows: list[tuple], documents: list[bytes]) -> pa.RecordBatch:
-    """A READ_SCHEMA batch of ``rows`` (:func:`_row`) and ``trailing`` from their ``documents``' bytes."""
+def _documents_batch(rows: list[tuple], documents: list[bytes], scanner: FieldScanner | None) -> pa.RecordBatch:
+    """A READ_SCHEMA batch of ``rows`` (:func:`_row`) with what ``scanner`` finds in their ``documents``
+    (:meth:`FieldScanner.scan_many`) and ``trailing`` from their bytes."""
+    text = READ_SCHEMA.fieldNames().index("text")  # null when the document is not UTF-8: nothing to tell or scan
+    if scanner is not None:
+        readable = [data if row[text] is not None else None for row, data in zip(rows, documents, strict=True)]
+        for i, (fields, problem) in scanner.scan_many(readable).items():
+            rows[i] = (*rows[i][:6], problem, fields)
     sizes = np.array([len(d) for d in documents], dtype=np.int64)
     ends = np.cumsum(sizes)
     trailing, known = jsonsplit.trailing_text(b"".join(documents), ends - sizes, ends)
-    text = READ_SCHEMA.fieldNames().index("text")  # null when the document is not UTF-8: nothing to tell
     flags = [t if k else None for t, k in zip(trailing.tolist(), known.tolist(), strict=True)]
     return record_batch(
         [(*row, None if row[text] is None else flag) for row, flag in zip(rows, flags, strict=True)], READ_SCHEMA
@@ -246,14 +250,14 @@ def _element_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iter
     documents: list[bytes] = []
     held = 0
     for offset, data in jsonsplit.read_elements(stream, piece[4], piece[5]):
-        rows.append(_row(piece, offset, data, scanner))
+        rows.append(_row(piece, offset, data))
         documents.append(data)
         held += len(data)
         if held >= BATCH_BYTES:
-            yield _documents_batch(rows, documents)
+            yield _documents_batch(rows, documents, scanner)
             rows, documents, held = [], [], 0
     if rows:
-        yield _documents_batch(rows, documents)
+        yield _documents_batch(rows, documents, scanner)
 
 
 def _slices(block: bytes, size: int) -> Iterator[tuple[int, int]]:
@@ -297,8 +301,8 @@ def _slice_batches(piece: Piece, base: int, block: bytes, scanner: FieldScanner 
         texts.validate(full=True)
     except pa.ArrowInvalid:  # not UTF-8 somewhere
         kept = [(s, e) for i, (s, e) in enumerate(lines) if i not in blank]
-        rows = [_row(piece, base + s, block[s:e], scanner) for s, e in kept]
-        yield _documents_batch(rows, [block[s:e] for s, e in kept])
+        rows = [_row(piece, base + s, block[s:e]) for s, e in kept]
+        yield _documents_batch(rows, [block[s:e] for s, e in kept], scanner)
         return
     trailing, known = jsonsplit.trailing_text(block, starts, ends)
     texts = _without_newlines(texts, block, lines)
@@ -340,8 +344,8 @@ def _lines_batch(
     problems: list[str | None] = [None] * len(lines)
     fields: list[list[str] | None] = [None] * len(lines)
     if scanner is not None:
-        for i in scanner.suspects(block, starts).tolist():
-            fields[i], problems[i] = scanner.scan(block[lines[i][0] : lines[i][1]])
+        for i, (new, problem) in scanner.scan_lines(block, starts.tolist(), [e for _, e in lines]).items():
+            fields[i], problems[i] = new, problem
     path, size, mtime, *_ = piece
     modified = pa.scalar(datetime.fromtimestamp(mtime, tz=UTC), ARROW_SCHEMA.field("source_modified_at").type)
     columns = [

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +42,11 @@ _NON_FINITE_WORD = re.compile(rb"[-+]?(?:NaN|Infinity|INF)")
 _VALUE_BEFORE = frozenset(b":,[")  # what precedes a value (after whitespace and an opening quote)
 _VALUE_AFTER = frozenset(b",]}")  # what follows one
 _SPACE = frozenset(b" \t\r\n")
+# Documents up to this size are scanned together (:meth:`FieldScanner.scan_many`); a larger one alone, since the
+# block pass holds a few copies of the bytes it looks at and a hostile 2 GB document must not join one.
+BLOCK_BYTES = 1 << 20
+# What a scan finds in one document: (new fields, problem); see FieldScanner.scan.
+Finding = tuple[list[str] | None, str | None]
 # What Spark's parser turns into NaN or an infinity in a double field, when sent as a string.
 _NON_FINITE_TEXT = frozenset({"NaN", "+NaN", "-NaN", "Infinity", "+Infinity", "-Infinity", "INF", "+INF", "-INF"})
 EXTENDED_JSON = ("$oid", "$date", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal")
@@ -244,7 +249,7 @@ class FieldScanner:
         self._known = _Names(self.names)
         self._string_names = _Names(self._strings)
 
-    def scan(self, data: bytes) -> tuple[list[str] | None, str | None]:
+    def scan(self, data: bytes) -> Finding:
         """(new fields, problem) of one record's text.
 
         New fields are ``["<path>:<json type>", ...]``, sorted, or None. The problem is ``<reason>: <detail>``
@@ -271,6 +276,36 @@ class FieldScanner:
         elif found.non_finite:
             problem = f"non_finite_number: NaN or infinite: {', '.join(sorted(found.non_finite))}"
         return sorted(found.new) or None, problem
+
+    def scan_lines(self, block: bytes, starts: Sequence[int], ends: Sequence[int]) -> dict[int, Finding]:
+        """What :meth:`scan` finds in the lines of ``block`` (line ``i`` is ``block[starts[i]:ends[i]]``, the
+        ``starts`` sorted and each line ending before the next starts), by line index, for the lines where it
+        finds something. Only the lines the vectorised pre-scan (:meth:`suspects`) picks are scanned: a scan
+        costs about 30 us per 1 KB line, the pre-scan a third of that."""
+        found = {}
+        for i in self.suspects(block, np.asarray(starts, dtype=np.int64)).tolist():
+            finding = self.scan(block[starts[i] : ends[i]])
+            if finding != (None, None):
+                found[i] = finding
+        return found
+
+    def scan_many(self, documents: Sequence[bytes | None]) -> dict[int, Finding]:
+        """What :meth:`scan` finds in each of ``documents`` (None: not to be scanned), by index, for those where
+        it finds something: the documents of up to :data:`BLOCK_BYTES` one per line of a block
+        (:meth:`scan_lines`), larger ones alone."""
+        small = [i for i, data in enumerate(documents) if data is not None and len(data) <= BLOCK_BYTES]
+        found = {}
+        for i, data in enumerate(documents):
+            if data is not None and len(data) > BLOCK_BYTES and (finding := self.scan(data)) != (None, None):
+                found[i] = finding
+        if small:
+            sizes = np.array([len(documents[i]) + 1 for i in small], dtype=np.int64)  # each with its newline
+            ends = np.cumsum(sizes)
+            starts = ends - sizes
+            block = b"\n".join(documents[i] for i in small) + b"\n"
+            for k, finding in self.scan_lines(block, starts.tolist(), (ends - 1).tolist()).items():
+                found[small[k]] = finding
+        return found
 
     def suspects(self, block: bytes, starts: np.ndarray) -> np.ndarray:
         """Indices (sorted) of the lines of ``block`` that :meth:`scan` may flag, the lines starting at ``starts``

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
 import pyarrow as pa
 from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
@@ -34,8 +33,6 @@ from visionlake.ingest.listing import FileEntry, camera_of
 from visionlake.lake import storage as st
 
 ROWS_PER_BATCH = 2_000
-# A larger file is scanned for drift alone: the block pre-scan holds a few copies of the bytes it looks at.
-BLOCK_FILE_BYTES = 1 << 20
 PENDING = "pending"  # read_error prefix of a file that could not be read now: it is not ingested, the next run reads it
 
 READ_SCHEMA = T.StructType(
@@ -143,23 +140,11 @@ def _load(item: tuple, fetch, retries: _Retries, same_time) -> tuple[tuple, byte
 
 def _scanned(loaded: list[tuple[tuple, bytes | None]], scanner: FieldScanner | None) -> list[tuple]:
     """The rows of ``loaded`` (:func:`_load`) with what ``scanner`` finds in their bytes (``new_fields``, and a
-    problem as ``read_error``). The files of up to :data:`BLOCK_FILE_BYTES` are scanned together, one per line of
-    a block: the vectorised pre-scan (:meth:`FieldScanner.suspects`) picks the few that may have something to
-    find, and only those are scanned one by one (about 30 us per file of 1 KB otherwise, a third of reading
-    it). Larger files are scanned one by one."""
+    problem as ``read_error``), the files of a batch scanned together (:meth:`FieldScanner.scan_many`)."""
     rows = [row for row, _ in loaded]
-    if scanner is None:
-        return rows
-    texts = [(i, data) for i, (_, data) in enumerate(loaded) if data is not None and len(data) <= BLOCK_FILE_BYTES]
-    alone = [i for i, (_, data) in enumerate(loaded) if data is not None and len(data) > BLOCK_FILE_BYTES]
-    if texts:
-        sizes = np.array([len(data) + 1 for _, data in texts], dtype=np.int64)  # each with a newline after it
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        block = b"\n".join(data for _, data in texts) + b"\n"
-        alone += [texts[k][0] for k in scanner.suspects(block, starts).tolist()]
-    for i in alone:
-        fields, problem = scanner.scan(loaded[i][1])
-        rows[i] = (*rows[i][:6], problem, fields)
+    if scanner is not None:
+        for i, (fields, problem) in scanner.scan_many([data for _, data in loaded]).items():
+            rows[i] = (*rows[i][:6], problem, fields)
     return rows
 
 
