@@ -110,3 +110,35 @@ def test_files_read_together_are_each_scanned_for_what_they_alone_hold(spark, tm
     assert rows.pop("nan.json") == (None, "non_finite_number: NaN or infinite: plates[].confidences[]")
     assert rows.pop("latin1.json") == (None, "invalid_encoding: not UTF-8 at byte 25")
     assert set(rows.values()) == {(None, None)}  # the 30 clean files, and the unclosed one (the parse names it)
+
+
+def test_each_file_tells_whether_text_follows_its_first_value(spark, tmp_path):
+    """``trailing`` from one scan of a batch: false for one value (a bracket in a string, a BOM before it and
+    blanks after it are not text after it), true for a stray bracket or a second value (after a BOM too), null
+    where the scan cannot tell (an unclosed object, single quotes), for a file not UTF-8, and for a file past
+    drift.BLOCK_BYTES, which silver's parser decides."""
+    files = {
+        "cam/one.json": '{"a": "}"}  \r\n',
+        "cam/bom.json": b'\xef\xbb\xbf{"a": [1]}\n',
+        "cam/bracket.json": '{"a": 1}]',
+        "cam/two.json": '{"a": 1}{"b": 2}',
+        "cam/bom_two.json": b'\xef\xbb\xbf{"a": 1} x',
+        "cam/unclosed.json": '{"a": ',
+        "cam/quotes.json": "{'a': 1}",
+        "cam/latin1.json": b'{"a": "\xe9"} x',
+        "cam/large.json": '{"a": "' + "x" * (1 << 20) + '"} x',
+    }
+    write_files(tmp_path, files)
+    listing = list_input(str(tmp_path), StorageSettings())
+    read = read_files(spark, listing.root, listing.files, StorageSettings(), IngestSettings())
+    assert {r.source_path.rsplit("/", 1)[1]: r.trailing for r in read.rows.collect()} == {
+        "one.json": False,
+        "bom.json": False,
+        "bracket.json": True,
+        "two.json": True,
+        "bom_two.json": True,
+        "unclosed.json": None,
+        "quotes.json": None,
+        "latin1.json": None,
+        "large.json": None,
+    }

@@ -166,6 +166,18 @@ def test_write_table_schema_drift_is_a_clear_error(spark, tmp_path):
         delta.write_table(retyped_df, location, storage=LOCAL)
 
 
+def test_a_nullable_column_added_by_a_later_write_is_null_in_the_rows_before_it(spark, tmp_path):
+    """A table of an older release gains the column a newer one writes (bronze's ``trailing``): its earlier rows
+    read it as null, from Spark and without it."""
+    location = str(tmp_path / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL)
+    newer = T.StructType([*SCHEMA.fields, T.StructField("trailing", T.BooleanType(), True)])
+    delta.write_table(spark.createDataFrame([(2, "b", None, None, D2, True)], newer), location, storage=LOCAL)
+    rows = delta.read_table(spark, location, LOCAL).orderBy("id").collect()
+    assert [(r.id, r.trailing) for r in rows] == [(1, None), (2, True)]
+    assert [(r["id"], r["trailing"]) for r in _table(location)] == [(1, None), (2, True)]
+
+
 def test_read_table_sees_exactly_the_committed_snapshot(spark, tmp_path):
     location = str(tmp_path / "t")
     delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL, partition_by=["day"])

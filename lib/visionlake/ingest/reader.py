@@ -21,14 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from visionlake.config import IngestSettings, StorageSettings
+from visionlake.ingest import jsonsplit
 from visionlake.ingest.batches import record_batch
-from visionlake.ingest.drift import FieldScanner
+from visionlake.ingest.drift import BLOCK_BYTES, FieldScanner
+from visionlake.ingest.jsonparse import TRAILING
 from visionlake.ingest.listing import FileEntry, camera_of
 from visionlake.lake import storage as st
 
@@ -45,6 +48,7 @@ READ_SCHEMA = T.StructType(
         T.StructField("raw", T.StringType(), True),
         T.StructField("read_error", T.StringType(), True),
         T.StructField("new_fields", T.ArrayType(T.StringType()), True),
+        T.StructField(TRAILING, T.BooleanType(), True),
     ]
 )
 
@@ -117,7 +121,7 @@ class _Retries:
 
 
 def _load(item: tuple, fetch, retries: _Retries, same_time) -> tuple[tuple, bytes | None]:
-    """(the READ_SCHEMA row of one file, its bytes when they are to be scanned for drift, else None)."""
+    """(the READ_SCHEMA row of one file but ``trailing``, its bytes when they were read as UTF-8, else None)."""
     path, camera, size, mtime, error = item
     when = datetime.fromtimestamp(mtime, tz=UTC)
     if error is not None:
@@ -138,13 +142,25 @@ def _load(item: tuple, fetch, retries: _Retries, same_time) -> tuple[tuple, byte
     return row, (data if error is None else None)
 
 
-def _scanned(loaded: list[tuple[tuple, bytes | None]], scanner: FieldScanner | None) -> list[tuple]:
-    """The rows of ``loaded`` (:func:`_load`) with what ``scanner`` finds in their bytes (``new_fields``, and a
-    problem as ``read_error``), the files of a batch scanned together (:meth:`FieldScanner.scan_many`)."""
-    rows = [row for row, _ in loaded]
+def _finished(loaded: list[tuple[tuple, bytes | None]], scanner: FieldScanner | None) -> list[tuple]:
+    """The READ_SCHEMA rows of ``loaded`` (:func:`_load`): with what ``scanner`` finds in their bytes
+    (``new_fields``, and a problem as ``read_error``), the files of a batch scanned together
+    (:meth:`FieldScanner.scan_many`), and ``trailing`` (:func:`~visionlake.ingest.jsonsplit.trailing_text`, one
+    vectorised pass over the batch; null for a file it cannot tell, one not read or not UTF-8, or one past
+    :data:`~visionlake.ingest.drift.BLOCK_BYTES`: silver's JVM test decides those)."""
+    rows = [(*row, None) for row, _ in loaded]
     if scanner is not None:
         for i, (fields, problem) in scanner.scan_many([data for _, data in loaded]).items():
-            rows[i] = (*rows[i][:6], problem, fields)
+            rows[i] = (*rows[i][:6], problem, fields, None)
+    told = [i for i, (_, data) in enumerate(loaded) if data is not None and len(data) <= BLOCK_BYTES]
+    if told:
+        datas = [loaded[i][1] for i in told]
+        sizes = np.array([len(data) for data in datas], dtype=np.int64)
+        ends = np.cumsum(sizes)
+        trailing, known = jsonsplit.trailing_text(b"".join(datas), ends - sizes, ends)  # a BOM is no bracket
+        for i, flag, sure in zip(told, trailing.tolist(), known.tolist(), strict=True):
+            if sure:
+                rows[i] = (*rows[i][:8], flag)
     return rows
 
 
@@ -193,10 +209,10 @@ def chunk_reader(
                     else:
                         loaded.append((row, data))
                     if len(loaded) >= ROWS_PER_BATCH:
-                        yield record_batch(_scanned(loaded, scanner), READ_SCHEMA)
+                        yield record_batch(_finished(loaded, scanner), READ_SCHEMA)
                         loaded = []
                 if loaded:
-                    yield record_batch(_scanned(loaded, scanner), READ_SCHEMA)
+                    yield record_batch(_finished(loaded, scanner), READ_SCHEMA)
                 if later:
                     pending.add(later)
 

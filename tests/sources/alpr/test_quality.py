@@ -158,6 +158,32 @@ def test_with_result_trailing_data(spark: SparkSession) -> None:
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_with_result_takes_the_readers_answer_on_trailing_text_where_it_has_one(spark: SparkSession) -> None:
+    """bronze's ``trailing`` (the reader's scan) decides where it is not null; where it is null (the reader could
+    not tell, or the row was written before the column existed) the JVM's test decides. The last two rows
+    contradict their text on purpose, to show whose answer is taken."""
+    source_df = spark.createDataFrame(
+        [
+            ('{"frame_id": 1} garbage', None, None),
+            ('{"frame_id": 2}', None, None),
+            ('{"frame_id": 3}{"frame_id": 4}', None, True),
+            ('{"frame_id": 5}', None, False),
+            ('{"frame_id": 6}', None, True),
+            ('{"frame_id": 7} garbage', None, False),
+        ],
+        "raw string, read_error string, trailing boolean",
+    )
+    rows = with_result(source_df).select("raw", "reason").collect()
+    assert sorted((r.raw, r.reason) for r in rows) == [
+        ('{"frame_id": 1} garbage', "trailing_data"),
+        ('{"frame_id": 2}', None),
+        ('{"frame_id": 3}{"frame_id": 4}', "trailing_data"),
+        ('{"frame_id": 5}', None),
+        ('{"frame_id": 6}', "trailing_data"),
+        ('{"frame_id": 7} garbage', None),
+    ]
+
+
 def test_with_result_takes_the_problems_found_while_reading(spark: SparkSession) -> None:
     # visionlake.ingest.drift finds non-finite numbers and objects in string fields as the file is read
     text = '{"frame_id": 1, "plates": [{"confidences": [NaN]}]}'

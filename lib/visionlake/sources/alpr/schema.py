@@ -79,6 +79,7 @@ BRONZE = T.StructType(
         _f("raw", T.StringType()),
         _f("read_error", T.StringType()),
         _f("new_fields", T.ArrayType(T.StringType())),  # "<path>:<json type>" of fields RESULT does not declare
+        _f("trailing", T.BooleanType()),  # whether text follows the first JSON value; null: silver's parser decides
         _f("run_id", T.StringType(), False),
         _f("ingested_at", T.TimestampType(), False),
         _f("ingest_date", T.DateType(), False),
