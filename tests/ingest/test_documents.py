@@ -25,6 +25,7 @@ DOCS = [{"_id": {"$oid": f"{i:024x}"}, "note": 'a, [b] {c} "d" \\e', "n": i} for
 LINES = "\n".join(json.dumps(d) for d in DOCS[:20]) + "\n"
 ARRAY = "[" + ",".join(json.dumps(d) for d in DOCS[20:]) + "]"
 PRETTY = json.dumps(DOCS[:3], indent=2)
+ID_V = T.StructType([T.StructField("id", T.StringType()), T.StructField("v", T.DoubleType())])  # drift tests
 
 
 def documents(read) -> list[tuple[str, int, dict]]:
@@ -179,7 +180,6 @@ def test_json_lines_blocks_give_each_line_its_offset_text_digest_and_findings(tm
     findings only where a line has them (a hex id with "e400" in it is not a number); the same rows whether the
     block is one batch or is cut into batches of a few lines or of one line each."""
     monkeypatch.setattr(reader_module, "BATCH_BYTES", batch_bytes)
-    schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("v", T.DoubleType())])
     lines = [
         b'{"id": "a1e400", "v": 1}',
         b'{"id": "b", "v": 2, "extra": true}',
@@ -188,7 +188,7 @@ def test_json_lines_blocks_give_each_line_its_offset_text_digest_and_findings(tm
     ]
     path = tmp_path / "x.jsonl"
     path.write_bytes(jsonsplit.BOM + lines[0] + b"\r\n\r\n  \t\n" + lines[1] + b"\n" + lines[2] + b"\r\n" + lines[3])
-    rows = _piece_rows(path, FieldScanner(schema))
+    rows = _piece_rows(path, FieldScanner(ID_V))
     assert [(r["source_offset"], r["text"]) for r in rows] == [
         (3, lines[0].decode()),
         (35, lines[1].decode()),
@@ -256,7 +256,6 @@ def test_each_array_element_tells_whether_text_follows_its_first_value(spark, tm
 def test_array_elements_read_together_are_each_scanned_for_what_they_alone_hold(tmp_path):
     """The elements of a --jsonArray export are scanned for drift as a block: each finding lands on its own
     element (a pretty-printed one too), and an element that is not UTF-8 keeps its encoding error."""
-    schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("v", T.DoubleType())])
     elements = [
         b'{"id": "a", "v": 1}',
         b'{"id": "b", "v": 2, "extra": true}',
@@ -270,7 +269,7 @@ def test_array_elements_read_together_are_each_scanned_for_what_they_alone_hold(
     piece = (str(path), path.stat().st_size, path.stat().st_mtime, "array", 1, path.stat().st_size - 1)
     pending = _Pending()
     rows = [
-        r for batch in _read_piece(piece, StorageSettings(), FieldScanner(schema), pending) for r in batch.to_pylist()
+        r for batch in _read_piece(piece, StorageSettings(), FieldScanner(ID_V), pending) for r in batch.to_pylist()
     ]
     assert [(r["new_fields"], r["read_error"]) for r in rows] == [
         (None, None),

@@ -19,6 +19,7 @@ from visionlake.ingest.jsonsplit import (
     line_ranges,
     read_elements,
     read_lines,
+    trailing_flags,
     trailing_text,
 )
 
@@ -410,6 +411,15 @@ def _trailing(documents: list[bytes], separator: bytes = b"\n") -> list[bool | N
     ends = [s + len(d) for s, d in zip(starts, documents, strict=True)]
     trailing, known = trailing_text(separator.join(documents), starts, ends)
     return [bool(t) if k else None for t, k in zip(trailing, known, strict=True)]
+
+
+def test_trailing_flags_tell_each_document_and_skip_none():
+    """Documents joined with nothing between them: each is still scanned from its own start (an unclosed one
+    does not run into the next), and None is neither scanned nor told."""
+    documents = [b'{"a": 1}', None, b'{"a": "', b'{"b": 1} x', b"{'c': 1}", None, b"[1]"]
+    assert trailing_flags(documents) == [False, None, None, True, None, None, False]
+    assert trailing_flags([None, None]) == [None, None]
+    assert trailing_flags([]) == []
 
 
 def test_trailing_text_finds_what_follows_the_first_value_of_each_document():

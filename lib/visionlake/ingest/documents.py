@@ -229,19 +229,14 @@ def _row(piece: Piece, offset: int, data: bytes) -> tuple:
 
 def _documents_batch(rows: list[tuple], documents: list[bytes], scanner: FieldScanner | None) -> pa.RecordBatch:
     """A READ_SCHEMA batch of ``rows`` (:func:`_row`) with what ``scanner`` finds in their ``documents``
-    (:meth:`FieldScanner.scan_many`) and ``trailing`` from their bytes."""
+    (:meth:`FieldScanner.scan_many`) and ``trailing`` (:func:`~visionlake.ingest.jsonsplit.trailing_flags`)."""
     text = READ_SCHEMA.fieldNames().index("text")  # null when the document is not UTF-8: nothing to tell or scan
+    readable = [data if row[text] is not None else None for row, data in zip(rows, documents, strict=True)]
     if scanner is not None:
-        readable = [data if row[text] is not None else None for row, data in zip(rows, documents, strict=True)]
         for i, (fields, problem) in scanner.scan_many(readable).items():
             rows[i] = (*rows[i][:6], problem, fields)
-    sizes = np.array([len(d) for d in documents], dtype=np.int64)
-    ends = np.cumsum(sizes)
-    trailing, known = jsonsplit.trailing_text(b"".join(documents), ends - sizes, ends)
-    flags = [t if k else None for t, k in zip(trailing.tolist(), known.tolist(), strict=True)]
-    return record_batch(
-        [(*row, None if row[text] is None else flag) for row, flag in zip(rows, flags, strict=True)], READ_SCHEMA
-    )
+    flags = jsonsplit.trailing_flags(readable)
+    return record_batch([(*row, flag) for row, flag in zip(rows, flags, strict=True)], READ_SCHEMA)
 
 
 def _element_batches(stream, piece: Piece, scanner: FieldScanner | None) -> Iterator[pa.RecordBatch]:
@@ -344,7 +339,7 @@ def _lines_batch(
     problems: list[str | None] = [None] * len(lines)
     fields: list[list[str] | None] = [None] * len(lines)
     if scanner is not None:
-        for i, (new, problem) in scanner.scan_lines(block, starts.tolist(), [e for _, e in lines]).items():
+        for i, (new, problem) in scanner.scan_lines(block, starts, [e for _, e in lines]).items():
             fields[i], problems[i] = new, problem
     path, size, mtime, *_ = piece
     modified = pa.scalar(datetime.fromtimestamp(mtime, tz=UTC), ARROW_SCHEMA.field("source_modified_at").type)

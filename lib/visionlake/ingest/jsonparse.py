@@ -216,9 +216,9 @@ def classify(
     """Add ``out`` (the text parsed with ``schema``), ``reason`` and ``detail`` (null when usable): the reasons of
     a source whose records are one JSON object each (see the ALPR source's quality module for their meaning).
 
-    Requires ``raw_col`` (text) and ``read_error`` (``<reason>: <detail>`` or null); ``required`` names the
-    top-level fields a usable record must have. The reader's ``trailing``, when there, answers for the texts it
-    could tell (:func:`trailing_data`).
+    Requires ``raw_col`` (text), ``read_error`` (``<reason>: <detail>`` or null) and ``trailing`` (the reader's
+    answer on text after the first value, null where it could not tell: :func:`trailing_data`); ``required``
+    names the top-level fields a usable record must have.
     """
     raw = F.col(raw_col)
     text = F.col("_body")
@@ -236,7 +236,7 @@ def classify(
         .when(refused, INVALID)
         .when(is_broken & ~text.startswith("{"), "not_an_object")
         .when(is_broken, "schema_mismatch")
-        .when(trailing_data(text, F.col(TRAILING) if TRAILING in df.columns else None), "trailing_data")
+        .when(trailing_data(text, F.col(TRAILING)), "trailing_data")
         .when(F.concat_ws("", *missing) != "", "missing_field")
     )
     reason_col = F.col("reason")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import BinaryIO, NamedTuple
 
 import numpy as np
@@ -241,6 +241,21 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
     known[docs] = True
     known &= ~single
     return trailing & known, known
+
+
+def trailing_flags(documents: Sequence[bytes | None]) -> list[bool | None]:
+    """:func:`trailing_text` of each of ``documents`` (None: not to be looked at), in one pass over them joined:
+    True or False, None where the scan cannot tell or the document is None."""
+    flags: list[bool | None] = [None] * len(documents)
+    told = [i for i, data in enumerate(documents) if data is not None]
+    if told:
+        sizes = np.array([len(documents[i]) for i in told], dtype=np.int64)
+        ends = np.cumsum(sizes)
+        trailing, known = trailing_text(b"".join(documents[i] for i in told), ends - sizes, ends)
+        for i, flag, sure in zip(told, trailing.tolist(), known.tolist(), strict=True):
+            if sure:
+                flags[i] = flag
+    return flags
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
 import pyarrow as pa
 from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
@@ -145,22 +144,17 @@ def _load(item: tuple, fetch, retries: _Retries, same_time) -> tuple[tuple, byte
 def _finished(loaded: list[tuple[tuple, bytes | None]], scanner: FieldScanner | None) -> list[tuple]:
     """The READ_SCHEMA rows of ``loaded`` (:func:`_load`): with what ``scanner`` finds in their bytes
     (``new_fields``, and a problem as ``read_error``), the files of a batch scanned together
-    (:meth:`FieldScanner.scan_many`), and ``trailing`` (:func:`~visionlake.ingest.jsonsplit.trailing_text`, one
-    vectorised pass over the batch; null for a file it cannot tell, one not read or not UTF-8, or one past
+    (:meth:`FieldScanner.scan_many`), and ``trailing`` (:func:`~visionlake.ingest.jsonsplit.trailing_flags`; null
+    for a file the scan cannot tell, one not read or not UTF-8, or one past
     :data:`~visionlake.ingest.drift.BLOCK_BYTES`: silver's JVM test decides those)."""
-    rows = [(*row, None) for row, _ in loaded]
+    datas = [data for _, data in loaded]
+    flags = jsonsplit.trailing_flags(
+        [data if data is not None and len(data) <= BLOCK_BYTES else None for data in datas]
+    )
+    rows = [(*row, flag) for (row, _), flag in zip(loaded, flags, strict=True)]
     if scanner is not None:
-        for i, (fields, problem) in scanner.scan_many([data for _, data in loaded]).items():
-            rows[i] = (*rows[i][:6], problem, fields, None)
-    told = [i for i, (_, data) in enumerate(loaded) if data is not None and len(data) <= BLOCK_BYTES]
-    if told:
-        datas = [loaded[i][1] for i in told]
-        sizes = np.array([len(data) for data in datas], dtype=np.int64)
-        ends = np.cumsum(sizes)
-        trailing, known = jsonsplit.trailing_text(b"".join(datas), ends - sizes, ends)  # a BOM is no bracket
-        for i, flag, sure in zip(told, trailing.tolist(), known.tolist(), strict=True):
-            if sure:
-                rows[i] = (*rows[i][:8], flag)
+        for i, (fields, problem) in scanner.scan_many(datas).items():
+            rows[i] = (*rows[i][:6], problem, fields, rows[i][8])
     return rows
 
 

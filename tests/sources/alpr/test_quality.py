@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from chispa import assert_df_equality
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visionlake.sources.alpr.quality import with_diagnosis, with_result
 from visionlake.sources.alpr.schema import RESULT
 
-SOURCE_SCHEMA = T.StructType([T.StructField("raw", T.StringType()), T.StructField("read_error", T.StringType())])
+# the bronze columns with_result reads; _source leaves trailing null (the reader could not tell, or the row was
+# written before the column existed): the JVM's test decides
+SOURCE_SCHEMA = "raw string, read_error string, trailing boolean"
 CLASSIFIED_SCHEMA = T.StructType(
     [
         T.StructField("raw", T.StringType()),
@@ -20,12 +22,17 @@ CLASSIFIED_SCHEMA = T.StructType(
 )
 
 
+def _source(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    return spark.createDataFrame([(*row, None) for row in rows], SOURCE_SCHEMA)
+
+
 def _classified(source_df):
     return with_result(source_df).select("raw", "reason", "detail")
 
 
 def test_with_result_read_error_unreadable(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             (None, "unreadable: permission denied"),
             # only the first ": " separates reason from detail
@@ -33,7 +40,6 @@ def test_with_result_read_error_unreadable(spark: SparkSession) -> None:
             # the read error wins even when some text was read
             ('{"frame_id":1}', "unreadable: connection reset"),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
@@ -48,12 +54,12 @@ def test_with_result_read_error_unreadable(spark: SparkSession) -> None:
 
 
 def test_with_result_read_error_invalid_encoding(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             (None, "invalid_encoding: 'utf-8' codec can't decode byte 0xff in position 0"),
             (None, "invalid_encoding: "),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
@@ -67,7 +73,7 @@ def test_with_result_read_error_invalid_encoding(spark: SparkSession) -> None:
 
 
 def test_with_result_empty_file(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame([("", None), ("  \n\t", None)], SOURCE_SCHEMA)
+    source_df = _source(spark, [("", None), ("  \n\t", None)])
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
         [
@@ -80,14 +86,14 @@ def test_with_result_empty_file(spark: SparkSession) -> None:
 
 
 def test_with_result_invalid_json_and_its_diagnosis(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"duration":38,"frame_id":4', None),  # truncated object
             ('{"duration":38,"frame_id":4,"plates":[{"text":"AB1', None),  # truncated inside an array
             ("{duration:38}", None),  # unquoted key
             ('{"frame_id": 1, "plates": [{"text": "A\u0000B"}]}', None),  # a raw NUL byte inside a string
         ],
-        SOURCE_SCHEMA,
     )
     classified = with_result(source_df)
     assert sorted(r.detail for r in classified.collect()) == ["not parseable as JSON"] * 4
@@ -125,7 +131,7 @@ def test_with_diagnosis_names_the_parser_limit_that_was_hit(spark: SparkSession)
     deep = "[" * 5000 + "]" * 5000
     long_text = '{"frame_id": 1, "plates": [{"text": "' + "x" * 21_000_000 + '"}]}'
     long_number = '{"frame_id": ' + "1" * 1001 + "}"
-    source_df = spark.createDataFrame([(deep, None), (long_text, None), (long_number, None)], SOURCE_SCHEMA)
+    source_df = _source(spark, [(deep, None), (long_text, None), (long_number, None)])
     rows = with_diagnosis(with_result(source_df)).select("reason", "detail").collect()
     assert sorted((r.reason, r.detail) for r in rows) == [
         ("too_deep", "nesting depth 5,000 is over the JSON parser's limit of 1,000"),
@@ -135,14 +141,14 @@ def test_with_diagnosis_names_the_parser_limit_that_was_hit(spark: SparkSession)
 
 
 def test_with_result_trailing_data(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"frame_id": 1} garbage', None),
             ('{"frame_id": 1}{"frame_id": 2}', None),  # a second object after the first
             ('{"frame_id": 1}, {"frame_id": 2}', None),
             ('{"frame_id": 1}  \n', None),  # whitespace after the object is fine
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = _classified(source_df)
     detail = "more text after the first JSON value (garbage or a second value)"
@@ -171,7 +177,7 @@ def test_with_result_takes_the_readers_answer_on_trailing_text_where_it_has_one(
             ('{"frame_id": 6}', None, True),
             ('{"frame_id": 7} garbage', None, False),
         ],
-        "raw string, read_error string, trailing boolean",
+        SOURCE_SCHEMA,
     )
     rows = with_result(source_df).select("raw", "reason").collect()
     assert sorted((r.raw, r.reason) for r in rows) == [
@@ -187,12 +193,12 @@ def test_with_result_takes_the_readers_answer_on_trailing_text_where_it_has_one(
 def test_with_result_takes_the_problems_found_while_reading(spark: SparkSession) -> None:
     # visionlake.ingest.drift finds non-finite numbers and objects in string fields as the file is read
     text = '{"frame_id": 1, "plates": [{"confidences": [NaN]}]}'
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             (text, "non_finite_number: NaN or infinite: plates[].confidences[]"),
             ('{"frame_id": 1, "timestamp": ["x"]}', "schema_mismatch: wrong type: timestamp"),
         ],
-        SOURCE_SCHEMA,
     )
     rows = with_result(source_df).select("raw", "reason", "detail", "result").collect()
     assert sorted((r.reason, r.detail, r.result) for r in rows) == [
@@ -202,17 +208,16 @@ def test_with_result_takes_the_problems_found_while_reading(spark: SparkSession)
 
 
 def test_with_result_a_duplicate_key_keeps_its_last_value_and_a_bom_is_accepted(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
-        [('{"frame_id": 1, "duration": 5, "duration": 7}', None), ('\ufeff{"frame_id": 2}', None)], SOURCE_SCHEMA
+    source_df = _source(
+        spark, [('{"frame_id": 1, "duration": 5, "duration": 7}', None), ('\ufeff{"frame_id": 2}', None)]
     )
     rows = with_result(source_df).select("reason", "result.frame_id", "result.duration").collect()
     assert sorted((r.reason, r.frame_id, r.duration) for r in rows) == [(None, 1, 7), (None, 2, None)]
 
 
 def test_with_result_not_an_object(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
-        [("[1,2]", None), ("null", None), ('"x"', None), ("42", None), ("true", None), ("  [1]", None)],
-        SOURCE_SCHEMA,
+    source_df = _source(
+        spark, [("[1,2]", None), ("null", None), ('"x"', None), ("42", None), ("true", None), ("  [1]", None)]
     )
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
@@ -230,13 +235,13 @@ def test_with_result_not_an_object(spark: SparkSession) -> None:
 
 
 def test_with_result_schema_mismatch_names_the_field(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"duration":{"a":1},"frame_id":1}', None),
             ('{"frame_id":"abc"}', None),
             ('{"frame_id":1.5}', None),  # a counter, not a fraction
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
@@ -251,13 +256,13 @@ def test_with_result_schema_mismatch_names_the_field(spark: SparkSession) -> Non
 
 
 def test_with_result_schema_mismatch_inside_plates_names_plates(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"frame_id":1,"plates":[{"confidences":"high"}]}', None),
             ('{"frame_id":1,"plates":[{"text":"AB12"},{"car":{"color":{"name":"red"}}}]}', None),
             ('{"frame_id":1,"plates":[{"car":{"makeModelYear":[{"klass":"x"}]}}]}', None),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
@@ -280,12 +285,12 @@ def test_with_result_schema_mismatch_inside_plates_names_plates(spark: SparkSess
 
 
 def test_with_result_schema_mismatch_lists_fields_in_schema_order(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"plates":5,"frame_id":1,"duration":"x"}', None),
             ('{"duration":{"a":1},"frame_id":{"b":1}}', None),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
@@ -300,13 +305,13 @@ def test_with_result_schema_mismatch_lists_fields_in_schema_order(spark: SparkSe
 
 def test_with_result_schema_mismatch_is_not_accepted_when_result_is_not_selected(spark: SparkSession) -> None:
     # The classification must not depend on which columns a caller keeps afterwards.
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"duration":{"a":1},"frame_id":1}', None),
             ('{"duration":"x","frame_id":1,"plates":5}', None),
             ('{"duration":38,"frame_id":412}', None),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = with_result(source_df).where(F.col("reason").isNull()).select("raw")
     expected_df = spark.createDataFrame(
@@ -316,10 +321,7 @@ def test_with_result_schema_mismatch_is_not_accepted_when_result_is_not_selected
 
 
 def test_with_result_missing_field(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
-        [('{"duration":5}', None), ('{"duration":5,"frame_id":null}', None), ("{}", None)],
-        SOURCE_SCHEMA,
-    )
+    source_df = _source(spark, [('{"duration":5}', None), ('{"duration":5,"frame_id":null}', None), ("{}", None)])
     actual_df = _classified(source_df)
     expected_df = spark.createDataFrame(
         [
@@ -333,9 +335,8 @@ def test_with_result_missing_field(spark: SparkSession) -> None:
 
 
 def test_with_result_rejected_rows_have_null_result(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
-        [(None, "unreadable: gone"), ("", None), ('{"frame_id":', None), ("[1]", None), ('{"duration":5}', None)],
-        SOURCE_SCHEMA,
+    source_df = _source(
+        spark, [(None, "unreadable: gone"), ("", None), ('{"frame_id":', None), ("[1]", None), ('{"duration":5}', None)]
     )
     actual_df = with_result(source_df).select("raw", F.col("result").isNull().alias("result_is_null"))
     expected_df = spark.createDataFrame(
@@ -346,14 +347,14 @@ def test_with_result_rejected_rows_have_null_result(spark: SparkSession) -> None
 
 
 def test_with_result_valid_rows_parse_top_level(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"duration":38,"frame_id":412}', None),  # nothing found: no plates
             ('{"duration":53,"frame_id":99,"latency":0}', None),  # parallel-mode process() return
             ('{"frame_id":1203,"job_idx":2,"lantency":1}', None),  # Android spelling, no duration
             ('  {"frame_id":0,"timestamp":"2022-05-02T07:15:49.999546"}\n', None),  # whitespace around
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = with_result(source_df).select("raw", "reason", "detail", "result")
     expected_df = spark.createDataFrame(
@@ -374,12 +375,12 @@ def test_with_result_valid_rows_parse_top_level(spark: SparkSession) -> None:
 
 
 def test_with_result_year_int_becomes_string(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"frame_id":1,"plates":[{"car":{"makeModelYear":[{"make":"audi","model":"s5","year":2012}]}}]}', None),
             ('{"frame_id":2,"plates":[{"car":{"makeModelYear":[{"make":"audi","model":"s5","year":null}]}}]}', None),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = with_result(source_df).select(
         F.col("result.frame_id").alias("frame_id"),
@@ -393,12 +394,12 @@ def test_with_result_year_int_becomes_string(spark: SparkSession) -> None:
 
 
 def test_with_result_year_interval_stays_string(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             ('{"frame_id":1,"plates":[{"car":{"makeModelYear":[{"make":"bmw","model":"x5","year":"0-9"}]}}]}', None),
             ('{"frame_id":2,"plates":[{"car":{"makeModelYear":[{"make":"bmw","model":"x5","year":""}]}}]}', None),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = with_result(source_df).select(
         F.col("result.frame_id").alias("frame_id"),
@@ -412,7 +413,8 @@ def test_with_result_year_interval_stays_string(spark: SparkSession) -> None:
 
 
 def test_with_result_confidences_in_exponent_form_parse(spark: SparkSession) -> None:
-    source_df = spark.createDataFrame(
+    source_df = _source(
+        spark,
         [
             (
                 '{"frame_id":1,"plates":[{"car":{"color":[{"confidence":9.995e+01,"klass":0,"name":"black"},'
@@ -421,7 +423,6 @@ def test_with_result_confidences_in_exponent_form_parse(spark: SparkSession) -> 
             ),
             ('{"frame_id":2,"plates":[{"confidences":[],"text":"B"}]}', None),
         ],
-        SOURCE_SCHEMA,
     )
     actual_df = with_result(source_df).select(
         F.col("result.frame_id").alias("frame_id"),
@@ -442,6 +443,6 @@ def test_with_result_confidences_in_exponent_form_parse(spark: SparkSession) -> 
 
 
 def test_with_result_accepts_a_leading_byte_order_mark(spark):
-    source_df = spark.createDataFrame([('\ufeff{"frame_id": 5}', None)], "raw string, read_error string")
+    source_df = _source(spark, [('\ufeff{"frame_id": 5}', None)])
     actual = with_result(source_df).select("reason", "result.frame_id").collect()
     assert [tuple(r) for r in actual] == [(None, 5)]
