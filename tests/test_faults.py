@@ -51,6 +51,11 @@ ALPR_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
         "NaN or infinite: plates[].confidences[]",
     ),
     "huge-exponent.json": ('{"frame_id": 3, "plates": [{"car": {"confidence": 1e999}}]}', "non_finite_number", "car"),
+    "minus-inf.json": (
+        '{"frame_id": 3, "plates": [{"text": "A1", "confidences": [-INF, +INF]}]}',
+        "non_finite_number",
+        "NaN or infinite: plates[].confidences[]",
+    ),
     "array.json": ('[{"frame_id": 4}]', "not_an_object", "top level is an array"),
     "null.json": ("null", "not_an_object", "top level is null"),
     "missing.json": ('{"duration": 5}', "missing_field", "missing: frame_id"),
@@ -199,6 +204,7 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
     (_line(2, total_time_ms=1200)[:-1] + ', "total_time_ms": 1300}', None, ""),  # duplicate key: the last wins
     (_line(3)[:40], "invalid_json", "truncated: the text ends"),
     (_line(4).replace('"total_time_ms": 1500', '"total_time_ms": NaN'), "non_finite_number", "total_time_ms"),
+    (_line(26).replace('"total_time_ms": 1500', '"total_time_ms": -INF'), "non_finite_number", "total_time_ms"),
     (_line(5).replace('"http_code": 200', '"http_code": Infinity'), "non_finite_number", "http_code"),
     ("null", "not_an_object", "top level is null"),
     ('"a string"', "not_an_object", "top level is a string"),
@@ -327,6 +333,7 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
         "not UTF-8",
     ),
     "nan.json": (_frame().replace('"contrast": 0.5', '"contrast": NaN'), "non_finite_number", "image.contrast"),
+    "minus-inf.json": (_frame().replace('"contrast": 0.5', '"contrast": -INF'), "non_finite_number", "image.contrast"),
     "array.json": ("[" + _frame() + "]", "not_an_object", "top level is an array"),
     "garbage.json": (_frame() + " junk", "trailing_data", "more text after the first JSON value"),
     "bracket.json": (_frame() + "] , [" + _frame(), "trailing_data", "more text after the first JSON value"),
@@ -460,6 +467,7 @@ REQUEST_LINES: list[tuple[str, str | None, str]] = [
     (_request(2, ts="2026-11-02T09:00:00Z", stages={"detect_ms": 90}), None, ""),  # a stage that did not run
     (_request(3)[:60], "invalid_json", "truncated: the text ends"),
     (_request(4).replace('"latency_ms": 404', '"latency_ms": NaN'), "non_finite_number", "latency_ms"),
+    (_request(16).replace('"latency_ms": 416', '"latency_ms": +INF'), "non_finite_number", "latency_ms"),
     ("[1, 2]", "not_an_object", "top level is an array"),
     (json.dumps({"request_id": "r-5", "endpoint": "add_user", "http_status": 200}), "missing_field", "missing: ts"),
     (_request(6, endpoint=None), "missing_field", "missing: endpoint"),
@@ -558,7 +566,7 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
     assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
     # 17 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
     # limit, in the face_validation matrix); 5 probes; 9 k6 lines
-    assert summary.check.startswith("bronze.request_lines 22 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
+    assert summary.check.startswith("bronze.request_lines 23 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
 
 
 # --------------------------------------------------------------------------------------------------

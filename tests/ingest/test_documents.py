@@ -292,14 +292,18 @@ def test_a_json_lines_block_strips_only_the_newline(tmp_path):
 
 
 def test_the_readers_answer_on_trailing_text_agrees_with_the_jvms_test(spark):
-    """On random documents, some followed by text and some with a character inserted or deleted anywhere: where
-    Spark's parser accepts the first value and the block scan can tell, it says what the JVM's two
-    ``json_array_length`` wrappings say (an independent implementation: Jackson's tokenizer)."""
+    """On random documents, some followed by text and some with a character inserted or deleted anywhere, and on
+    words and depths Spark's parser reads but its test refuses: where Spark's parser accepts the first value and
+    the block scan can tell, it says what the JVM's two ``json_array_length`` wrappings say (an independent
+    implementation: Jackson's tokenizer)."""
     rnd = random.Random(11)
+    nan, inf = float("nan"), float("inf")  # written bare: NaN, Infinity, -Infinity
 
     def value(depth: int = 0):
         pick = rnd.random()
         if depth > 3 or pick < 0.3:
+            if rnd.random() < 0.02:
+                return rnd.choice([nan, inf, -inf])
             return rnd.choice([1, 'a"b\\', "}]{[", None, True, 2.5, "\\\\", "x'y", "\u00e9\u2028"])
         if pick < 0.6:
             return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
@@ -313,6 +317,8 @@ def test_the_readers_answer_on_trailing_text_agrees_with_the_jvms_test(spark):
             at, char = rnd.randrange(len(text)), rnd.choice(list("\"'\\{}[],: x1"))
             text = text[:at] + char + text[at:] if rnd.random() < 0.5 else text[:at] + text[at + 1 :]
         texts.append(text)
+    texts += ['{"x": -INF, "n": 1}', '{"x": [+INF, +Infinity], "n": 2}', '{"x": "-INF", "n": 3}']
+    texts += ['{"x": ' + "[" * (depth - 1) + "]" * (depth - 1) + ', "n": 4}' for depth in (999, 1000, 1001)]
     data = [t.encode() for t in texts]
     starts = np.cumsum([0] + [len(d) + 1 for d in data[:-1]])
     trailing, known = jsonsplit.trailing_text(b"\n".join(data), starts, starts + [len(d) for d in data])

@@ -201,6 +201,9 @@ def _problem(text: str) -> str | None:
         ('{"scores": [1.5, Infinity, 2]}', "scores[]"),
         ('{"scores": [ NaN ]}', "scores[]"),
         ('{"meta": {"level": "-INF"}}', "meta.level"),
+        ('{"score": -INF}', "score"),  # bare: Spark's parser reads it, Python's json module does not
+        ('{"scores": [1, +INF]}', "scores[]"),
+        ('{"score":+Infinity}', "score"),
         ('{"score": "NaN"}', "score"),
         ('{"score": 1e999}', "score"),
         ('{"meta": {"level": -2.5E+400}}', "meta.level"),
@@ -225,6 +228,12 @@ def test_a_non_finite_number_is_a_problem_naming_its_path(text, path):
 )
 def test_look_alikes_of_non_finite_numbers_are_not_problems(text):
     assert _problem(text) is None
+
+
+def test_a_bare_infinity_spark_refuses_is_left_to_the_parse():
+    """Unsigned ``INF`` is not JSON to Spark's parser either: the parse reports the record (invalid_json)."""
+    assert _problem('{"score": INF}') is None
+    assert _problem('{"name": "x:-INF,", "score": 1}') is None  # the word in a string
 
 
 def test_an_object_or_array_in_a_string_field_is_a_wrong_type_but_not_in_a_double_field():

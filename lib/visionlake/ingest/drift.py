@@ -39,6 +39,9 @@ _ESCAPED_KEY = re.compile(rb'"[^"]*\\[^"]*"\s*:')
 _BIG_EXPONENT = re.compile(rb"[eE]\+?[0-9]{3,}")
 # NaN or an infinity as Spark's parser reads it, bare or quoted; whether it stands as a value is checked apart.
 _NON_FINITE_WORD = re.compile(rb"[-+]?(?:NaN|Infinity|INF)")
+# The bare words Spark's parser reads as infinities and Python's json module does not, as Python writes them.
+_SPARK_ONLY_WORD = re.compile(rb"[-+]INF|\+Infinity")
+_PYTHON_WORD = {b"+INF": b"Infinity", b"-INF": b"-Infinity", b"+Infinity": b"Infinity"}
 _VALUE_BEFORE = frozenset(b":,[")  # what precedes a value (after whitespace and an opening quote)
 _VALUE_AFTER = frozenset(b",]}")  # what follows one
 _SPACE = frozenset(b" \t\r\n")
@@ -175,6 +178,30 @@ def _non_finite(data: bytes) -> bool:
     return any(_stands_as_value(data, m.start(), m.end(), True) for m in _NON_FINITE_WORD.finditer(data))
 
 
+def _loads(data: bytes) -> object:
+    """The record as Python reads it, the infinities only Spark's parser reads (``+INF``, ``-INF``, ``+Infinity``,
+    where they stand as values) read as infinities too; None when it is not JSON to either."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return None
+    except ValueError:
+        pass
+    if _SPARK_ONLY_WORD.search(data) is None:
+        return None
+    words = [m for m in _SPARK_ONLY_WORD.finditer(data) if _stands_as_value(data, m.start(), m.end(), False)]
+    if not words:
+        return None
+    parts, at = [], 0
+    for match in words:
+        parts += [data[at : match.start()], _PYTHON_WORD[match.group()]]
+        at = match.end()
+    try:
+        return json.loads(b"".join([*parts, data[at:]]))
+    except (ValueError, RecursionError):
+        return None
+
+
 def _big_exponent(data: bytes) -> bool:
     if _BIG_EXPONENT.search(data) is None:  # the common case: one pass, no match
         return False
@@ -262,10 +289,7 @@ class FieldScanner:
         object_in_string = any(opens and key in self._strings for key, opens in keys)
         if not (unknown or object_in_string or _non_finite(data) or _big_exponent(data)):
             return None, None
-        try:
-            record = json.loads(data)
-        except (ValueError, RecursionError):
-            return None, None
+        record = _loads(data)
         if not isinstance(record, dict):
             return None, None
         found = _Findings(set(), set(), set())

@@ -13,6 +13,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from visionlake.ingest.jsonsplit import MAX_DEPTH
+
 CORRUPT_COLUMN = "_corrupt_record"
 TRAILING = "trailing"  # the readers' column: whether text follows the first JSON value (null: not known)
 _LEADING = " \\t\\r\\n\\uFEFF"  # whitespace and a byte-order mark may precede the JSON (SQL escapes)
@@ -94,9 +96,8 @@ def json_kind(text: Column) -> Column:
 # what from_json lets through: text after the first value (non-finite numbers and objects in string fields
 # are found while reading: visionlake.ingest.drift)
 
-# Spark 3.5 parses with Jackson 2.15, whose default StreamReadConstraints refuse deeper nesting, longer
-# strings and longer numbers than these; such a document fails to parse like malformed JSON.
-MAX_DEPTH = 1000
+# Spark 3.5 parses with Jackson 2.15, whose default StreamReadConstraints refuse deeper nesting (MAX_DEPTH,
+# from jsonsplit), longer strings and longer numbers than these; such a document fails to parse like malformed JSON.
 MAX_STRING_CHARS = 20_000_000
 MAX_NUMBER_CHARS = 1000
 

@@ -171,11 +171,18 @@ def _scan_chunk(data: bytes, offset: int, state: _State) -> _Structure:
 # Text after the first value of each document
 
 
-# Byte classes of the scan of documents; every other byte translates to 0. Commas are not looked at.
-_CLOSE, _SINGLE = 4, 5
-_DOC_BYTES = {b'"': _QUOTE, b"\\": _BSLASH, b"{": _OPEN, b"[": _OPEN, b"}": _CLOSE, b"]": _CLOSE, b"'": _SINGLE}
+# Byte classes of the scan of documents; every other byte translates to 0. Commas are not looked at. _ODD: what
+# the scan leaves to the parser when it stands outside strings: a single quote (Spark's parser reads single-quoted
+# strings) and the N and I of NaN, Infinity and INF (Spark's parser reads them; its trailing-text test does not,
+# and finds "trailing" text in every document that holds one).
+_CLOSE, _ODD = 4, 5
+_DOC_BYTES = {b'"': _QUOTE, b"\\": _BSLASH, b"{": _OPEN, b"[": _OPEN, b"}": _CLOSE, b"]": _CLOSE}
+_DOC_BYTES |= {b"'": _ODD, b"N": _ODD, b"I": _ODD}
 _DOC_TABLE = bytes(_DOC_BYTES.get(bytes([b]), 0) for b in range(256))
 _DOC_DELTA = np.array([0, 0, 0, 1, -1, 0], dtype=np.int64)
+# Spark 3.5 parses with Jackson 2.15, whose default read constraints refuse nesting deeper than this. Its
+# trailing-text test wraps the text in one more array: a document this deep parses, yet fails that test.
+MAX_DEPTH = 1000
 _JSON_WS = np.zeros(256, dtype=bool)
 _JSON_WS[list(_WS)] = True  # the whitespace a JSON parser skips between values
 
@@ -189,8 +196,10 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
 
     ``trailing[i]`` is exact for a document whose first value is an object or array of valid JSON (what a
     JSON parser accepted); for any other text it means nothing, so ask the parser first. ``known[i]`` is False
-    where the scan cannot tell: no bracket closes a first value, or a single quote stands outside the strings
-    (Spark's parser accepts single-quoted strings, which this scan does not follow)."""
+    where the scan leaves the answer to Spark's own test (:func:`visionlake.ingest.jsonparse.trailing_data`): no
+    bracket closes a first value; a single quote stands outside the strings (Spark's parser accepts single-quoted
+    strings, which this scan does not follow); an ``N`` or ``I`` stands outside them (``NaN``, ``Infinity``,
+    ``-INF``, which Spark's parser reads and its test refuses); or the nesting reaches :data:`MAX_DEPTH`."""
     starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
     count = starts.size
     trailing, known = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
@@ -217,9 +226,9 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
     kdoc = np.searchsorted(lo, kept, side="right") - 1
     kept_cls = cls[kept]
     outside = ((seen[kept] - base[kdoc]) & 1) == 0
-    single = np.zeros(count, dtype=bool)
-    single[kdoc[(kept_cls == _SINGLE) & outside]] = True
-    structural = (kept_cls != _SINGLE) & outside
+    odd = np.zeros(count, dtype=bool)
+    odd[kdoc[(kept_cls == _ODD) & outside]] = True
+    structural = (kept_cls != _ODD) & outside
     pos, sdoc = idx[kept[structural]], kdoc[structural]
     if not pos.size:  # no bracket outside strings in any document
         return trailing, known
@@ -227,6 +236,7 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
     depth = np.cumsum(step)
     first = np.minimum(np.searchsorted(sdoc, np.arange(count), side="left"), pos.size - 1)
     relative = depth - (depth - step)[first][sdoc]
+    odd[sdoc[relative >= MAX_DEPTH]] = True
     back = np.flatnonzero(relative <= 0)  # where the depth first comes back to zero (or below: not a value)
     ahead = sdoc[back]
     closes = back[np.flatnonzero(np.diff(ahead, prepend=-1))]  # the first of each document
@@ -239,7 +249,7 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
         last[k] = begin + len(data[begin : int(last[k]) + 1].rstrip(_WS)) - 1
     trailing[docs] = last != end_of_value
     known[docs] = True
-    known &= ~single
+    known &= ~odd
     return trailing & known, known
 
 
