@@ -51,6 +51,11 @@ ALPR_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
         "NaN or infinite: plates[].confidences[]",
     ),
     "huge-exponent.json": ('{"frame_id": 3, "plates": [{"car": {"confidence": 1e999}}]}', "non_finite_number", "car"),
+    "nan-undeclared.json": (
+        '{"duration": 14, "frame_id": 14, "extra": NaN}',
+        None,
+        "",
+    ),  # dropped, as every unknown field
     "minus-inf.json": (
         '{"frame_id": 3, "plates": [{"text": "A1", "confidences": [-INF, +INF]}]}',
         "non_finite_number",
@@ -334,6 +339,7 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
     ),
     "nan.json": (_frame().replace('"contrast": 0.5', '"contrast": NaN'), "non_finite_number", "image.contrast"),
     "minus-inf.json": (_frame().replace('"contrast": 0.5', '"contrast": -INF'), "non_finite_number", "image.contrast"),
+    "nan-undeclared.json": (_frame()[:-1] + ', "extra": NaN}', None, ""),  # dropped, as every unknown field
     "array.json": ("[" + _frame() + "]", "not_an_object", "top level is an array"),
     "garbage.json": (_frame() + " junk", "trailing_data", "more text after the first JSON value"),
     "bracket.json": (_frame() + "] , [" + _frame(), "trailing_data", "more text after the first JSON value"),

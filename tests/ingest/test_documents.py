@@ -10,6 +10,7 @@ import random
 import boto3
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from tests.conftest import write_files
 
@@ -289,6 +290,29 @@ def test_a_json_lines_block_strips_only_the_newline(tmp_path):
     rows = _piece_rows(path)
     assert [(r["source_offset"], r["text"]) for r in rows] == [(0, '{"a": 1}\r'), (11, '{"b": 2}\r')]
     assert [r["doc_sha256"] for r in rows] == [hashlib.sha256(b).hexdigest() for b in (b'{"a": 1}\r', b'{"b": 2}\r')]
+
+
+def test_the_jvms_trailing_text_test_reads_what_sparks_parser_reads(spark):
+    """The JVM's test parses with Spark's options: a NaN, an infinity or a single-quoted string is no trailing
+    text (``json_array_length`` refused all three); a text nested exactly 1,000 deep still fails it (its wrapping
+    array makes 1,001)."""
+    cases = [
+        ('{"a": NaN, "b": [-INF, +Infinity]}', False),
+        ("{'a': '}'}", False),
+        ('{"a": 1}', False),
+        ('{"a": 1} NaN', True),
+        ('{"a": 1}] , [{"b": 2}', True),
+        ('{"a": 1}{"b": 2}', True),
+        ('{"x": ' + "[" * 998 + "]" * 998 + "}", False),
+        ('{"x": ' + "[" * 999 + "]" * 999 + "}", True),
+    ]
+    rows = (
+        spark.createDataFrame([(i, t) for i, (t, _) in enumerate(cases)], "i int, text string")
+        .select("i", jsonparse.trailing_data(F.col("text")).alias("jvm"))
+        .orderBy("i")
+        .collect()
+    )
+    assert [r.jvm for r in rows] == [expected for _, expected in cases]
 
 
 def test_the_readers_answer_on_trailing_text_agrees_with_the_jvms_test(spark):

@@ -106,15 +106,19 @@ def trailing_data(text: Column, known: Column | None = None) -> Column:
     """True when text whose first JSON value parsed holds more than that value (garbage, or a second value).
 
     ``known``, when given, is the readers' answer (:func:`visionlake.ingest.jsonsplit.trailing_text`, null where
-    it could not tell); the JVM tests only the texts it left open. That test tokenises the text twice (Jackson,
-    skipping children): ``[`` + text + ``]`` must be a one-element JSON array and ``[`` + text + ``,0]`` a
+    it could not tell); the JVM tests only the texts it left open. That test parses the text twice with Spark's
+    parser and its options (``NaN``, ``Infinity`` and single quotes read as ``from_json`` reads them), as an
+    array of strings: ``[`` + text + ``]`` must be a one-element JSON array and ``[`` + text + ``,0]`` a
     two-element one. One wrapping alone is fooled by a ``]`` in the text, which closes the array early and hides
     what follows (``{"a":1}] , [{"b":2}`` is one element); the second wrapping then closes at that same ``]``,
-    with the same count. (Parsing ``[`` + text + ``]`` with an array schema would save a pass, but a field of
-    the wrong type inside an array element is nulled without a trace, so it cannot replace the parse.)"""
+    with the same count. The wrapping adds a level: a text nested exactly :data:`MAX_DEPTH` deep fails it.
+    (``json_array_length``, used until Dec 5, reads no ``NaN`` nor ``Infinity``: every text holding one failed
+    it. Parsing ``[`` + text + ``]`` with the record's schema would save a pass, but a field of the wrong type
+    inside an array element is nulled without a trace, so it cannot replace the parse.)"""
 
     def elements(suffix: str) -> Column:
-        return F.json_array_length(F.concat(F.lit("["), text, F.lit(suffix)))
+        wrapped = F.concat(F.lit("["), text, F.lit(suffix))
+        return F.size(F.from_json(wrapped, T.ArrayType(T.StringType()), PARSE_OPTIONS))
 
     one_value = F.coalesce(elements("]") == 1, F.lit(False)) & F.coalesce(elements(",0]") == 2, F.lit(False))
     return ~one_value if known is None else F.coalesce(known, ~one_value)

@@ -172,16 +172,16 @@ def _scan_chunk(data: bytes, offset: int, state: _State) -> _Structure:
 
 
 # Byte classes of the scan of documents; every other byte translates to 0. Commas are not looked at. _ODD: what
-# the scan leaves to the parser when it stands outside strings: a single quote (Spark's parser reads single-quoted
-# strings) and the N and I of NaN, Infinity and INF (Spark's parser reads them; its trailing-text test does not,
-# and finds "trailing" text in every document that holds one).
+# the scan leaves to Spark's trailing-text test when it stands outside strings: a single quote (Spark's parser
+# reads single-quoted strings) and the N and I of NaN, Infinity and INF (words Spark's parser reads, JSON not).
 _CLOSE, _ODD = 4, 5
 _DOC_BYTES = {b'"': _QUOTE, b"\\": _BSLASH, b"{": _OPEN, b"[": _OPEN, b"}": _CLOSE, b"]": _CLOSE}
 _DOC_BYTES |= {b"'": _ODD, b"N": _ODD, b"I": _ODD}
 _DOC_TABLE = bytes(_DOC_BYTES.get(bytes([b]), 0) for b in range(256))
 _DOC_DELTA = np.array([0, 0, 0, 1, -1, 0], dtype=np.int64)
-# Spark 3.5 parses with Jackson 2.15, whose default read constraints refuse nesting deeper than this. Its
-# trailing-text test wraps the text in one more array: a document this deep parses, yet fails that test.
+# Spark 3.5 parses with Jackson 2.15, whose default read constraints refuse nesting deeper than this. Spark's
+# trailing-text test wraps the text in one more array: a document this deep parses, yet fails that test, whose
+# answer (trailing_data) the scan keeps.
 MAX_DEPTH = 1000
 _JSON_WS = np.zeros(256, dtype=bool)
 _JSON_WS[list(_WS)] = True  # the whitespace a JSON parser skips between values
@@ -199,7 +199,8 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
     where the scan leaves the answer to Spark's own test (:func:`visionlake.ingest.jsonparse.trailing_data`): no
     bracket closes a first value; a single quote stands outside the strings (Spark's parser accepts single-quoted
     strings, which this scan does not follow); an ``N`` or ``I`` stands outside them (``NaN``, ``Infinity``,
-    ``-INF``, which Spark's parser reads and its test refuses); or the nesting reaches :data:`MAX_DEPTH`."""
+    ``-INF``: words Spark's parser reads and this scan does not check); or the nesting reaches :data:`MAX_DEPTH`
+    (where that test's answer is "trailing", and kept)."""
     starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
     count = starts.size
     trailing, known = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
