@@ -51,11 +51,8 @@ ALPR_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
         "NaN or infinite: plates[].confidences[]",
     ),
     "huge-exponent.json": ('{"frame_id": 3, "plates": [{"car": {"confidence": 1e999}}]}', "non_finite_number", "car"),
-    "nan-undeclared.json": (
-        '{"duration": 14, "frame_id": 14, "extra": NaN}',
-        None,
-        "",
-    ),  # dropped, as every unknown field
+    # a NaN in a field the schema does not know: dropped with the field, as every unknown field
+    "nan-undeclared.json": ('{"duration": 14, "frame_id": 14, "extra": NaN}', None, ""),
     "minus-inf.json": (
         '{"frame_id": 3, "plates": [{"text": "A1", "confidences": [-INF, +INF]}]}',
         "non_finite_number",
@@ -570,7 +567,7 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
         ("k6-staged", 9, 2, 3, 4)
     ]
     assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
-    # 17 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
+    # 18 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
     # limit, in the face_validation matrix); 5 probes; 9 k6 lines
     assert summary.check.startswith("bronze.request_lines 23 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
 

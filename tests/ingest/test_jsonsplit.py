@@ -396,7 +396,7 @@ TRAILING_CASES = [  # (document, text after its first value: None where the scan
     (b'{"a": "\\\\"}x', True),
     (b'{"a": 1}\x0c', True),  # a form feed is not JSON whitespace
     (b"{'a': '}'}", None),  # single-quoted strings are not followed
-    # words Spark's parser reads and its trailing-text test refuses: the test decides, as it did before the scan
+    # words Spark's parser reads that JSON has not, and nesting whose test wrapping is too deep: Spark's test decides
     (b'{"a": NaN}', None),
     (b'{"a": [-INF, +Infinity]}', None),
     (b'{"a": "NaN, Infinity, -INF"}', False),  # in a string: scanned as usual
