@@ -317,9 +317,9 @@ def test_the_jvms_trailing_text_test_reads_what_sparks_parser_reads(spark):
 
 def test_the_readers_answer_on_trailing_text_agrees_with_the_jvms_test(spark):
     """On random documents, some followed by text and some with a character inserted or deleted anywhere, and on
-    words and depths Spark's parser reads but its test refuses: where Spark's parser accepts the first value and
-    the block scan can tell, it says what the JVM's two ``json_array_length`` wrappings say (an independent
-    implementation: Jackson's tokenizer)."""
+    words Spark's parser reads and JSON has not, and on depths around the parser's limit: where Spark's parser
+    accepts the first value and the block scan can tell, it says what the JVM's test says (its two wrappings
+    parsed by Spark's parser: an independent implementation, Jackson's tokenizer)."""
     rnd = random.Random(11)
     nan, inf = float("nan"), float("inf")  # written bare: NaN, Infinity, -Infinity
 

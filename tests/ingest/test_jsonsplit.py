@@ -396,10 +396,11 @@ TRAILING_CASES = [  # (document, text after its first value: None where the scan
     (b'{"a": "\\\\"}x', True),
     (b'{"a": 1}\x0c', True),  # a form feed is not JSON whitespace
     (b"{'a': '}'}", None),  # single-quoted strings are not followed
-    # words Spark's parser reads that JSON has not, and nesting whose test wrapping is too deep: Spark's test decides
-    (b'{"a": NaN}', None),
-    (b'{"a": [-INF, +Infinity]}', None),
-    (b'{"a": "NaN, Infinity, -INF"}', False),  # in a string: scanned as usual
+    # words Spark's parser reads that JSON has not stand between brackets: answered like any value
+    (b'{"a": NaN}', False),
+    (b'{"a": [-INF, +Infinity]} x', True),
+    (b'{"a": "NaN, Infinity, -INF"}', False),
+    # nesting whose test wrapping is too deep: Spark's test decides
     (b'{"x": ' + b"[" * 999 + b"]" * 999 + b"}", None),  # depth 1,000: one more array (the test's) is too deep
     (b'{"x": ' + b"[" * 998 + b"]" * 998 + b"}", False),
     (b'{"a": 1', None),  # the value does not close

@@ -39,8 +39,7 @@ _ESCAPED_KEY = re.compile(rb'"[^"]*\\[^"]*"\s*:')
 _BIG_EXPONENT = re.compile(rb"[eE]\+?[0-9]{3,}")
 # NaN or an infinity as Spark's parser reads it, bare or quoted; whether it stands as a value is checked apart.
 _NON_FINITE_WORD = re.compile(rb"[-+]?(?:NaN|Infinity|INF)")
-# The bare words Spark's parser reads as infinities and Python's json module does not, as Python writes them.
-_SPARK_ONLY_WORD = re.compile(rb"[-+]INF|\+Infinity")
+# Those of them Spark's parser reads as infinities and Python's json module does not, as Python writes them.
 _PYTHON_WORD = {b"+INF": b"Infinity", b"-INF": b"-Infinity", b"+Infinity": b"Infinity"}
 _VALUE_BEFORE = frozenset(b":,[")  # what precedes a value (after whitespace and an opening quote)
 _VALUE_AFTER = frozenset(b",]}")  # what follows one
@@ -187,9 +186,11 @@ def _loads(data: bytes) -> object:
         return None
     except ValueError:
         pass
-    if _SPARK_ONLY_WORD.search(data) is None:
-        return None
-    words = [m for m in _SPARK_ONLY_WORD.finditer(data) if _stands_as_value(data, m.start(), m.end(), False)]
+    words = [
+        m
+        for m in _NON_FINITE_WORD.finditer(data)
+        if m.group() in _PYTHON_WORD and _stands_as_value(data, m.start(), m.end(), False)
+    ]
     if not words:
         return None
     parts, at = [], 0

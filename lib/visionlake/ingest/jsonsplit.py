@@ -173,10 +173,10 @@ def _scan_chunk(data: bytes, offset: int, state: _State) -> _Structure:
 
 # Byte classes of the scan of documents; every other byte translates to 0. Commas are not looked at. _ODD: what
 # the scan leaves to Spark's trailing-text test when it stands outside strings: a single quote (Spark's parser
-# reads single-quoted strings) and the N and I of NaN, Infinity and INF (words Spark's parser reads, JSON not).
+# reads single-quoted strings, which the scan does not follow).
 _CLOSE, _ODD = 4, 5
 _DOC_BYTES = {b'"': _QUOTE, b"\\": _BSLASH, b"{": _OPEN, b"[": _OPEN, b"}": _CLOSE, b"]": _CLOSE}
-_DOC_BYTES |= {b"'": _ODD, b"N": _ODD, b"I": _ODD}
+_DOC_BYTES[b"'"] = _ODD
 _DOC_TABLE = bytes(_DOC_BYTES.get(bytes([b]), 0) for b in range(256))
 _DOC_DELTA = np.array([0, 0, 0, 1, -1, 0], dtype=np.int64)
 # Spark 3.5 parses with Jackson 2.15, whose default read constraints refuse nesting deeper than this. Spark's
@@ -198,9 +198,8 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
     JSON parser accepted); for any other text it means nothing, so ask the parser first. ``known[i]`` is False
     where the scan leaves the answer to Spark's own test (:func:`visionlake.ingest.jsonparse.trailing_data`): no
     bracket closes a first value; a single quote stands outside the strings (Spark's parser accepts single-quoted
-    strings, which this scan does not follow); an ``N`` or ``I`` stands outside them (``NaN``, ``Infinity``,
-    ``-INF``: words Spark's parser reads and this scan does not check); or the nesting reaches :data:`MAX_DEPTH`
-    (where that test's answer is "trailing", and kept)."""
+    strings, which this scan does not follow); or the nesting reaches :data:`MAX_DEPTH` (where that test's answer
+    is "trailing", and kept). Bare words (``NaN``, ``-INF``) stand between brackets and change no answer."""
     starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
     count = starts.size
     trailing, known = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
