@@ -361,3 +361,30 @@ def test_the_readers_answer_on_trailing_text_agrees_with_the_jvms_test(spark):
     judged = [(r["scan"], r["jvm"]) for r in rows if not r["broken"] and r["scan"] is not None]
     assert len(judged) > 1000 and any(scan for scan, _ in judged) and not all(scan for scan, _ in judged)
     assert [scan for scan, _ in judged] == [jvm for _, jvm in judged]
+
+
+def test_refused_texts_are_diagnosed_in_the_batch_and_their_text_dropped():
+    import pyarrow as pa
+
+    refused = "invalid_json: refused by the JSON parser"
+    batch = pa.record_batch(
+        {
+            "source_path": ["a", "b", "c", "d"],
+            "parse_error": [None, refused, "trailing_data: more text", refused],
+            jsonparse.REFUSED_TEXT: [None, '{"a": tru}', None, "[" * 1001 + "]" * 1001],
+        }
+    )
+    done = jsonparse.diagnose_refused(batch)
+    assert done.schema.names == ["source_path", "parse_error"]
+    assert done.column("parse_error").to_pylist() == [
+        None,
+        "invalid_json: not parseable as JSON: Expecting value at line 1 column 7 (character 6)",
+        "trailing_data: more text",
+        "too_deep: nesting depth 1,001 is over the JSON parser's limit of 1,000",
+    ]
+    # a batch with nothing refused loses the column and keeps its errors as they are
+    clean = batch.slice(2, 1)
+    assert jsonparse.diagnose_refused(clean).to_pydict() == {
+        "source_path": ["c"],
+        "parse_error": ["trailing_data: more text"],
+    }

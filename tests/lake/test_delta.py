@@ -390,3 +390,25 @@ def test_write_table_replacing_no_partition_keeps_the_data_and_records_the_txn(s
     assert (result.rows, result.files) == (0, 0)
     assert [r["id"] for r in _table(location)] == [1]
     assert DeltaTable(location).transaction_version("gold") == 3
+
+
+def test_a_finish_runs_on_the_rows_in_the_writing_task_and_its_columns_are_never_written(spark, tmp_path):
+    import pyarrow as pa
+
+    def name_from_raw(batch: pa.RecordBatch) -> pa.RecordBatch:  # where raw is set, name becomes its length
+        pairs = zip(batch.column("name").to_pylist(), batch.column("raw").to_pylist(), strict=True)
+        names = [name if raw is None else f"len {len(raw)}" for name, raw in pairs]
+        return batch.set_column(1, "name", pa.array(names, pa.string())).drop_columns(["raw"])
+
+    finish = delta.Finish(("raw",), name_from_raw)
+    schema = T.StructType([*SCHEMA.fields, T.StructField("raw", T.StringType())])
+    rows = spark.createDataFrame([(1, "a", None, None, D1, None), (2, "b", None, None, D1, "secret")], schema)
+    location = str(tmp_path / "t")
+    staged = delta.stage(rows, location, storage=LOCAL, finish=finish)
+    assert delta.commit(staged, LOCAL).rows == 2
+    assert [(r["id"], r["name"]) for r in _table(tmp_path / "t")] == [(1, "a"), (2, "len 6")]
+    assert [f.name for f in DeltaTable(location).schema().fields] == ["id", "name", "score", "at", "day"]
+    assert not any(b"secret" in p.read_bytes() for p in (tmp_path / "t").rglob("*") if p.is_file())
+    # the same rows as Spark computes them (what the delta-spark writer writes)
+    assert sorted((r["id"], r["name"]) for r in delta.finished(rows, finish).collect()) == [(1, "a"), (2, "len 6")]
+    assert delta.finished(rows, finish).columns == ["id", "name", "score", "at", "day"]

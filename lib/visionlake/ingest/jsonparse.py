@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -182,7 +183,10 @@ def diagnose(text: str) -> str:
     digits = max((len(m) for m in _NUMBER.findall(structure)), default=0)
     if digits > MAX_NUMBER_CHARS:
         return f"too_large: a number of {digits:,} characters is over the JSON parser's limit of {MAX_NUMBER_CHARS:,}"
-    return "invalid_json: refused by the JSON parser"
+    return _REFUSED
+
+
+_REFUSED = "invalid_json: refused by the JSON parser"  # also a refused document's parse_error until it is diagnosed
 
 
 def _diagnose_or_none(text: str | None) -> str | None:
@@ -191,6 +195,26 @@ def _diagnose_or_none(text: str | None) -> str | None:
 
 INVALID = "invalid_json"
 REFUSED_DETAIL = "not parseable as JSON"
+# The text of a document the parser refused (null on every other row), kept by parsed_documents for
+# diagnose_refused, which replaces the document's parse_error by its diagnosis and drops the text.
+REFUSED_TEXT = "_refused_text"
+
+
+def diagnose_refused(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` without :data:`REFUSED_TEXT`, the ``parse_error`` of each row that has one replaced by
+    :func:`diagnose` of it. Run where the rows are in Python anyway (the task that writes them to the lake:
+    :class:`visionlake.lake.delta.Finish`), so that only the few refused texts are diagnosed."""
+    texts = batch.column(REFUSED_TEXT)
+    kept = [name for name in batch.schema.names if name != REFUSED_TEXT]
+    if texts.null_count < len(texts):
+        errors = batch.column("parse_error").to_pylist()
+        for i, text in enumerate(texts.to_pylist()):
+            if text is not None:
+                errors[i] = diagnose(text)
+        batch = batch.set_column(
+            batch.schema.get_field_index("parse_error"), "parse_error", pa.array(errors, pa.string())
+        )
+    return batch.select(kept)
 
 
 def with_diagnosis(df: DataFrame, text: str) -> DataFrame:
@@ -210,8 +234,9 @@ def with_diagnosis(df: DataFrame, text: str) -> DataFrame:
 
 
 def diagnosed(text: Column) -> Column:
-    """:func:`diagnose` of ``text``, a Python UDF: give it null for the rows that need no diagnosis, so that
-    only the refused texts travel to Python. A plain (pickled) UDF, so the worker imports no pandas."""
+    """:func:`diagnose` of ``text``, a Python UDF: give it null for the rows that need no diagnosis. Every row
+    still crosses to Python (a null for most) and back: use it on few rows (:func:`with_diagnosis` runs only on
+    batches that hold refused texts). A plain (pickled) UDF, so the worker imports no pandas."""
     return F.udf(_diagnose_or_none, "string")(text)
 
 
@@ -276,7 +301,12 @@ def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Co
     ``read_error`` and ``trailing`` (:mod:`visionlake.ingest.documents`). A document
     that cannot be used keeps only its lineage (its fields are null). Reasons: the read's own, ``empty_file``,
     ``invalid_json`` / ``too_deep`` / ``too_large``, ``not_an_object``, ``schema_mismatch`` (the detail names
-    the fields) and ``trailing_data``."""
+    the fields) and ``trailing_data``.
+
+    A text the parser refused is kept in :data:`REFUSED_TEXT` (null on every other row) and its ``parse_error``
+    is ``invalid_json: refused by the JSON parser`` until :func:`diagnose_refused` (in Python) says why: the
+    limit it hit (``too_deep``, ``too_large``) or where it stops being JSON. Diagnose before the rows are
+    written, or drop the column: it holds the raw text."""
     text, parsed, broken_text = F.col("_body"), F.col("_parsed"), F.col("_broken")
     readable = F.col("read_error").isNull() & ~blank(text)
     # decided for every row, in the JVM: what needs no second look at a text that did not parse
@@ -294,7 +324,7 @@ def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Co
     top_level = F.when(~is_not_json & broken_text.startswith("{"), mismatched_fields("_broken", schema))
     refused = is_not_json | (top_level == all_fields(schema))
     why = (
-        F.when(refused, diagnosed(broken_text))
+        F.when(refused, F.lit(_REFUSED))
         .when(~broken_text.startswith("{"), F.concat(F.lit("not_an_object: top level is "), json_kind(broken_text)))
         .otherwise(F.concat(F.lit("schema_mismatch: wrong type: "), top_level))
     )
@@ -306,9 +336,13 @@ def parsed_documents(read: DataFrame, schema: T.StructType, fields: dict[str, Co
         read.withColumn("_body", body("text"))
         .withColumn("_parsed", F.when(readable, parse(text, schema)))
         .withColumns({"_found": found, "_broken": F.when(readable & broken(parsed), text)})
-        # The texts are dropped here but for those that did not parse: what follows (and the rows Spark holds
-        # while Python diagnoses) is the parsed fields, not the lines.
+        # The texts are dropped here but for those that did not parse: what follows is the parsed fields.
         .select(*document, *lineage, "_found", "_broken")
-        .withColumn("parse_error", F.coalesce("_found", F.when(broken_text.isNotNull(), why)))
+        .withColumns(
+            {
+                "parse_error": F.coalesce("_found", F.when(broken_text.isNotNull(), why)),
+                REFUSED_TEXT: F.when(refused, broken_text),
+            }
+        )
         .drop("_found", "_broken")
     )

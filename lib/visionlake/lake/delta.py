@@ -21,9 +21,10 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -182,14 +183,32 @@ class _PartFile:
         return self.relative_path, os.path.getsize(self.local_path), json.dumps(self.partition), num, stats
 
 
+class Finish(NamedTuple):
+    """The last step of a write, run on each Arrow batch of rows by the task that writes them: ``apply`` returns
+    the batch without the ``consumes`` columns, which are never written. For what only Python can compute, on
+    few rows: the rows cross to Python to be written anyway, where a Python UDF would send every row there once
+    more."""
+
+    consumes: tuple[str, ...]
+    apply: Callable[[pa.RecordBatch], pa.RecordBatch]
+
+
+def finished(df: DataFrame, finish: Finish) -> DataFrame:
+    """``df``'s rows after ``finish``, as Spark computes them (a ``mapInArrow`` of its own)."""
+    apply = finish.apply
+    return df.mapInArrow(lambda batches: map(apply, batches), df.drop(*finish.consumes).schema)
+
+
 def parquet_writer_task(
     table_location: str,
     arrow_schema: pa.Schema,
     partition_by: Sequence[str],
     storage: StorageSettings,
     max_file_bytes: int,
+    last_step: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
 ):
-    """The function each task runs (``mapInArrow``): write its rows, yield one row per file written."""
+    """The function each task runs (``mapInArrow``): write its rows (each batch through ``last_step`` first, if
+    given), yield one row per file written."""
     data_schema = pa.schema([f for f in arrow_schema if f.name not in partition_by])
     remote = st.is_s3(table_location)
 
@@ -214,7 +233,7 @@ def parquet_writer_task(
             return _PartFile(relative, local, data_schema, values)
 
         for batch in batches:
-            table = pa.Table.from_batches([batch]).cast(arrow_schema)
+            table = pa.Table.from_batches([last_step(batch) if last_step else batch]).cast(arrow_schema)
             for key, rows in _split_by_partition(table, partition_by):
                 part = open_files.get(key) or open_files.setdefault(key, open_file(key))
                 part.write(rows.select(data_schema.names))
@@ -514,8 +533,11 @@ def stage(
     read_version: int | None = None,
     also: Sequence[Txn] = (),
     compact: bool = True,
+    finish: Finish | None = None,
 ) -> Staged:
     """Write ``df`` as data files of the table at ``location``, to be committed by :func:`commit`.
+
+    ``finish``: a last step on the rows (:class:`Finish`); the table gets ``df``'s columns but those it consumes.
 
     ``compact``: every partition the rows touch gets one file (more only past ``max_file_mb``): the rows are
     shuffled by partition first, so an incremental run adds one small file per date it touches, not one per
@@ -529,8 +551,9 @@ def stage(
     existing = open_table(location, storage)
     if read_version is None:
         read_version = existing.version() if existing is not None else -1
+    schema = df.drop(*finish.consumes).schema if finish else df.schema
     staged = Staged(
-        location, df.schema, [], 0, list(partition_by), mode, replace_partitions, txn, read_version, tuple(also)
+        location, schema, [], 0, list(partition_by), mode, replace_partitions, txn, read_version, tuple(also)
     )
     if txn is not None and existing is not None:
         done = existing.transaction_version(txn.app_id)
@@ -538,14 +561,16 @@ def stage(
             staged.skipped = True
             return staged
     if existing is not None:
-        _check_schema(location, T.StructType.fromJson(json.loads(existing.schema().to_json())), df.schema)
+        _check_schema(location, T.StructType.fromJson(json.loads(existing.schema().to_json())), schema)
     if writer == "delta-spark":
-        staged.deferred = df
+        staged.deferred = finished(df, finish) if finish else df
         return staged
     if known_empty:
         return staged
-    arrow_schema = to_arrow_schema(df.schema)
-    task = parquet_writer_task(location, arrow_schema, list(partition_by), storage, max_file_mb << 20)
+    arrow_schema = to_arrow_schema(schema)
+    task = parquet_writer_task(
+        location, arrow_schema, list(partition_by), storage, max_file_mb << 20, finish.apply if finish else None
+    )
     if compact:
         df = df.repartition(*partition_by) if partition_by else df.repartition(1)
     file_rows = df.mapInArrow(task, FILE_ROWS_SCHEMA).collect()

@@ -35,6 +35,7 @@ from visionlake import faults
 from visionlake.config import Config
 from visionlake.descriptions import table_text
 from visionlake.errors import LakeError, QualityError, describe, redact
+from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing, list_input
 from visionlake.ingest.quarantine import duplicate_keys, with_duplicates_marked
@@ -48,6 +49,8 @@ from visionlake.quality.results import Drift, append_results, record_drift
 
 R = TypeVar("R")
 RUN_COLUMNS = ("run_id", "ingested_at", "ingest_date")  # the last columns of every bronze table
+# Bronze rows that carry refused texts (JSON Lines, --jsonArray) are diagnosed by the task that writes them.
+DIAGNOSIS = delta.Finish((jsonparse.REFUSED_TEXT,), jsonparse.diagnose_refused)
 BROADCAST_ROWS = 100_000  # rows (a path, an offset, a hash: about 30 MB) a join may ship to every executor (computed)
 
 
@@ -366,8 +369,10 @@ class SourceRun:
         batch = (delta.transaction_version(location, app_id, self.storage) or 0) + 1
         for attempt in range(3):
             read = self.bronze_rows(files, listing.root, table)
+            finish = DIAGNOSIS if jsonparse.REFUSED_TEXT in read.rows.columns else None
             rows = read.rows.select(
                 *[c for c in schema.fieldNames() if c not in RUN_COLUMNS],
+                *(finish.consumes if finish else ()),
                 F.lit(self.summary.run_id).alias("run_id"),
                 F.lit(self.now).alias("ingested_at"),
                 F.lit(self.now.date()).alias("ingest_date"),
@@ -380,6 +385,7 @@ class SourceRun:
                 mode="overwrite" if self.full_refresh else "append",
                 read_version=None if self.full_refresh else listing.bronze_versions.get(table, -1),
                 compact=self.compacted(sum(f.size for f in files)),
+                finish=finish,
             )
             pending = dict(read.pending.value)
             partial = set(pending) - set(read.planned) if self.PARTIAL_FILES else set()

@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.documents import READ_SCHEMA
 from visionlake.ingest.jsonsplit import trailing_text
+from visionlake.lake import delta
 from visionlake.sources import runner
 from visionlake.sources.face_validation import silver
 from visionlake.sources.face_validation.bronze import parse_documents
@@ -35,8 +36,10 @@ def read_rows(spark, *texts: str | None, errors: tuple[str | None, ...] = ()):
 
 
 def parsed(spark, *texts: str | None, errors: tuple[str | None, ...] = ()):
-    """Bronze-like rows: parsed documents plus the time they were ingested."""
-    return parse_documents(read_rows(spark, *texts, errors=errors), KEY).withColumn("ingested_at", F.lit(WHEN))
+    """Bronze-like rows: parsed documents, refused texts diagnosed as the task that writes bronze does, plus the
+    time they were ingested."""
+    documents = parse_documents(read_rows(spark, *texts, errors=errors), KEY)
+    return delta.finished(documents, runner.DIAGNOSIS).withColumn("ingested_at", F.lit(WHEN))
 
 
 GOOD = {
@@ -103,6 +106,13 @@ def test_parse_errors_name_the_reason(spark, text, error):
     assert row["content_sha256"] is None
     # nothing of a document that cannot be used reaches bronze (no NaN or infinity either)
     assert (row["_id"], row["ts"], row["total_time_ms"], row["summary"]) == (None, None, None, None)
+
+
+def test_a_refused_document_keeps_its_text_for_the_writing_task_and_a_plain_reason_until_then(spark):
+    text = '{"_id": "x", date: 1}'
+    row = parse_documents(read_rows(spark, text, json.dumps(GOOD)), KEY).orderBy("source_offset").collect()
+    assert (row[0]["parse_error"], row[0]["_refused_text"]) == ("invalid_json: refused by the JSON parser", text)
+    assert (row[1]["parse_error"], row[1]["_refused_text"]) == (None, None)
 
 
 def test_a_duplicate_key_keeps_its_last_value(spark):
