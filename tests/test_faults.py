@@ -471,6 +471,12 @@ REQUEST_LINES: list[tuple[str, str | None, str]] = [
     (_request(3)[:60], "invalid_json", "truncated: the text ends"),
     (_request(4).replace('"latency_ms": 404', '"latency_ms": NaN'), "non_finite_number", "latency_ms"),
     (_request(16).replace('"latency_ms": 416', '"latency_ms": +INF'), "non_finite_number", "latency_ms"),
+    # longer than Python's json module converts (4,300 digits): its diagnosis once failed the whole run
+    (
+        _request(17).replace('"latency_ms": 417', '"latency_ms": ' + "1" * 5000),
+        "too_large",
+        "number of 5,000 characters",
+    ),
     ("[1, 2]", "not_an_object", "top level is an array"),
     (json.dumps({"request_id": "r-5", "endpoint": "add_user", "http_status": 200}), "missing_field", "missing: ts"),
     (_request(6, endpoint=None), "missing_field", "missing: endpoint"),
@@ -567,9 +573,9 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
         ("k6-staged", 9, 2, 3, 4)
     ]
     assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
-    # 18 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
+    # 19 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
     # limit, in the face_validation matrix); 5 probes; 9 k6 lines
-    assert summary.check.startswith("bronze.request_lines 23 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
+    assert summary.check.startswith("bronze.request_lines 24 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
 
 
 # --------------------------------------------------------------------------------------------------

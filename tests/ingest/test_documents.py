@@ -388,3 +388,11 @@ def test_refused_texts_are_diagnosed_in_the_batch_and_their_text_dropped():
         "source_path": ["c"],
         "parse_error": ["trailing_data: more text"],
     }
+
+
+def test_a_number_longer_than_python_converts_is_diagnosed_as_over_the_parsers_limit():
+    # Python's json module refuses integers of more than 4,300 digits with a plain ValueError
+    text = '{"latency_ms": ' + "1" * 5000 + ', "endpoint": "add_user"}'
+    assert (
+        jsonparse.diagnose(text) == "too_large: a number of 5,000 characters is over the JSON parser's limit of 1,000"
+    )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
@@ -412,3 +413,32 @@ def test_a_finish_runs_on_the_rows_in_the_writing_task_and_its_columns_are_never
     # the same rows as Spark computes them (what the delta-spark writer writes)
     assert sorted((r["id"], r["name"]) for r in delta.finished(rows, finish).collect()) == [(1, "a"), (2, "len 6")]
     assert delta.finished(rows, finish).columns == ["id", "name", "score", "at", "day"]
+
+
+def test_a_compact_write_finishes_its_rows_before_they_are_shuffled(spark, tmp_path):
+    """The consumed columns never reach the shuffle files on local disk: 20 rows of 50,000 random characters
+    each would make them about 1 MB (compression cannot shrink random text), without them they are a few KB."""
+    import base64
+    import os
+
+    import pyarrow as pa
+
+    def drop_raw(batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch.drop_columns(["raw"])
+
+    schema = T.StructType([*SCHEMA.fields, T.StructField("raw", T.StringType())])
+    raw = [base64.b64encode(os.urandom(37_500)).decode() for _ in range(20)]
+    rows = spark.createDataFrame([(i, "a", None, None, D1 if i % 2 else D2, raw[i]) for i in range(20)], schema)
+    dirs = spark.sparkContext._jsc.sc().env().blockManager().diskBlockManager().localDirs()
+    local = [Path(d.getAbsolutePath()) for d in dirs]
+
+    def shuffle_files() -> set[Path]:
+        return {p for d in local for p in d.rglob("shuffle_*.data")}
+
+    before = shuffle_files()
+    finish = delta.Finish(("raw",), drop_raw)
+    staged = delta.stage(rows, str(tmp_path / "t"), storage=LOCAL, partition_by=["day"], finish=finish)
+    new = shuffle_files() - before
+    assert staged.rows == 20
+    assert new  # the write shuffled its rows by partition
+    assert sum(p.stat().st_size for p in new) < 50_000

@@ -177,6 +177,8 @@ def diagnose(text: str) -> str:
         if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             return f"invalid_json: truncated: the text ends at {where} before the JSON value is complete"
         return f"invalid_json: not parseable as JSON: {exc.msg.removesuffix(' at')} at {where}"
+    except ValueError:  # JSON, but an integer longer than Python converts (sys.get_int_max_str_digits): see below
+        pass
     longest = max((len(m) - 2 for m in _STRING.findall(text)), default=0)
     if longest > MAX_STRING_CHARS:
         return f"too_large: a string of {longest:,} characters is over the JSON parser's limit of {MAX_STRING_CHARS:,}"

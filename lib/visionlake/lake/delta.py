@@ -538,6 +538,7 @@ def stage(
     """Write ``df`` as data files of the table at ``location``, to be committed by :func:`commit`.
 
     ``finish``: a last step on the rows (:class:`Finish`); the table gets ``df``'s columns but those it consumes.
+    The writing tasks run it, but for a ``compact`` write, whose rows are finished before they are shuffled.
 
     ``compact``: every partition the rows touch gets one file (more only past ``max_file_mb``): the rows are
     shuffled by partition first, so an incremental run adds one small file per date it touches, not one per
@@ -567,12 +568,14 @@ def stage(
         return staged
     if known_empty:
         return staged
-    arrow_schema = to_arrow_schema(schema)
-    task = parquet_writer_task(
-        location, arrow_schema, list(partition_by), storage, max_file_mb << 20, finish.apply if finish else None
-    )
+    last_step = finish.apply if finish else None
     if compact:
+        if finish:  # the consumed columns never cross a shuffle (whose files are on local disk): finish first
+            df, last_step = finished(df, finish), None
         df = df.repartition(*partition_by) if partition_by else df.repartition(1)
+    task = parquet_writer_task(
+        location, to_arrow_schema(schema), list(partition_by), storage, max_file_mb << 20, last_step
+    )
     file_rows = df.mapInArrow(task, FILE_ROWS_SCHEMA).collect()
     now = int(time.time() * 1000)
     staged.adds = [
