@@ -171,12 +171,11 @@ def _scan_chunk(data: bytes, offset: int, state: _State) -> _Structure:
 # Text after the first value of each document
 
 
-# Byte classes of the scan of documents; every other byte translates to 0. Commas are not looked at. _ODD: what
-# the scan leaves to Spark's trailing-text test when it stands outside strings: a single quote (Spark's parser
-# reads single-quoted strings, which the scan does not follow).
-_CLOSE, _ODD = 4, 5
-_DOC_BYTES = {b'"': _QUOTE, b"\\": _BSLASH, b"{": _OPEN, b"[": _OPEN, b"}": _CLOSE, b"]": _CLOSE}
-_DOC_BYTES[b"'"] = _ODD
+# Byte classes of the scan of documents; every other byte translates to 0. Commas are not looked at. A single
+# quote outside strings leaves the document to Spark's trailing-text test (Spark's parser reads single-quoted
+# strings, which the scan does not follow).
+_CLOSE, _SINGLE = 4, 5
+_DOC_BYTES = {b'"': _QUOTE, b"\\": _BSLASH, b"{": _OPEN, b"[": _OPEN, b"}": _CLOSE, b"]": _CLOSE, b"'": _SINGLE}
 _DOC_TABLE = bytes(_DOC_BYTES.get(bytes([b]), 0) for b in range(256))
 _DOC_DELTA = np.array([0, 0, 0, 1, -1, 0], dtype=np.int64)
 # Spark 3.5 parses with Jackson 2.15, whose default read constraints refuse nesting deeper than this. Spark's
@@ -227,8 +226,8 @@ def trailing_text(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np
     kept_cls = cls[kept]
     outside = ((seen[kept] - base[kdoc]) & 1) == 0
     odd = np.zeros(count, dtype=bool)
-    odd[kdoc[(kept_cls == _ODD) & outside]] = True
-    structural = (kept_cls != _ODD) & outside
+    odd[kdoc[(kept_cls == _SINGLE) & outside]] = True
+    structural = (kept_cls != _SINGLE) & outside
     pos, sdoc = idx[kept[structural]], kdoc[structural]
     if not pos.size:  # no bracket outside strings in any document
         return trailing, known
