@@ -46,6 +46,7 @@ def _extra_export(path) -> None:
         "summary": {"status": "ok", "code": "1400", "desc": "antispoofing OK"},
         "user_data": {"procesoConvenioGuid": "4040404040_2025-01-12", "convenio": "c", "documento": "4040404040"},
         "contact": {"email": EMAIL},  # a new field: drift records its path and type, never its value
+        EMAIL: {"consent": True},  # a key that is itself personal data: drift records its shape
     }
     broken = json.dumps({**doc, "_id": {"$oid": "6" * 24}, "total_time_ms": float("nan")})  # quarantined
     truncated = json.dumps({**doc, "_id": {"$oid": "7" * 24}})[:150]  # quarantined, holds the document number
@@ -76,7 +77,7 @@ def test_no_secret_and_no_raw_identifying_value_anywhere(tmp_path):
     everything = lake_text(tmp_path / "lake")
     assert "new field: contact" in outputs[0]
     drift = read(f"{lake}/_quality/schema_drift").to_pylist()
-    assert [(r["field_path"], r["json_type"]) for r in drift] == [("contact", "object")]
+    assert [(r["field_path"], r["json_type"]) for r in drift] == [("<e-mail>", "object"), ("contact", "object")]
     for name, secret in SECRETS.items():
         assert not any(secret in text for text in outputs), name
         assert secret not in everything, name
@@ -84,3 +85,4 @@ def test_no_secret_and_no_raw_identifying_value_anywhere(tmp_path):
     assert any("***" in (r["message"] or "") for r in runs)  # the failed run is recorded, masked
     found = [value for value in [*RAW_IDENTIFIERS, *RECOGNITION_IDENTIFIERS, EMAIL] if value in everything]
     assert found == []
+    assert not any(EMAIL in text for text in outputs)  # nor in what the commands print

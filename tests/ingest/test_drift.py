@@ -183,6 +183,36 @@ def test_a_new_field_whose_name_is_escaped_in_the_text():
     assert FieldScanner(SCHEMA).new_fields(text.encode()) == ["año:number"]
 
 
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"camera": "c", "ana.maria@example.com": {"consent": True}}, ["<e-mail>:object"]),
+        ({"a@x.io": 1, "b.c@y.org": 2}, ["<e-mail>:number"]),  # one entry for the shape, not one per person
+        ({"car": {"F47AC10B-58CC-4372-A567-0E02B2C3D479": 1}}, ["car.<uuid>:number"]),
+        ({"car": {"ip_203.0.113.7": "x", "fe80::1:2": "y"}}, ["car.<ip address>:string"]),
+        ({"plates": [{"text": "A", "x5f1d7c3e5f1d7c3e5f1d7c3e": 1}]}, ["plates[].<hex id>:number"]),
+        ({"car": {"doc_40404040": True, "u-017201": None}}, ["car.<number>:boolean", "car.<number>:null"]),
+        ({"car": {"Ana Maria": 1, "a.b": 2, "z" * 65: 3}}, ["car.<key>:number"]),
+        (
+            {"car": {"Content-Type": "x", "@timestamp": 1, "$ref": 2, "resolution_1920x1080": 3, "z" * 64: 4}},
+            [
+                "car.$ref:number",
+                "car.@timestamp:number",
+                "car.Content-Type:string",
+                "car.resolution_1920x1080:number",
+                f"car.{'z' * 64}:number",
+            ],
+        ),
+    ],
+)
+def test_a_key_that_is_no_field_name_is_written_as_its_shape_never_as_it_stands(record, expected):
+    assert _scan(record) == expected
+
+
+def test_an_ignored_path_is_matched_on_the_key_as_it_stands():
+    assert _scan({"car": {"a@x.io": 1, "speed": 2}}, ignored=["car.a@x.io"]) == ["car.speed:number"]
+
+
 # --------------------------------------------------------------------------------------------------
 # values Spark's parser would let through: non-finite numbers and objects in string fields
 

@@ -136,6 +136,30 @@ def _names(kind: T.DataType, strings_only: bool = False) -> set[str]:
     return set()
 
 
+# An undeclared key is written to the lake (bronze ``new_fields``, ``_quality/schema_drift``, the run summary) as it
+# stands only when it looks like a field name. A key that is itself a value (an object keyed by e-mail, client
+# GUID, IP address or document number where fields are expected) is written as its shape, never as it stands;
+# so is any other key that is no field name (spaces, dots, control characters, over 64 characters).
+_KEY_SHAPES = (
+    ("<e-mail>", re.compile(r"[^@\s]@[^@\s]")),
+    ("<uuid>", re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)),
+    ("<ip address>", re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f]*:[0-9a-f]*:", re.IGNORECASE)),
+    ("<hex id>", re.compile(r"[0-9a-f]{16,}", re.IGNORECASE)),
+    ("<number>", re.compile(r"\d{5,}")),
+)
+_FIELD_NAME = re.compile(r"[^\W\d][\w$-]{0,63}|[$@][^\W\d][\w$-]{0,62}")
+
+
+def shown_key(name: str) -> str:
+    """How an undeclared key is written to the lake: as it stands when it is a field name, else its shape
+    (``<e-mail>``, ``<uuid>``, ``<ip address>``, ``<hex id>``, ``<number>`` for a run of five digits or more,
+    ``<key>`` for anything else). A person's name used as a key cannot be told from a field name."""
+    for shape, pattern in _KEY_SHAPES:
+        if pattern.search(name):
+            return shape
+    return name if _FIELD_NAME.fullmatch(name) else "<key>"
+
+
 def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "object"
@@ -402,7 +426,8 @@ class FieldScanner:
                 if key in declared:
                     self._walk(child, declared[key], child_path, found)
                 elif not self._is_ignored(child_path):
-                    found.new.add(f"{child_path}:{_json_type(child)}")
+                    shown = f"{path}.{shown_key(key)}" if path else shown_key(key)
+                    found.new.add(f"{shown}:{_json_type(child)}")
         elif isinstance(kind, T.ArrayType) and isinstance(value, list):
             for item in value:
                 self._walk(item, kind.elementType, f"{path}[]", found)
