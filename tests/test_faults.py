@@ -490,6 +490,18 @@ REQUEST_LINES: list[tuple[str, str | None, str]] = [
     (_request(1), "duplicate_request_id", "same request_id and content as"),  # logged twice
     (_request(1, latency_ms=999), "conflicting_duplicate_request_id", "different content"),
     (_request(12, embedding="not an array"), None, ""),  # never read: the embedding is not in the allowlist
+    # an object in a string field, in a line Spark's parser reads and Python's json did not (single quotes, nesting
+    # past Python's recursion limit): the check was skipped and the object's text, an e-mail here, reached silver
+    (
+        _request(23, message={"email": "quoted@example.org"}).replace('"status": "success"', "'status': 'success'"),
+        "schema_mismatch",
+        "wrong type: message",
+    ),
+    (
+        _request(24, message={"email": "deep@example.org"})[:-1] + ', "pad": ' + "[" * 990 + "]" * 990 + "}",
+        "schema_mismatch",
+        "wrong type: message",
+    ),
 ]
 PROBE_LINES: list[tuple[str, str | None, str]] = [
     (_probe(1), None, ""),
@@ -573,9 +585,9 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
         ("k6-staged", 9, 2, 3, 4)
     ]
     assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
-    # 19 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
+    # 21 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
     # limit, in the face_validation matrix); 5 probes; 9 k6 lines
-    assert summary.check.startswith("bronze.request_lines 24 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
+    assert summary.check.startswith("bronze.request_lines 26 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
 
 
 # --------------------------------------------------------------------------------------------------

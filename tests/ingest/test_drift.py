@@ -266,6 +266,27 @@ def test_a_bare_infinity_spark_refuses_is_left_to_the_parse():
     assert _problem('{"name": "x:-INF,", "score": 1}') is None  # the word in a string
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # Spark's parser reads single quotes (keys and values) and 1,000 levels of nesting; Python's json does not,
+        # and a record it could not read went unchecked: the object's JSON text reached the lake in the string field
+        ("""{"name": {"email": "a@b.org"}, "meta": {"level": 1}, "x": 'v'}""", "schema_mismatch: wrong type: name"),
+        ("""{'name': {'email': 'a@b.org'}}""", "schema_mismatch: wrong type: name"),
+        ("""{"meta": {'level': NaN}, "name": 'it\\'s "x"'}""", "non_finite_number: NaN or infinite: meta.level"),
+        ('{"name": {"email": "a@b.org"}, "pad": ' + "[" * 998 + "]" * 998 + "}", "schema_mismatch: wrong type: name"),
+        ("""{"name": 'it\\'s {"a": 1}', "score": 'x'}""", None),  # quotes and braces inside a string: no object
+        ("""{"name": "O'Brien", "score": 1.5}""", None),
+    ],
+)
+def test_a_record_spark_reads_is_checked_though_python_s_json_does_not_read_it(text, problem):
+    assert _problem(text) == problem
+
+
+def test_single_quoted_keys_are_read_as_spark_reads_them():
+    assert _scan("""{'camera': 'c1', 'speed': 80, "car": {'vin': "X1"}}""") == ["car.vin:string", "speed:number"]
+
+
 def test_an_object_or_array_in_a_string_field_is_a_wrong_type_but_not_in_a_double_field():
     assert _problem('{"name": {"first": "x"}, "score": 1}') == "schema_mismatch: wrong type: name"
     assert _problem('{"name": ["x"]}') == "schema_mismatch: wrong type: name"

@@ -13,7 +13,11 @@ flagged is parsed in Python and walked against the schema, which names the exact
 
 For JSON Lines read in blocks, :meth:`FieldScanner.suspects` finds, with numpy over the whole block, the lines
 that may be flagged (a superset: every key checked against the known names, every ``NaN``/``Inf``, every long
-exponent, every line with a backslash); only those are scanned one by one.
+exponent, every line with a backslash or a single quote); only those are scanned one by one.
+
+The walk reads a record as Spark's parser does (:func:`_loads`): single-quoted strings and 1,000 levels of
+nesting too. A record Spark reads and this could not was once left unchecked, and an object in one of its
+string fields reached the lake as JSON text.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,29 +208,74 @@ def _non_finite(data: bytes) -> bool:
 
 
 def _loads(data: bytes) -> object:
-    """The record as Python reads it, the infinities only Spark's parser reads (``+INF``, ``-INF``, ``+Infinity``,
-    where they stand as values) read as infinities too; None when it is not JSON to either."""
+    """The record as Spark's parser reads it, read by Python's ``json``: also the infinities only Spark's parser
+    reads (``+INF``, ``-INF``, ``+Infinity``, where they stand as values), strings in single quotes (which it
+    reads too) and nesting up to its limit (1,000 levels; see :data:`DEEPEST`). None when it is not JSON to
+    either. Whatever Spark reads must be read here: a record this cannot read is not checked, and an object in a
+    string field would reach the lake as its JSON text."""
     try:
         return json.loads(data)
-    except RecursionError:
-        return None
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     words = [
         m
         for m in _NON_FINITE_WORD.finditer(data)
         if m.group() in _PYTHON_WORD and _stands_as_value(data, m.start(), m.end(), False)
     ]
-    if not words:
-        return None
     parts, at = [], 0
     for match in words:
         parts += [data[at : match.start()], _PYTHON_WORD[match.group()]]
         at = match.end()
+    text = b"".join([*parts, data[at:]])
+    if b"'" in text:
+        text = _STRING.sub(_double_quoted, text)
     try:
-        return json.loads(b"".join([*parts, data[at:]]))
+        return json.loads(text)
     except (ValueError, RecursionError):
         return None
+
+
+# A string in double quotes (kept as it is) or in single quotes (group 1: its content), escapes included.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"|\'((?:[^\'\\]|\\.)*)\'', re.DOTALL)
+_IN_SINGLE_QUOTES = re.compile(rb'\\.|"', re.DOTALL)  # what changes when a single-quoted string is double-quoted
+# Deeper than Python's default recursion limit lets ``json`` and :meth:`FieldScanner._walk` go, with room for the
+# frames below them: Spark's parser reads 1,000 levels of nesting.
+DEEPEST = 1_000
+
+
+@contextmanager
+def _deep_enough() -> Iterator[None]:
+    """Python's recursion limit raised for a record nested :data:`DEEPEST` levels (``json`` and the walk
+    recurse once per level), then restored."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 3 * DEEPEST))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _double_quoted(match: re.Match) -> bytes:
+    """A string of the text, in double quotes: a single-quoted one with ``\\'`` unescaped and ``"`` escaped."""
+    content = match.group(1)
+    if content is None:
+        return match.group()
+    return (
+        b'"'
+        + _IN_SINGLE_QUOTES.sub(
+            lambda m: b"'" if m.group() == b"\\'" else (b'\\"' if m.group() == b'"' else m.group()), content
+        )
+        + b'"'
+    )
+
+
+def _single_quoted(data: bytes) -> bool:
+    """Whether a single quote stands outside the double-quoted strings of ``data``: a string Spark's parser reads
+    that the key pass does not see (``{'message': {...}}``)."""
+    return b"'" in data and any(m.group() == b"'" for m in _QUOTE.finditer(data))
+
+
+_QUOTE = re.compile(rb'"(?:[^"\\]|\\.)*"|\'', re.DOTALL)  # a double-quoted string, or a single quote outside one
 
 
 def _big_exponent(data: bytes) -> bool:
@@ -312,13 +363,14 @@ class FieldScanner:
         keys = set(_KEY.findall(data))  # (name, "{" / "[" / "") pairs; far fewer than the keys of the text
         unknown = (b"\\" in data and _ESCAPED_KEY.search(data) is not None) or any(k not in self.names for k, _ in keys)
         object_in_string = any(opens and key in self._strings for key, opens in keys)
-        if not (unknown or object_in_string or _non_finite(data) or _big_exponent(data)):
+        if not (unknown or object_in_string or _single_quoted(data) or _non_finite(data) or _big_exponent(data)):
             return None, None
-        record = _loads(data)
-        if not isinstance(record, dict):
-            return None, None
-        found = _Findings(set(), set(), set())
-        self._walk(record, self.schema, "", found)
+        with _deep_enough():
+            record = _loads(data)
+            if not isinstance(record, dict):
+                return None, None
+            found = _Findings(set(), set(), set())
+            self._walk(record, self.schema, "", found)
         problem = None
         if found.wrong_type:
             problem = f"schema_mismatch: wrong type: {', '.join(sorted(found.wrong_type))}"
@@ -366,6 +418,7 @@ class FieldScanner:
         arr = np.frombuffer(data, dtype=np.uint8)
         size = len(block)
         found = [np.flatnonzero(arr[:size] == 0x5C)]  # a backslash: escapes may hide keys and quotes
+        found.append(np.flatnonzero(arr[:size] == 0x27))  # a single quote: may open a string the key pass misses
         for first, second, third in ((b"N", b"a", b"N"), (b"I", b"n", b"f"), (b"I", b"N", b"F")):  # NaN, Inf, INF
             at = np.flatnonzero(arr[:size] == first[0])
             found.append(at[(arr[at + 1] == second[0]) & (arr[at + 2] == third[0])])
