@@ -193,15 +193,28 @@ def test_a_new_field_whose_name_is_escaped_in_the_text():
         ({"plates": [{"text": "A", "x5f1d7c3e5f1d7c3e5f1d7c3e": 1}]}, ["plates[].<hex id>:number"]),
         ({"car": {"doc_40404040": True, "u-017201": None}}, ["car.<number>:boolean", "car.<number>:null"]),
         ({"car": {"Ana Maria": 1, "a.b": 2, "z" * 65: 3}}, ["car.<key>:number"]),
+        (  # as cloud host names, MAC addresses and grouped document numbers write them
+            {"car": {"ip-172-31-22-14": 1, "host_10_0_0_1": 2}, "metadata": {"MAC-00-1A-2B-3C-4D-5E": 3}},
+            ["car.<ip address>:number", "metadata.<device id>:number"],
+        ),
         (
-            {"car": {"Content-Type": "x", "@timestamp": 1, "$ref": 2, "resolution_1920x1080": 3, "z" * 64: 4}},
+            {"car": {"CC-1023-456-789": 1, "ssn-123-45-6789": 2, "CC¹⁰²³⁴⁵": 3, "a4c3f0851b2e": 4}},
+            ["car.<hex id>:number", "car.<number>:number"],
+        ),
+        ({"car": {"F47AC10B_58CC_4372_A567_0E02B2C3D479": 1}}, ["car.<hex id>:number"]),
+        (
+            {"car": {"Content-Type": "x", "@timestamp": 1, "$ref": 2, "http_2xx": 3, "faceDecadeFacadeBed": 4}},
             [
                 "car.$ref:number",
                 "car.@timestamp:number",
                 "car.Content-Type:string",
-                "car.resolution_1920x1080:number",
-                f"car.{'z' * 64}:number",
+                "car.faceDecadeFacadeBed:number",
+                "car.http_2xx:number",
             ],
+        ),
+        (
+            {"car": {"z" * 64: 1, "名前": 2, "größe": 3}},
+            ["car.größe:number", f"car.{'z' * 64}:number", "car.名前:number"],
         ),
     ],
 )

@@ -144,25 +144,30 @@ def _names(kind: T.DataType, strings_only: bool = False) -> set[str]:
 
 # An undeclared key is written to the lake (bronze ``new_fields``, ``_quality/schema_drift``, the run summary) as it
 # stands only when it looks like a field name. A key that is itself a value (an object keyed by e-mail, client
-# GUID, IP address or document number where fields are expected) is written as its shape, never as it stands;
-# so is any other key that is no field name (spaces, dots, control characters, over 64 characters).
+# GUID, IP address, device or document number where fields are expected) is written as its shape, never as it
+# stands; so is any other key that is no field name (spaces, dots, control characters, over 64 characters).
 _KEY_SHAPES = (
     ("<e-mail>", re.compile(r"[^@\s]@[^@\s]")),
     ("<uuid>", re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)),
-    ("<ip address>", re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f]*:[0-9a-f]*:", re.IGNORECASE)),
-    ("<hex id>", re.compile(r"[0-9a-f]{16,}", re.IGNORECASE)),
-    ("<number>", re.compile(r"\d{5,}")),
+    # dotted, or as cloud host names write them (ip-10-0-0-1, host_10_0_0_1); IPv6 with its colons
+    ("<ip address>", re.compile(r"\d{1,3}(?:[-_.]\d{1,3}){3}|[0-9a-f]*:[0-9a-f]*:[0-9a-f]*:", re.IGNORECASE)),
+    ("<device id>", re.compile(r"[0-9a-f]{2}(?:[-:_][0-9a-f]{2}){5}", re.IGNORECASE)),  # a MAC address
+    ("<hex id>", re.compile(r"(?=[0-9a-f]*\d)[0-9a-f]{12,}", re.IGNORECASE)),  # 12 hex digits or more, one a digit
 )
+NUMBER_DIGITS = 5  # a key with this many digits, whatever separates them, holds a number (a document, a phone)
 _FIELD_NAME = re.compile(r"[^\W\d][\w$-]{0,63}|[$@][^\W\d][\w$-]{0,62}")
 
 
 def shown_key(name: str) -> str:
     """How an undeclared key is written to the lake: as it stands when it is a field name, else its shape
-    (``<e-mail>``, ``<uuid>``, ``<ip address>``, ``<hex id>``, ``<number>`` for a run of five digits or more,
-    ``<key>`` for anything else). A person's name used as a key cannot be told from a field name."""
+    (``<e-mail>``, ``<uuid>``, ``<ip address>``, ``<device id>``, ``<hex id>``, ``<number>`` for five digits or
+    more, ``<key>`` for anything else). A person's name, a disguised e-mail (``ana_at_example_org``) or an opaque
+    token used as a key cannot be told from a field name."""
     for shape, pattern in _KEY_SHAPES:
         if pattern.search(name):
             return shape
+    if sum(char.isnumeric() for char in name) >= NUMBER_DIGITS:
+        return "<number>"
     return name if _FIELD_NAME.fullmatch(name) else "<key>"
 
 
