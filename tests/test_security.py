@@ -50,7 +50,9 @@ def _extra_export(path) -> None:
     }
     broken = json.dumps({**doc, "_id": {"$oid": "6" * 24}, "total_time_ms": float("nan")})  # quarantined
     truncated = json.dumps({**doc, "_id": {"$oid": "7" * 24}})[:150]  # quarantined, holds the document number
-    write_files(path, {"extra.json": "\n".join([json.dumps(doc), broken, truncated]) + "\n"})
+    # Extended JSON fields take any object: an e-mail as the id, a device next to the date
+    odd = json.dumps({**doc, "_id": EMAIL, "date": {"$date": "2025-01-12T15:00:00Z", "device": EMAIL}})
+    write_files(path, {"extra.json": "\n".join([json.dumps(doc), broken, truncated, odd]) + "\n"})
 
 
 def test_no_secret_and_no_raw_identifying_value_anywhere(tmp_path):

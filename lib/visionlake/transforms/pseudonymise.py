@@ -82,11 +82,17 @@ def pseudonym(value: Column) -> Column:
     return F.sha2(F.concat(outer_pad, inner), 256)
 
 
-def pseudonymised(df: DataFrame, paths: Iterable[str], key: bytes) -> DataFrame:
-    """``df`` with the values at ``paths`` (a column, or ``struct.field``) replaced by their keyed pseudonyms."""
+def pseudonymised(
+    df: DataFrame, paths: Iterable[str], key: bytes, unless: Mapping[str, Column] | None = None
+) -> DataFrame:
+    """``df`` with the values at ``paths`` (a column, or ``struct.field``) replaced by their keyed pseudonyms; a
+    value for which its path's condition in ``unless`` holds is kept as it is."""
     keyed = with_key(df, key)
     for path in paths:
         head, _, leaf = path.partition(".")
         value = F.col(head)
-        keyed = keyed.withColumn(head, value.withField(leaf, pseudonym(value[leaf])) if leaf else pseudonym(value))
+        replaced = pseudonym(value[leaf] if leaf else value)
+        if unless and path in unless:
+            replaced = F.when(unless[path], value[leaf] if leaf else value).otherwise(replaced)
+        keyed = keyed.withColumn(head, value.withField(leaf, replaced) if leaf else replaced)
     return keyed.drop(*PAD_COLUMNS)

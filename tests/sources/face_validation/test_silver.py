@@ -71,6 +71,50 @@ def test_parse_redacts_and_pseudonymises(spark):
     assert row["date"] == "2025-01-10T10:00:00-05:00"
 
 
+def _pseudonym(text: str) -> str:
+    return hmac.new(KEY, text.encode(), hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ({"$oid": "66e2dad2021c2bc8368b3261"}, "66e2dad2021c2bc8368b3261"),
+        ("66E2DAD2021C2BC8368B3261", "66E2DAD2021C2BC8368B3261"),
+        # what MongoDB does not write is never stored: as the parser gives its text, pseudonymised
+        ("maria.gomez@example.com", _pseudonym("maria.gomez@example.com")),
+        ({"documento": "1098765432", "convenio": "c"}, _pseudonym('{"documento":"1098765432","convenio":"c"}')),
+        (
+            {"$oid": "66e2dad2021c2bc8368b3261", "ip": "203.0.113.99"},
+            _pseudonym('{"$oid":"66e2dad2021c2bc8368b3261","ip":"203.0.113.99"}'),
+        ),
+    ],
+)
+def test_an_id_that_is_no_object_id_is_stored_as_a_pseudonym(spark, given, stored):
+    row = parsed(spark, json.dumps({**GOOD, "_id": given})).first()
+    assert (row["parse_error"], row["_id"]) == (None, stored)
+
+
+@pytest.mark.parametrize(
+    ("given", "stored", "reason"),
+    [
+        ("2025-01-10T10:00:00-05:00", "2025-01-10T10:00:00-05:00", None),
+        ({"$date": "2025-01-10T17:46:22.988Z"}, '{"$date":"2025-01-10T17:46:22.988Z"}', None),
+        ({"$date": {"$numberLong": "1736392236542"}}, '{"$date":{"$numberLong":"1736392236542"}}', None),
+        # any other key of the object never reaches the lake
+        ({"$date": "2025-01-10T17:46:22.988Z", "device": "IMEI 35693803564"}, '{"$date":"2025-01-10T17:46:22.988Z"}',
+         None),
+        ({"$date": {"$numberLong": "1736392236542", "ip": "203.0.113.9"}}, '{"$date":{"$numberLong":"1736392236542"}}',
+         None),
+        ({"device": "IMEI 356938035643809"}, "{}", "invalid_date"),
+        ({"$date": {"ip": "203.0.113.9"}}, "{}", "invalid_date"),
+    ],
+)  # fmt: skip
+def test_a_date_object_keeps_its_date_alone(spark, given, stored, reason):
+    rows = parsed(spark, json.dumps({**GOOD, "date": given}))
+    row = silver.classify(rows).first()
+    assert (row["parse_error"], row["date"], row["reason"]) == (None, stored, reason)
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [

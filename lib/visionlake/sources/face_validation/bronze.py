@@ -9,6 +9,11 @@ limit), ``not_an_object``, ``schema_mismatch`` (the detail names the fields; a s
 object or array counts, except ``_id`` and ``date``, which hold MongoDB Extended JSON),
 ``trailing_data`` (text after the first value) and ``non_finite_number`` (NaN or an infinity; the value
 never reaches the lake). A key that appears twice keeps its last value.
+
+``_id`` and ``date`` hold MongoDB Extended JSON, so any object is let through there; only what MongoDB writes is
+kept of it. An ``_id`` that is not an ObjectId (an e-mail, a compound key holding a document number, an
+``$oid`` object with other keys) becomes a keyed pseudonym like the identifying values (the same id, the same
+pseudonym: duplicates are still found); a ``date`` object keeps its ``$date`` alone.
 """
 
 from __future__ import annotations
@@ -21,12 +26,27 @@ from visionlake.sources.face_validation.schema import DOCUMENT, PSEUDONYMISED
 from visionlake.transforms.pseudonymise import pseudonymised
 
 OID = r'^\{\s*"\$oid"\s*:\s*"([^"]*)"\s*\}$'
+OBJECT_ID = r"^[0-9a-fA-F]{24}$"  # what MongoDB writes: kept as it is; any other _id becomes a pseudonym
 
 
 def object_id(value: Column) -> Column:
     """``{"$oid": "..."}`` (as JSON text) -> its hex string; any other string is kept as it is."""
     oid = F.regexp_extract(value, OID, 1)
     return F.when(oid != "", oid).otherwise(value)
+
+
+def extended_date(value: Column) -> Column:
+    """``date`` as bronze keeps it: a string as it is; an object (Extended JSON, as the parser gives its text)
+    rebuilt from its ``$date`` alone, ``{"$date":"<ISO>"}`` or ``{"$date":{"$numberLong":"<ms>"}}`` (what the
+    parser gives for those, byte for byte), so that no other key of it reaches the lake; ``{}`` when it has
+    neither (silver's ``invalid_date``)."""
+    wrapped = F.get_json_object(value, "$['$date']")
+    millis = F.get_json_object(wrapped, "$['$numberLong']")
+    return (
+        F.when(value.isNull() | ~F.trim(value).startswith("{"), value)
+        .when(millis.isNotNull(), F.to_json(F.struct(F.struct(millis.alias("$numberLong")).alias("$date"))))
+        .otherwise(F.to_json(F.struct(F.when(~wrapped.startswith("{"), wrapped).alias("$date"))))
+    )
 
 
 def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
@@ -36,8 +56,14 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
     A document that cannot be used keeps only its lineage (its fields are null) and gets ``parse_error``.
     """
     return (
-        jsonparse.parsed_documents(read, DOCUMENT, {"_id": object_id(F.col("_parsed")["_id"])})
-        .transform(lambda rows: pseudonymised(rows, PSEUDONYMISED, key))
+        jsonparse.parsed_documents(
+            read,
+            DOCUMENT,
+            {"_id": object_id(F.col("_parsed")["_id"]), "date": extended_date(F.col("_parsed")["date"])},
+        )
+        .transform(
+            lambda rows: pseudonymised(rows, [*PSEUDONYMISED, "_id"], key, {"_id": F.col("_id").rlike(OBJECT_ID)})
+        )
         .withColumn(
             "content_sha256",
             F.when(F.col("parse_error").isNull(), F.sha2(F.to_json(F.struct(*DOCUMENT.fieldNames())), 256)),
