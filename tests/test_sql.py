@@ -103,6 +103,42 @@ def test_a_sql_error_is_duckdbs_message_on_one_line(lake):
     assert "\n" not in str(raised.value)
 
 
+def test_a_query_reads_the_lake_s_tables_and_nothing_else(lake, tmp_path):
+    # COPY ... TO a table's _delta_log once committed a remove through `visionlake sql`; read_text read any file
+    log = tmp_path / "lake" / "silver" / "alpr" / "plates" / "_delta_log"
+    (tmp_path / "secret.txt").write_text("not for sql")
+    refused = {
+        f"COPY (SELECT 1 AS a) TO '{log / '00000000000000000002.json'}' (FORMAT json)": "file system operations",
+        f"SELECT * FROM read_text('{tmp_path / 'secret.txt'}')": "file system operations",
+        f"ATTACH '{tmp_path / 'other.duckdb'}'": "file system operations",
+        "INSTALL httpfs": "file system operations",
+        "SET enable_external_access = true": "the configuration has been locked",
+    }
+    for statement, message in refused.items():
+        with pytest.raises(SqlError, match=message):
+            query(lake, statement)
+    assert sorted(p.name for p in log.iterdir() if p.suffix == ".json") == [
+        "00000000000000000000.json",
+        "00000000000000000001.json",
+    ]
+    assert not (tmp_path / "other.duckdb").exists()
+    assert query(lake, "SELECT count(*) AS n FROM silver_alpr_plates").to_pylist() == [{"n": 4}]
+
+
+def test_a_statement_without_rows_is_a_clear_error(lake):
+    # ";" once printed 1,000 blank lines and "(0 rows; -1000 more not shown ...)"
+    for statement in (";", "  ", "-- nothing"):
+        with pytest.raises(SqlError, match=r"the statement returns no rows: give a query \(SELECT, WITH, ...\)"):
+            query(lake, statement)
+
+
+def test_json_output_has_null_for_nan_and_infinities(lake, tmp_path):
+    statement = "SELECT 'nan'::double AS a, 'inf'::double AS b, -1.5::double AS c"
+    assert json.loads(run_query(lake, statement, form="json")) == [{"a": None, "b": None, "c": -1.5}]
+    run_query(lake, statement, out=str(tmp_path / "o.json"))
+    assert json.loads((tmp_path / "o.json").read_text()) == [{"a": None, "b": None, "c": -1.5}]
+
+
 def test_an_empty_lake_is_a_clear_error(tmp_path):
     with pytest.raises(LakeError, match=r"no tables in .*empty: run `visionlake run"):
         query(str(tmp_path / "empty"), "SELECT 1")

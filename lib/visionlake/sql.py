@@ -13,6 +13,7 @@ query sees exactly the committed version of each table and never a file a runnin
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,17 @@ from visionlake.lake import storage as st
 
 MAX_PRINTED_ROWS = 1000  # --format table prints at most this many rows (--out writes them all)
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist", re.IGNORECASE)
+
+
+# Once the tables are registered, the connection reads them and nothing else: no file (COPY ... TO a table's
+# _delta_log committed a remove; read_text read any file), no database attached, no extension installed or
+# downloaded, and no way to set these back.
+LOCKED = (
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
 
 
 class SqlError(VisionlakeError):
@@ -50,6 +62,8 @@ def connect(lake: str, storage: StorageSettings | None = None, database: str = "
         snap = reader.snapshot(location, storage)
         if snap is not None:
             con.register(name, reader.dataset(snap, storage))
+    for setting in LOCKED:
+        con.execute(setting)
     return con
 
 
@@ -66,7 +80,9 @@ def query(lake: str, statement: str, storage: StorageSettings | None = None) -> 
     con = connect(lake, storage)
     try:
         result = con.sql(statement)
-        return result.to_arrow_table() if result is not None else pa.table({})
+        if result is None:
+            raise SqlError("the statement returns no rows: give a query (SELECT, WITH, ...)")
+        return result.to_arrow_table()
     except duckdb.Error as exc:
         raise _sql_error(exc, con) from None
     finally:
@@ -159,7 +175,14 @@ def _printable(column: pa.ChunkedArray) -> pa.ChunkedArray | list:
 
 
 def _records(result: pa.Table) -> list[dict]:
-    return result.to_pylist()
+    """The rows as JSON-ready dicts: a NaN or an infinity is null (JSON has neither)."""
+    rows = result.to_pylist()
+    floats = [f.name for f in result.schema if pa.types.is_floating(f.type)]
+    for row in rows if floats else ():
+        for name in floats:
+            if row[name] is not None and not math.isfinite(row[name]):
+                row[name] = None
+    return rows
 
 
 def format_table(result: pa.Table, max_rows: int = MAX_PRINTED_ROWS) -> str:

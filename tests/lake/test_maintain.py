@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 from tests.conftest import VENV_BIN, lake_contents, run_command, write_files
 
 from visionlake.config import StorageSettings
+from visionlake.errors import LakeError
 from visionlake.lake.maintain import check_retention, maintain_table, tables_of
 from visionlake.sources.alpr import pipeline as alpr
 
@@ -66,6 +67,14 @@ def test_vacuum_refuses_a_retention_below_the_configured_minimum():
     check_retention(168, 168)
     with pytest.raises(Exception, match=r"refusing to vacuum with a retention of 1 hours: below lake.min_retain_hours"):
         check_retention(1, 168)
+
+
+@pytest.mark.parametrize("hours", [float("nan"), float("inf"), 1e17, 878_401])
+def test_vacuum_refuses_a_retention_that_is_no_number_of_hours_before_touching_a_table(hours):
+    # 1e17 hours made delta-rs's vacuum panic (a traceback) after the first table was compacted; nan passed the check
+    check_retention(878_400, 168)
+    with pytest.raises(LakeError, match=r"give a number of hours from lake.min_retain_hours \(168\) to 878,400"):
+        check_retention(hours, 168)
 
 
 def test_vacuum_removes_files_no_version_references_once_older_than_the_retention(spark, cfg, tmp_path):

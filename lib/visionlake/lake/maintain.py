@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -41,8 +42,17 @@ class Maintained:
         )
 
 
+MAX_RETAIN_HOURS = 100 * 366 * 24  # a century: past this, delta-rs's vacuum panics (its durations overflow)
+
+
 def check_retention(retain_hours: float, minimum: float) -> None:
-    """Raises LakeError when ``retain_hours`` is below the configured minimum."""
+    """Raises LakeError when ``retain_hours`` is not a number of hours from the configured minimum to a century
+    (before any table is touched)."""
+    if not math.isfinite(retain_hours) or retain_hours > MAX_RETAIN_HOURS:
+        raise LakeError(
+            f"refusing to vacuum with a retention of {retain_hours:g} hours: give a number of hours from "
+            f"lake.min_retain_hours ({minimum:g}) to {MAX_RETAIN_HOURS:,} (a century)"
+        )
     if retain_hours < minimum:
         raise LakeError(
             f"refusing to vacuum with a retention of {retain_hours:g} hours: below lake.min_retain_hours "
