@@ -82,12 +82,21 @@ def append_described(location: str, table: pa.Table, name: str, storage: Storage
     delta-rs refuses to append columns whose comment differs from the table's, so a text edited in a later release
     would stop every run."""
     from deltalake import DeltaTable, write_deltalake
+    from deltalake.exceptions import CommitFailedError
 
     uri, options = st.object_store_uri(location), st.delta_storage_options(storage)
 
     def append() -> None:
-        data, description = (table, None) if DeltaTable.is_deltatable(uri, options) else described(table, name)
-        write_deltalake(uri, data, mode="append", description=description, storage_options=options)
+        exists = DeltaTable.is_deltatable(uri, options)
+        data, description = (table, None) if exists else described(table, name)
+        try:
+            write_deltalake(uri, data, mode="append", description=description, storage_options=options)
+        except CommitFailedError:
+            if exists:
+                raise
+            # Another writer created the table first (two runs, or a run and a check, ending together on a new
+            # lake): its first commit is there now, and the rows are appended to it.
+            write_deltalake(uri, table, mode="append", storage_options=options)
 
     st.retrying(append, storage, uri)
 
