@@ -115,3 +115,21 @@ def test_thirty_short_reader_scripts_all_exit_0(lake):
     with ThreadPoolExecutor(max_workers=3) as pool:
         outcomes = list(pool.map(once, range(30)))
     assert outcomes == [(0, "3")] * 30
+
+
+def test_a_lake_that_cannot_be_listed_is_an_error_not_an_empty_lake(tmp_path, monkeypatch):
+    # an unreachable S3 endpoint once gave "no tables in s3a://..." and exit 0: `maintain` then did nothing, silently
+    from visionlake.lake import storage
+
+    class Unreachable:
+        def get_file_info(self, selector):
+            raise OSError("When listing objects under key 'lake': curlCode: 7, Couldn't connect to server")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(storage, "filesystem_path", lambda location, settings: (Unreachable(), "b/lake"))
+        with pytest.raises(LakeError, match=r"^cannot list s3a://b/lake: .*Couldn't connect to server"):
+            table_locations("s3a://b/lake")
+    (tmp_path / "afile").write_text("not a lake")
+    with pytest.raises(LakeError, match=r"^cannot list .*afile: .*Not a directory"):
+        table_locations(str(tmp_path / "afile"))
+    assert table_locations(str(tmp_path / "missing")) == {}  # a lake not written yet has no tables: no error

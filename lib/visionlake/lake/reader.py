@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from visionlake.config import StorageSettings
-from visionlake.errors import EndpointError, LakeError
+from visionlake.errors import EndpointError, LakeError, describe
 from visionlake.lake import storage as st
 
 SHARED_TABLES = ("_runs", "_quality/results", "_quality/schema_drift")
@@ -195,14 +195,19 @@ def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[s
     filesystem, root = st.filesystem_path(lake, storage)
     found: dict[str, str] = {}
 
-    def children(path: str) -> list[str]:
+    def children(path: str, lake_root: bool = False) -> list[str]:
         from pyarrow import fs
 
         try:
             infos = filesystem.get_file_info(fs.FileSelector(path, allow_not_found=True))
-        except OSError:
+        except OSError as exc:
+            # The lake itself must be listable: an unreachable store once looked like an empty lake (exit 0).
+            if lake_root:
+                raise LakeError(f"cannot list {lake}: {describe(exc, hint=False)}") from exc
             return []
         return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+
+    children(root, lake_root=True)
 
     def is_table(relative: str) -> bool:
         return "_delta_log" in children(f"{root}/{relative}")
