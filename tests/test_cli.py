@@ -10,7 +10,9 @@ from deltalake import DeltaTable
 from tests.conftest import REPO, VENV_BIN, run_command, write_files
 from tests.sources.alpr.test_pipeline import BAD, F1, GOOD
 
+from visionlake.config import StorageSettings
 from visionlake.lake import read
+from visionlake.lake.lease import Lease
 
 pytestmark = pytest.mark.slow
 
@@ -195,6 +197,17 @@ def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(tmp_path):
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "check: bronze.results 13 = silver.frames 6 + quarantine 7;" in rebuilt.stdout
     assert _cli("check", "--lake", lake).returncode == 0
+    # a check reads a source under its lease: during a run of it (bronze committed, silver not yet), it once failed
+    # reconciliations that hold, and recorded those failures
+    running = Lease(lake, "alpr", "run-in-progress", StorageSettings(), wait_seconds=0)
+    running.acquire()
+    try:
+        waited = _cli("check", "--lake", lake, env={"VISIONLAKE__LAKE__LEASE_WAIT_SECONDS": "1"})
+    finally:
+        running.release()
+    assert waited.returncode == 1
+    assert "visionlake: error: another run holds the lease on alpr in" in waited.stderr
+    assert "waited 1 s (lake.lease_wait_seconds)" in waited.stderr
 
 
 def test_a_broken_table_fails_in_one_line_without_a_java_stack(tmp_path):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from visionlake.config import Config
 from visionlake.lake import reader, table_location
+from visionlake.lake.lease import Lease
 from visionlake.lake.runlog import new_run_id
 from visionlake.quality import checks as qc
 from visionlake.quality.results import append_results
@@ -35,9 +36,13 @@ def whole_tables(lake: str, cfg: Config, source: str, suite: qc.Suite) -> dict[s
 
 
 def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, str]:
-    """Run the checks of ``source`` (or of every source with tables in the lake) on whole tables and record
-    them in ``_quality/results``. Returns the report and, when an ``error`` check failed, a one-line summary
-    (else "")."""
+    """Run the checks of ``source`` (or of every source with tables in the lake) on whole tables, each source
+    under its lease (waiting for a run of it to end), and record them in ``_quality/results``. Returns the report
+    and, when an ``error`` check failed, a one-line summary (else "").
+
+    Raises:
+        LeaseTimeoutError: a run of a source held its lease for longer than ``lake.lease_wait_seconds``.
+    """
     names = reader.table_locations(lake, cfg.storage)
     sources = [source] if source else [s for s in SOURCES if any(f"_{s}_" in f"{n}_" for n in names)]
     now = datetime.now(UTC)
@@ -46,13 +51,16 @@ def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, 
     errors: list[qc.CheckResult] = []
     for name in sources:
         suite = qc.load_suite(name)
-        scopes = whole_tables(lake, cfg, name, suite)
-        if not scopes:
-            lines.append(f"  {name}: no tables")
-            continue
-        checks = [c for c in suite.checks if c.tables <= set(scopes) or c.table in scopes]
-        results = qc.evaluate(suite, checks, scopes, now, "table", cfg.storage)
-        append_results(lake, run_id, name, results, now, cfg.storage)
+        # under the source's lease, as its runs and `maintain`: a check that read bronze after a running run's
+        # commit and silver before it failed reconciliations that hold, and recorded the failures
+        with Lease(lake, name, run_id, cfg.storage, cfg.lake.lease_wait_seconds, cfg.lake.lease_ttl_seconds):
+            scopes = whole_tables(lake, cfg, name, suite)
+            if not scopes:
+                lines.append(f"  {name}: no tables")
+                continue
+            checks = [c for c in suite.checks if c.tables <= set(scopes) or c.table in scopes]
+            results = qc.evaluate(suite, checks, scopes, now, "table", cfg.storage)
+            append_results(lake, run_id, name, results, now, cfg.storage)
         passed = sum(r.passed for r in results)
         lines.append(f"  {name}: {passed} of {len(results)} checks passed")
         lines += [f"    {r.line()}" for r in results if not r.passed]
