@@ -45,8 +45,9 @@ class SqlError(VisionlakeError):
     """A statement DuckDB refused (its message, one line) or a table the lake does not have."""
 
 
-def connect(lake: str, storage: StorageSettings | None = None, database: str = ":memory:"):
-    """A DuckDB connection with every table of ``lake`` registered under its name (latest committed version).
+def connect(lake: str, storage: StorageSettings | None = None, database: str = ":memory:", settings: tuple = ()):
+    """A DuckDB connection with every table of ``lake`` registered under its name (latest committed version),
+    ``settings`` (``SET`` statements) applied, then its configuration locked (:data:`LOCKED`).
 
     Raises:
         LakeError: the lake has no tables.
@@ -62,7 +63,7 @@ def connect(lake: str, storage: StorageSettings | None = None, database: str = "
         snap = reader.snapshot(location, storage)
         if snap is not None:
             con.register(name, reader.dataset(snap, storage))
-    for setting in LOCKED:
+    for setting in (*settings, *LOCKED):
         con.execute(setting)
     return con
 

@@ -121,9 +121,8 @@ def _open(lake: str, source: str, storage: StorageSettings | None) -> Iterator[_
         from visionlake.config import load_config
 
         storage = load_config("local").storage
-    con = connect(lake, storage)
+    con = connect(lake, storage, settings=("SET TimeZone = 'UTC'",))
     try:
-        con.execute("SET TimeZone = 'UTC'")
         names = table_names(con)
         tables = {}
         for name in names:
