@@ -305,7 +305,7 @@ def _maintain(args: argparse.Namespace) -> str:
         source = next((s for s in SOURCES if f"_{s}_" in f"{name}_"), "")
         by_source.setdefault(source, {})[name] = location
     for source, group in by_source.items():
-        lease = Lease(args.lake, source, run_id, cfg.storage, cfg.lake.lease_wait_seconds, cfg.lake.lease_ttl_seconds)
+        lease = Lease.configured(cfg, args.lake, source, run_id)
         with lease if source else _nothing():
             for name, location in group.items():
                 done = maintain_table(name, location, cfg.storage, cfg.lake.compact_target_mb, retain)

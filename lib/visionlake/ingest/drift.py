@@ -277,10 +277,7 @@ def _double_quoted(match: re.Match) -> bytes:
 def _single_quoted(data: bytes) -> bool:
     """Whether a single quote stands outside the double-quoted strings of ``data``: a string Spark's parser reads
     that the key pass does not see (``{'message': {...}}``)."""
-    return b"'" in data and any(m.group() == b"'" for m in _QUOTE.finditer(data))
-
-
-_QUOTE = re.compile(rb'"(?:[^"\\]|\\.)*"|\'', re.DOTALL)  # a double-quoted string, or a single quote outside one
+    return b"'" in data and any(m.group(1) is not None for m in _STRING.finditer(data))
 
 
 def _big_exponent(data: bytes) -> bool:

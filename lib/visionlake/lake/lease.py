@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from visionlake.config import StorageSettings
+from visionlake.config import Config, StorageSettings
 from visionlake.errors import LeaseTimeoutError
 from visionlake.lake import storage as st
 
@@ -78,6 +78,11 @@ class Lease:
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self.lost = False
+
+    @classmethod
+    def configured(cls, cfg: Config, lake: str, name: str, run_id: str) -> Lease:
+        """The lease on ``name`` in ``lake`` with the storage, wait and time to live that ``cfg`` sets."""
+        return cls(lake, name, run_id, cfg.storage, cfg.lake.lease_wait_seconds, cfg.lake.lease_ttl_seconds)
 
     # ---------------------------------------------------------------------------------------------
 

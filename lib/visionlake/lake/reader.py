@@ -207,16 +207,16 @@ def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[s
             return []
         return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
 
-    children(root, lake_root=True)
+    top = set(children(root, lake_root=True))  # what is not there is not listed
 
     def is_table(relative: str) -> bool:
         return "_delta_log" in children(f"{root}/{relative}")
 
     for relative in SHARED_TABLES:
-        if is_table(relative):
+        if relative.split("/")[0] in top and is_table(relative):
             found[relative.replace("/", "_")] = st.join(lake, relative)
     for layer in ("bronze", "silver", "gold", "quarantine"):
-        for source in children(f"{root}/{layer}"):
+        for source in children(f"{root}/{layer}") if layer in top else []:
             if layer == "quarantine":
                 if is_table(f"{layer}/{source}"):
                     found[f"quarantine_{source}"] = st.join(lake, layer, source)

@@ -53,7 +53,7 @@ def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, 
         suite = qc.load_suite(name)
         # under the source's lease, as its runs and `maintain`: a check that read bronze after a running run's
         # commit and silver before it failed reconciliations that hold, and recorded the failures
-        with Lease(lake, name, run_id, cfg.storage, cfg.lake.lease_wait_seconds, cfg.lake.lease_ttl_seconds):
+        with Lease.configured(cfg, lake, name, run_id):
             scopes = whole_tables(lake, cfg, name, suite)
             if not scopes:
                 lines.append(f"  {name}: no tables")

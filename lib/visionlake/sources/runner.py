@@ -139,14 +139,7 @@ class SourceRun:
     @classmethod
     def lease(cls, cfg: Config, lake: str, run_id: str) -> Lease:
         """The lease a run of this source holds in ``lake`` (not taken yet)."""
-        return Lease(
-            lake,
-            cls.SOURCE,
-            run_id,
-            cfg.storage,
-            wait_seconds=cfg.lake.lease_wait_seconds,
-            ttl_seconds=cfg.lake.lease_ttl_seconds,
-        )
+        return Lease.configured(cfg, lake, cls.SOURCE, run_id)
 
     def __init__(
         self,

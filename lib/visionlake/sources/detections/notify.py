@@ -164,14 +164,7 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
         return result
 
     settings = cfg.detections.notify
-    lease = Lease(
-        lake,
-        LEASE_NAME,
-        new_run_id(),
-        storage,
-        wait_seconds=cfg.lake.lease_wait_seconds,
-        ttl_seconds=cfg.lake.lease_ttl_seconds,
-    )
+    lease = Lease.configured(cfg, lake, LEASE_NAME, new_run_id())
     with lease:
         result.interrupted = [h.run_id for h in lease.interrupted]
         lease.recorded()  # reported in the result; delivery rows already tell what they sent
