@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import boto3
 import pytest
@@ -208,6 +209,35 @@ def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(tmp_path):
     assert waited.returncode == 1
     assert "visionlake: error: another run holds the lease on alpr in" in waited.stderr
     assert "waited 1 s (lake.lease_wait_seconds)" in waited.stderr
+
+
+def test_check_and_maintain_go_on_past_a_table_whose_log_cannot_be_read(tmp_path):
+    write_files(tmp_path / "in", {**GOOD, **BAD})
+    lake = str(tmp_path / "lake")
+    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake).returncode == 0
+    Path(lake, "gold", "alpr", "vehicles", "_delta_log", f"{0:020d}.json").write_bytes(b"")  # an emptied commit
+    checked = _cli("check", "--lake", lake)
+    assert checked.returncode == 1
+    # the six checks of gold.vehicles are not run (conf/quality/alpr.yaml: not_null of four columns, unique,
+    # references); the other 44 of the 50 are
+    assert checked.stdout.splitlines()[1:3] == [
+        "  alpr: 44 of 44 checks passed",
+        "    cannot read alpr gold.vehicles: cannot open its latest version: Kernel error: No table metadata or "
+        "protocol found in delta log.",
+    ]
+    assert checked.stderr.startswith("visionlake: error: 1 of the checked tables cannot be read, e.g. alpr gold.vehi")
+    maintained = _cli("maintain", "--lake", lake, "--retain-hours", "168")
+    assert maintained.returncode == 1
+    lines = maintained.stdout.splitlines()
+    # 15 tables: alpr's 13 (bronze 1, silver 7, gold 4, quarantine 1), _runs and _quality_results
+    assert len(lines) == 16 and sum("checkpoint at v" in line for line in lines) == 14
+    broken = "  gold_alpr_vehicles                       not maintained: cannot open its latest version: Kernel error"
+    assert sum(line.startswith(broken) for line in lines) == 1
+    assert maintained.stderr.startswith("visionlake: error: 1 of 15 tables could not be maintained, e.g. gold_alpr_v")
+    (tmp_path / "empty").mkdir()
+    nothing = _cli("check", "--lake", str(tmp_path / "empty"))
+    assert (nothing.returncode, nothing.stdout) == (1, "")
+    assert nothing.stderr.startswith(f"visionlake: error: no tables in {tmp_path / 'empty'}: nothing to check")
 
 
 def test_a_broken_table_fails_in_one_line_without_a_java_stack(tmp_path):

@@ -173,3 +173,32 @@ def test_describe_makes_a_multi_line_message_one_line():
 # "RuntimeError: boom (rerun with --debug for details)" (and leading spaces are kept: "RuntimeError:   x").
 def test_describe_keeps_a_message_that_starts_on_its_second_line():
     assert describe(RuntimeError("\nboom")) == "RuntimeError: boom (rerun with --debug for details)"
+
+
+class PanicException(BaseException):
+    """As pyo3 raises for a Rust panic in delta-rs: a BaseException, not an Exception."""
+
+
+def test_the_command_reports_a_delta_rs_panic_in_one_line(monkeypatch, capsys, tmp_path):
+    from visionlake import cli
+
+    def panics(args):
+        raise PanicException("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(cli, "_tables", panics)
+    assert cli.main(["tables", "--lake", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        "visionlake: error: PanicException: called `Option::unwrap()` on a `None` value "
+        "(rerun with --debug for details)\n"
+    )
+
+
+def test_the_command_lets_an_interrupt_through(monkeypatch, tmp_path):
+    from visionlake import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_tables", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["tables", "--lake", str(tmp_path)])

@@ -5,17 +5,19 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from pathlib import Path
 
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from deltalake.transaction import CommitProperties
 from tests.conftest import VENV_BIN, run_command
 
 from visionlake.config import load_config
 from visionlake.errors import LakeError
+from visionlake.lake import read, reader
 from visionlake.sql import (
     SqlError,
     describe_tables,
@@ -200,8 +202,10 @@ def test_nested_values_are_json_in_csv(tmp_path):
 
 
 def test_tables_lists_version_rows_files_partitions_and_the_run(lake):
-    infos = {i.name: i for i in table_infos(lake)}
+    found, unreadable = table_infos(lake)
+    infos = {i.name: i for i in found}
     assert sorted(infos) == ["gold_alpr_daily_processing", "quarantine_alpr", "silver_alpr_plates"]
+    assert unreadable == {}
     plates, gold, quarantine = (
         infos["silver_alpr_plates"],
         infos["gold_alpr_daily_processing"],
@@ -212,12 +216,14 @@ def test_tables_lists_version_rows_files_partitions_and_the_run(lake):
     assert (gold.version, gold.rows, gold.files, gold.partition_column, gold.run_id) == (0, 2, 1, "", "run-7")
     assert (quarantine.rows, quarantine.files, quarantine.size_bytes, quarantine.run_id) == (0, 0, 0, None)
     assert plates.size_bytes > 0 and plates.last_commit is not None
-    text = describe_tables(lake)
+    text, problems = describe_tables(lake)
+    assert problems == ""
     assert text.splitlines()[0].split() == [
         "table", "version", "rows", "files", "size", "partitioned_by", "last_commit_utc", "run_id",
     ]  # fmt: skip
     assert text.splitlines()[-1] == f"(3 tables in {lake})"
-    assert describe_tables(lake.replace("lake", "nothing")) == f"no tables in {lake.replace('lake', 'nothing')}"
+    nothing = lake.replace("lake", "nothing")
+    assert describe_tables(nothing) == (f"no tables in {nothing}", "")
 
 
 def test_tables_of_a_pipeline_lake_name_the_run_that_wrote_them(built_lake):
@@ -225,7 +231,7 @@ def test_tables_of_a_pipeline_lake_name_the_run_that_wrote_them(built_lake):
     by_source = {r["source"]: r["run_id"] for r in runs}
     assert sorted(by_source) == ["alpr", "detections", "face_recognition", "face_validation"]
     assert len(runs) == 4  # one run per source
-    for info in table_infos(str(built_lake)):
+    for info in table_infos(str(built_lake))[0]:
         sources = ("face_validation", "face_recognition", "detections", "alpr")
         source = next(s for s in sources if s in info.name or s == "alpr")
         if not info.name.startswith("_"):
@@ -275,7 +281,7 @@ def test_sql_over_a_lake_on_s3(aws_env, tmp_path):
         "s3a://sqllake/lake", "SELECT camera_id, count(*) AS n FROM silver_alpr_plates GROUP BY 1 ORDER BY 1", storage
     )
     assert result.to_pylist() == [{"camera_id": "cam-1", "n": 2}, {"camera_id": "cam-2", "n": 2}]
-    assert {i.name: i.rows for i in table_infos("s3a://sqllake/lake", storage)} == {
+    assert {i.name: i.rows for i in table_infos("s3a://sqllake/lake", storage)[0]} == {
         "gold_alpr_daily_processing": 2,
         "quarantine_alpr": 0,
         "silver_alpr_plates": 4,
@@ -294,3 +300,61 @@ def test_a_reader_that_stops_early_is_no_error(lake):
         status = process.wait(timeout=60)
     assert first.decode().strip() == '"range"'
     assert (status, stderr) == (0, "")
+
+
+# --------------------------------------------------------------------------------------------------
+# a table whose Delta log cannot be read (an empty commit, a broken checkpoint) or that lost a data file
+
+
+def _break_log(lake: str, table: str, how: str) -> None:
+    log = Path(lake, *table.split("/"), "_delta_log")
+    if how == "empty commit":  # the table's only commit, emptied by a crash or by hand
+        (log / "00000000000000000000.json").write_bytes(b"")
+    else:  # a checkpoint the log points at, overwritten with garbage
+        DeltaTable(str(log.parent)).create_checkpoint()
+        version = DeltaTable(str(log.parent)).version()
+        (log / f"{version:020d}.checkpoint.parquet").write_bytes(b"garbage")
+
+
+@pytest.mark.parametrize("how", ["empty commit", "broken checkpoint"])
+def test_a_table_that_cannot_be_read_is_left_out_and_named_and_the_others_answer(lake, how, caplog):
+    _break_log(lake, "gold/alpr/daily_processing", how)
+    assert query(lake, "SELECT count(*) AS n FROM silver_alpr_plates").to_pylist() == [{"n": 4}]
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["table gold_alpr_daily_processing is left out"]
+    with pytest.raises(SqlError, match=r"^table gold_alpr_daily_processing cannot be read: cannot open its latest"):
+        query(lake, "SELECT * FROM GOLD_ALPR_DAILY_PROCESSING")
+    (found, unreadable) = table_infos(lake)
+    assert [i.name for i in found] == ["quarantine_alpr", "silver_alpr_plates"]
+    assert list(unreadable) == ["gold_alpr_daily_processing"]
+    text, problems = describe_tables(lake)
+    assert text.splitlines()[-2] == f"(2 tables in {lake})"
+    assert text.splitlines()[-1].startswith("cannot read gold_alpr_daily_processing: cannot open its latest version: ")
+    assert problems.startswith("1 of the lake's tables cannot be read, e.g. gold_alpr_daily_processing: ")
+
+
+def test_the_tables_command_lists_the_readable_tables_then_fails_naming_the_other(lake):
+    _break_log(lake, "gold/alpr/daily_processing", "empty commit")
+    listed = run_command([str(VENV_BIN / "visionlake"), "tables", "--lake", lake])
+    assert listed.returncode == 1
+    assert "silver_alpr_plates" in listed.stdout and "quarantine_alpr" in listed.stdout
+    assert listed.stdout.splitlines()[-1].startswith("cannot read gold_alpr_daily_processing: ")
+    assert listed.stderr.startswith("visionlake: error: 1 of the lake's tables cannot be read, e.g. gold_alpr_daily")
+    asked = run_command([str(VENV_BIN / "visionlake"), "sql", "--lake", lake, "SELECT count(*) n FROM quarantine_alpr"])
+    assert (asked.returncode, asked.stdout) == (0, "n\n-\n0\n(1 row)\n")
+    assert asked.stderr.startswith("WARNING table gold_alpr_daily_processing is left out: cannot open its latest")
+
+
+def test_reading_a_table_whose_data_file_is_gone_is_a_lake_error(lake):
+    snap = reader.snapshot(f"{lake}/silver/alpr/plates")
+    Path(snap.files[0]).unlink()
+    with pytest.raises(LakeError, match=r"plates: a data file its Delta log lists is gone \(.*part-.*parquet'\); it"):
+        read("silver_alpr_plates", lake=lake)
+
+
+def test_the_shell_runs_a_last_statement_left_without_its_semicolon(lake):
+    stdout = io.StringIO()
+    stdin = io.StringIO("SELECT 1 AS one;\nSELECT count(*) AS n\n  FROM silver_alpr_plates\n")
+    assert shell(lake, stdin=stdin, stdout=stdout) == "2 statements run"
+    assert stdout.getvalue().splitlines()[-4:] == ["n", "-", "4", "(1 row)"]
+    stdout = io.StringIO()  # blank lines after the last ';' are no statement
+    assert shell(lake, stdin=io.StringIO("SELECT 1 AS one;\n\n  \n"), stdout=stdout) == "1 statements run"

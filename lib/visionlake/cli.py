@@ -34,7 +34,15 @@ import traceback
 from collections.abc import Sequence
 
 from visionlake.config import load_config
-from visionlake.errors import LeaseTimeoutError, QualityError, VisionlakeError, describe, redact
+from visionlake.errors import (
+    LakeError,
+    LeaseTimeoutError,
+    QualityError,
+    UnreadableTablesError,
+    VisionlakeError,
+    describe,
+    redact,
+)
 
 SOURCES = ("alpr", "face_validation", "detections", "face_recognition")
 log = logging.getLogger("visionlake")
@@ -304,19 +312,34 @@ def _maintain(args: argparse.Namespace) -> str:
     for name, location in sorted(tables.items()):
         source = next((s for s in SOURCES if f"_{s}_" in f"{name}_"), "")
         by_source.setdefault(source, {})[name] = location
+    failed: dict[str, str] = {}
     for source, group in by_source.items():
         lease = Lease.configured(cfg, args.lake, source, run_id)
         with lease if source else _nothing():
             for name, location in group.items():
-                done = maintain_table(name, location, cfg.storage, cfg.lake.compact_target_mb, retain)
+                try:
+                    done = maintain_table(name, location, cfg.storage, cfg.lake.compact_target_mb, retain)
+                except LakeError as exc:  # a table whose log cannot be read: the others are still maintained
+                    failed[name] = str(exc).removeprefix(f"{location}: ")
+                    lines.append(f"  {name:<40} not maintained: {failed[name]}")
+                    continue
                 lines.append(done.line())
+    if failed:
+        first = next(iter(failed))
+        raise UnreadableTablesError(
+            f"{len(failed)} of {len(tables)} tables could not be maintained, e.g. {first}: {failed[first]}\n"
+            + "\n".join(lines)
+        )
     return "\n".join(lines)
 
 
 def _tables(args: argparse.Namespace) -> str:
     from visionlake.sql import describe_tables
 
-    return describe_tables(args.lake, load_config(args.env).storage)
+    report, problems = describe_tables(args.lake, load_config(args.env).storage)
+    if problems:
+        raise UnreadableTablesError(f"{problems}\n{report}")
+    return report
 
 
 def _sql(args: argparse.Namespace) -> str:
@@ -390,13 +413,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "notify": _notify,
         }
         message = commands[args.command](args)
-    except QualityError as exc:  # `check`, `catalog check`: the report, then the one-line error
+    except (QualityError, UnreadableTablesError) as exc:  # `check`, `tables`, ...: the report, then the error
         first, _, report = str(exc).partition("\n")
         if report:
             print(redact(report))
         print(f"visionlake: error: {redact(first)}", file=sys.stderr)
         return 1
-    except Exception as exc:
+    except BaseException as exc:
+        # a Rust panic in delta-rs reaches Python as pyo3's PanicException, which is no Exception
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
         if args.debug:
             print(redact(traceback.format_exc()), file=sys.stderr, end="")
         print(f"visionlake: error: {redact(describe(exc))}", file=sys.stderr)

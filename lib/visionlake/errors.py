@@ -30,6 +30,11 @@ class DataRemovedError(LakeError):
     """An upstream commit removed data that a consumer had already read: only a full refresh is correct."""
 
 
+class UnreadableTablesError(LakeError):
+    """Tables whose Delta log cannot be read: the command did its work on the others. As with
+    :class:`QualityError`, the first line of the message is the error and the rest the command's report."""
+
+
 class LeaseTimeoutError(VisionlakeError):
     """Another run held the source's lease for longer than this run was willing to wait."""
 

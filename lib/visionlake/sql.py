@@ -13,6 +13,7 @@ query sees exactly the committed version of each table and never a file a runnin
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from visionlake.errors import LakeError, VisionlakeError
 from visionlake.lake import reader
 from visionlake.lake import storage as st
 
+log = logging.getLogger("visionlake")
 MAX_PRINTED_ROWS = 1000  # --format table prints at most this many rows (--out writes them all)
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist", re.IGNORECASE)
 
@@ -45,9 +47,18 @@ class SqlError(VisionlakeError):
     """A statement DuckDB refused (its message, one line) or a table the lake does not have."""
 
 
-def connect(lake: str, storage: StorageSettings | None = None, database: str = ":memory:", settings: tuple = ()):
-    """A DuckDB connection with every table of ``lake`` registered under its name (latest committed version),
-    ``settings`` (``SET`` statements) applied, then its configuration locked (:data:`LOCKED`).
+@dataclass
+class Opened:
+    """A connection made by :func:`open_lake` and the tables left out of it because their log cannot be read."""
+
+    con: object  # duckdb.DuckDBPyConnection
+    unreadable: dict[str, str]  # name -> why
+
+
+def open_lake(lake: str, storage: StorageSettings | None = None, database: str = ":memory:", settings: tuple = ()):
+    """A DuckDB connection with every readable table of ``lake`` registered under its name (latest committed
+    version), ``settings`` (``SET`` statements) applied, then its configuration locked (:data:`LOCKED`). A table
+    whose Delta log cannot be read is left out, named with why in :attr:`Opened.unreadable`.
 
     Raises:
         LakeError: the lake has no tables.
@@ -55,17 +66,30 @@ def connect(lake: str, storage: StorageSettings | None = None, database: str = "
     import duckdb
 
     storage = storage or StorageSettings()
-    locations = reader.table_locations(lake, storage)
-    if not locations:
+    snapshots, unreadable = reader.snapshots(lake, storage)
+    if not snapshots and not unreadable:
         raise LakeError(f"no tables in {st.normalize(lake)}: run `visionlake run SOURCE --input ... --lake ...` first")
     con = duckdb.connect(database)
-    for name, location in sorted(locations.items()):
-        snap = reader.snapshot(location, storage)
-        if snap is not None:
-            con.register(name, reader.dataset(snap, storage))
+    for name, snap in snapshots.items():
+        con.register(name, reader.dataset(snap, storage))
     for setting in (*settings, *LOCKED):
         con.execute(setting)
-    return con
+    return Opened(con, unreadable)
+
+
+def connect(lake: str, storage: StorageSettings | None = None, database: str = ":memory:", settings: tuple = ()):
+    """:func:`open_lake`'s connection; each table left out is logged as a warning.
+
+    Raises:
+        LakeError: the lake has no tables.
+    """
+    return _warned(open_lake(lake, storage, database, settings)).con
+
+
+def _warned(opened: Opened) -> Opened:
+    for name, why in opened.unreadable.items():
+        log.warning("table %s is left out: %s", name, why)
+    return opened
 
 
 def query(lake: str, statement: str, storage: StorageSettings | None = None) -> pa.Table:
@@ -78,23 +102,27 @@ def query(lake: str, statement: str, storage: StorageSettings | None = None) -> 
     """
     import duckdb
 
-    con = connect(lake, storage)
+    opened = _warned(open_lake(lake, storage))
+    con = opened.con
     try:
         result = con.sql(statement)
         if result is None:
             raise SqlError("the statement returns no rows: give a query (SELECT, WITH, ...)")
         return result.to_arrow_table()
     except duckdb.Error as exc:
-        raise _sql_error(exc, con) from None
+        raise _sql_error(exc, opened) from None
     finally:
         con.close()
 
 
-def _sql_error(exc: Exception, con) -> SqlError:
+def _sql_error(exc: Exception, opened: Opened) -> SqlError:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     missing = _MISSING_TABLE.search(message)
     if missing:
-        return SqlError(unknown_table_message(missing.group(1), table_names(con)))
+        name = missing.group(1).strip('!"').lower()
+        if name in opened.unreadable:
+            return SqlError(f"table {name} cannot be read: {opened.unreadable[name]}")
+        return SqlError(unknown_table_message(missing.group(1), table_names(opened.con)))
     return SqlError(f"SQL error: {message}")
 
 
@@ -232,20 +260,17 @@ class TableInfo:
     run_id: str | None  # the run that made the latest commit (None: not written by a run, or log cleaned up)
 
 
-def table_infos(lake: str, storage: StorageSettings | None = None) -> list[TableInfo]:
-    """What ``visionlake tables`` shows, table by table (from each table's Delta log only)."""
+def table_infos(lake: str, storage: StorageSettings | None = None) -> tuple[list[TableInfo], dict[str, str]]:
+    """What ``visionlake tables`` shows, table by table (from each table's Delta log only), and the tables whose
+    log cannot be read, with why."""
     from visionlake.lake.delta import RUN_ID_KEY
 
     storage = storage or StorageSettings()
     infos = []
-    for name, location in sorted(reader.table_locations(lake, storage).items()):
-        snap = reader.snapshot(location, storage)
-        if snap is None:
-            continue
-        commit = next(
-            (e["commitInfo"] for e in reader.log_entries(location, storage, snap.version) or [] if "commitInfo" in e),
-            {},
-        )
+    snapshots, unreadable = reader.snapshots(lake, storage)
+    for name, snap in snapshots.items():
+        entries = reader.log_entries(snap.location, storage, snap.version) or []
+        commit = next((e["commitInfo"] for e in entries if "commitInfo" in e), {})
         stamp = commit.get("timestamp")
         infos.append(
             TableInfo(
@@ -259,14 +284,25 @@ def table_infos(lake: str, storage: StorageSettings | None = None) -> list[Table
                 run_id=commit.get(RUN_ID_KEY),
             )
         )
-    return infos
+    return infos, unreadable
 
 
-def describe_tables(lake: str, storage: StorageSettings | None = None) -> str:
-    """``visionlake tables``: one aligned line per table, or a one-line note for an empty lake."""
-    infos = table_infos(lake, storage)
+def describe_tables(lake: str, storage: StorageSettings | None = None) -> tuple[str, str]:
+    """``visionlake tables``: one aligned line per table (or a one-line note for an empty lake), then a line per
+    table whose log cannot be read; and a one-line summary of those (empty when there are none)."""
+    infos, unreadable = table_infos(lake, storage)
+    problems = ""
+    if unreadable:
+        first = next(iter(unreadable))
+        problems = f"{len(unreadable)} of the lake's tables cannot be read, e.g. {first}: {unreadable[first]}"
+    below = "".join(f"\ncannot read {name}: {why}" for name, why in unreadable.items())
     if not infos:
-        return f"no tables in {st.normalize(lake)}"
+        return (
+            f"no readable tables in {st.normalize(lake)}{below}"
+            if unreadable
+            else f"no tables in {st.normalize(lake)}",
+            problems,
+        )
     rows = pa.Table.from_pylist(
         [
             {
@@ -282,7 +318,8 @@ def describe_tables(lake: str, storage: StorageSettings | None = None) -> str:
             for i in infos
         ]
     )
-    return format_table(rows).rsplit("\n", 1)[0] + f"\n({len(infos)} tables in {st.normalize(lake)})"
+    listed = format_table(rows).rsplit("\n", 1)[0] + f"\n({len(infos)} tables in {st.normalize(lake)})"
+    return listed + below, problems
 
 
 def _size(size: int) -> str:
@@ -304,12 +341,22 @@ def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=
     interactive = stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
-    con = connect(lake, storage)
+    opened = _warned(open_lake(lake, storage))
+    con = opened.con
     names = table_names(con)
     print(f"{len(names)} tables of {st.normalize(lake)}; end statements with ';', .tables lists them, .quit leaves",
           file=stdout)  # fmt: skip
     buffer: list[str] = []
     statements = 0
+
+    def run(statement: str) -> None:
+        try:
+            result = con.sql(statement)
+            if result is not None:
+                print(format_table(result.to_arrow_table()), file=stdout)
+        except duckdb.Error as exc:
+            print(f"error: {_sql_error(exc, opened)}", file=stdout)
+
     while True:
         prompt = "visionlake> " if not buffer else "       ...> "
         if interactive:
@@ -333,11 +380,9 @@ def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=
             continue
         statement, buffer = "\n".join(buffer), []
         statements += 1
-        try:
-            result = con.sql(statement)
-            if result is not None:
-                print(format_table(result.to_arrow_table()), file=stdout)
-        except duckdb.Error as exc:
-            print(f"error: {_sql_error(exc, con)}", file=stdout)
+        run(statement)
+    if "\n".join(buffer).strip():  # input ended in a statement without its ';' (a script's last line): run it
+        statements += 1
+        run("\n".join(buffer))
     con.close()
     return f"{statements} statements run"

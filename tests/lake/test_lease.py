@@ -119,6 +119,29 @@ def test_a_killed_local_holder_is_taken_over_at_once_and_reported_interrupted(tm
     again.release()
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xffnot json at all",
+        b'{"state": "held", "pid": "abc", "run_id": "run-x", "unrecorded": 5}',
+        b'{"state": "held", "pid": [1], "unrecorded": [{"pid": "?"}, 7]}',
+        b"[1, 2, 3]",
+    ],
+)
+def test_a_damaged_local_lease_file_does_not_keep_its_source_from_running(tmp_path, content):
+    (tmp_path / "_locks").mkdir()
+    (tmp_path / "_locks" / "alpr.lock").write_bytes(content)
+    with Lease(str(tmp_path), "alpr", "run-1", LOCAL, wait_seconds=0.5) as lease:
+        assert _read(tmp_path / "_locks" / "alpr.lock")["run_id"] == "run-1"
+    # what it said of a killed holder is taken as far as it reads: a held record with no number is pid 0
+    if content.startswith(b'{"state": "held", "pid": "abc"'):
+        assert lease.interrupted == [Holder("run-x", "?", 0, "?", "held")]
+    elif content.startswith(b'{"state": "held", "pid": [1]'):
+        assert lease.interrupted == [Holder("?", "?", 0, "?", "held"), Holder("?", "?", 0, "?", "held")]
+    else:
+        assert lease.interrupted == []
+
+
 # --------------------------------------------------------------------------------------------------
 # S3 (moto)
 
@@ -186,6 +209,21 @@ def test_an_expired_s3_lease_is_taken_over_and_its_holder_reported_interrupted(a
         assert lease.interrupted == [Holder("run-dead", "old-host", 4242, "2024-01-01T00:00:00+00:00", "held")]
         assert lease.waited < 0.5
         assert _object(client, "lease-expired", "lake/_locks/alpr.lease")["run_id"] == "run-new"
+    finally:
+        lease.release()
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("expires_at", ["soon", None, "inf", [1]])
+def test_an_s3_lease_held_with_an_unreadable_expiry_counts_as_expired(aws_env, expires_at):
+    bucket = f"lease-odd-{['soon', None, 'inf', [1]].index(expires_at)}"
+    client, storage = _s3(aws_env, bucket)
+    odd = {"run_id": "run-odd", "host": "h", "pid": "x", "state": "held", "expires_at": expires_at}
+    client.put_object(Bucket=bucket, Key="lake/_locks/alpr.lease", Body=json.dumps(odd).encode())
+    lease = Lease(f"s3a://{bucket}/lake", "alpr", "run-new", storage, wait_seconds=0.5).acquire()
+    try:
+        assert lease.interrupted == [Holder("run-odd", "h", 0, "?", "held")]
+        assert _object(client, bucket, "lake/_locks/alpr.lease")["run_id"] == "run-new"
     finally:
         lease.release()
 

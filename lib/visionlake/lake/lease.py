@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import socket
 import threading
@@ -101,7 +102,10 @@ class Lease:
 
     def _take_over(self, previous: dict) -> None:
         """Note the runs the previous holder left unrecorded, and the previous holder if it was killed."""
-        self.interrupted = [_holder_of(h) for h in previous.get("unrecorded", []) if isinstance(h, dict)]
+        unrecorded = previous.get("unrecorded")
+        self.interrupted = (
+            [_holder_of(h) for h in unrecorded if isinstance(h, dict)] if isinstance(unrecorded, list) else []
+        )
         if previous.get("state") == "held":
             self.interrupted.append(_holder_of(previous))
 
@@ -207,7 +211,7 @@ class Lease:
             except FileNotFoundError:
                 continue  # released and deleted meanwhile: try to create it again
             record = self._parse(current["Body"].read())
-            free = record.get("state") != "held" or float(record.get("expires_at", 0)) < time.time()
+            free = record.get("state") != "held" or _number(record.get("expires_at")) < time.time()
             if free:
                 self._take_over(record)
                 try:
@@ -289,11 +293,21 @@ class Lease:
         self.release()
 
 
+def _number(value: object) -> float:
+    """A number of a lease file (its expiry, a pid), 0 when it is not one: a hand-edited or damaged lease file
+    must not make its source unrunnable (an unreadable expiry counts as expired)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
 def _holder_of(record: dict) -> Holder:
     return Holder(
         run_id=str(record.get("run_id", "?")),
         host=str(record.get("host", "?")),
-        pid=int(record.get("pid", 0) or 0),
+        pid=int(_number(record.get("pid"))),
         since=str(record.get("since", "?")),
         state=str(record.get("state", "held")),
     )

@@ -65,7 +65,8 @@ def open_table(location: str, storage: StorageSettings, version: int | None = No
     except EndpointError:
         raise
     except Exception as exc:  # a version that does not exist, a log that cannot be read
-        raise LakeError(f"{location}: cannot open version {version}: {str(exc).splitlines()[0]}") from exc
+        which = "its latest version" if version is None else f"version {version}"
+        raise LakeError(f"{location}: cannot open {which}: {str(exc).splitlines()[0]}") from exc
 
 
 def snapshot(location: str, storage: StorageSettings | None = None, version: int | None = None) -> Snapshot | None:
@@ -169,8 +170,19 @@ def scan(
     filter: ds.Expression | None = None,
 ) -> pa.Table:
     """``data.to_table(...)``, scanned again while the object store fails in the middle of it (a reset while a
-    response is read, which pyarrow's own retries do not cover), for up to ``storage.retry_seconds``."""
-    return st.retrying(lambda: data.to_table(columns=columns, filter=filter), storage or StorageSettings(), what)
+    response is read, which pyarrow's own retries do not cover), for up to ``storage.retry_seconds``.
+
+    Raises:
+        LakeError: a data file the Delta log lists is gone (deleted outside Delta).
+    """
+    try:
+        return st.retrying(lambda: data.to_table(columns=columns, filter=filter), storage or StorageSettings(), what)
+    except FileNotFoundError as exc:
+        detail = str(exc).split("Detail:")[0].strip().rstrip(".")
+        raise LakeError(
+            f"{what}: a data file its Delta log lists is gone ({detail}); it was deleted outside Delta: restore it, "
+            "or rebuild the table with `visionlake run SOURCE --full-refresh`"
+        ) from exc
 
 
 def read_table(
@@ -225,6 +237,27 @@ def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[s
                 if is_table(f"{layer}/{source}/{table}"):
                     found[f"{layer}_{source}_{table}"] = st.join(lake, layer, source, table)
     return found
+
+
+def snapshots(lake: str, storage: StorageSettings | None = None) -> tuple[dict[str, Snapshot], dict[str, str]]:
+    """The latest snapshot of every table of the lake by name, and the tables whose log cannot be read, with
+    why: one table a crash or a hand edit left unreadable (an empty commit, a broken checkpoint) does not hide
+    the others from ``sql``, ``tables``, ``check`` and ``maintain``.
+
+    Raises:
+        LakeError: the lake cannot be listed. EndpointError: the store does not answer.
+    """
+    found: dict[str, Snapshot] = {}
+    unreadable: dict[str, str] = {}
+    for name, location in sorted(table_locations(lake, storage).items()):
+        try:
+            snap = snapshot(location, storage)
+        except LakeError as exc:
+            unreadable[name] = str(exc).removeprefix(f"{location}: ")
+            continue
+        if snap is not None:
+            found[name] = snap
+    return found, unreadable
 
 
 def resolve(table: str, lake: str | None = None, storage: StorageSettings | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from visionlake.config import Config
+from visionlake.errors import LakeError
 from visionlake.lake import reader, table_location
 from visionlake.lake.lease import Lease
 from visionlake.lake.runlog import new_run_id
@@ -21,18 +22,25 @@ def _location(lake: str, source: str, table: str) -> str:
     return table_location(lake, layer, source, name)
 
 
-def whole_tables(lake: str, cfg: Config, source: str, suite: qc.Suite) -> dict[str, qc.Scope]:
-    """Every table the suite names, whole (missing tables are left out)."""
+def whole_tables(lake: str, cfg: Config, source: str, suite: qc.Suite) -> tuple[dict[str, qc.Scope], dict[str, str]]:
+    """Every table the suite names, whole (missing tables are left out), and those whose log cannot be read,
+    with why."""
     scopes: dict[str, qc.Scope] = {}
+    unreadable: dict[str, str] = {}
     for check in suite.checks:
         for table in check.tables:
-            if table in scopes:
+            if table in scopes or table in unreadable:
                 continue
-            snap = reader.snapshot(_location(lake, source, table), cfg.storage)
+            location = _location(lake, source, table)
+            try:
+                snap = reader.snapshot(location, cfg.storage)
+            except LakeError as exc:
+                unreadable[table] = str(exc).removeprefix(f"{location}: ")
+                continue
             if snap is not None:
                 whole = reader.dataset(snap, cfg.storage)
                 scopes[table] = qc.Scope(whole, whole, snap.num_records)
-    return scopes
+    return scopes, unreadable
 
 
 def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, str]:
@@ -41,33 +49,41 @@ def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, 
     and, when an ``error`` check failed, a one-line summary (else "").
 
     Raises:
+        LakeError: the lake has no tables.
         LeaseTimeoutError: a run of a source held its lease for longer than ``lake.lease_wait_seconds``.
     """
     names = reader.table_locations(lake, cfg.storage)
+    if not names:  # a mistyped --lake must not pass as a lake whose checks all hold
+        raise LakeError(f"no tables in {lake}: nothing to check (run `visionlake run SOURCE --input ... --lake ...`)")
     sources = [source] if source else [s for s in SOURCES if any(f"_{s}_" in f"{n}_" for n in names)]
     now = datetime.now(UTC)
     run_id = f"check-{new_run_id(now)}"
     lines = [f"checks of {lake} ({run_id}):"]
     errors: list[qc.CheckResult] = []
+    broken: list[str] = []
     for name in sources:
         suite = qc.load_suite(name)
         # under the source's lease, as its runs and `maintain`: a check that read bronze after a running run's
         # commit and silver before it failed reconciliations that hold, and recorded the failures
         with Lease.configured(cfg, lake, name, run_id):
-            scopes = whole_tables(lake, cfg, name, suite)
-            if not scopes:
+            scopes, unreadable = whole_tables(lake, cfg, name, suite)
+            if not scopes and not unreadable:
                 lines.append(f"  {name}: no tables")
                 continue
-            checks = [c for c in suite.checks if c.tables <= set(scopes) or c.table in scopes]
-            results = qc.evaluate(suite, checks, scopes, now, "table", cfg.storage)
-            append_results(lake, run_id, name, results, now, cfg.storage)
+            # a check that reads an unreadable table is not run: the table is reported instead
+            checks = [c for c in suite.checks if not c.tables & set(unreadable)]
+            checks = [c for c in checks if c.tables <= set(scopes) or c.table in scopes]
+            results = qc.evaluate(suite, checks, scopes, now, "table", cfg.storage) if checks else []
+            if results:
+                append_results(lake, run_id, name, results, now, cfg.storage)
         passed = sum(r.passed for r in results)
         lines.append(f"  {name}: {passed} of {len(results)} checks passed")
+        lines += [f"    cannot read {name} {table}: {why}" for table, why in unreadable.items()]
         lines += [f"    {r.line()}" for r in results if not r.passed]
         errors += [r for r in results if not r.passed and r.check.level == "error"]
-    if not errors:
-        return "\n".join(lines), ""
-    first = errors[0]
-    return "\n".join(lines), (
-        f"{len(errors)} error checks failed, e.g. {first.check.table} {first.check.name} on {first.failing_rows} rows"
-    )
+        broken += [f"{name} {table}: {why}" for table, why in unreadable.items()]
+    problems = [f"{len(broken)} of the checked tables cannot be read, e.g. {broken[0]}"] if broken else []
+    if errors:
+        check, rows = errors[0].check, errors[0].failing_rows
+        problems.append(f"{len(errors)} error checks failed, e.g. {check.table} {check.name} on {rows} rows")
+    return "\n".join(lines), "; ".join(problems)
