@@ -83,10 +83,11 @@ def connect(lake: str, storage: StorageSettings | None = None, database: str = "
     Raises:
         LakeError: the lake has no tables.
     """
-    return _warned(open_lake(lake, storage, database, settings)).con
+    return warned(open_lake(lake, storage, database, settings)).con
 
 
-def _warned(opened: Opened) -> Opened:
+def warned(opened: Opened) -> Opened:
+    """``opened``, each table it left out logged as a warning."""
     for name, why in opened.unreadable.items():
         log.warning("table %s is left out: %s", name, why)
     return opened
@@ -102,7 +103,7 @@ def query(lake: str, statement: str, storage: StorageSettings | None = None) -> 
     """
     import duckdb
 
-    opened = _warned(open_lake(lake, storage))
+    opened = warned(open_lake(lake, storage))
     con = opened.con
     try:
         result = con.sql(statement)
@@ -341,7 +342,7 @@ def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=
     interactive = stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (line editing and history for input())
-    opened = _warned(open_lake(lake, storage))
+    opened = warned(open_lake(lake, storage))
     con = opened.con
     names = table_names(con)
     print(f"{len(names)} tables of {st.normalize(lake)}; end statements with ';', .tables lists them, .quit leaves",

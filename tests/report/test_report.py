@@ -210,6 +210,30 @@ def test_report_command_prints_the_written_path(built_lake, tmp_path, capsys):
     assert out.stat().st_size > 50_000
 
 
+def test_a_table_that_cannot_be_read_is_named_on_the_page_and_the_rest_is_reported(report, built_lake, cfg, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(built_lake, lake)
+    (lake / "gold" / "detections" / "alerts" / "_delta_log" / f"{0:020d}.json").write_bytes(b"")  # emptied
+    html_path = tmp_path / "report.html"
+    write_report(str(lake), str(html_path), cfg)
+    html = html_path.read_text(encoding="utf-8")
+    notice = re.findall(r'<aside class="unreadable">(.*?)</aside>', html, re.S)
+    assert len(notice) == 1
+    assert "Left out of this report: 1 of the lake's tables cannot be read" in notice[0]
+    assert re.findall(r"<li><code>([^<]+)</code>: cannot open its latest version: ", notice[0]) == [
+        "gold_detections_alerts"
+    ]
+    assert re.findall(r'<section id="([^"]+)"', html) == [
+        "face_validation",
+        "alpr",
+        "detections",
+        "face_recognition",
+        "runs",
+    ]
+    assert "chart-det-alerts" not in html and "chart-alpr-traffic" in html
+    assert '<aside class="unreadable">' not in report.read_text(encoding="utf-8")  # the lake it was copied from
+
+
 def _chromium() -> str:
     path = os.environ.get("VISIONLAKE_CHROMIUM") or shutil.which("chromium")
     if not path:

@@ -20,7 +20,8 @@ HOURLY_DAYS = 7  # face_recognition: the hourly latency chart shows the last day
 class LakeRows:
     """What the report reads: table name -> rows (dicts), plus the OCR confidence summary."""
 
-    tables: list[str]  # every table of the lake
+    tables: list[str]  # every readable table of the lake
+    unreadable: dict[str, str] = field(default_factory=dict)  # tables whose Delta log cannot be read -> why
     rows: dict[str, list[dict]] = field(default_factory=dict)
     ocr_threshold: float = 70.0  # alpr.low_confidence_threshold
     ocr_bins: dict[float, int] = field(default_factory=dict)  # lower bin edge -> plates
@@ -91,13 +92,15 @@ def load(
     Raises:
         LakeError: the lake has no tables.
     """
-    from visionlake.sql import connect, table_names
+    from visionlake.sql import open_lake, table_names, warned
 
-    con = connect(lake, storage)
+    opened = warned(open_lake(lake, storage))
+    con = opened.con
     try:
         tables = table_names(con)
         data = LakeRows(
             tables=tables,
+            unreadable=opened.unreadable,
             ocr_threshold=low_confidence_threshold,
             silence_alert_minutes=silence_alert_minutes,
             invalid_alert_share=invalid_alert_share,

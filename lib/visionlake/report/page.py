@@ -698,6 +698,8 @@ header { background: #1f2d3d; color: #fff; padding: 18px 32px 14px; }
 header h1 { margin: 0 0 4px; font-size: 22px; font-weight: 600; }
 header .meta { margin: 0; color: #c9d3dd; font-size: 13px; }
 header code { color: #fff; }
+aside.unreadable { margin: 16px 32px 0; padding: 10px 16px; border-left: 4px solid #b3261e; background: #fdecea; }
+aside.unreadable p, aside.unreadable ul { margin: 4px 0; font-size: 14px; }
 nav { margin-top: 10px; }
 nav a { color: #fff; margin-right: 18px; text-decoration: none; border-bottom: 1px solid #7a8ea3; }
 main { padding: 8px 32px 32px; max-width: 1600px; }
@@ -723,6 +725,17 @@ footer { color: var(--muted); font-size: 12px; padding: 0 32px 24px; }
 """
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _unreadable(tables: dict[str, str]) -> str:
+    """A notice naming the tables left out of the report because their Delta log cannot be read."""
+    if not tables:
+        return ""
+    items = "".join(f"<li><code>{escape(name)}</code>: {escape(why)}</li>" for name, why in tables.items())
+    return (
+        f'<aside class="unreadable"><p>Left out of this report: {len(tables)} of the lake\'s tables cannot be read, '
+        f"so what they hold is not shown below.</p><ul>{items}</ul></aside>"
+    )
 
 
 def _page(sections: list[Section], rows: LakeRows, lake: str, generated_at: datetime) -> str:
@@ -763,6 +776,7 @@ def _page(sections: list[Section], rows: LakeRows, lake: str, generated_at: date
 {generated_at:%Y-%m-%d %H:%M} UTC</p>
 <nav>{nav}</nav>
 </header>
+{_unreadable(rows.unreadable)}
 <main>
 {chr(10).join(body)}
 </main>
