@@ -14,6 +14,7 @@ from tests.sources.alpr.test_pipeline import BAD, F1, GOOD
 from visionlake.config import StorageSettings
 from visionlake.lake import read
 from visionlake.lake.lease import Lease
+from visionlake.lake.reader import snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -225,7 +226,9 @@ def test_check_and_maintain_go_on_past_a_table_whose_log_cannot_be_read(tmp_path
         "    cannot read alpr gold.vehicles: cannot open its latest version: Kernel error: No table metadata or "
         "protocol found in delta log.",
     ]
-    assert checked.stderr.startswith("visionlake: error: 1 of the checked tables cannot be read, e.g. alpr gold.vehi")
+    assert checked.stderr.startswith(
+        "visionlake: error: 1 of the checked tables or checks cannot be read, e.g. alpr gold.v"
+    )
     maintained = _cli("maintain", "--lake", lake, "--retain-hours", "168")
     assert maintained.returncode == 1
     lines = maintained.stdout.splitlines()
@@ -238,6 +241,53 @@ def test_check_and_maintain_go_on_past_a_table_whose_log_cannot_be_read(tmp_path
     nothing = _cli("check", "--lake", str(tmp_path / "empty"))
     assert (nothing.returncode, nothing.stdout) == (1, "")
     assert nothing.stderr.startswith(f"visionlake: error: no tables in {tmp_path / 'empty'}: nothing to check")
+    nothing = _cli("maintain", "--lake", str(tmp_path / "empty"))  # a mistyped --lake of a scheduled job
+    assert (nothing.returncode, nothing.stdout) == (1, "")
+    assert nothing.stderr.startswith(f"visionlake: error: no tables in {tmp_path / 'empty'}: nothing to maintain")
+
+
+def test_check_goes_on_past_a_lost_data_file_and_past_its_own_results_table(tmp_path):
+    write_files(tmp_path / "in", {**GOOD, **BAD})
+    lake = str(tmp_path / "lake")
+    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake).returncode == 0
+    plates = snapshot(f"{lake}/silver/alpr/plates")
+    kept = Path(plates.files[0]).read_bytes()
+    Path(plates.files[0]).unlink()  # deleted outside Delta
+    checked = _cli("check", "--lake", lake)
+    assert checked.returncode == 1
+    lines = checked.stdout.splitlines()
+    # the five checks that scan silver.plates cannot run (unique, references, three ranges); the other 45 run.
+    # (the reconciliations with silver.plates count its rows from the Delta log and still hold)
+    assert lines[1] == "  alpr: 45 of 45 checks passed"
+    assert [line.split(":")[0] for line in lines[2:]] == [
+        "    cannot run alpr silver.plates unique(frame_key, plate_idx)",
+        "    cannot run alpr silver.plates references(silver.frames on frame_key)",
+        "    cannot run alpr silver.plates range(ocr_confidence, 0..100)",
+        "    cannot run alpr silver.plates range(detection_confidence, 0..100)",
+        "    cannot run alpr silver.plates range(char_confidences, 0..100)",
+    ]
+    assert all("No such file or directory" in line for line in lines[2:])
+    assert checked.stderr.startswith("visionlake: error: 5 of the checked tables or checks cannot be read, e.g. alpr")
+    # the table check records its results in is damaged: the checks still run and are reported
+    results_log = Path(lake, "_quality", "results", "_delta_log")
+    last = max(results_log.glob("*.json"))
+    last.write_text("garbage")
+    checked = _cli("check", "--lake", lake, "--source", "alpr")
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines()[1] == "  alpr: 45 of 45 checks passed"
+    assert checked.stdout.splitlines()[-1].startswith("  results not recorded in _quality/results: alpr: ")
+    assert "the results could not be recorded in _quality/results (alpr: " in checked.stderr
+    # a run does its work all the same, then says its record is what could not be written
+    Path(plates.files[0]).write_bytes(kept)
+    write_files(tmp_path / "in", {"cam-z/2022-05-02/5_05.02.2022.07.00.00.000000.json": '{"frame_id": 5}'})
+    versions = DeltaTable(f"{lake}/bronze/alpr/results").version()
+    ran = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake)
+    assert ran.returncode == 1
+    assert ran.stderr.startswith(
+        "visionlake: error: the run committed its tables, but its record could not be written to _runs and "
+        "_quality/results: "
+    )
+    assert DeltaTable(f"{lake}/bronze/alpr/results").version() == versions + 1
 
 
 def test_a_broken_table_fails_in_one_line_without_a_java_stack(tmp_path):

@@ -223,7 +223,8 @@ def test_tables_lists_version_rows_files_partitions_and_the_run(lake):
     ]  # fmt: skip
     assert text.splitlines()[-1] == f"(3 tables in {lake})"
     nothing = lake.replace("lake", "nothing")
-    assert describe_tables(nothing) == (f"no tables in {nothing}", "")
+    with pytest.raises(LakeError, match=r"^no tables in .*nothing: run `visionlake run SOURCE --input"):
+        describe_tables(nothing)
 
 
 def test_tables_of_a_pipeline_lake_name_the_run_that_wrote_them(built_lake):
@@ -243,7 +244,9 @@ def test_the_shell_runs_statements_across_lines_and_survives_errors(lake):
         "SELECT count(*) AS n\n  FROM silver_alpr_plates;\n.tables\nSELECT * FROM nope;\nSELECT 2 AS two;\n.quit\n"
     )
     stdout = io.StringIO()
-    assert shell(lake, stdin=stdin, stdout=stdout) == "3 statements run"
+    # a script (input that is no terminal) goes on past an error, then fails: a scheduled script must not pass
+    with pytest.raises(SqlError, match=r"^1 of 3 statements failed \(their errors are printed above\)$"):
+        shell(lake, stdin=stdin, stdout=stdout)
     lines = stdout.getvalue().splitlines()
     assert lines[0].startswith("3 tables of ")
     assert lines[1:5] == ["n", "-", "4", "(1 row)"]
@@ -351,6 +354,28 @@ def test_reading_a_table_whose_data_file_is_gone_is_a_lake_error(lake):
         read("silver_alpr_plates", lake=lake)
 
 
+def test_the_shell_runs_each_statement_of_a_line_and_counts_no_comment(lake):
+    stdout = io.StringIO()
+    stdin = io.StringIO("SELECT 1 AS one; SELECT 'a;b' AS two;\n-- a comment;\nSELECT 3 AS three; -- the end\n")
+    assert shell(lake, stdin=stdin, stdout=stdout) == "3 statements run"
+    lines = stdout.getvalue().splitlines()[1:]
+    assert lines == [
+        "one",
+        "---",
+        "  1",
+        "(1 row)",
+        "two",
+        "---",
+        "a;b",
+        "(1 row)",
+        "three",
+        "-----",
+        "    3",
+        "(1 row)",
+    ]
+    assert shell(lake, stdin=io.StringIO("-- nothing but a comment\n"), stdout=io.StringIO()) == "0 statements run"
+
+
 def test_the_shell_runs_a_last_statement_left_without_its_semicolon(lake):
     stdout = io.StringIO()
     stdin = io.StringIO("SELECT 1 AS one;\nSELECT count(*) AS n\n  FROM silver_alpr_plates\n")
@@ -358,3 +383,44 @@ def test_the_shell_runs_a_last_statement_left_without_its_semicolon(lake):
     assert stdout.getvalue().splitlines()[-4:] == ["n", "-", "4", "(1 row)"]
     stdout = io.StringIO()  # blank lines after the last ';' are no statement
     assert shell(lake, stdin=io.StringIO("SELECT 1 AS one;\n\n  \n"), stdout=stdout) == "1 statements run"
+
+
+def test_an_emptied_later_commit_or_log_makes_the_table_unreadable_not_smaller(lake):
+    plates_log = Path(lake, "silver", "alpr", "plates", "_delta_log")
+    (plates_log / f"{1:020d}.json").write_bytes(b"")  # delta-rs reads it as a commit that added nothing: 2 rows
+    for emptied in (Path(lake, "gold", "alpr", "daily_processing", "_delta_log"),):
+        for entry in emptied.iterdir():
+            entry.unlink()  # the table's folder and data are there, its log is not
+    found, unreadable = reader.snapshots(lake)
+    assert list(found) == ["quarantine_alpr"]
+    assert unreadable == {
+        "gold_alpr_daily_processing": "its _delta_log holds no commit that can be read",
+        "silver_alpr_plates": "commit 1 of its Delta log is an empty file (emptied by a crash of the file system or "
+        "by hand): delta-rs reads it as a commit without data, so rows are missing",
+    }
+    with pytest.raises(SqlError, match=r"^table silver_alpr_plates cannot be read: commit 1 of its Delta log is"):
+        query(lake, "SELECT count(*) FROM silver_alpr_plates")
+
+
+def test_a_delta_log_that_is_a_file_is_named_as_unreadable(lake):
+    log = Path(lake, "gold", "alpr", "daily_processing", "_delta_log")
+    for entry in log.iterdir():
+        entry.unlink()
+    log.rmdir()
+    log.write_text("not a folder")
+    assert reader.snapshots(lake)[1] == {
+        "gold_alpr_daily_processing": "its _delta_log holds no commit that can be read"
+    }
+
+
+def test_reading_a_table_with_a_damaged_data_file_is_a_lake_error(lake):
+    damaged = Path(reader.snapshot(f"{lake}/silver/alpr/plates").files[0])
+    damaged.write_bytes(damaged.read_bytes()[:100])  # cut: no Parquet footer
+    with pytest.raises(LakeError, match=r"plates: a data file is damaged \(Could not open Parquet input source '.*"):
+        read("silver_alpr_plates", lake=lake)
+
+
+def test_tables_of_a_folder_without_tables_fails(tmp_path):
+    listed = run_command([str(VENV_BIN / "visionlake"), "tables", "--lake", str(tmp_path)])
+    assert (listed.returncode, listed.stdout) == (1, "")
+    assert listed.stderr.startswith(f"visionlake: error: no tables in {tmp_path}: run `visionlake run SOURCE")

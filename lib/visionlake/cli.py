@@ -296,6 +296,8 @@ def _check(args: argparse.Namespace) -> str:
 
 
 def _maintain(args: argparse.Namespace) -> str:
+    from deltalake.exceptions import DeltaError
+
     from visionlake.lake.lease import Lease
     from visionlake.lake.maintain import check_retention, maintain_table, tables_of
     from visionlake.lake.runlog import new_run_id
@@ -304,8 +306,8 @@ def _maintain(args: argparse.Namespace) -> str:
     retain = cfg.lake.retain_hours if args.retain_hours is None else args.retain_hours
     check_retention(retain, cfg.lake.min_retain_hours)
     tables = tables_of(args.lake, cfg.storage, args.source)
-    if not tables:
-        return f"no tables in {args.lake}"
+    if not tables:  # a mistyped --lake in a scheduled job must not pass
+        raise LakeError(f"no tables in {args.lake}: nothing to maintain")
     run_id = f"maintain-{new_run_id()}"
     lines = [f"maintained {len(tables)} tables of {args.lake} (retention {retain:g} h):"]
     by_source: dict[str, dict[str, str]] = {}
@@ -319,7 +321,7 @@ def _maintain(args: argparse.Namespace) -> str:
             for name, location in group.items():
                 try:
                     done = maintain_table(name, location, cfg.storage, cfg.lake.compact_target_mb, retain)
-                except LakeError as exc:  # a table whose log cannot be read: the others are still maintained
+                except (LakeError, DeltaError) as exc:  # a damaged table: the others are still maintained
                     failed[name] = str(exc).removeprefix(f"{location}: ")
                     lines.append(f"  {name:<40} not maintained: {failed[name]}")
                     continue

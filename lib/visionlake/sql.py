@@ -289,21 +289,22 @@ def table_infos(lake: str, storage: StorageSettings | None = None) -> tuple[list
 
 
 def describe_tables(lake: str, storage: StorageSettings | None = None) -> tuple[str, str]:
-    """``visionlake tables``: one aligned line per table (or a one-line note for an empty lake), then a line per
-    table whose log cannot be read; and a one-line summary of those (empty when there are none)."""
+    """``visionlake tables``: one aligned line per table, then a line per table whose log cannot be read; and a
+    one-line summary of those (empty when there are none).
+
+    Raises:
+        LakeError: the lake has no tables.
+    """
     infos, unreadable = table_infos(lake, storage)
     problems = ""
     if unreadable:
         first = next(iter(unreadable))
         problems = f"{len(unreadable)} of the lake's tables cannot be read, e.g. {first}: {unreadable[first]}"
     below = "".join(f"\ncannot read {name}: {why}" for name, why in unreadable.items())
+    if not infos and not unreadable:  # a mistyped --lake in a script must not pass as an empty listing
+        raise LakeError(f"no tables in {st.normalize(lake)}: run `visionlake run SOURCE --input ... --lake ...` first")
     if not infos:
-        return (
-            f"no readable tables in {st.normalize(lake)}{below}"
-            if unreadable
-            else f"no tables in {st.normalize(lake)}",
-            problems,
-        )
+        return f"no readable tables in {st.normalize(lake)}{below}", problems
     rows = pa.Table.from_pylist(
         [
             {
@@ -332,8 +333,13 @@ def _size(size: int) -> str:
 
 
 def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=None) -> str:
-    """``visionlake sql --shell``: statements end with ``;`` (they may span lines); ``.tables`` lists the
-    tables, ``.quit`` or end of input leaves. An error prints DuckDB's one-line message and the prompt goes on."""
+    """``visionlake sql --shell``: statements end with ``;`` (they may span lines, and a line may hold several);
+    ``.tables`` lists the tables, ``.quit`` or end of input leaves, and a last statement left without its ``;``
+    is run. An error prints DuckDB's one-line message and the prompt goes on.
+
+    Raises:
+        SqlError: input that is not a terminal (a script) had statements that failed, once it is all run.
+    """
     import sys
 
     import duckdb
@@ -348,15 +354,25 @@ def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=
     print(f"{len(names)} tables of {st.normalize(lake)}; end statements with ';', .tables lists them, .quit leaves",
           file=stdout)  # fmt: skip
     buffer: list[str] = []
-    statements = 0
+    ran = failed = 0
 
-    def run(statement: str) -> None:
+    def run(text: str) -> None:
+        nonlocal ran, failed
         try:
-            result = con.sql(statement)
-            if result is not None:
-                print(format_table(result.to_arrow_table()), file=stdout)
+            statements = [s.query for s in con.extract_statements(text)]  # none for comments and blanks
         except duckdb.Error as exc:
+            ran, failed = ran + 1, failed + 1
             print(f"error: {_sql_error(exc, opened)}", file=stdout)
+            return
+        for statement in statements:
+            ran += 1
+            try:
+                result = con.sql(statement)
+                if result is not None:
+                    print(format_table(result.to_arrow_table()), file=stdout)
+            except duckdb.Error as exc:
+                failed += 1
+                print(f"error: {_sql_error(exc, opened)}", file=stdout)
 
     while True:
         prompt = "visionlake> " if not buffer else "       ...> "
@@ -377,13 +393,11 @@ def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=
             print("\n".join(names), file=stdout)
             continue
         buffer.append(line)
-        if not command.endswith(";"):
-            continue
-        statement, buffer = "\n".join(buffer), []
-        statements += 1
-        run(statement)
-    if "\n".join(buffer).strip():  # input ended in a statement without its ';' (a script's last line): run it
-        statements += 1
-        run("\n".join(buffer))
+        if command.endswith(";"):
+            run("\n".join(buffer))
+            buffer = []
+    run("\n".join(buffer))  # input ended in a statement without its ';' (a script's last line)
     con.close()
-    return f"{statements} statements run"
+    if failed and not interactive:
+        raise SqlError(f"{failed} of {ran} statements failed (their errors are printed above)")
+    return f"{ran} statements run"

@@ -126,7 +126,10 @@ def test_a_killed_local_holder_is_taken_over_at_once_and_reported_interrupted(tm
         b'{"state": "held", "pid": "abc", "run_id": "run-x", "unrecorded": 5}',
         b'{"state": "held", "pid": [1], "unrecorded": [{"pid": "?"}, 7]}',
         b"[1, 2, 3]",
+        b'{"state": "held", "pid": ' + b"1" * 5000 + b"}",  # past Python's 4,300 digits: a ValueError
+        b"[" * 100_000,  # nested past the recursion limit
     ],
+    ids=["binary", "wrong types", "odd list", "a list", "huge number", "deep"],
 )
 def test_a_damaged_local_lease_file_does_not_keep_its_source_from_running(tmp_path, content):
     (tmp_path / "_locks").mkdir()

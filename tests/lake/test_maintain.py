@@ -120,3 +120,16 @@ def test_maintain_from_the_command_line_and_killed_midway(spark, cfg, tmp_path):
     alpr.run(spark, cfg, str(tmp_path / "in"), plain)
     assert lake_contents(lake) == lake_contents(plain)
     assert DeltaTable(str(Path(lake, "bronze", "alpr", "results"))).history(1)[0]["operation"] == "WRITE"
+
+
+def test_a_table_with_an_emptied_commit_is_not_checkpointed_over_its_missing_rows(tmp_path):
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    location = str(tmp_path / "t")
+    write_deltalake(location, pa.table({"n": [1, 2]}))
+    write_deltalake(location, pa.table({"n": [3]}), mode="append")
+    (tmp_path / "t" / "_delta_log" / f"{1:020d}.json").write_bytes(b"")  # delta-rs would now read 2 rows
+    with pytest.raises(LakeError, match=r"/t: commit 1 of its Delta log is an empty file; restore it first$"):
+        maintain_table("t", location, _LOCAL, 128, 168)
+    assert sorted(p.name for p in (tmp_path / "t" / "_delta_log").iterdir()) == [f"{0:020d}.json", f"{1:020d}.json"]

@@ -59,3 +59,24 @@ def test_a_log_table_another_writer_creates_meanwhile_gets_the_rows_all_the_same
     append_described(location, pa.table({"x": [2]}), "_runs", StorageSettings())
     assert sorted(delta.read_columns(location, ["x"], StorageSettings()).column("x").to_pylist()) == [1, 2]
     assert calls[0] is not None and calls[1] is None  # created with its texts; then appended to the table there
+
+
+def test_an_interrupted_run_keeps_a_plausible_start_and_a_damaged_one_is_stamped_now(tmp_path):
+    from visionlake.lake.runlog import record_interrupted
+
+    lake = str(tmp_path)
+    before = datetime.now(UTC)
+    record_interrupted(lake, "run-a", "alpr", "2026-11-30T22:15:00-02:00", "run-z", STORAGE)
+    record_interrupted(lake, "run-b", "alpr", "2026-11-30T10:00:00", "run-z", STORAGE)  # no offset: UTC
+    for run_id, since in [
+        ("run-c", "9999-12-31T23:59:59-23:59"),  # past year 9999 in UTC: _runs could no longer be read
+        ("run-d", "0001-01-01T00:00:00+14:00"),
+        ("run-e", "2999-01-01T00:00:00+00:00"),
+        ("run-f", "yesterday"),
+    ]:
+        record_interrupted(lake, run_id, "alpr", since, "run-z", STORAGE)
+    started = {r["run_id"]: r["started_at"] for r in read(f"{lake}/_runs").to_pylist()}
+    assert started["run-a"] == datetime(2026, 12, 1, 0, 15, tzinfo=UTC)
+    assert started["run-b"] == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    for run_id in ("run-c", "run-d", "run-e", "run-f"):
+        assert before <= started[run_id] <= datetime.now(UTC), run_id

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import REPO
 
 from visionlake import cli
+from visionlake.lake.reader import snapshot
 from visionlake.report import write_report
 from visionlake.sql import query
 
@@ -214,14 +215,18 @@ def test_a_table_that_cannot_be_read_is_named_on_the_page_and_the_rest_is_report
     lake = tmp_path / "lake"
     shutil.copytree(built_lake, lake)
     (lake / "gold" / "detections" / "alerts" / "_delta_log" / f"{0:020d}.json").write_bytes(b"")  # emptied
+    Path(snapshot(str(lake / "gold" / "alpr" / "daily_processing")).files[0]).unlink()  # deleted outside Delta
     html_path = tmp_path / "report.html"
     write_report(str(lake), str(html_path), cfg)
     html = html_path.read_text(encoding="utf-8")
     notice = re.findall(r'<aside class="unreadable">(.*?)</aside>', html, re.S)
     assert len(notice) == 1
-    assert "Left out of this report: 1 of the lake's tables cannot be read" in notice[0]
+    assert "Left out of this report: 2 of the lake's tables cannot be read" in notice[0]
     assert re.findall(r"<li><code>([^<]+)</code>: cannot open its latest version: ", notice[0]) == [
         "gold_detections_alerts"
+    ]
+    assert re.findall(r"<li><code>([^<]+)</code>: its data cannot be read: .*No such file", notice[0]) == [
+        "gold_alpr_daily_processing"
     ]
     assert re.findall(r'<section id="([^"]+)"', html) == [
         "face_validation",
@@ -230,7 +235,7 @@ def test_a_table_that_cannot_be_read_is_named_on_the_page_and_the_rest_is_report
         "face_recognition",
         "runs",
     ]
-    assert "chart-det-alerts" not in html and "chart-alpr-traffic" in html
+    assert "chart-det-alerts" not in html and "chart-alpr-cost" not in html and "chart-alpr-traffic" in html
     assert '<aside class="unreadable">' not in report.read_text(encoding="utf-8")  # the lake it was copied from
 
 

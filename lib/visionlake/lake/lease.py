@@ -113,7 +113,7 @@ class Lease:
     def _parse(data: bytes) -> dict:
         try:
             record = json.loads(data.decode() or "{}")
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, a number of 4,300 digits, nested too deep
             return {}
         return record if isinstance(record, dict) else {}
 
@@ -305,9 +305,9 @@ def _number(value: object) -> float:
 
 def _holder_of(record: dict) -> Holder:
     return Holder(
-        run_id=str(record.get("run_id", "?")),
-        host=str(record.get("host", "?")),
+        run_id=str(record.get("run_id", "?"))[:200],
+        host=str(record.get("host", "?"))[:200],
         pid=int(_number(record.get("pid"))),
-        since=str(record.get("since", "?")),
+        since=str(record.get("since", "?"))[:100],
         state=str(record.get("state", "held")),
     )

@@ -162,6 +162,9 @@ def _partition_expression(values: dict) -> ds.Expression:
     return expression
 
 
+REBUILD = "rebuild the table with `visionlake run SOURCE --full-refresh`"
+
+
 def scan(
     data: ds.Dataset,
     storage: StorageSettings | None,
@@ -173,7 +176,7 @@ def scan(
     response is read, which pyarrow's own retries do not cover), for up to ``storage.retry_seconds``.
 
     Raises:
-        LakeError: a data file the Delta log lists is gone (deleted outside Delta).
+        LakeError: a data file the Delta log lists is gone (deleted outside Delta) or damaged.
     """
     try:
         return st.retrying(lambda: data.to_table(columns=columns, filter=filter), storage or StorageSettings(), what)
@@ -181,7 +184,13 @@ def scan(
         detail = str(exc).split("Detail:")[0].strip().rstrip(".")
         raise LakeError(
             f"{what}: a data file its Delta log lists is gone ({detail}); it was deleted outside Delta: restore it, "
-            "or rebuild the table with `visionlake run SOURCE --full-refresh`"
+            f"or {REBUILD}"
+        ) from exc
+    except pa.ArrowInvalid as exc:
+        if "parquet" not in str(exc).lower():
+            raise
+        raise LakeError(
+            f"{what}: a data file is damaged ({str(exc).splitlines()[0]}): restore it, or {REBUILD}"
         ) from exc
 
 
@@ -207,7 +216,7 @@ def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[s
     filesystem, root = st.filesystem_path(lake, storage)
     found: dict[str, str] = {}
 
-    def children(path: str, lake_root: bool = False) -> list[str]:
+    def children(path: str, lake_root: bool = False, folders: bool = True) -> list[str]:
         from pyarrow import fs
 
         try:
@@ -217,12 +226,12 @@ def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[s
             if lake_root:
                 raise LakeError(f"cannot list {lake}: {describe(exc, hint=False)}") from exc
             return []
-        return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory)
+        return sorted(i.base_name for i in infos if i.type == fs.FileType.Directory or not folders)
 
     top = set(children(root, lake_root=True))  # what is not there is not listed
 
-    def is_table(relative: str) -> bool:
-        return "_delta_log" in children(f"{root}/{relative}")
+    def is_table(relative: str) -> bool:  # a _delta_log that is no folder is listed too: snapshots() names it
+        return "_delta_log" in children(f"{root}/{relative}", folders=False)
 
     for relative in SHARED_TABLES:
         if relative.split("/")[0] in top and is_table(relative):
@@ -255,9 +264,37 @@ def snapshots(lake: str, storage: StorageSettings | None = None) -> tuple[dict[s
         except LakeError as exc:
             unreadable[name] = str(exc).removeprefix(f"{location}: ")
             continue
-        if snap is not None:
+        if snap is None:  # a _delta_log emptied, or a file in its place: the table is gone, not absent
+            unreadable[name] = "its _delta_log holds no commit that can be read"
+        elif empty := empty_commits(snap, storage or StorageSettings()):
+            unreadable[name] = (
+                f"commit {empty[0]} of its Delta log is an empty file (emptied by a crash of the file system or by "
+                "hand): delta-rs reads it as a commit without data, so rows are missing"
+            )
+        else:
             found[name] = snap
     return found, unreadable
+
+
+def empty_commits(snap: Snapshot, storage: StorageSettings) -> list[int]:
+    """The versions after the table's latest checkpoint whose commit file is empty. Delta writers never leave one
+    (a commit is written whole or not at all), and delta-rs reads it as a commit that changed nothing."""
+    from pyarrow import fs
+
+    filesystem, root = st.filesystem_path(snap.location, storage)
+    infos = filesystem.get_file_info(fs.FileSelector(f"{root.rstrip('/')}/_delta_log", allow_not_found=True))
+    names = {i.base_name: i.size for i in infos if i.type == fs.FileType.File}
+    checkpoints = [int(n.split(".")[0]) for n in names if n.endswith(".checkpoint.parquet") and n[:20].isdigit()]
+    after = max(checkpoints, default=-1)
+    return sorted(
+        int(n[:20])
+        for n, size in names.items()
+        if len(n) == 25
+        and n.endswith(".json")
+        and n[:20].isdigit()
+        and size == 0
+        and after < int(n[:20]) <= snap.version
+    )
 
 
 def resolve(table: str, lake: str | None = None, storage: StorageSettings | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
@@ -101,11 +101,20 @@ def append_described(location: str, table: pa.Table, name: str, storage: Storage
     st.retrying(append, storage, uri)
 
 
+def _plausible_time(text: str) -> datetime:
+    """``text`` as an aware UTC time when it is one between 2000 and a day from now, else now: a lease file's
+    ``since`` may have been damaged or edited, and a time past year 9999 in UTC made ``_runs`` unreadable."""
+    now = datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(text)
+        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return now
+    return when if datetime(2000, 1, 1, tzinfo=UTC) <= when <= now + timedelta(days=1) else now
+
+
 def record_interrupted(lake: str, run_id: str, source: str, since: str, by: str, storage: StorageSettings) -> None:
     """Record ``run_id``, which held the lease and never released it (it was killed), as ``interrupted``."""
-    try:
-        started = datetime.fromisoformat(since)
-    except ValueError:
-        started = datetime.now(UTC)
+    started = _plausible_time(since)
     message = f"the run ended without releasing its lease (killed or lost); found by run {by}"
     append_runs(lake, run_id, source, [StageRecord("run", started, "interrupted", message=message)], storage)

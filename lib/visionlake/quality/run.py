@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from deltalake.exceptions import DeltaError
+
 from visionlake.config import Config
-from visionlake.errors import LakeError
+from visionlake.errors import LakeError, describe
 from visionlake.lake import reader, table_location
 from visionlake.lake.lease import Lease
 from visionlake.lake.runlog import new_run_id
@@ -43,6 +45,27 @@ def whole_tables(lake: str, cfg: Config, source: str, suite: qc.Suite) -> tuple[
     return scopes, unreadable
 
 
+def _evaluated(
+    suite: qc.Suite, checks: list[qc.Check], scopes: dict[str, qc.Scope], now: datetime, cfg: Config
+) -> tuple[list[qc.CheckResult], dict[str, str]]:
+    """The results of ``checks``, and the checks that could not run, with why: a data file that is gone or
+    damaged fails the scan of its table. Then each check runs alone, so that only those reading it fail."""
+    import duckdb
+
+    try:
+        return qc.evaluate(suite, checks, scopes, now, "table", cfg.storage) if checks else [], {}
+    except (duckdb.Error, LakeError, OSError) as exc:
+        if len(checks) == 1:
+            return [], {f"{checks[0].table} {checks[0].name}": describe(exc, hint=False)}
+    results: list[qc.CheckResult] = []
+    failed: dict[str, str] = {}
+    for check in checks:
+        done, broken = _evaluated(suite, [check], scopes, now, cfg)
+        results += done
+        failed |= broken
+    return results, failed
+
+
 def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, str]:
     """Run the checks of ``source`` (or of every source with tables in the lake) on whole tables, each source
     under its lease (waiting for a run of it to end), and record them in ``_quality/results``. Returns the report
@@ -61,6 +84,7 @@ def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, 
     lines = [f"checks of {lake} ({run_id}):"]
     errors: list[qc.CheckResult] = []
     broken: list[str] = []
+    unrecorded: list[str] = []
     for name in sources:
         suite = qc.load_suite(name)
         # under the source's lease, as its runs and `maintain`: a check that read bronze after a running run's
@@ -73,16 +97,24 @@ def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, 
             # a check that reads an unreadable table is not run: the table is reported instead
             checks = [c for c in suite.checks if not c.tables & set(unreadable)]
             checks = [c for c in checks if c.tables <= set(scopes) or c.table in scopes]
-            results = qc.evaluate(suite, checks, scopes, now, "table", cfg.storage) if checks else []
+            results, failed = _evaluated(suite, checks, scopes, now, cfg)
             if results:
-                append_results(lake, run_id, name, results, now, cfg.storage)
+                try:
+                    append_results(lake, run_id, name, results, now, cfg.storage)
+                except (LakeError, DeltaError) as exc:  # the checks ran: report them all the same
+                    unrecorded.append(f"{name}: {describe(exc, hint=False)}")
         passed = sum(r.passed for r in results)
         lines.append(f"  {name}: {passed} of {len(results)} checks passed")
         lines += [f"    cannot read {name} {table}: {why}" for table, why in unreadable.items()]
+        lines += [f"    cannot run {name} {check}: {why}" for check, why in failed.items()]
+        broken += [f"{name} {check}: {why}" for check, why in failed.items()]
         lines += [f"    {r.line()}" for r in results if not r.passed]
         errors += [r for r in results if not r.passed and r.check.level == "error"]
         broken += [f"{name} {table}: {why}" for table, why in unreadable.items()]
-    problems = [f"{len(broken)} of the checked tables cannot be read, e.g. {broken[0]}"] if broken else []
+    problems = [f"{len(broken)} of the checked tables or checks cannot be read, e.g. {broken[0]}"] if broken else []
+    if unrecorded:
+        lines.append(f"  results not recorded in _quality/results: {'; '.join(unrecorded)}")
+        problems.append(f"the results could not be recorded in _quality/results ({unrecorded[0]})")
     if errors:
         check, rows = errors[0].check, errors[0].failing_rows
         problems.append(f"{len(errors)} error checks failed, e.g. {check.table} {check.name} on {rows} rows")

@@ -6,9 +6,15 @@ are cut here too: ``slo_daily`` to each endpoint's latest day, ``slo_hourly`` to
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from visionlake.config import FaceRecognitionSettings, StorageSettings
+from visionlake.errors import describe
+
+log = logging.getLogger("visionlake")
 
 FACE = "gold_face_validation_"
 ALPR_GOLD = "gold_alpr_"
@@ -112,22 +118,41 @@ def load(
             data.slo_window_days = face_recognition.slo_window_days
         for table, statement in QUERIES.items():
             if table in tables:
-                data.rows[table] = con.sql(statement.format(t=table)).to_arrow_table().to_pylist()
+                with _scanning(data, table):
+                    data.rows[table] = con.sql(statement.format(t=table)).to_arrow_table().to_pylist()
         if "silver_alpr_plates" in tables:
-            _ocr(con, data, low_confidence_threshold)
+            with _scanning(data, "silver_alpr_plates"):
+                _ocr(con, data, low_confidence_threshold)
         if "gold_detections_device_health" in tables:
-            data.invalid_reasons = con.sql(INVALID_REASONS).to_arrow_table().to_pylist()
+            with _scanning(data, "gold_detections_device_health"):
+                data.invalid_reasons = con.sql(INVALID_REASONS).to_arrow_table().to_pylist()
         if "silver_detections_rules" in tables:
-            names = con.sql("SELECT rule_id, arg_max(name, version) FROM silver_detections_rules GROUP BY rule_id")
-            data.rule_names = {int(rule): str(name) for rule, name in names.fetchall() if rule is not None}
+            with _scanning(data, "silver_detections_rules"):
+                names = con.sql("SELECT rule_id, arg_max(name, version) FROM silver_detections_rules GROUP BY 1")
+                data.rule_names = {int(rule): str(name) for rule, name in names.fetchall() if rule is not None}
         for table in tables:
             if table.startswith("quarantine_"):
                 source = table.removeprefix("quarantine_")
-                for reason, records in con.sql(f"SELECT reason, count(*) FROM {table} GROUP BY reason").fetchall():
-                    data.quarantine.append({"source": source, "reason": reason, "records": records})
+                with _scanning(data, table):
+                    counted = con.sql(f"SELECT reason, count(*) FROM {table} GROUP BY reason").fetchall()
+                    data.quarantine += [{"source": source, "reason": r, "records": n} for r, n in counted]
+        data.tables = [t for t in tables if t not in data.unreadable]  # the page shows none of a table left out
         return data
     finally:
         con.close()
+
+
+@contextlib.contextmanager
+def _scanning(data: LakeRows, table: str) -> Iterator[None]:
+    """Run a query of ``table``; when its data cannot be read (a data file gone or damaged), the table joins
+    :attr:`LakeRows.unreadable` and the report goes on without it."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        data.unreadable.setdefault(table, f"its data cannot be read: {describe(exc, hint=False)}")
+        log.warning("table %s is left out: %s", table, data.unreadable[table])
 
 
 def _ocr(con, data: LakeRows, threshold: float) -> None:

@@ -569,7 +569,13 @@ class SourceRun:
             with contextlib.suppress(Exception):  # best effort: the failure may be the lake's own storage
                 self._log()
             raise
-        self._log()
+        try:
+            self._log()
+        except Exception as exc:  # e.g. a damaged _runs or _quality/results: delta-rs cannot read its log
+            raise LakeError(
+                "the run committed its tables, but its record could not be written to _runs and _quality/results: "
+                f"{describe(exc, hint=False)}"
+            ) from exc
         return self.summary
 
     def _log(self) -> None:
