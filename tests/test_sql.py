@@ -418,6 +418,9 @@ def test_reading_a_table_with_a_damaged_data_file_is_a_lake_error(lake):
     damaged.write_bytes(damaged.read_bytes()[:100])  # cut: no Parquet footer
     with pytest.raises(LakeError, match=r"plates: a data file is damaged \(Could not open Parquet input source '.*"):
         read("silver_alpr_plates", lake=lake)
+    with pytest.raises(SqlError, match=r"^table silver_alpr_plates cannot be read: a data file is gone or damaged: Co"):
+        query(lake, "SELECT count(*) FROM silver_alpr_plates")
+    assert query(lake, "SELECT count(*) AS n FROM gold_alpr_daily_processing").to_pylist() == [{"n": 2}]
 
 
 def test_tables_of_a_folder_without_tables_fails(tmp_path):

@@ -30,6 +30,7 @@ from visionlake.lake import storage as st
 log = logging.getLogger("visionlake")
 MAX_PRINTED_ROWS = 1000  # --format table prints at most this many rows (--out writes them all)
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist", re.IGNORECASE)
+_FAILED_SCAN = re.compile(r"reading the stream registered as '([^']+)' failed: \w+: (.*)")
 
 
 # Once the tables are registered, the connection reads them and nothing else: no file (COPY ... TO a table's
@@ -118,6 +119,9 @@ def query(lake: str, statement: str, storage: StorageSettings | None = None) -> 
 
 def _sql_error(exc: Exception, opened: Opened) -> SqlError:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    scan = _FAILED_SCAN.search(message)
+    if scan:  # a data file of the table is gone or damaged (deleted or cut outside Delta)
+        return SqlError(f"table {scan.group(1)} cannot be read: a data file is gone or damaged: {scan.group(2)}")
     missing = _MISSING_TABLE.search(message)
     if missing:
         name = missing.group(1).strip('!"').lower()
