@@ -396,7 +396,7 @@ def test_an_emptied_later_commit_or_log_makes_the_table_unreadable_not_smaller(l
     assert unreadable == {
         "gold_alpr_daily_processing": "its _delta_log holds no commit that can be read",
         "silver_alpr_plates": "commit 1 of its Delta log is an empty file (emptied by a crash of the file system or "
-        "by hand): delta-rs reads it as a commit without data, so rows are missing",
+        "by hand): delta-rs would read it as a commit without data, and rows would be missing; restore it",
     }
     with pytest.raises(SqlError, match=r"^table silver_alpr_plates cannot be read: commit 1 of its Delta log is"):
         query(lake, "SELECT count(*) FROM silver_alpr_plates")

@@ -31,7 +31,7 @@ class DataRemovedError(LakeError):
 
 
 class UnreadableTablesError(LakeError):
-    """Tables whose Delta log cannot be read: the command did its work on the others. As with
+    """Tables that cannot be read (or maintained): the command did its work on the others. As with
     :class:`QualityError`, the first line of the message is the error and the rest the command's report."""
 
 

@@ -249,9 +249,9 @@ def table_locations(lake: str, storage: StorageSettings | None = None) -> dict[s
 
 
 def snapshots(lake: str, storage: StorageSettings | None = None) -> tuple[dict[str, Snapshot], dict[str, str]]:
-    """The latest snapshot of every table of the lake by name, and the tables whose log cannot be read, with
-    why: one table a crash or a hand edit left unreadable (an empty commit, a broken checkpoint) does not hide
-    the others from ``sql``, ``tables``, ``check`` and ``maintain``.
+    """The latest snapshot of every table of the lake by name (:func:`checked_snapshot`), and the tables that
+    cannot be read, with why: one table a crash or a hand edit damaged does not hide the others from ``sql``,
+    ``tables`` and the report.
 
     Raises:
         LakeError: the lake cannot be listed. EndpointError: the store does not answer.
@@ -260,20 +260,32 @@ def snapshots(lake: str, storage: StorageSettings | None = None) -> tuple[dict[s
     unreadable: dict[str, str] = {}
     for name, location in sorted(table_locations(lake, storage).items()):
         try:
-            snap = snapshot(location, storage)
+            snap = checked_snapshot(location, storage)
         except LakeError as exc:
             unreadable[name] = str(exc).removeprefix(f"{location}: ")
             continue
         if snap is None:  # a _delta_log emptied, or a file in its place: the table is gone, not absent
             unreadable[name] = "its _delta_log holds no commit that can be read"
-        elif empty := empty_commits(snap, storage or StorageSettings()):
-            unreadable[name] = (
-                f"commit {empty[0]} of its Delta log is an empty file (emptied by a crash of the file system or by "
-                "hand): delta-rs reads it as a commit without data, so rows are missing"
-            )
         else:
             found[name] = snap
     return found, unreadable
+
+
+def checked_snapshot(location: str, storage: StorageSettings | None = None) -> Snapshot | None:
+    """:func:`snapshot` of the latest version, refused when a commit file after the latest checkpoint is empty
+    (:func:`empty_commits`): delta-rs reads such a commit as one that changed nothing, so rows would be missing.
+
+    Raises:
+        LakeError: the log cannot be read, or a commit file is empty.
+    """
+    snap = snapshot(location, storage)
+    empty = empty_commits(snap, storage or StorageSettings()) if snap is not None else []
+    if empty:
+        raise LakeError(
+            f"{location}: commit {empty[0]} of its Delta log is an empty file (emptied by a crash of the file system "
+            "or by hand): delta-rs would read it as a commit without data, and rows would be missing; restore it"
+        )
+    return snap
 
 
 def empty_commits(snap: Snapshot, storage: StorageSettings) -> list[int]:

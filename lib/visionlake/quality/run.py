@@ -35,7 +35,7 @@ def whole_tables(lake: str, cfg: Config, source: str, suite: qc.Suite) -> tuple[
                 continue
             location = _location(lake, source, table)
             try:
-                snap = reader.snapshot(location, cfg.storage)
+                snap = reader.checked_snapshot(location, cfg.storage)
             except LakeError as exc:
                 unreadable[table] = str(exc).removeprefix(f"{location}: ")
                 continue

@@ -27,7 +27,7 @@ class LakeRows:
     """What the report reads: table name -> rows (dicts), plus the OCR confidence summary."""
 
     tables: list[str]  # every readable table of the lake
-    unreadable: dict[str, str] = field(default_factory=dict)  # tables whose Delta log cannot be read -> why
+    unreadable: dict[str, str] = field(default_factory=dict)  # tables whose log or data cannot be read -> why
     rows: dict[str, list[dict]] = field(default_factory=dict)
     ocr_threshold: float = 70.0  # alpr.low_confidence_threshold
     ocr_bins: dict[float, int] = field(default_factory=dict)  # lower bin edge -> plates

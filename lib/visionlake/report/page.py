@@ -728,7 +728,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def _unreadable(tables: dict[str, str]) -> str:
-    """A notice naming the tables left out of the report because their Delta log cannot be read."""
+    """A notice naming the tables left out of the report because their log or data cannot be read."""
     if not tables:
         return ""
     items = "".join(f"<li><code>{escape(name)}</code>: {escape(why)}</li>" for name, why in tables.items())
