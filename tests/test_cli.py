@@ -237,6 +237,11 @@ def test_check_and_maintain_go_on_past_a_table_whose_log_cannot_be_read(tmp_path
     broken = "  gold_alpr_vehicles                       not maintained: cannot open its latest version: Kernel error"
     assert sum(line.startswith(broken) for line in lines) == 1
     assert maintained.stderr.startswith("visionlake: error: 1 of 15 tables could not be maintained, e.g. gold_alpr_v")
+    for entry in Path(lake, "silver", "alpr", "frames", "_delta_log").iterdir():
+        entry.unlink()  # a log emptied: the table is named, and no reconciliation with it fails for want of rows
+    checked = _cli("check", "--lake", lake, "--source", "alpr")
+    assert "    cannot read alpr silver.frames: its _delta_log holds no commit that can be read" in checked.stdout
+    assert "FAILED" not in checked.stdout and checked.returncode == 1
     (tmp_path / "empty").mkdir()
     nothing = _cli("check", "--lake", str(tmp_path / "empty"))
     assert (nothing.returncode, nothing.stdout) == (1, "")

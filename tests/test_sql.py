@@ -385,9 +385,10 @@ def test_the_shell_runs_a_last_statement_left_without_its_semicolon(lake):
     assert shell(lake, stdin=io.StringIO("SELECT 1 AS one;\n\n  \n"), stdout=stdout) == "1 statements run"
 
 
-def test_an_emptied_later_commit_or_log_makes_the_table_unreadable_not_smaller(lake):
+@pytest.mark.parametrize("content", [b"", b"\n", b"{}\n", b"  \n{}"])
+def test_an_emptied_later_commit_or_log_makes_the_table_unreadable_not_smaller(lake, content):
     plates_log = Path(lake, "silver", "alpr", "plates", "_delta_log")
-    (plates_log / f"{1:020d}.json").write_bytes(b"")  # delta-rs reads it as a commit that added nothing: 2 rows
+    (plates_log / f"{1:020d}.json").write_bytes(content)  # delta-rs reads it as a commit that added nothing: 2 rows
     for emptied in (Path(lake, "gold", "alpr", "daily_processing", "_delta_log"),):
         for entry in emptied.iterdir():
             entry.unlink()  # the table's folder and data are there, its log is not
@@ -395,11 +396,13 @@ def test_an_emptied_later_commit_or_log_makes_the_table_unreadable_not_smaller(l
     assert list(found) == ["quarantine_alpr"]
     assert unreadable == {
         "gold_alpr_daily_processing": "its _delta_log holds no commit that can be read",
-        "silver_alpr_plates": "commit 1 of its Delta log is an empty file (emptied by a crash of the file system or "
-        "by hand): delta-rs would read it as a commit without data, and rows would be missing; restore it",
+        "silver_alpr_plates": "commit 1 of its Delta log holds no action (it was emptied by a crash of the file "
+        "system or by hand): delta-rs would read it as a commit without data, and rows would be missing; restore it",
     }
-    with pytest.raises(SqlError, match=r"^table silver_alpr_plates cannot be read: commit 1 of its Delta log is"):
+    with pytest.raises(SqlError, match=r"^table silver_alpr_plates cannot be read: commit 1 of its Delta log holds"):
         query(lake, "SELECT count(*) FROM silver_alpr_plates")
+    with pytest.raises(LakeError, match=r"plates: commit 1 of its Delta log holds no action"):
+        read("silver_alpr_plates", lake=lake)
 
 
 def test_a_delta_log_that_is_a_file_is_named_as_unreadable(lake):
@@ -415,11 +418,15 @@ def test_a_delta_log_that_is_a_file_is_named_as_unreadable(lake):
 
 def test_reading_a_table_with_a_damaged_data_file_is_a_lake_error(lake):
     damaged = Path(reader.snapshot(f"{lake}/silver/alpr/plates").files[0])
-    damaged.write_bytes(damaged.read_bytes()[:100])  # cut: no Parquet footer
+    kept = damaged.read_bytes()
+    damaged.write_bytes(kept[:100])  # cut: no Parquet footer
     with pytest.raises(LakeError, match=r"plates: a data file is damaged \(Could not open Parquet input source '.*"):
         read("silver_alpr_plates", lake=lake)
     with pytest.raises(SqlError, match=r"^table silver_alpr_plates cannot be read: a data file is gone or damaged: Co"):
         query(lake, "SELECT count(*) FROM silver_alpr_plates")
+    damaged.write_bytes(kept[:8] + bytes(len(kept) // 2 - 8) + kept[len(kept) // 2 :])  # footer kept, pages zeroed
+    with pytest.raises(LakeError, match=r"plates: a data file (cannot be read|is damaged) \(.*\): restore it, or rebu"):
+        read("silver_alpr_plates", lake=lake)
     assert query(lake, "SELECT count(*) AS n FROM gold_alpr_daily_processing").to_pylist() == [{"n": 2}]
 
 

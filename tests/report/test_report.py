@@ -298,3 +298,17 @@ def test_report_renders_offline_in_headless_chromium(report):
         assert chart["drawn"] > 0, chart  # bars, lines or reference lines with a size on the page
         assert chart["reading"], chart
     assert (ARTIFACTS / "report.png").stat().st_size > 20_000
+
+
+def test_a_lake_whose_every_table_cannot_be_read_says_so(tmp_path, cfg):
+    from tests.test_sql import build
+
+    from visionlake.report import ReportError
+
+    lake = build(tmp_path / "lake")
+    for log in Path(lake).rglob("_delta_log"):
+        (log / f"{0:020d}.json").write_bytes(b"")
+    with pytest.raises(
+        ReportError, match=r"^nothing to report in .*lake: 3 of its tables cannot be read, e.g. gold_alpr"
+    ):
+        write_report(lake, str(tmp_path / "report.html"), cfg)

@@ -192,6 +192,10 @@ def scan(
         raise LakeError(
             f"{what}: a data file is damaged ({str(exc).splitlines()[0]}): restore it, or {REBUILD}"
         ) from exc
+    except OSError as exc:  # e.g. pages that cannot be decoded ("Couldn't deserialize thrift"), a file not readable
+        raise LakeError(
+            f"{what}: a data file cannot be read ({str(exc).splitlines()[0]}): restore it, or {REBUILD}"
+        ) from exc
 
 
 def read_table(
@@ -264,9 +268,7 @@ def snapshots(lake: str, storage: StorageSettings | None = None) -> tuple[dict[s
         except LakeError as exc:
             unreadable[name] = str(exc).removeprefix(f"{location}: ")
             continue
-        if snap is None:  # a _delta_log emptied, or a file in its place: the table is gone, not absent
-            unreadable[name] = "its _delta_log holds no commit that can be read"
-        else:
+        if snap is not None:
             found[name] = snap
     return found, unreadable
 
@@ -278,35 +280,63 @@ def checked_snapshot(location: str, storage: StorageSettings | None = None) -> S
     Raises:
         LakeError: the log cannot be read, or a commit file is empty.
     """
+    storage = storage or StorageSettings()
     snap = snapshot(location, storage)
-    empty = empty_commits(snap, storage or StorageSettings()) if snap is not None else []
+    if snap is None and _has_log(location, storage):  # a _delta_log emptied, or a file in its place
+        raise LakeError(f"{location}: its _delta_log holds no commit that can be read")
+    empty = empty_commits(snap, storage) if snap is not None else []
     if empty:
         raise LakeError(
-            f"{location}: commit {empty[0]} of its Delta log is an empty file (emptied by a crash of the file system "
-            "or by hand): delta-rs would read it as a commit without data, and rows would be missing; restore it"
+            f"{location}: commit {empty[0]} of its Delta log holds no action (it was emptied by a crash of the file "
+            "system or by hand): delta-rs would read it as a commit without data, and rows would be missing; restore it"
         )
     return snap
 
 
+def _has_log(location: str, storage: StorageSettings) -> bool:
+    from pyarrow import fs
+
+    filesystem, root = st.filesystem_path(location, storage)
+    return filesystem.get_file_info(f"{root.rstrip('/')}/_delta_log").type != fs.FileType.NotFound
+
+
+SMALLEST_COMMIT = 24  # bytes: no commit holding an action is shorter ({"txn":{"appId":"","version":0}} is 35)
+
+
 def empty_commits(snap: Snapshot, storage: StorageSettings) -> list[int]:
-    """The versions after the table's latest checkpoint whose commit file is empty. Delta writers never leave one
-    (a commit is written whole or not at all), and delta-rs reads it as a commit that changed nothing."""
+    """The versions after the table's latest checkpoint whose commit file holds no action (empty, blank, ``{}``).
+    Delta writers never leave one (a commit is written whole or not at all), and delta-rs reads it as a commit
+    that changed nothing. Only files shorter than :data:`SMALLEST_COMMIT` are read."""
     from pyarrow import fs
 
     filesystem, root = st.filesystem_path(snap.location, storage)
-    infos = filesystem.get_file_info(fs.FileSelector(f"{root.rstrip('/')}/_delta_log", allow_not_found=True))
+    log = f"{root.rstrip('/')}/_delta_log"
+    infos = filesystem.get_file_info(fs.FileSelector(log, allow_not_found=True))
     names = {i.base_name: i.size for i in infos if i.type == fs.FileType.File}
     checkpoints = [int(n.split(".")[0]) for n in names if n.endswith(".checkpoint.parquet") and n[:20].isdigit()]
     after = max(checkpoints, default=-1)
-    return sorted(
-        int(n[:20])
+    short = [
+        n
         for n, size in names.items()
-        if len(n) == 25
-        and n.endswith(".json")
-        and n[:20].isdigit()
-        and size == 0
-        and after < int(n[:20]) <= snap.version
-    )
+        if len(n) == 25 and n.endswith(".json") and n[:20].isdigit() and after < int(n[:20]) <= snap.version
+        if size is not None and size < SMALLEST_COMMIT
+    ]
+    return sorted(int(n[:20]) for n in short if not _holds_action(filesystem, f"{log}/{n}"))
+
+
+def _holds_action(filesystem, path: str) -> bool:
+    with filesystem.open_input_stream(path) as stream:
+        text = stream.read().decode("utf-8", "replace")
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            action = json.loads(line)
+        except ValueError:
+            return True  # not JSON: delta-rs refuses it itself, with its own message
+        if isinstance(action, dict) and action:
+            return True
+    return False
 
 
 def resolve(table: str, lake: str | None = None, storage: StorageSettings | None = None) -> str:
@@ -344,10 +374,10 @@ def read(
 
         storage = load_config("local").storage
     location = resolve(table, lake, storage)
-    data = read_table(location, storage, version, columns)
-    if data is None:
+    snap = checked_snapshot(location, storage) if version is None else snapshot(location, storage, version)
+    if snap is None:
         raise LakeError(f"{location} is not a Delta table")
-    return data
+    return scan(dataset(snap, storage), storage, location, columns)
 
 
 def log_entries(location: str, storage: StorageSettings, version: int) -> list[dict] | None:

@@ -46,6 +46,12 @@ def write_report(lake: str, out: str, cfg: Config) -> str:
         cfg.face_recognition,
     )
     page = render(rows, st.normalize(lake), datetime.now(UTC))
+    if page is None and rows.unreadable:
+        first = next(iter(rows.unreadable))
+        raise ReportError(
+            f"nothing to report in {st.normalize(lake)}: {len(rows.unreadable)} of its tables cannot be read, "
+            f"e.g. {first}: {rows.unreadable[first]}"
+        )
     if page is None:
         raise ReportError(
             f"nothing to report in {st.normalize(lake)}: it has no face_validation, alpr, detections or "
