@@ -300,6 +300,7 @@ def _maintain(args: argparse.Namespace) -> str:
 
     from visionlake.lake.lease import Lease
     from visionlake.lake.maintain import check_retention, maintain_table, tables_of
+    from visionlake.lake.reader import why
     from visionlake.lake.runlog import new_run_id
 
     cfg = load_config(args.env)
@@ -322,7 +323,7 @@ def _maintain(args: argparse.Namespace) -> str:
                 try:
                     done = maintain_table(name, location, cfg.storage, cfg.lake.compact_target_mb, retain)
                 except (LakeError, DeltaError) as exc:  # a damaged table: the others are still maintained
-                    failed[name] = str(exc).removeprefix(f"{location}: ")
+                    failed[name] = why(exc, location)
                     lines.append(f"  {name:<40} not maintained: {failed[name]}")
                     continue
                 lines.append(done.line())

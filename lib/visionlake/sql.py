@@ -88,10 +88,15 @@ def connect(lake: str, storage: StorageSettings | None = None, database: str = "
 
 
 def warned(opened: Opened) -> Opened:
-    """``opened``, each table it left out logged as a warning."""
+    """``opened``, each table it left out logged as a warning (:func:`warn_left_out`)."""
     for name, why in opened.unreadable.items():
-        log.warning("table %s is left out: %s", name, why)
+        warn_left_out(name, why)
     return opened
+
+
+def warn_left_out(name: str, why: str) -> None:
+    """The warning for a table a command leaves out because it cannot be read."""
+    log.warning("table %s is left out: %s", name, why)
 
 
 def query(lake: str, statement: str, storage: StorageSettings | None = None) -> pa.Table:

@@ -266,11 +266,16 @@ def snapshots(lake: str, storage: StorageSettings | None = None) -> tuple[dict[s
         try:
             snap = checked_snapshot(location, storage)
         except LakeError as exc:
-            unreadable[name] = str(exc).removeprefix(f"{location}: ")
+            unreadable[name] = why(exc, location)
             continue
         if snap is not None:
             found[name] = snap
     return found, unreadable
+
+
+def why(exc: Exception, location: str) -> str:
+    """The message of an error about the table at ``location``, without the location it starts with."""
+    return str(exc).removeprefix(f"{location}: ")
 
 
 def checked_snapshot(location: str, storage: StorageSettings | None = None) -> Snapshot | None:

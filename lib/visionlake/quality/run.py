@@ -37,7 +37,7 @@ def whole_tables(lake: str, cfg: Config, source: str, suite: qc.Suite) -> tuple[
             try:
                 snap = reader.checked_snapshot(location, cfg.storage)
             except LakeError as exc:
-                unreadable[table] = str(exc).removeprefix(f"{location}: ")
+                unreadable[table] = reader.why(exc, location)
                 continue
             if snap is not None:
                 whole = reader.dataset(snap, cfg.storage)

@@ -7,14 +7,11 @@ are cut here too: ``slo_daily`` to each endpoint's latest day, ``slo_hourly`` to
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from visionlake.config import FaceRecognitionSettings, StorageSettings
 from visionlake.errors import describe
-
-log = logging.getLogger("visionlake")
 
 FACE = "gold_face_validation_"
 ALPR_GOLD = "gold_alpr_"
@@ -148,11 +145,13 @@ def _scanning(data: LakeRows, table: str) -> Iterator[None]:
     :attr:`LakeRows.unreadable` and the report goes on without it."""
     import duckdb
 
+    from visionlake.sql import warn_left_out
+
     try:
         yield
     except duckdb.Error as exc:
         data.unreadable.setdefault(table, f"its data cannot be read: {describe(exc, hint=False)}")
-        log.warning("table %s is left out: %s", table, data.unreadable[table])
+        warn_left_out(table, data.unreadable[table])
 
 
 def _ocr(con, data: LakeRows, threshold: float) -> None:
