@@ -334,7 +334,7 @@ def test_detections_generate_run_notify_and_a_bad_rules_file(tmp_path):
         read("gold_detections_alerts", lake=lake).column("dedup_key").to_pylist()
     )
     assert len(server.received) == alerts
-    assert ": 0 delivered, 0 rejected, 0 failed, 0 pending; 0 POSTs" in second.stdout
+    assert ": 0 delivered, 0 rejected, 0 failed, 0 not tried; 0 POSTs" in second.stdout
     # a bad rules file is refused before Spark starts, naming the file, the rule and the key
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - {rule_id: 7, name: x, labels: [dog], quantifier: ALL, min_score: 80, severity: info}\n")

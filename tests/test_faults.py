@@ -345,6 +345,15 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
     "wrong-predictions.json": (_frame(predictions={"label": "dog"}), "schema_mismatch", "wrong type: predictions"),
     "wrong-boxes.json": (_frame(detection_boxes="none"), "schema_mismatch", "wrong type: detection_boxes"),
     "wrong-width.json": (_frame(image={"width": "wide"}), "schema_mismatch", "wrong type: image"),
+    # NaN or an infinity where an integer is declared (until Dec 5: invalid_json, or schema_mismatch for 1e999)
+    "inf-width.json": (_frame().replace('"width": 640', '"width": Infinity'), "non_finite_number", "image.width"),
+    "big-height.json": (_frame().replace('"height": 480', '"height": 1e999'), "non_finite_number", "image.height"),
+    # a score neither 0-1 nor a percentage (until Dec 5 read as 2.5: the objects' range check stopped gold)
+    "score-250.json": (
+        _frame(predictions=[{"label": "dog", "confidence": 250, "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}]),
+        "out_of_range",
+        "a detection score of 250.0 is above 100",
+    ),
     "bom.json": (b"\xef\xbb\xbf" + _frame().encode(), None, ""),
     "no-tags.json": (_frame(user_id=None, device_id=None), "invalid:missing_user_tag,missing_device_tag", ""),
     "blank-user.json": (_frame(user_id=" "), "invalid:missing_user_tag", ""),

@@ -375,7 +375,10 @@ def _notify(args: argparse.Namespace) -> str:
 
     result = notify(args.lake, args.webhook, args.format, load_config(args.env))
     if result.failed:  # the receiver is down: a scheduler must see it; the next call sends what is left
-        raise QualityError(f"{result.failed} alerts not delivered now (sent again next call)\n{result.report()}")
+        raise QualityError(
+            f"{result.pending} alerts not delivered ({result.failed} failed, the rest not tried): the next call "
+            f"sends them\n{result.report()}"
+        )
     return result.report()
 
 

@@ -273,6 +273,23 @@ def test_look_alikes_of_non_finite_numbers_are_not_problems(text):
     assert _problem(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ('{"size": {"width": Infinity, "height": 480}}', "size.width"),
+        ('{"size": {"width": NaN}}', "size.width"),
+        ('{"size": {"height": 1e999}}', "size.height"),
+        ('{"count": -Infinity}', "count"),
+    ],
+)
+def test_a_non_finite_number_where_an_integer_is_declared_is_a_problem_too(text, path):
+    """Until Dec 5 only double fields were checked: Spark refused the record (invalid_json) or its struct
+    (schema_mismatch) for NaN or an infinity in an integer field."""
+    schema = _struct(size=_struct(width=T.LongType(), height=T.IntegerType()), count=T.LongType())
+    assert FieldScanner(schema).scan(text.encode())[1] == f"non_finite_number: NaN or infinite: {path}"
+    assert FieldScanner(schema).scan(b'{"size": {"width": 640, "height": 480}, "count": 1e3}')[1] is None
+
+
 def test_a_bare_infinity_spark_refuses_is_left_to_the_parse():
     """Unsigned ``INF`` is not JSON to Spark's parser either: the parse reports the record (invalid_json)."""
     assert _problem('{"score": INF}') is None

@@ -76,11 +76,13 @@ def append_runs(lake: str, run_id: str, source: str, records: list[StageRecord],
     faults.point("runlog:after")
 
 
-def append_described(location: str, table: pa.Table, name: str, storage: StorageSettings) -> None:
+def append_described(
+    location: str, table: pa.Table, name: str, storage: StorageSettings, merge_schema: bool = False
+) -> None:
     """Append ``table`` to the log table at ``location`` (retried as every storage call). The table, when this
     creates it, gets the texts of ``name`` (descriptions.yaml) in its log; an existing table keeps the texts it has:
     delta-rs refuses to append columns whose comment differs from the table's, so a text edited in a later release
-    would stop every run."""
+    would stop every run. ``merge_schema``: columns ``table`` has and the existing table has not are added."""
     from deltalake import DeltaTable, write_deltalake
     from deltalake.exceptions import CommitFailedError
 
@@ -90,7 +92,14 @@ def append_described(location: str, table: pa.Table, name: str, storage: Storage
         exists = DeltaTable.is_deltatable(uri, options)
         data, description = (table, None) if exists else described(table, name)
         try:
-            write_deltalake(uri, data, mode="append", description=description, storage_options=options)
+            write_deltalake(
+                uri,
+                data,
+                mode="append",
+                description=description,
+                storage_options=options,
+                schema_mode="merge" if merge_schema and exists else None,
+            )
         except CommitFailedError:
             if exists:
                 raise

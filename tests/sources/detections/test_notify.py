@@ -297,6 +297,9 @@ def test_an_alert_out_of_attempts_stays_pending_for_the_next_call(lake, fast):
             (c, "pending", ()),
         ]
         assert "kept failing for 4 attempts" in result.report()
+        # the one that failed is not counted again among those not tried
+        assert ": 0 delivered, 0 rejected, 1 failed, 2 not tried; 4 POSTs" in result.report()
+        assert "3 left for the next call)" in result.report()
         assert [row[1:3] for row in _deliveries(lake)] == [(1, "failed"), (2, "failed"), (3, "failed"), (4, "failed")]
 
         again = nt.notify(lake, hook.url, "pagerduty", fast)
@@ -304,6 +307,18 @@ def test_an_alert_out_of_attempts_stays_pending_for_the_next_call(lake, fast):
         assert _sent_ids(hook) == [b] * 5 + [a, c]
         delivered = [row[:3] for row in _deliveries(lake) if row[2] == "delivered"]
         assert delivered == sorted([(b, 5, "delivered"), (a, 1, "delivered"), (c, 1, "delivered")])
+
+
+def test_the_command_exits_1_naming_every_alert_left_for_the_next_call(lake, monkeypatch, capsys):
+    from visionlake import cli
+
+    monkeypatch.setenv("VISIONLAKE__DETECTIONS__NOTIFY__MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("VISIONLAKE__DETECTIONS__NOTIFY__BACKOFF_SECONDS", "0.01")
+    with webhook_server(fail_first=2, fail_status=503) as hook:
+        code = cli.main(["notify", "detections", "--lake", lake, "--webhook", hook.url, "--format", "json"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "3 alerts not delivered (1 failed, the rest not tried): the next call sends them" in err
 
 
 def test_connection_errors_are_failures(lake, fast):
@@ -340,12 +355,118 @@ def test_a_kill_after_a_post_resends_only_that_alert_with_the_same_dedup_key(lak
             [sys.executable, "-c", NOTIFY, lake, hook.url], env=env, cwd=REPO, capture_output=True, text=True
         )
         assert rerun.returncode == 0, rerun.stderr
-        assert "2 delivered, 0 rejected, 0 failed, 0 pending; 2 POSTs" in rerun.stdout
+        assert "2 delivered, 0 rejected, 0 failed, 0 not tried; 2 POSTs" in rerun.stdout
         assert "was killed while sending" in rerun.stdout
         assert _sent_ids(hook) == [ORDER[0], ORDER[1], ORDER[1], ORDER[2]]
         resent = [r["body"]["dedup_key"] for r in hook.received[1:3]]
         assert resent == [f"visionlake/detections/rule-3/{ORDER[1]}"] * 2
         assert _deliveries(lake) == sorted((i, 1, "delivered", 202, None) for i in ORDER)
+
+
+# --------------------------------------------------------------------------------------------------
+# an episode that took in one already delivered (a late frame before its first frame, or bridging two)
+
+
+def _replace_alerts(lake: str, rows: list[dict]) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(
+        str(Path(lake) / "gold" / "detections" / "alerts"),
+        pa.Table.from_pylist(rows, schema=ALERTS_SCHEMA),
+        mode="overwrite",
+    )
+
+
+def test_an_alert_whose_episode_took_in_a_delivered_one_is_sent_with_its_dedup_key(lake, fast):
+    """A late frame at 22:13 before A's episode (22:14:05-22:15:40) makes gold's episode start there: a new
+    alert id (A2). It goes out with A's dedup_key, so the receiver updates A's incident instead of paging again;
+    B's camera has a new episode that overlaps nothing delivered and gets its own key."""
+    a = ORDER[1]
+    with webhook_server() as hook:
+        nt.notify(lake, hook.url, "json", fast)
+        a2 = _alert(
+            0xA2,
+            3,
+            "critical",
+            "u-0042",
+            "cam-03",
+            "site-7",
+            "2026-11-30T22:13:00",
+            last_seen_at=_t("2026-11-30T22:15:40"),
+            frames=8,
+        )
+        # same camera, other rule; same rule, other camera; the camera and rule of A after its end: all new
+        others = [
+            _alert(0xD1, 5, "critical", "u-0042", "cam-03", "site-7", "2026-11-30T22:14:30"),
+            _alert(0xD2, 3, "critical", "u-0042", "cam-01", "site-7", "2026-11-30T22:14:30"),
+            _alert(0xD3, 3, "critical", "u-0042", "cam-03", "site-7", "2026-11-30T22:15:41"),
+        ]
+        _replace_alerts(lake, [a2, B, C, *others])
+        result = nt.notify(lake, hook.url, "json", fast)
+        assert (result.sent, result.delivered, result.delivered_before) == (4, 4, 2)
+        sent = {r["body"]["alert_id"]: r for r in hook.received[3:]}
+        assert sent[a2["alert_id"]]["body"]["dedup_key"] == f"visionlake/detections/rule-3/{a}"
+        assert sent[a2["alert_id"]]["body"]["continues_alert_id"] == a
+        assert sent[a2["alert_id"]]["headers"]["Idempotency-Key"] == f"visionlake/detections/rule-3/{a}"
+        for other in others:
+            assert sent[other["alert_id"]]["body"]["dedup_key"] == other["dedup_key"]
+            assert "continues_alert_id" not in sent[other["alert_id"]]["body"]
+        assert f"alert {a2['alert_id']} continues alert {a}, delivered earlier: sent with its dedup_key" in (
+            result.report()
+        )
+        table = reader.read_table(f"{lake}/gold/detections/alert_deliveries").to_pylist()
+        row = next(r for r in table if r["alert_id"] == a2["alert_id"])
+        assert (row["dedup_key"], row["started_at"], row["last_seen_at"]) == (
+            f"visionlake/detections/rule-3/{a}",
+            _t("2026-11-30T22:13:00"),
+            _t("2026-11-30T22:15:40"),
+        )
+        # a third frame bridging A2 and D3 into one episode: it keeps A's key, the earliest delivered
+        bridged = _alert(
+            0xA3,
+            3,
+            "critical",
+            "u-0042",
+            "cam-03",
+            "site-7",
+            "2026-11-30T22:13:00",
+            last_seen_at=_t("2026-11-30T22:16:00"),
+        )
+        _replace_alerts(lake, [bridged, B, C, *others[:2]])
+        again = nt.notify(lake, hook.url, "json", fast)
+        assert again.sent == 1
+        assert hook.received[-1]["body"]["dedup_key"] == f"visionlake/detections/rule-3/{a}"
+
+
+def test_a_deliveries_table_from_before_the_episode_columns_gains_them(lake, fast):
+    """Rows written before Dec 5 have no dedup_key nor episode: they continue nothing, and new rows add the
+    columns to the table."""
+    from deltalake import write_deltalake
+
+    old = pa.schema(
+        [
+            f
+            for f in nt.DELIVERIES_SCHEMA
+            if f.name in ("alert_id", "attempt", "status", "http_status", "sent_at", "error")
+        ]
+    )
+    b, a, c = ORDER
+    row = {
+        "alert_id": a,
+        "attempt": 1,
+        "status": "delivered",
+        "http_status": 202,
+        "sent_at": _t("2026-11-30T23:00:00"),
+        "error": None,
+    }
+    write_deltalake(f"{lake}/gold/detections/alert_deliveries", pa.Table.from_pylist([row], schema=old))
+    with webhook_server() as hook:
+        result = nt.notify(lake, hook.url, "json", fast)
+    assert (result.sent, result.delivered, result.delivered_before) == (2, 2, 1)
+    table = reader.read_table(f"{lake}/gold/detections/alert_deliveries").to_pylist()
+    assert sorted((r["alert_id"], r["dedup_key"]) for r in table) == sorted(
+        [(a, None), (b, f"visionlake/detections/rule-5/{b}"), (c, f"visionlake/detections/rule-3/{c}")]
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -415,6 +536,12 @@ def test_deliveries_table_schema(lake, fast):
         ("http_status", "int32"),
         ("sent_at", "timestamp[us, tz=UTC]"),
         ("error", "string"),
+        ("dedup_key", "string"),
+        ("user_id", "string"),
+        ("device_id", "string"),
+        ("rule_id", "int32"),
+        ("started_at", "timestamp[us, tz=UTC]"),
+        ("last_seen_at", "timestamp[us, tz=UTC]"),
     ]
     assert snap.version == 2  # one commit per attempt (versions 0, 1, 2)
 

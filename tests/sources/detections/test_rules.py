@@ -196,6 +196,15 @@ def test_refuses_overlap_across_midnight():
     )
 
 
+def test_refuses_rule_id_out_of_the_int_range():
+    assert _refused(_rule(rule_id=3000000000)) == (
+        "threats.yaml: rule #1: key 'rule_id': must be an integer from 1 to 2,147,483,647, not 3000000000"
+    )
+    assert _refused(_rule(rule_id=0)) == (
+        "threats.yaml: rule #1: key 'rule_id': must be an integer from 1 to 2,147,483,647, not 0"
+    )
+
+
 def test_refuses_duplicate_rule_id():
     with pytest.raises(ConfigError) as caught:
         R.parse_rules({"rules": [SEED, _rule(rule_id=200), _rule(name="again")]}, SRC)
@@ -239,8 +248,13 @@ def test_refuses_bad_schedule_entries():
 
 def test_refuses_bad_cooldown_and_empty_labels():
     assert _refused(_rule(cooldown_minutes=-1)) == (
-        "threats.yaml: rule 100: key 'cooldown_minutes': must be an integer >= 0, not -1"
+        "threats.yaml: rule 100: key 'cooldown_minutes': must be an integer from 0 to 2,147,483,647, not -1"
     )
+    # past the int column of the rules table: refused here, not by Spark once bronze is written
+    assert _refused(_rule(cooldown_minutes=99999999999)) == (
+        "threats.yaml: rule 100: key 'cooldown_minutes': must be an integer from 0 to 2,147,483,647, not 99999999999"
+    )
+    assert R.parse_rules({"rules": [_rule(cooldown_minutes=2147483647)]}, SRC)[0].cooldown_minutes == 2147483647
     assert _refused(_rule(labels=[])) == (
         "threats.yaml: rule 100: key 'labels': must be a non-empty list of labels, not []"
     )

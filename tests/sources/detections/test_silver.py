@@ -358,7 +358,8 @@ def test_with_validation_lists_every_failure_in_order(spark: SparkSession) -> No
 SHAPE_B = _frame(
     num_detections=4.0,
     detection_classes=[18.0, 91.0, 1.0, 64.0, 1.0],
-    detection_scores=[0.9, 85.0, 0.3, 0.75, 0.95],  # the 5th is padding past num_detections
+    # percentages; the 5th is padding past num_detections, which neither counts nor is checked
+    detection_scores=[90.0, 85.0, 30.0, 75.0, 250.0],
     detection_boxes=[
         [0.25, 0.5, 0.75, 1.25],  # xmax past the edge
         [-0.25, 0.0, 0.5, 0.5],  # ymin before the edge
@@ -382,7 +383,7 @@ SHAPE_A = _frame(
     inferenceMs=38,
     predictions=[
         {"label": "Dog", "confidence": 0.5, "x_min": 480, "y_min": 270, "x_max": 960, "y_max": 540, "track_id": 7},
-        {"label": "Raccoon", "confidence": 91, "x_min": -100, "y_min": 540, "x_max": 480, "y_max": 1200},
+        {"label": "Raccoon", "confidence": 0.91, "x_min": -100, "y_min": 540, "x_max": 480, "y_max": 1200},
         {"label": "person", "confidence": 0.49, "x_min": 0, "y_min": 0, "x_max": 10, "y_max": 10},
         {"label": "truck", "confidence": 0.8, "x_min": 1440, "y_min": 0, "x_max": 2400, "y_max": 270},
     ],
@@ -461,6 +462,73 @@ def test_detections_shape_b_without_num_detections_uses_array_sizes(spark: Spark
     frame = _frame(detection_classes=[1.0, 16.0], detection_scores=[0.9, 0.8, 0.7], detection_boxes=[[0, 0, 1, 1]] * 3)
     rows = silver.build_objects(_prepared(spark, [("b", PATH, frame)]), MIN_SCORE).collect()
     assert [(r["det_idx"], r["label"], r["score"]) for r in rows] == [(0, "person", 0.9), (1, "bird", 0.8)]
+
+
+def test_a_frame_with_one_score_above_1_gives_percentages_for_all_its_scores(spark: SparkSession) -> None:
+    """A detector sends its scores all one way: beside a car at 87, a dog at 1 is 1 % (until Dec 5 it was read
+    as certain, and alerted), a cat at 0.6 is 0.6 %. A frame whose scores are all at most 1 is read as 0-1."""
+
+    def pred(label: str, confidence: float) -> dict:
+        return {"label": label, "confidence": confidence, "x_min": 0, "y_min": 0, "x_max": 960, "y_max": 540}
+
+    percent = _frame(predictions=[pred("car", 87), pred("dog", 1), pred("cat", 0.6)])
+    fraction = _frame(predictions=[pred("dog", 1), pred("cat", 0.6)])
+    shape_b = _frame(
+        num_detections=2,
+        detection_classes=[18.0, 17.0],
+        detection_scores=[1.0, 64.0],
+        detection_boxes=[[0, 0, 1, 1]] * 2,
+    )
+    prepared = _prepared(spark, [("percent", PATH, percent), ("fraction", PATH, fraction), ("b", PATH, shape_b)])
+    rows = silver.build_objects(prepared, 0.0).collect()
+    assert sorted((r["frame_key"], r["label"], r["score"]) for r in rows) == [
+        ("b", "cat", 0.64),
+        ("b", "dog", 0.01),
+        ("fraction", "cat", 0.6),
+        ("fraction", "dog", 1.0),
+        ("percent", "car", 0.87),
+        ("percent", "cat", 0.006),
+        ("percent", "dog", 0.01),
+    ]
+    counts = {r["frame_key"]: r["object_count"] for r in silver.build_frames(prepared, MIN_SCORE).collect()}
+    assert counts == {"percent": 1, "fraction": 2, "b": 1}
+
+
+BOXES = [[0.0, 0.0, 1.0, 1.0]] * 2
+
+
+def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSession) -> None:
+    """A score above 100 or below 0 has no reading: the frame is ``out_of_range`` (until Dec 5 a score of 250 was
+    read as 2.5 and failed the objects' range check, which stopped gold). Padding past num_detections is not
+    looked at; a frame that already has a reason keeps it."""
+    rows = [
+        ("above", _frame(predictions=[{"label": "dog", "confidence": 250}, {"label": "cat", "confidence": 90}])),
+        (
+            "below",
+            _frame(
+                num_detections=2, detection_classes=[1.0, 3.0], detection_scores=[0.5, -0.25], detection_boxes=BOXES
+            ),
+        ),
+        (
+            "padding",
+            _frame(
+                num_detections=1, detection_classes=[1.0, 3.0], detection_scores=[0.5, 250.0], detection_boxes=BOXES
+            ),
+        ),
+        ("ok", _frame(predictions=[{"label": "dog", "confidence": 100}])),
+    ]
+    df = _input(spark, [(key, PATH, raw) for key, raw in rows]).select(
+        "frame_key",
+        "frame",
+        F.when(F.col("frame_key") == "ok", F.lit("missing_field")).alias("reason"),
+        F.when(F.col("frame_key") == "ok", F.lit("missing: x")).alias("detail"),
+    )
+    assert _by_key(silver.with_scores_checked(df), "reason", "detail") == {
+        "above": ("out_of_range", "a detection score of 250.0 is above 100"),
+        "below": ("out_of_range", "a detection score of -0.25 is below 0"),
+        "padding": (None, None),
+        "ok": ("missing_field", "missing: x"),
+    }
 
 
 FRAME_COLUMNS = (

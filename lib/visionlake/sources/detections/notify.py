@@ -7,6 +7,11 @@ right after it (one commit per attempt). A process killed between a POST and its
 which PagerDuty (and any receiver honouring the ``Idempotency-Key`` header) folds into the first.
 
 - Order: alerts without a ``delivered`` or ``rejected`` row, oldest ``started_at`` first.
+- An alert whose episode took in an episode already delivered under another id (a late frame before its first
+  one, or bridging two: gold's alert id follows the episode's first frame) is sent with the ``dedup_key`` that
+  delivery used, so that the receiver updates the incident it opened rather than opening a second one; the
+  body names the alert it continues (``continues_alert_id``). Each delivery row records the key it sent and the
+  episode it covered (camera, rule, ``started_at``, ``last_seen_at``) for that.
 - 2xx: ``delivered``. 5xx, 429, timeouts and connection errors: ``failed``, tried again after
   ``backoff_seconds`` (doubled each time; a 429's ``Retry-After`` up to 60 s is honoured) up to
   ``max_attempts`` per alert and call. An alert that runs out of attempts ends the call: the endpoint is taken
@@ -64,8 +69,16 @@ DELIVERIES_SCHEMA = pa.schema(
         pa.field("http_status", pa.int32()),  # null: no answer (timeout, connection error)
         pa.field("sent_at", pa.timestamp("us", tz="UTC"), False),  # when the POST was sent
         pa.field("error", pa.string()),  # null when delivered
+        # what was sent (null in rows written before Dec 5): the key, and the episode it covered
+        pa.field("dedup_key", pa.string()),
+        pa.field("user_id", pa.string()),
+        pa.field("device_id", pa.string()),
+        pa.field("rule_id", pa.int32()),
+        pa.field("started_at", pa.timestamp("us", tz="UTC")),
+        pa.field("last_seen_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+EPISODE = ("user_id", "device_id", "rule_id")  # one camera and rule: the key of gold's episodes
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,7 @@ class AlertOutcome:
     attempts: tuple[int, ...] = ()
     http_status: int | None = None
     error: str | None = None
+    continues: str | None = None  # the delivered alert whose dedup_key this one was sent with
 
 
 @dataclass
@@ -109,11 +123,15 @@ class NotifyResult:
             return "\n".join(lines)
         lines = [
             f"notify detections -> {self.webhook} ({self.fmt}): {self.delivered} delivered, {self.rejected} "
-            f"rejected, {self.failed} failed, {self.pending} pending; {self.sent} POSTs in {self.seconds:.1f} s "
-            f"({self.alerts} alerts: {self.delivered_before} delivered and {self.rejected_before} rejected "
-            "by earlier calls)"
+            f"rejected, {self.failed} failed, {self.pending - self.failed} not tried; {self.sent} POSTs in "
+            f"{self.seconds:.1f} s ({self.alerts} alerts: {self.delivered_before} delivered and "
+            f"{self.rejected_before} rejected by earlier calls; {self.pending} left for the next call)"
         ]
         for o in self.outcomes:
+            if o.continues:
+                lines.append(
+                    f"  alert {o.alert_id} continues alert {o.continues}, delivered earlier: sent with its dedup_key"
+                )
             if o.status != "delivered":
                 tried = f"attempts {o.attempts[0]}-{o.attempts[-1]}" if o.attempts else "not tried"
                 lines.append(f"  {o.status}: alert {o.alert_id} ({tried}){': ' + o.error if o.error else ''}")
@@ -169,7 +187,7 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
         result.interrupted = [h.run_id for h in lease.interrupted]
         lease.recorded()  # reported in the result; delivery rows already tell what they sent
         alerts = _read_alerts(alerts_at, cfg)
-        history = _history(deliveries_at, cfg)
+        history, delivered = _history(deliveries_at, cfg)
         result.alerts = len(alerts)
         queue = []
         for alert in alerts:
@@ -190,6 +208,9 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
                 result.outcomes.append(AlertOutcome(alert_id, dedup_key, "pending"))
                 result.pending += 1
                 continue
+            earlier = _continued(alert, delivered)
+            if earlier is not None:
+                alert = {**alert, "dedup_key": earlier["dedup_key"], "continues_alert_id": earlier["alert_id"]}
             body = _body(alert, fmt, routing_key)
             last = history[alert_id].attempt if alert_id in history else 0
             outcome = sender.deliver(alert, body, last)
@@ -236,22 +257,40 @@ def _read_alerts(location: str, cfg: Config) -> list[dict]:
     return table.to_pylist()
 
 
-def _history(location: str, cfg: Config) -> dict[str, _History]:
-    """Per alert: its highest attempt and whether it was delivered or rejected (empty when there is no table)."""
+def _history(location: str, cfg: Config) -> tuple[dict[str, _History], list[dict]]:
+    """Per alert: its highest attempt and whether it was delivered or rejected (empty when there is no table);
+    and the rows that delivered an alert and say which episode it covered."""
     snap = reader.snapshot(location, cfg.storage)
     if snap is None:
-        return {}
-    rows = reader.scan(reader.dataset(snap, cfg.storage), cfg.storage, location, ["alert_id", "attempt", "status"])
+        return {}, []
+    rows = reader.scan(reader.dataset(snap, cfg.storage), cfg.storage, location)
     found: dict[str, _History] = {}
     if rows.num_rows == 0:
-        return found
+        return found, []
+    delivered = []
+    if "dedup_key" in rows.column_names:  # a table whose rows all came before Dec 5 has not the columns
+        covered = rows.filter(pc.and_(pc.equal(rows["status"], "delivered"), pc.is_valid(rows["dedup_key"])))
+        delivered = covered.select(["alert_id", "dedup_key", *EPISODE, "started_at", "last_seen_at"]).to_pylist()
     highest = rows.group_by("alert_id").aggregate([("attempt", "max")])
     for alert_id, attempt in zip(highest["alert_id"].to_pylist(), highest["attempt_max"].to_pylist(), strict=True):
         found[alert_id] = _History(attempt=int(attempt or 0))
     for status in ("delivered", "rejected"):
         for alert_id in pc.unique(rows.filter(pc.equal(rows["status"], status))["alert_id"]).to_pylist():
             setattr(found[alert_id], status, True)
-    return found
+    return found, delivered
+
+
+def _continued(alert: dict, delivered: list[dict]) -> dict | None:
+    """The earliest delivered episode of the alert's camera and rule that overlaps the alert's episode, or None.
+    gold's episodes of one camera and rule never overlap: one that does was taken into this alert's episode."""
+    overlapping = [
+        d
+        for d in delivered
+        if all(d[k] == alert[k] for k in EPISODE)
+        and d["started_at"] <= alert["last_seen_at"]
+        and alert["started_at"] <= d["last_seen_at"]
+    ]
+    return min(overlapping, key=lambda d: (d["started_at"], d["alert_id"]), default=None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -430,7 +469,7 @@ class _Sender:
             attempts.append(attempt)
             error = None if answer.error is None else scrub(answer.error, self.url, self.secret)
             faults.point("notify:sent")
-            _record(self.deliveries_at, alert["alert_id"], attempt, answer, sent_at, error, self.cfg)
+            _record(self.deliveries_at, alert, attempt, answer, sent_at, error, self.cfg)
             if answer.status != "failed":
                 break
             log.info("alert %s attempt %d failed: %s", alert["alert_id"], attempt, error)
@@ -438,23 +477,32 @@ class _Sender:
                 delay = settings.backoff_seconds * 2 ** (tries - 1)
                 time.sleep(max(delay, answer.retry_after or 0.0))
         return AlertOutcome(
-            alert["alert_id"], alert["dedup_key"], answer.status, tuple(attempts), answer.http_status, error
+            alert["alert_id"],
+            alert["dedup_key"],
+            answer.status,
+            tuple(attempts),
+            answer.http_status,
+            error,
+            alert.get("continues_alert_id"),
         )
 
 
 def _record(
-    location: str, alert_id: str, attempt: int, answer: _Answer, sent_at: datetime, error: str | None, cfg: Config
+    location: str, alert: dict, attempt: int, answer: _Answer, sent_at: datetime, error: str | None, cfg: Config
 ) -> None:
-    """Append one attempt to ``alert_deliveries`` (one commit)."""
+    """Append one attempt to ``alert_deliveries`` (one commit; a table written before Dec 5 gains the columns of
+    what was sent)."""
     row = {
-        "alert_id": alert_id,
+        "alert_id": alert["alert_id"],
         "attempt": attempt,
         "status": answer.status,
         "http_status": answer.http_status,
         "sent_at": sent_at,
         "error": error,
+        **{k: alert[k] for k in ("dedup_key", *EPISODE, "started_at", "last_seen_at")},
     }
-    append_described(location, pa.Table.from_pylist([row], schema=DELIVERIES_SCHEMA), DELIVERIES_TABLE, cfg.storage)
+    table = pa.Table.from_pylist([row], schema=DELIVERIES_SCHEMA)
+    append_described(location, table, DELIVERIES_TABLE, cfg.storage, merge_schema=True)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 DAY_SHORTCUTS = {"all": DAYS, "weekdays": DAYS[:5], "weekends": DAYS[5:]}
 REQUIRED_KEYS = ("rule_id", "name", "labels", "quantifier", "min_score", "severity")
 OPTIONAL_KEYS = ("min_area_fraction", "scope", "schedule", "cooldown_minutes")
+MAX_INT = 2**31 - 1  # rule_id and cooldown_minutes are int columns of the rules table
 KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 SCOPE_KEYS = ("users", "devices", "sites")
 WINDOW_KEYS = ("days", "start", "end")
@@ -214,8 +215,8 @@ def _parse_rule(entry: Any, source: str, number: int, positions: dict[int, int])
     if "rule_id" not in entry:
         fail("rule_id", f"missing required key (required keys: {', '.join(REQUIRED_KEYS)})")
     rule_id = entry["rule_id"]
-    if isinstance(rule_id, bool) or not isinstance(rule_id, int) or rule_id < 1:
-        fail("rule_id", f"must be a positive integer, not {rule_id!r}")
+    if isinstance(rule_id, bool) or not isinstance(rule_id, int) or not 1 <= rule_id <= MAX_INT:
+        fail("rule_id", f"must be an integer from 1 to {MAX_INT:,}, not {rule_id!r}")
     label = str(rule_id)
     if rule_id in positions:
         fail("rule_id", f"duplicate rule_id {rule_id} (rules #{positions[rule_id]} and #{number} of the file)")
@@ -239,8 +240,8 @@ def _parse_rule(entry: Any, source: str, number: int, positions: dict[int, int])
     cooldown = entry.get("cooldown_minutes")
     if cooldown is None:
         cooldown = 0
-    if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
-        fail("cooldown_minutes", f"must be an integer >= 0, not {cooldown!r}")
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int) or not 0 <= cooldown <= MAX_INT:
+        fail("cooldown_minutes", f"must be an integer from 0 to {MAX_INT:,}, not {cooldown!r}")
     area = entry.get("min_area_fraction")
     scope = entry.get("scope")
     scopes = _scope(scope, lambda m: fail("scope", m)) if scope is not None else {}

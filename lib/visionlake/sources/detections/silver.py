@@ -216,9 +216,9 @@ def detector_shape(frame: Column) -> Column:
     )
 
 
-def _score(raw: Column) -> Column:
-    """A score as 0-1: above 1 it can only be a percent."""
-    return F.when(raw > 1, raw / 100).otherwise(raw).cast("double")
+def _score(raw: Column, scale: Column) -> Column:
+    """A score as 0-1, ``scale`` being :func:`score_scale` of its frame."""
+    return (raw / scale).cast("double")
 
 
 def _clip(value: Column, low: Column | float, high: Column | float) -> Column:
@@ -242,12 +242,51 @@ def _shape_b_count(frame: Column) -> Column:
     return F.greatest(F.least(F.coalesce(frame["num_detections"].cast("int"), sizes[0]), *sizes), F.lit(0))
 
 
+def _given_scores(frame: Column) -> Column:
+    """The scores of the detections of the frame that count, as the detector gave them."""
+    shape = detector_shape(frame)
+    return F.when(shape == "B", F.slice(frame["detection_scores"], 1, _shape_b_count(frame))).when(
+        shape == "A", F.transform(frame["predictions"], lambda p: p["confidence"])
+    )
+
+
+def score_scale(frame: Column) -> Column:
+    """100 when the frame's detector gave percentages, else 1: decided per frame, since a detector gives its
+    scores all one way. A score above 1 can only be a percent, and then so is every score of the frame (a
+    dog at 1 beside a car at 87 is 1 %, not certain); a frame whose scores are all at most 1 is read as 0-1."""
+    return F.when(F.array_max(_given_scores(frame)) > 1, F.lit(100.0)).otherwise(F.lit(1.0))
+
+
+def score_problem(frame: Column) -> Column:
+    """Why the frame's scores are neither 0-1 nor percentages (a score below 0 or above 100), or null."""
+    scores = _given_scores(frame)
+    high, low = F.array_max(scores), F.array_min(scores)
+    return F.when(high > 100, F.format_string("a detection score of %s is above 100", high.cast("string"))).when(
+        low < 0, F.format_string("a detection score of %s is below 0", low.cast("string"))
+    )
+
+
+def with_scores_checked(df: DataFrame) -> DataFrame:
+    """``df`` (rows of :func:`visionlake.ingest.jsonparse.classify`, the parsed frame in ``frame``) with the
+    reason ``out_of_range`` on each usable frame whose scores :func:`score_problem` refuses: quarantined, since
+    no reading of them is right, rather than stopping gold at the objects' range check."""
+    problem = score_problem(F.col("frame"))
+    refused = F.col("reason").isNull() & problem.isNotNull()
+    return df.withColumns(
+        {
+            "reason": F.when(refused, F.lit("out_of_range")).otherwise(F.col("reason")),
+            "detail": F.when(refused, problem).otherwise(F.col("detail")),
+        }
+    )
+
+
 def object_count(frame: Column, min_score: float) -> Column:
     """How many of the frame's detections are objects (score at or above ``min_score``): the rows
     :func:`build_objects` gives the frame."""
+    scale = score_scale(frame)
 
     def counts(score: Column) -> Column:
-        return _score(score) >= F.lit(min_score)
+        return _score(score, scale) >= F.lit(min_score)
 
     shape = detector_shape(frame)
     in_b = F.slice(frame["detection_scores"], 1, _shape_b_count(frame))
@@ -263,7 +302,8 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
     (unknown id -> ``class-<id>``), boxes ``[ymin, xmin, ymax, xmax]`` clipped to 0-1 and scaled by the image
     size (pixels null when it is unknown). Shape A: labels lower case with :data:`LABEL_ALIASES` applied, pixel
     boxes clipped to the image (at 0 only when its size is unknown) and divided by its size (null when unknown).
-    Corners given in the wrong order are swapped. Scores above 1 are percents.
+    Corners given in the wrong order are swapped. Scores are read as percentages when :func:`score_scale` says
+    so.
     """
     frame = F.col("frame")
     keep = [c for c in df.columns if c != "frame"]
@@ -283,6 +323,7 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
         (shape == "B").alias("_is_b"),
         frame["image"]["width"].cast("double").alias("_width"),
         frame["image"]["height"].cast("double").alias("_height"),
+        score_scale(frame).alias("_scale"),
         *[v.alias(k) for k, v in in_b.items()],
         F.when(shape == "A", frame["predictions"]).alias("_preds"),
     )
@@ -295,7 +336,7 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
     label_id = F.when(is_b, F.get(F.col("_classes"), i).cast("int"))
     raw = exploded.select(
         "*",
-        _score(F.when(is_b, F.get(F.col("_scores"), i)).otherwise(pred["confidence"])).alias("score"),
+        _score(F.when(is_b, F.get(F.col("_scores"), i)).otherwise(pred["confidence"]), F.col("_scale")).alias("score"),
         label_id.alias("label_id"),
         F.when(is_b, F.get(F.col("_tracks"), i)).otherwise(pred["track_id"]).cast("string").alias("track_id"),
         F.lower(F.trim(pred["label"])).alias("_label_a"),
