@@ -60,7 +60,15 @@ REQUESTS = [
     ),
     _no_match("r2", "2026-11-02T09:00:10Z", "req-k1", "2026-11-02T09:10:10Z", 600),
     _no_match("r4", "2026-11-02T09:20:00Z", "req-k2", "2026-11-02T09:30:00Z", 1200),
-    _request("r6", "2026-11-02T10:00:00Z", status=503, latency_ms=50, error_code=503, message="dependency down"),
+    # an e-mail and an IP address in the API's message: replaced by their shapes from bronze on
+    _request(
+        "r6",
+        "2026-11-02T10:00:00Z",
+        status=503,
+        latency_ms=50,
+        error_code=503,
+        message=f"dependency down: {IPS[1]} refused {EMAILS[2]}",
+    ),
     _request("r7", "2026-11-02T10:00:00.5Z", status=400, latency_ms=80, error_code=601, message="Face not detected"),
     _no_match("r8", "2026-11-02T10:30:00Z", "req-k3", "2026-11-02T10:40:00Z", 500),
     # add_user: k1 used in time (290 s after its answer), k2 after it expired (refused); k3 never used
@@ -175,6 +183,7 @@ def test_silver_tables_and_quarantine(lake):
     assert requests["r2"]["enrollment_key"] == requests["r3"]["enrollment_key"] != requests["r4"]["enrollment_key"]
     assert len(requests["r2"]["enrollment_key"]) == 64  # a pseudonym
     assert requests["r7"]["error_code"] == "601"
+    assert requests["r6"]["message"] == "dependency down: <ip address> refused <e-mail>"
     quarantine = read(str(path / "quarantine/face_recognition")).to_pylist()
     assert sorted(r["reason"] for r in quarantine) == ["duplicate_request_id", "invalid_json"]
     assert first.check == (

@@ -1,0 +1,34 @@
+"""scrubbed: e-mail and IP addresses out of free text, the rest of the text kept."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from visionlake.transforms.scrub import scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("User zebulon.quixotewright@example.org already exists", "User <e-mail> already exists"),
+        ("a+tag@mail.example.co.uk, b_c@x-y.io", "<e-mail>, <e-mail>"),
+        (
+            "db 10.0.12.7 refused; replica 192.168.1.254:5432 too",
+            "db <ip address> refused; replica <ip address>:5432 too",
+        ),
+        ("from 2001:db8::ff00:42:8329 and fe80::1", "from <ip address> and <ip address>"),
+        ("peer 2001:0db8:85a3:0000:0000:8a2e:0370:7334 left", "peer <ip address> left"),
+        # left as they are: a version, a time, a bare @, a code, a date
+        (
+            "app 2.4.1.7.9 at 10:15:30, @team, error 601 on 2026-11-02",
+            "app 2.4.1.7.9 at 10:15:30, @team, error 601 on 2026-11-02",
+        ),
+        ("Face not detected", "Face not detected"),
+        (None, None),
+    ],
+)
+def test_scrubbed_replaces_e_mail_and_ip_addresses_by_their_shapes(spark: SparkSession, text, expected):
+    df = spark.createDataFrame([(text,)], "text string")
+    assert df.select(scrubbed(F.col("text")).alias("t")).first()["t"] == expected
