@@ -348,6 +348,18 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
     # NaN or an infinity where an integer is declared (until Dec 5: invalid_json, or schema_mismatch for 1e999)
     "inf-width.json": (_frame().replace('"width": 640', '"width": Infinity'), "non_finite_number", "image.width"),
     "big-height.json": (_frame().replace('"height": 480', '"height": 1e999'), "non_finite_number", "image.height"),
+    # a shape B box without its four numbers (until Dec 5 a box of no area)
+    "short-box.json": (
+        _frame(
+            predictions=None,
+            num_detections=1,
+            detection_classes=[18.0],
+            detection_scores=[0.9],
+            detection_boxes=[[0.1, 0.1]],
+        ),
+        "schema_mismatch",
+        "wrong type: detection_boxes (a box of 2 numbers, 4 expected)",
+    ),
     # a score neither 0-1 nor a percentage (until Dec 5 read as 2.5: the objects' range check stopped gold)
     "score-250.json": (
         _frame(predictions=[{"label": "dog", "confidence": 250, "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}]),

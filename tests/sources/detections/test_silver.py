@@ -499,8 +499,9 @@ BOXES = [[0.0, 0.0, 1.0, 1.0]] * 2
 
 def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSession) -> None:
     """A score above 100 or below 0 has no reading: the frame is ``out_of_range`` (until Dec 5 a score of 250 was
-    read as 2.5 and failed the objects' range check, which stopped gold). Padding past num_detections is not
-    looked at; a frame that already has a reason keeps it."""
+    read as 2.5 and failed the objects' range check, which stopped gold); a box without its four numbers has no
+    reading either (it made a box of no area). Padding past num_detections is not looked at; a frame that
+    already has a reason keeps it."""
     rows = [
         ("above", _frame(predictions=[{"label": "dog", "confidence": 250}, {"label": "cat", "confidence": 90}])),
         (
@@ -512,7 +513,19 @@ def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSes
         (
             "padding",
             _frame(
-                num_detections=1, detection_classes=[1.0, 3.0], detection_scores=[0.5, 250.0], detection_boxes=BOXES
+                num_detections=1,
+                detection_classes=[1.0, 3.0],
+                detection_scores=[0.5, 250.0],
+                detection_boxes=[[0.0, 0.0, 1.0, 1.0], [0.1]],
+            ),
+        ),
+        (
+            "short_box",
+            _frame(
+                num_detections=2,
+                detection_classes=[1.0, 3.0],
+                detection_scores=[0.5, 0.7],
+                detection_boxes=[[0.0, 0.0, 1.0, 1.0], [0.1, 0.1]],
             ),
         ),
         ("ok", _frame(predictions=[{"label": "dog", "confidence": 100}])),
@@ -523,10 +536,11 @@ def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSes
         F.when(F.col("frame_key") == "ok", F.lit("missing_field")).alias("reason"),
         F.when(F.col("frame_key") == "ok", F.lit("missing: x")).alias("detail"),
     )
-    assert _by_key(silver.with_scores_checked(df), "reason", "detail") == {
+    assert _by_key(silver.with_detections_checked(df), "reason", "detail") == {
         "above": ("out_of_range", "a detection score of 250.0 is above 100"),
         "below": ("out_of_range", "a detection score of -0.25 is below 0"),
         "padding": (None, None),
+        "short_box": ("schema_mismatch", "wrong type: detection_boxes (a box of 2 numbers, 4 expected)"),
         "ok": ("missing_field", "missing: x"),
     }
 

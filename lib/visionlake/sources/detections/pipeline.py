@@ -153,7 +153,7 @@ class _Run(SourceRun):
         parsed = (
             bronze_rows.withColumn("frame_key", file_key(F.col("folder"), F.col("source_path"), F.col("sha256")))
             .transform(lambda df: jsonparse.classify(df, FRAME, REQUIRED_FIELDS, "raw", "frame"))
-            .transform(silver.with_scores_checked)
+            .transform(silver.with_detections_checked)
             .select(
                 "frame_key",
                 "source_path",

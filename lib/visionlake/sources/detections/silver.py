@@ -266,16 +266,31 @@ def score_problem(frame: Column) -> Column:
     )
 
 
-def with_scores_checked(df: DataFrame) -> DataFrame:
-    """``df`` (rows of :func:`visionlake.ingest.jsonparse.classify`, the parsed frame in ``frame``) with the
-    reason ``out_of_range`` on each usable frame whose scores :func:`score_problem` refuses: quarantined, since
-    no reading of them is right, rather than stopping gold at the objects' range check."""
-    problem = score_problem(F.col("frame"))
-    refused = F.col("reason").isNull() & problem.isNotNull()
+def box_problem(frame: Column) -> Column:
+    """Why a shape B frame's boxes cannot be read (a box of the detections that count without its four
+    numbers, ``[ymin, xmin, ymax, xmax]``), or null. A box of two numbers made a box of no area."""
+    boxes = F.slice(frame["detection_boxes"], 1, _shape_b_count(frame))
+    sizes = F.transform(boxes, lambda b: F.when(b.isNull(), F.lit(0)).otherwise(F.size(b)))
+    odd = F.filter(sizes, lambda n: n != 4)
+    return F.when(
+        (detector_shape(frame) == "B") & (F.size(odd) > 0),
+        F.format_string("wrong type: detection_boxes (a box of %d numbers, 4 expected)", F.get(odd, 0)),
+    )
+
+
+def with_detections_checked(df: DataFrame) -> DataFrame:
+    """``df`` (rows of :func:`visionlake.ingest.jsonparse.classify`, the parsed frame in ``frame``) with a reason
+    on each usable frame whose detections cannot be read: ``out_of_range`` for scores :func:`score_problem`
+    refuses, ``schema_mismatch`` for boxes :func:`box_problem` refuses. Quarantined, since no reading of them is
+    right, rather than stopping gold at the objects' range check or making boxes of no area."""
+    scores, boxes = score_problem(F.col("frame")), box_problem(F.col("frame"))
+    usable = F.col("reason").isNull()
     return df.withColumns(
         {
-            "reason": F.when(refused, F.lit("out_of_range")).otherwise(F.col("reason")),
-            "detail": F.when(refused, problem).otherwise(F.col("detail")),
+            "reason": F.when(usable & scores.isNotNull(), F.lit("out_of_range"))
+            .when(usable & boxes.isNotNull(), F.lit("schema_mismatch"))
+            .otherwise(F.col("reason")),
+            "detail": F.when(usable, F.coalesce(scores, boxes)).otherwise(F.col("detail")),
         }
     )
 
