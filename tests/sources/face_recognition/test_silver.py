@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
+import pytest
 from pyspark.sql import functions as F
+from tests.conftest import write_files
+from tests.sources.face_recognition.test_pipeline import _probe, _request
 
+from visionlake.lake import read
+from visionlake.sources.face_recognition.pipeline import run
 from visionlake.sources.face_recognition.silver import utc
 
 
@@ -30,3 +37,91 @@ def test_utc_keeps_the_microsecond_and_drops_the_digits_after_it(spark):
         None,
         None,
     ]
+
+
+def test_utc_is_null_outside_the_years_1900_to_9999(spark):
+    texts = {
+        "+12026-01-01T00:00:00Z": None,  # Spark's cast reads year 12026: Parquet's statistics could not hold it
+        "-2026-11-02T01:00:00Z": None,
+        "1899-12-31T23:59:59Z": None,
+        "1900-01-01T00:00:00Z": datetime(1900, 1, 1),
+        "9999-12-31T23:59:59Z": datetime(9999, 12, 31, 23, 59, 59),
+        "9999-12-31T23:00:00-05:00": None,  # 10000-01-01T04:00 UTC
+    }
+    df = spark.createDataFrame([(t,) for t in texts], "t string")
+    got = [r[0] for r in df.select(utc(F.col("t"))).collect()]
+    assert got == list(texts.values())
+
+
+# --------------------------------------------------------------------------------------------------
+# hostile lines, one run: each is quarantined with its reason and the run goes on to gold
+
+
+def _sample(metric: str, time: str, value: object) -> str:
+    return json.dumps({"type": "Point", "metric": metric, "data": {"time": time, "value": value, "tags": {}}})
+
+
+# file -> lines; a request's id and a probe's number say which line a quarantine row is
+HOSTILE = {
+    "requests/a.jsonl": [
+        _request("ok-1", "2026-11-02T10:00:00Z", latency_ms=100),
+        _request("future", "+12026-01-01T00:00:00Z", latency_ms=100),
+        _request("negative-year", "-2026-11-02T01:00:00Z", latency_ms=100),
+    ],
+    "evaluations/e.jsonl": [
+        _probe("run", 1, "Probe_A", True, "Probe_A", 0.5),
+        _probe("run", 2, "Probe_B", True, "Probe_B", 0.5).replace("2026-11-01T12:00:00Z", "+12026-01-01T00:00:00Z"),
+    ],
+    "loadtests/k6.json": [
+        _sample("http_req_duration", "2026-11-02T10:00:01Z", 100),
+        _sample("http_req_duration", "+12026-11-02T10:00:02Z", 200),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(spark, cfg, tmp_path_factory) -> tuple[Path, list[tuple[str, str | None, str, str]]]:
+    """The lake of one run over :data:`HOSTILE`, and its quarantine: (file, request_id, reason, detail without the
+    byte offset), sorted."""
+    root = tmp_path_factory.mktemp("fr-hostile")
+    write_files(root / "in", {path: "\n".join(lines) + "\n" for path, lines in HOSTILE.items()})
+    run(spark, cfg, str(root / "in"), str(root / "lake"))
+    rows = read(str(root / "lake" / "quarantine" / "face_recognition")).to_pylist()
+    quarantine = [
+        (
+            r["source_path"][len(str(root / "in")) + 1 :],
+            json.loads(r["raw"]).get("request_id") if r["raw"] else None,
+            r["reason"],
+            r["detail"].split(": ", 1)[1],
+        )
+        for r in rows
+    ]
+    return root / "lake", sorted(quarantine, key=str)
+
+
+def _silver(lake: Path, table: str) -> list[dict]:
+    return read(str(lake / "silver" / "face_recognition" / table)).to_pylist()
+
+
+def _of(quarantine: list[tuple[str, str | None, str, str]], path: str, request_id: str | None = None) -> list[tuple]:
+    return [(reason, detail) for p, rid, reason, detail in quarantine if p == path and rid == request_id]
+
+
+def test_a_time_past_year_9999_or_before_year_1_is_quarantined_and_the_run_goes_on(hostile):
+    lake, quarantine = hostile
+    assert _of(quarantine, "requests/a.jsonl", "future") == [
+        ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z")
+    ]
+    assert _of(quarantine, "requests/a.jsonl", "negative-year") == [
+        ("invalid_timestamp", "ts is not an ISO 8601 time: -2026-11-02T01:00:00Z")
+    ]
+    assert _of(quarantine, "evaluations/e.jsonl") == [
+        ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z")
+    ]
+    assert _of(quarantine, "loadtests/k6.json") == [
+        ("invalid_timestamp", "data.time is not an ISO 8601 time: +12026-11-02T10:00:02Z")
+    ]
+    assert [r["request_id"] for r in _silver(lake, "requests")] == ["ok-1"]
+    assert len(_silver(lake, "evaluations")) == 1
+    assert [r["value"] for r in _silver(lake, "load_test_points")] == [100.0]
+    assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1  # gold was published

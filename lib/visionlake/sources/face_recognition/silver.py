@@ -3,11 +3,11 @@
 Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons
 (``unreadable``, ``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``,
 ``not_an_object``, ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's
-:data:`REQUIRED` fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time that is not ISO 8601),
-``unknown_endpoint`` (a request of neither endpoint), then among usable lines ``duplicate_request_id`` /
-``conflicting_duplicate_request_id`` (a request logged before, with the same or other content) and
-``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line of a key in
-ingestion order is kept.
+:data:`REQUIRED` fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time that is not ISO 8601, or
+out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoint), then among usable
+lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before, with the same or
+other content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first
+line of a key in ingestion order is kept.
 
 A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``Metric`` declaration, a sample of
 ``iterations`` or ``data_sent``, a type k6 may add later) is not an error: it is skipped and counted in
@@ -53,12 +53,21 @@ def _value(path: str) -> Column:
     return column
 
 
+# The instants a time may name: 1900-01-01 to 9999-12-31 UTC, in microseconds since the epoch. A time out of them
+# (year 12026, year -2026, both read by Spark's cast) is no time: a date past 9999 cannot be written to Parquet's
+# statistics or read back by Python, and one before 1900 is no request of this API.
+EARLIEST_MICROS = -2_208_988_800 * 1_000_000
+END_MICROS = 253_402_300_800 * 1_000_000  # 10000-01-01T00:00:00Z, excluded
+
+
 def utc(text: Column) -> Column:
     """An ISO-8601 time with an offset (or ``Z``) as a UTC timestamp; digits past the microsecond (k6 writes
     nanoseconds) are dropped, and blanks around the text ignored: Spark's cast does both (a regular expression
     that cut the digits first cost 0.5 s per 3,000,000 lines, for nothing). Null when the text is not such a
-    time."""
-    return F.to_timestamp(text)
+    time, or names an instant before 1900 or after 9999 (UTC)."""
+    ts = F.to_timestamp(text)
+    micros = F.unix_micros(ts)
+    return F.when((micros >= EARLIEST_MICROS) & (micros < END_MICROS), ts)
 
 
 def skipped(kind: str) -> Column:
