@@ -75,6 +75,11 @@ HOSTILE = {
     "loadtests/k6.json": [
         _sample("http_req_duration", "2026-11-02T10:00:01Z", 100),
         _sample("http_req_duration", "+12026-11-02T10:00:02Z", 200),
+        *(
+            _sample("http_req_duration", "2026-11-02T10:00:03Z", 0).replace('"value": 0', f'"value": {word}')
+            for word in ("NaN", "Infinity", "-INF", "1e999", '"NaN"')
+        ),
+        _sample("vus", "2026-11-02T10:01:00Z", 0).replace('"value": 0', '"value": NaN'),
     ],
 }
 
@@ -118,10 +123,20 @@ def test_a_time_past_year_9999_or_before_year_1_is_quarantined_and_the_run_goes_
     assert _of(quarantine, "evaluations/e.jsonl") == [
         ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z")
     ]
-    assert _of(quarantine, "loadtests/k6.json") == [
-        ("invalid_timestamp", "data.time is not an ISO 8601 time: +12026-11-02T10:00:02Z")
-    ]
+    assert ("invalid_timestamp", "data.time is not an ISO 8601 time: +12026-11-02T10:00:02Z") in _of(
+        quarantine, "loadtests/k6.json"
+    )
     assert [r["request_id"] for r in _silver(lake, "requests")] == ["ok-1"]
     assert len(_silver(lake, "evaluations")) == 1
     assert [r["value"] for r in _silver(lake, "load_test_points")] == [100.0]
     assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1  # gold was published
+
+
+def test_a_k6_value_that_is_not_finite_is_quarantined_naming_data_value(hostile):
+    lake, quarantine = hostile
+    non_finite = [detail for reason, detail in _of(quarantine, "loadtests/k6.json") if reason == "non_finite_number"]
+    assert non_finite == ["NaN or infinite: data.value"] * 6  # NaN, Infinity, -INF, 1e999, "NaN"; a NaN vus
+    points = _silver(lake, "load_test_points")
+    assert [(r["metric"], r["value"]) for r in points] == [("http_req_duration", 100.0)]
+    (summary,) = [r for r in read(str(lake / "gold/face_recognition/load_test_summary")).to_pylist() if r["stage"] == 0]
+    assert (summary["p95_ms"], summary["max_ms"], summary["vus"]) == (100.0, 100.0, None)  # no NaN, no NaN stage
