@@ -53,6 +53,27 @@ def test_utc_is_null_outside_the_years_1900_to_9999(spark):
     assert got == list(texts.values())
 
 
+def test_utc_reads_only_a_full_date_time_with_its_offset(spark):
+    texts = {
+        "12:00:00": None,  # Spark's cast alone dates it today
+        "T08:00:00": None,
+        "10:00:01": None,
+        "2026": None,  # ... and the first of the year or month
+        "2026-11": None,
+        "2026-11-03": None,
+        "2026-11-03T09:00:00": None,  # no offset: not read as UTC
+        "2026-11-03T09:00:00.5": None,
+        "2026-11-03T09:00Z": None,  # ISO 8601 allows it; Spark's cast does not read it
+        "2026-11-03T09:00:00Z": datetime(2026, 11, 3, 9, 0),
+        "2026-11-03 09:00:00+01:00": datetime(2026, 11, 3, 8, 0),
+        "2026-11-03T09:00:00-0230": datetime(2026, 11, 3, 11, 30),
+        "2026-02-30T09:00:00Z": None,
+    }
+    df = spark.createDataFrame([(t,) for t in texts], "t string")
+    got = [r[0] for r in df.select(utc(F.col("t"))).collect()]
+    assert dict(zip(texts, got, strict=True)) == texts
+
+
 # --------------------------------------------------------------------------------------------------
 # hostile lines, one run: each is quarantined with its reason and the run goes on to gold
 
@@ -67,6 +88,9 @@ HOSTILE = {
         _request("ok-1", "2026-11-02T10:00:00Z", latency_ms=100),
         _request("future", "+12026-01-01T00:00:00Z", latency_ms=100),
         _request("negative-year", "-2026-11-02T01:00:00Z", latency_ms=100),
+        _request("no-date", "12:00:00", latency_ms=100),
+        _request("month", "2026-11", latency_ms=100),
+        _request("no-offset", "2026-11-03T09:00:00", latency_ms=100),
     ],
     "evaluations/e.jsonl": [
         _probe("run", 1, "Probe_A", True, "Probe_A", 0.5),
@@ -80,6 +104,7 @@ HOSTILE = {
             for word in ("NaN", "Infinity", "-INF", "1e999", '"NaN"')
         ),
         _sample("vus", "2026-11-02T10:01:00Z", 0).replace('"value": 0', '"value": NaN'),
+        _sample("http_req_duration", "10:00:01", 300),
     ],
 }
 
@@ -140,3 +165,12 @@ def test_a_k6_value_that_is_not_finite_is_quarantined_naming_data_value(hostile)
     assert [(r["metric"], r["value"]) for r in points] == [("http_req_duration", 100.0)]
     (summary,) = [r for r in read(str(lake / "gold/face_recognition/load_test_summary")).to_pylist() if r["stage"] == 0]
     assert (summary["p95_ms"], summary["max_ms"], summary["vus"]) == (100.0, 100.0, None)  # no NaN, no NaN stage
+
+
+def test_a_time_without_a_date_or_an_offset_is_quarantined(hostile):
+    _, quarantine = hostile
+    for request_id, text in (("no-date", "12:00:00"), ("month", "2026-11"), ("no-offset", "2026-11-03T09:00:00")):
+        assert _of(quarantine, "requests/a.jsonl", request_id) == [
+            ("invalid_timestamp", f"ts is not an ISO 8601 time: {text}")
+        ]
+    assert ("invalid_timestamp", "data.time is not an ISO 8601 time: 10:00:01") in _of(quarantine, "loadtests/k6.json")

@@ -1,13 +1,13 @@
 """Bronze lines -> silver ``requests``, ``evaluations``, ``load_test_points`` and ``load_test_runs`` (+ quarantine).
 
-Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons
-(``unreadable``, ``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``,
-``not_an_object``, ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's
-:data:`REQUIRED` fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time that is not ISO 8601, or
-out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoint), then among usable
-lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before, with the same or
-other content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first
-line of a key in ingestion order is kept.
+Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons (``unreadable``,
+``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``, ``not_an_object``,
+``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's :data:`REQUIRED`
+fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time that is not a full ISO 8601 date-time
+with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoint),
+then among usable lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before,
+with the same or other content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded
+before). The first line of a key in ingestion order is kept.
 
 A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``Metric`` declaration, a sample of
 ``iterations`` or ``data_sent``, a type k6 may add later) is not an error: it is skipped and counted in
@@ -60,14 +60,22 @@ EARLIEST_MICROS = -2_208_988_800 * 1_000_000
 END_MICROS = 253_402_300_800 * 1_000_000  # 10000-01-01T00:00:00Z, excluded
 
 
+# A full ISO 8601 date-time with its offset, as RFC 3339 writes it: date, time to the second (a fraction may
+# follow), Z or +hh:mm (or +hhmm); a space may stand for the T. Spark's cast reads no time without
+# its seconds. Spark's cast alone also reads "12:00:00" (today), "2026-11" (the first of the month) and a
+# time without an offset (as UTC): none of them says when something happened.
+ISO_TIME = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})\s*$"
+
+
 def utc(text: Column) -> Column:
-    """An ISO-8601 time with an offset (or ``Z``) as a UTC timestamp; digits past the microsecond (k6 writes
+    """An ISO-8601 date-time with an offset (or ``Z``) as a UTC timestamp; digits past the microsecond (k6 writes
     nanoseconds) are dropped, and blanks around the text ignored: Spark's cast does both (a regular expression
     that cut the digits first cost 0.5 s per 3,000,000 lines, for nothing). Null when the text is not such a
-    time, or names an instant before 1900 or after 9999 (UTC)."""
+    time (:data:`ISO_TIME`: no date, no offset, a year or month alone), or names an instant before 1900 or after
+    9999 (UTC). The one reading of a time for every kind of line: requests, evaluations and k6 samples."""
     ts = F.to_timestamp(text)
     micros = F.unix_micros(ts)
-    return F.when((micros >= EARLIEST_MICROS) & (micros < END_MICROS), ts)
+    return F.when(text.rlike(ISO_TIME) & (micros >= EARLIEST_MICROS) & (micros < END_MICROS), ts)
 
 
 def skipped(kind: str) -> Column:
