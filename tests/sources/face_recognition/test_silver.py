@@ -91,6 +91,16 @@ HOSTILE = {
         _request("no-date", "12:00:00", latency_ms=100),
         _request("month", "2026-11", latency_ms=100),
         _request("no-offset", "2026-11-03T09:00:00", latency_ms=100),
+        *(
+            _request(
+                f"expiry-{n}",
+                "2026-11-02T10:00:00Z",
+                message="no_match",
+                latency_ms=100,
+                enrollment={"req_id": f"req-{n}", "expires_at": expires},
+            ).replace('"status": "success"', '"status": "failure"')
+            for n, expires in enumerate(("03/11/2026 09:10:00", "in 10 minutes", 1762160400))
+        ),
     ],
     "evaluations/e.jsonl": [
         _probe("run", 1, "Probe_A", True, "Probe_A", 0.5),
@@ -174,3 +184,11 @@ def test_a_time_without_a_date_or_an_offset_is_quarantined(hostile):
             ("invalid_timestamp", f"ts is not an ISO 8601 time: {text}")
         ]
     assert ("invalid_timestamp", "data.time is not an ISO 8601 time: 10:00:01") in _of(quarantine, "loadtests/k6.json")
+
+
+def test_a_no_match_answer_whose_expiry_is_no_time_is_quarantined_not_lost_from_the_funnel(hostile):
+    _, quarantine = hostile
+    for n, text in enumerate(("03/11/2026 09:10:00", "in 10 minutes", "1762160400")):  # a number is kept as text
+        assert _of(quarantine, "requests/a.jsonl", f"expiry-{n}") == [
+            ("invalid_timestamp", f"enrollment.expires_at is not an ISO 8601 time: {text}")
+        ]

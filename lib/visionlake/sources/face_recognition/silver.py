@@ -3,11 +3,11 @@
 Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons (``unreadable``,
 ``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``, ``not_an_object``,
 ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's :data:`REQUIRED`
-fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time that is not a full ISO 8601 date-time
-with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoint),
-then among usable lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before,
-with the same or other content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded
-before). The first line of a key in ingestion order is kept.
+fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO
+8601 date-time with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of
+neither endpoint), then among usable lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a
+request logged before, with the same or other content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a
+run's probe recorded before). The first line of a key in ingestion order is kept.
 
 A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``Metric`` declaration, a sample of
 ``iterations`` or ``data_sent``, a type k6 may add later) is not an error: it is skipped and counted in
@@ -38,7 +38,9 @@ REQUIRED = {
     EVALUATIONS: ("evaluation_run_id", "probe_id", "in_gallery", "threshold", "ts"),
     LOADTESTS: ("type",),
 }
-TIME = {REQUESTS: "ts", EVALUATIONS: "ts", LOADTESTS: "data.time"}
+# the times of a line: each, when present, must be a time (:func:`utc`). A no-match answer's expiry is one: without
+# it the enrolment funnel could not judge the key, and the answer would leave the funnel unseen.
+TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTESTS: ("data.time",)}
 KEYS = {
     REQUESTS: (["request_id"], "request_id", "request_id"),
     EVALUATIONS: (["evaluation_run_id", "probe_id"], "probe", "run_id and probe_id"),
@@ -97,16 +99,20 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
     if kind == LOADTESTS:  # a sample needs its metric, time and value; other k6 lines are skipped
         missing += [F.when(sample & _value(p).isNull(), F.lit(p)) for p in ("metric", "data.time", "data.value")]
     missing_list = F.concat_ws(", ", *missing)
-    time_text = _value(TIME[kind])
+    bad_time = F.coalesce(
+        *[
+            F.when(
+                _value(p).isNotNull() & utc(_value(p)).isNull(),
+                F.concat(F.lit(f"{p} is not an ISO 8601 time: "), F.substring(_value(p), 1, 100)),
+            )
+            for p in TIMES[kind]
+        ]
+    )
     parse = F.split(F.col("parse_error"), ": ", 2)
     rules = [
         (~parsed, parse[0], parse[1]),
         (missing_list != "", F.lit("missing_field"), F.concat(F.lit("missing: "), missing_list)),
-        (
-            sample & time_text.isNotNull() & utc(time_text).isNull(),
-            F.lit("invalid_timestamp"),
-            F.concat(F.lit(f"{TIME[kind]} is not an ISO 8601 time: "), F.substring(time_text, 1, 100)),
-        ),
+        (sample & bad_time.isNotNull(), F.lit("invalid_timestamp"), bad_time),
     ]
     if kind == REQUESTS:
         endpoint = F.col("endpoint")
