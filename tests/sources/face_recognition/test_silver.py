@@ -101,6 +101,12 @@ HOSTILE = {
             ).replace('"status": "success"', '"status": "failure"')
             for n, expires in enumerate(("03/11/2026 09:10:00", "in 10 minutes", 1762160400))
         ),
+        *(
+            _request(f"status-{n}", "2026-11-02T10:00:00Z", status=0, latency_ms=100).replace(
+                '"http_status": 0', f'"http_status": {status}'
+            )
+            for n, status in enumerate(("0", "1e10", "200.9", "99", "600"))
+        ),
     ],
     "evaluations/e.jsonl": [
         _probe("run", 1, "Probe_A", True, "Probe_A", 0.5),
@@ -192,3 +198,13 @@ def test_a_no_match_answer_whose_expiry_is_no_time_is_quarantined_not_lost_from_
         assert _of(quarantine, "requests/a.jsonl", f"expiry-{n}") == [
             ("invalid_timestamp", f"enrollment.expires_at is not an ISO 8601 time: {text}")
         ]
+
+
+def test_an_http_status_that_is_no_whole_number_from_100_to_599_is_quarantined_and_gold_is_published(hostile):
+    lake, quarantine = hostile
+    for n, shown in enumerate(("0.0", "1.0E10", "200.9", "99.0", "600.0")):  # the JSON number, read as a double
+        assert _of(quarantine, "requests/a.jsonl", f"status-{n}") == [
+            ("out_of_range", f"http_status is not a whole number from 100 to 599: {shown}")
+        ]
+    assert {r["http_status"] for r in _silver(lake, "requests")} == {200}
+    assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1

@@ -5,7 +5,8 @@ Reasons a line is quarantined, in the order they are checked: the bronze ``parse
 ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's :data:`REQUIRED`
 fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO
 8601 date-time with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of
-neither endpoint), then among usable lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a
+neither endpoint), ``out_of_range`` (a number of :data:`RANGES` out of its range: an HTTP status that is not a whole
+number from 100 to 599), then among usable lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a
 request logged before, with the same or other content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a
 run's probe recorded before). The first line of a key in ingestion order is kept.
 
@@ -41,6 +42,14 @@ REQUIRED = {
 # the times of a line: each, when present, must be a time (:func:`utc`). A no-match answer's expiry is one: without
 # it the enrolment funnel could not judge the key, and the answer would leave the funnel unseen.
 TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTESTS: ("data.time",)}
+# the numbers of a line that have a range: path -> (lowest, highest or None, whole number). A line with one out
+# of it is quarantined out_of_range: an HTTP status of 0 or 1e10 would fail the error-level range check of
+# silver.requests and stop all gold.
+RANGES = {
+    REQUESTS: {
+        "http_status": (100, 599, True),
+    },
+}
 KEYS = {
     REQUESTS: (["request_id"], "request_id", "request_id"),
     EVALUATIONS: (["evaluation_run_id", "probe_id"], "probe", "run_id and probe_id"),
@@ -108,6 +117,9 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
             for p in TIMES[kind]
         ]
     )
+    out_of_range = F.coalesce(
+        F.lit(None).cast("string"), *[_out_of_range(p, *bounds) for p, bounds in RANGES.get(kind, {}).items()]
+    )
     parse = F.split(F.col("parse_error"), ": ", 2)
     rules = [
         (~parsed, parse[0], parse[1]),
@@ -123,12 +135,25 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
                 F.concat(F.lit("endpoint is neither recognise_user nor add_user: "), F.substring(endpoint, 1, 100)),
             )
         )
+    rules.append((sample & out_of_range.isNotNull(), F.lit("out_of_range"), out_of_range))
     reason, detail = F, F
     for condition, why, what in rules:
         reason, detail = reason.when(condition, why), detail.when(condition, what)
     return bronze.withColumns({"reason": reason, "detail": detail}).withColumn(
         "skipped", F.coalesce(parsed & skipped(kind), F.lit(False)) & F.col("reason").isNull()
     )
+
+
+def _out_of_range(path: str, lowest: int, highest: int | None, whole: bool) -> Column:
+    """``<path> is not <what it must be>: <value>`` when the number at ``path`` is out of its range; else null."""
+    value = _value(path)
+    bad = value < lowest
+    if highest is not None:
+        bad = bad | (value > highest)
+    if whole:
+        bad = bad | (value != F.floor(value))
+    what = f"{'a whole number' if whole else 'a number'} from {lowest}" + (f" to {highest}" if highest else " up")
+    return F.when(bad, F.concat(F.lit(f"{path} is not {what}: "), value.cast("string")))
 
 
 def table_columns(classified: DataFrame, kind: str) -> DataFrame:
