@@ -107,6 +107,9 @@ HOSTILE = {
             )
             for n, status in enumerate(("0", "1e10", "200.9", "99", "600"))
         ),
+        _request("negative-latency", "2026-11-02T10:00:00Z", latency_ms=-50000),
+        _request("negative-stage", "2026-11-02T10:00:00Z", latency_ms=100, stages={"detect_ms": 10, "db_ms": -1}),
+        _request("zero-latency", "2026-11-02T10:00:00Z", latency_ms=0, stages={"queue_ms": 0}),  # kept
     ],
     "evaluations/e.jsonl": [
         _probe("run", 1, "Probe_A", True, "Probe_A", 0.5),
@@ -167,7 +170,7 @@ def test_a_time_past_year_9999_or_before_year_1_is_quarantined_and_the_run_goes_
     assert ("invalid_timestamp", "data.time is not an ISO 8601 time: +12026-11-02T10:00:02Z") in _of(
         quarantine, "loadtests/k6.json"
     )
-    assert [r["request_id"] for r in _silver(lake, "requests")] == ["ok-1"]
+    assert sorted(r["request_id"] for r in _silver(lake, "requests")) == ["ok-1", "zero-latency"]
     assert len(_silver(lake, "evaluations")) == 1
     assert [r["value"] for r in _silver(lake, "load_test_points")] == [100.0]
     assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1  # gold was published
@@ -208,3 +211,15 @@ def test_an_http_status_that_is_no_whole_number_from_100_to_599_is_quarantined_a
         ]
     assert {r["http_status"] for r in _silver(lake, "requests")} == {200}
     assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1
+
+
+def test_a_negative_latency_or_stage_time_is_quarantined_and_not_counted_in_the_slos(hostile):
+    lake, quarantine = hostile
+    assert _of(quarantine, "requests/a.jsonl", "negative-latency") == [
+        ("out_of_range", "latency_ms is not a number from 0 up: -50000.0")
+    ]
+    assert _of(quarantine, "requests/a.jsonl", "negative-stage") == [
+        ("out_of_range", "stages.db_ms is not a number from 0 up: -1.0")
+    ]
+    (day,) = read(str(lake / "gold" / "face_recognition" / "slo_daily")).to_pylist()
+    assert (day["requests"], day["latency_p50_ms"]) == (2, 50.0)  # ok-1 (100 ms) and zero-latency (0 ms)

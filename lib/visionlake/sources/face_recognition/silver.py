@@ -6,9 +6,10 @@ Reasons a line is quarantined, in the order they are checked: the bronze ``parse
 fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO
 8601 date-time with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of
 neither endpoint), ``out_of_range`` (a number of :data:`RANGES` out of its range: an HTTP status that is not a whole
-number from 100 to 599), then among usable lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a
-request logged before, with the same or other content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a
-run's probe recorded before). The first line of a key in ingestion order is kept.
+number from 100 to 599, a negative latency or stage time), then among usable lines ``duplicate_request_id`` /
+``conflicting_duplicate_request_id`` (a request logged before, with the same or other content) and
+``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line of a key in
+ingestion order is kept.
 
 A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``Metric`` declaration, a sample of
 ``iterations`` or ``data_sent``, a type k6 may add later) is not an error: it is skipped and counted in
@@ -44,10 +45,12 @@ REQUIRED = {
 TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTESTS: ("data.time",)}
 # the numbers of a line that have a range: path -> (lowest, highest or None, whole number). A line with one out
 # of it is quarantined out_of_range: an HTTP status of 0 or 1e10 would fail the error-level range check of
-# silver.requests and stop all gold.
+# silver.requests and stop all gold, a negative latency would count as a fast good request in the SLOs.
 RANGES = {
     REQUESTS: {
         "http_status": (100, 599, True),
+        "latency_ms": (0, None, False),
+        **{f"stages.{name}": (0, None, False) for name in STAGES},
     },
 }
 KEYS = {
