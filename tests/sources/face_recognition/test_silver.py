@@ -125,6 +125,8 @@ HOSTILE = {
         _sample("vus", "2026-11-02T10:01:00Z", 0).replace('"value": 0', '"value": NaN'),
         _sample("http_req_duration", "10:00:01", 300),
     ],
+    "loadtests/k6.jsonl": [_sample("http_req_duration", "2026-11-02T11:00:00Z", 400)],  # the same name, another run
+    "loadtests/nightly/k6.v2.json": [_sample("http_req_duration", "2026-11-02T12:00:00Z", 500)],
 }
 
 
@@ -172,7 +174,7 @@ def test_a_time_past_year_9999_or_before_year_1_is_quarantined_and_the_run_goes_
     )
     assert sorted(r["request_id"] for r in _silver(lake, "requests")) == ["ok-1", "zero-latency"]
     assert len(_silver(lake, "evaluations")) == 1
-    assert [r["value"] for r in _silver(lake, "load_test_points")] == [100.0]
+    assert [r["value"] for r in _silver(lake, "load_test_points") if r["test_run_id"] == "k6"] == [100.0]
     assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1  # gold was published
 
 
@@ -181,8 +183,9 @@ def test_a_k6_value_that_is_not_finite_is_quarantined_naming_data_value(hostile)
     non_finite = [detail for reason, detail in _of(quarantine, "loadtests/k6.json") if reason == "non_finite_number"]
     assert non_finite == ["NaN or infinite: data.value"] * 6  # NaN, Infinity, -INF, 1e999, "NaN"; a NaN vus
     points = _silver(lake, "load_test_points")
-    assert [(r["metric"], r["value"]) for r in points] == [("http_req_duration", 100.0)]
-    (summary,) = [r for r in read(str(lake / "gold/face_recognition/load_test_summary")).to_pylist() if r["stage"] == 0]
+    assert [(r["metric"], r["value"]) for r in points if r["test_run_id"] == "k6"] == [("http_req_duration", 100.0)]
+    summaries = read(str(lake / "gold/face_recognition/load_test_summary")).to_pylist()
+    (summary,) = [r for r in summaries if r["stage"] == 0 and r["test_run_id"] == "k6"]
     assert (summary["p95_ms"], summary["max_ms"], summary["vus"]) == (100.0, 100.0, None)  # no NaN, no NaN stage
 
 
@@ -223,3 +226,17 @@ def test_a_negative_latency_or_stage_time_is_quarantined_and_not_counted_in_the_
     ]
     (day,) = read(str(lake / "gold" / "face_recognition" / "slo_daily")).to_pylist()
     assert (day["requests"], day["latency_p50_ms"]) == (2, 50.0)  # ok-1 (100 ms) and zero-latency (0 ms)
+
+
+def test_two_k6_files_that_differ_only_in_suffix_are_two_test_runs(hostile):
+    lake, _ = hostile
+    runs = {
+        r["test_run_id"]: (r["source_path"].split("/in/", 1)[1], r["points"]) for r in _silver(lake, "load_test_runs")
+    }
+    assert runs == {
+        "k6": ("loadtests/k6.json", 1),  # the id a .json file always had
+        "k6.jsonl": ("loadtests/k6.jsonl", 1),
+        "nightly/k6.v2.json": ("loadtests/nightly/k6.v2.json", 1),
+    }
+    points = {(r["test_run_id"], r["value"]) for r in _silver(lake, "load_test_points")}
+    assert points == {("k6", 100.0), ("k6.jsonl", 400.0), ("nightly/k6.v2.json", 500.0)}

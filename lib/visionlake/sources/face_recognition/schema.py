@@ -165,7 +165,7 @@ EVALUATIONS_TABLE = _struct(
 )
 # silver load_test_points: one row per k6 Point sample of a metric of K6_METRICS.
 LOAD_TEST_POINTS = _struct(
-    test_run_id=STR,  # the k6 file's name without its suffix
+    test_run_id=STR,  # the k6 file's path under loadtests/ (silver.run_id_of)
     metric=STR,
     ts=TS,  # UTC, to the microsecond
     value=DBL,

@@ -227,8 +227,13 @@ def build_evaluations(accepted: DataFrame) -> DataFrame:
 
 
 def run_id_of(source_path: Column) -> Column:
-    """A k6 file's path under ``loadtests/`` without its suffix: the id of its test run."""
-    return F.regexp_extract(source_path, r".*/loadtests/(.+?)(\.[^./]*)?$", 1)
+    """The id of a k6 file's test run: its path under ``loadtests/``, less a final ``.json`` when the name left has
+    no other suffix (``k6-20261102.json`` -> ``k6-20261102``, the id it always had). Any other file keeps its whole
+    path (``k6.jsonl``, ``k6.v2.json``): two files that differ only in suffix are two runs. No two files get the
+    same id, since a kept path always ends in a suffix and a shortened one never does. (Until Dec 5 every
+    suffix was dropped, and ``k6.json`` and ``k6.jsonl`` were merged into one run.)"""
+    path = F.regexp_extract(source_path, r".*/loadtests/(.+)$", 1)
+    return F.when(path.rlike(r"^(.*/)?[^./]+\.json$"), F.regexp_replace(path, r"\.json$", "")).otherwise(path)
 
 
 def build_load_test_points(accepted: DataFrame) -> DataFrame:
