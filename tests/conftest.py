@@ -117,7 +117,7 @@ def run_command(
     )
 
 
-BUILT_LAKE_PII_KEY = "test-pii-key-built-lake"
+BUILT_LAKE_PII_KEY = "b1" * 32  # 64 hex characters, as VISIONLAKE_PII_KEY must be
 
 
 @pytest.fixture(scope="session")

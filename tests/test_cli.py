@@ -158,7 +158,7 @@ def test_face_validation_against_s3(aws_env, tmp_path):
     s3 = boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-east-1")
     for bucket in ("fv-raw", "fv-lake"):
         s3.create_bucket(Bucket=bucket)
-    env = {**aws_env, "VISIONLAKE_PII_KEY": "cli-test-key"}
+    env = {**aws_env, "VISIONLAKE_PII_KEY": "c1" * 32}
     generated = _cli("generate", "face_validation", "--out", "s3a://fv-raw/exports", "--count", "25", env=env)
     assert generated.returncode == 0, generated.stderr
     result = _cli("run", "face_validation", "--input", "s3a://fv-raw/exports", "--lake", "s3a://fv-lake/", env=env)

@@ -31,7 +31,7 @@ def _start(source: str, feed: str, lake: str, env: dict[str, str] | None = None)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "VISIONLAKE_PII_KEY": "concurrency-key", **SMALL_DRIVER, **(env or {})},
+        env={**os.environ, "VISIONLAKE_PII_KEY": "c0" * 32, **SMALL_DRIVER, **(env or {})},
     )
 
 

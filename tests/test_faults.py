@@ -616,7 +616,7 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
 
 
 # detections gold redecides only what each run's matches touch, as on a big lake (its small-lake shortcut is off)
-HARNESS_ENV = {"VISIONLAKE_PII_KEY": "fault-harness-key", "VISIONLAKE__DETECTIONS__REDECIDE_FROM_ROWS": "0"}
+HARNESS_ENV = {"VISIONLAKE_PII_KEY": "fa" * 32, "VISIONLAKE__DETECTIONS__REDECIDE_FROM_ROWS": "0"}
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 SECRETS = {
     "AWS_ACCESS_KEY_ID": "FAKEKEYIDVISIONLAKETEST",
     "AWS_SECRET_ACCESS_KEY": "s3cr3t-must-never-be-logged-9f8e7d",
-    "VISIONLAKE_PII_KEY": "pii-key-must-never-be-logged-77aa",
+    "VISIONLAKE_PII_KEY": "77aa9f8e" * 8,  # 64 hex characters, as a key must be,
 }
 EMAIL = "ana.maria@example.com"
 

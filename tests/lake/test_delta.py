@@ -9,7 +9,7 @@ from deltalake import DeltaTable
 from pyspark.sql import types as T
 
 from visionlake.config import StorageSettings
-from visionlake.errors import ConcurrentRunError, DataRemovedError, LakeError
+from visionlake.errors import ConcurrentRunError, DataRemovedError, LakeError, describe
 from visionlake.lake import delta, read
 from visionlake.lake.delta import Txn
 
@@ -51,6 +51,22 @@ def test_write_table_creates_partitioned_table_readable_without_spark(spark, tmp
     ]
     assert DeltaTable(str(tmp_path / "t")).metadata().partition_columns == ["day"]
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["_delta_log", "day=2022-05-01", "day=2022-05-02"]
+
+
+def test_a_date_past_year_9999_is_a_lake_error_naming_the_table(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    df = spark.range(1).select(
+        F.col("id"),
+        F.lit("a").alias("name"),
+        F.lit(1.0).alias("score"),
+        F.lit(None).cast("timestamp").alias("at"),
+        F.date_add(F.lit("9999-12-31").cast("date"), 1).alias("day"),  # 10000-01-01: Spark holds it, Python does not
+    )
+    with pytest.raises(Exception) as failed:  # raised in the Spark task: it comes back wrapped
+        delta.write_table(df, str(tmp_path / "t"), storage=LOCAL, partition_by=["day"])
+    assert describe(failed.value).startswith(f"{tmp_path / 't'}: a date or time before year 1 or after year 9999")
+    assert not (tmp_path / "t" / "_delta_log").exists()  # nothing committed
 
 
 def test_write_table_records_per_file_stats(spark, tmp_path):

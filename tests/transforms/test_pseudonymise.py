@@ -43,7 +43,18 @@ def test_pseudonym_is_stable_keyed_and_keeps_nulls(spark):
 
 
 def test_key_comes_from_the_environment_variable():
-    assert pii_key("emr", {"VISIONLAKE_PII_KEY": "s3cret"}) == b"s3cret"
+    key = "0123456789abcdefABCDEF" + "0" * 42
+    assert pii_key("emr", {"VISIONLAKE_PII_KEY": key}) == key.encode()  # the characters, not decoded
+
+
+@pytest.mark.parametrize("env", ["local", "emr"])
+@pytest.mark.parametrize(
+    "value", ["abc", "s3cret", "a" * 63, "a" * 65, "g" * 64, "a" * 63 + "\n", " " + "a" * 64, "0x" + "a" * 62]
+)
+def test_a_key_that_is_not_64_hex_characters_is_refused_without_showing_it(env, value):
+    with pytest.raises(ConfigError, match="VISIONLAKE_PII_KEY is not 64 hex characters") as refused:
+        pii_key(env, {"VISIONLAKE_PII_KEY": value})
+    assert value.strip() not in str(refused.value)
 
 
 def test_local_falls_back_to_the_development_key_with_a_warning(caplog):

@@ -232,15 +232,21 @@ def parquet_writer_task(
             local = os.path.join(scratch, relative) if remote else os.path.join(table_location, relative)
             return _PartFile(relative, local, data_schema, values)
 
-        for batch in batches:
-            table = pa.Table.from_batches([last_step(batch) if last_step else batch]).cast(arrow_schema)
-            for key, rows in _split_by_partition(table, partition_by):
-                part = open_files.get(key) or open_files.setdefault(key, open_file(key))
-                part.write(rows.select(data_schema.names))
-                if part.nbytes >= max_file_bytes:
-                    finish(open_files.pop(key))
-        for part in open_files.values():
-            finish(part)
+        try:
+            for batch in batches:
+                table = pa.Table.from_batches([last_step(batch) if last_step else batch]).cast(arrow_schema)
+                for key, rows in _split_by_partition(table, partition_by):
+                    part = open_files.get(key) or open_files.setdefault(key, open_file(key))
+                    part.write(rows.select(data_schema.names))
+                    if part.nbytes >= max_file_bytes:
+                        finish(open_files.pop(key))
+            for part in open_files.values():
+                finish(part)
+        except OverflowError as exc:  # Python's dates end at year 9999: a partition value or a statistic past it
+            raise LakeError(
+                f"{table_location}: a date or time before year 1 or after year 9999 cannot be written ({exc}); "
+                "the layer that writes it must quarantine such a value"
+            ) from exc
         if done:
             columns = list(zip(*done, strict=True))
             yield pa.RecordBatch.from_arrays(

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 
 from pyspark.sql import Column, DataFrame
@@ -27,6 +28,9 @@ from visionlake.errors import ConfigError
 PII_KEY_ENV = "VISIONLAKE_PII_KEY"
 # Only the local environment may fall back to this key; it protects nothing, since it is public.
 DEVELOPMENT_KEY = b"visionlake-development-key-not-for-real-data"
+# What a key must be: 64 hex characters (32 random bytes, ``openssl rand -hex 32``). The characters themselves are
+# the HMAC key (they are not decoded), so the pseudonyms of a lake built with such a key do not change.
+KEY_FORMAT = re.compile(r"[0-9a-fA-F]{64}")
 BLOCK_BYTES = 64
 PAD_COLUMNS = ("_hmac_inner_pad", "_hmac_outer_pad")
 
@@ -37,11 +41,17 @@ def pii_key(env: str, environ: Mapping[str, str] | None = None) -> bytes:
     """The pseudonymisation key from ``VISIONLAKE_PII_KEY``.
 
     Raises:
-        ConfigError: the variable is unset or empty and ``env`` is not ``local``.
+        ConfigError: the variable is unset or empty and ``env`` is not ``local``, or it is set (in any
+            environment) to anything but 64 hex characters (:data:`KEY_FORMAT`). The message never shows the value.
     """
     environ = os.environ if environ is None else environ
     value = environ.get(PII_KEY_ENV, "")
     if value:
+        if not KEY_FORMAT.fullmatch(value):
+            raise ConfigError(
+                f"{PII_KEY_ENV} is not 64 hex characters (no spaces or line breaks; make one with "
+                "`openssl rand -hex 32`): refusing to pseudonymise with a key that is not what it should be"
+            )
         return value.encode("utf-8")
     if env != "local":
         raise ConfigError(f"{PII_KEY_ENV} is not set; environment '{env}' refuses to pseudonymise without a key")

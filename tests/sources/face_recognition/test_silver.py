@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
+import pytest
 from pyspark.sql import functions as F
+from tests.conftest import write_files
+from tests.sources.face_recognition.test_pipeline import _probe, _request
 
+from visionlake.lake import read
+from visionlake.sources.face_recognition.pipeline import run
 from visionlake.sources.face_recognition.silver import utc
 
 
@@ -30,3 +37,206 @@ def test_utc_keeps_the_microsecond_and_drops_the_digits_after_it(spark):
         None,
         None,
     ]
+
+
+def test_utc_is_null_outside_the_years_1900_to_9999(spark):
+    texts = {
+        "+12026-01-01T00:00:00Z": None,  # Spark's cast reads year 12026: Parquet's statistics could not hold it
+        "-2026-11-02T01:00:00Z": None,
+        "1899-12-31T23:59:59Z": None,
+        "1900-01-01T00:00:00Z": datetime(1900, 1, 1),
+        "9999-12-31T23:59:59Z": datetime(9999, 12, 31, 23, 59, 59),
+        "9999-12-31T23:00:00-05:00": None,  # 10000-01-01T04:00 UTC
+    }
+    df = spark.createDataFrame([(t,) for t in texts], "t string")
+    got = [r[0] for r in df.select(utc(F.col("t"))).collect()]
+    assert got == list(texts.values())
+
+
+def test_utc_reads_only_a_full_date_time_with_its_offset(spark):
+    texts = {
+        "12:00:00": None,  # Spark's cast alone dates it today
+        "T08:00:00": None,
+        "10:00:01": None,
+        "2026": None,  # ... and the first of the year or month
+        "2026-11": None,
+        "2026-11-03": None,
+        "2026-11-03T09:00:00": None,  # no offset: not read as UTC
+        "2026-11-03T09:00:00.5": None,
+        "2026-11-03T09:00Z": None,  # ISO 8601 allows it; Spark's cast does not read it
+        "2026-11-03T09:00:00Z": datetime(2026, 11, 3, 9, 0),
+        "2026-11-03 09:00:00+01:00": datetime(2026, 11, 3, 8, 0),
+        "2026-11-03T09:00:00-0230": datetime(2026, 11, 3, 11, 30),
+        "2026-02-30T09:00:00Z": None,
+    }
+    df = spark.createDataFrame([(t,) for t in texts], "t string")
+    got = [r[0] for r in df.select(utc(F.col("t"))).collect()]
+    assert dict(zip(texts, got, strict=True)) == texts
+
+
+# --------------------------------------------------------------------------------------------------
+# hostile lines, one run: each is quarantined with its reason and the run goes on to gold
+
+
+def _sample(metric: str, time: str, value: object) -> str:
+    return json.dumps({"type": "Point", "metric": metric, "data": {"time": time, "value": value, "tags": {}}})
+
+
+# file -> lines; a request's id and a probe's number say which line a quarantine row is
+HOSTILE = {
+    "requests/a.jsonl": [
+        _request("ok-1", "2026-11-02T10:00:00Z", latency_ms=100),
+        _request("future", "+12026-01-01T00:00:00Z", latency_ms=100),
+        _request("negative-year", "-2026-11-02T01:00:00Z", latency_ms=100),
+        _request("no-date", "12:00:00", latency_ms=100),
+        _request("month", "2026-11", latency_ms=100),
+        _request("no-offset", "2026-11-03T09:00:00", latency_ms=100),
+        *(
+            _request(
+                f"expiry-{n}",
+                "2026-11-02T10:00:00Z",
+                message="no_match",
+                latency_ms=100,
+                enrollment={"req_id": f"req-{n}", "expires_at": expires},
+            ).replace('"status": "success"', '"status": "failure"')
+            for n, expires in enumerate(("03/11/2026 09:10:00", "in 10 minutes", 1762160400))
+        ),
+        *(
+            _request(f"status-{n}", "2026-11-02T10:00:00Z", status=0, latency_ms=100).replace(
+                '"http_status": 0', f'"http_status": {status}'
+            )
+            for n, status in enumerate(("0", "1e10", "200.9", "99", "600"))
+        ),
+        _request("negative-latency", "2026-11-02T10:00:00Z", latency_ms=-50000),
+        _request("negative-stage", "2026-11-02T10:00:00Z", latency_ms=100, stages={"detect_ms": 10, "db_ms": -1}),
+        _request("zero-latency", "2026-11-02T10:00:00Z", latency_ms=0, stages={"queue_ms": 0}),  # kept
+    ],
+    "evaluations/e.jsonl": [
+        _probe("run", 1, "Probe_A", True, "Probe_A", 0.5),
+        _probe("run", 2, "Probe_B", True, "Probe_B", 0.5).replace("2026-11-01T12:00:00Z", "+12026-01-01T00:00:00Z"),
+    ],
+    "loadtests/k6.json": [
+        _sample("http_req_duration", "2026-11-02T10:00:01Z", 100),
+        _sample("http_req_duration", "+12026-11-02T10:00:02Z", 200),
+        *(
+            _sample("http_req_duration", "2026-11-02T10:00:03Z", 0).replace('"value": 0', f'"value": {word}')
+            for word in ("NaN", "Infinity", "-INF", "1e999", '"NaN"')
+        ),
+        _sample("vus", "2026-11-02T10:01:00Z", 0).replace('"value": 0', '"value": NaN'),
+        _sample("http_req_duration", "10:00:01", 300),
+    ],
+    "loadtests/k6.jsonl": [_sample("http_req_duration", "2026-11-02T11:00:00Z", 400)],  # the same name, another run
+    "loadtests/nightly/k6.v2.json": [_sample("http_req_duration", "2026-11-02T12:00:00Z", 500)],
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(spark, cfg, tmp_path_factory) -> tuple[Path, list[tuple[str, str | None, str, str]]]:
+    """The lake of one run over :data:`HOSTILE`, and its quarantine: (file, request_id, reason, detail without the
+    byte offset), sorted."""
+    root = tmp_path_factory.mktemp("fr-hostile")
+    write_files(root / "in", {path: "\n".join(lines) + "\n" for path, lines in HOSTILE.items()})
+    run(spark, cfg, str(root / "in"), str(root / "lake"))
+    rows = read(str(root / "lake" / "quarantine" / "face_recognition")).to_pylist()
+    quarantine = [
+        (
+            r["source_path"][len(str(root / "in")) + 1 :],
+            json.loads(r["raw"]).get("request_id") if r["raw"] else None,
+            r["reason"],
+            r["detail"].split(": ", 1)[1],
+        )
+        for r in rows
+    ]
+    return root / "lake", sorted(quarantine, key=str)
+
+
+def _silver(lake: Path, table: str) -> list[dict]:
+    return read(str(lake / "silver" / "face_recognition" / table)).to_pylist()
+
+
+def _of(quarantine: list[tuple[str, str | None, str, str]], path: str, request_id: str | None = None) -> list[tuple]:
+    return [(reason, detail) for p, rid, reason, detail in quarantine if p == path and rid == request_id]
+
+
+def test_a_time_past_year_9999_or_before_year_1_is_quarantined_and_the_run_goes_on(hostile):
+    lake, quarantine = hostile
+    assert _of(quarantine, "requests/a.jsonl", "future") == [
+        ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z")
+    ]
+    assert _of(quarantine, "requests/a.jsonl", "negative-year") == [
+        ("invalid_timestamp", "ts is not an ISO 8601 time: -2026-11-02T01:00:00Z")
+    ]
+    assert _of(quarantine, "evaluations/e.jsonl") == [
+        ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z")
+    ]
+    assert ("invalid_timestamp", "data.time is not an ISO 8601 time: +12026-11-02T10:00:02Z") in _of(
+        quarantine, "loadtests/k6.json"
+    )
+    assert sorted(r["request_id"] for r in _silver(lake, "requests")) == ["ok-1", "zero-latency"]
+    assert len(_silver(lake, "evaluations")) == 1
+    assert [r["value"] for r in _silver(lake, "load_test_points") if r["test_run_id"] == "k6"] == [100.0]
+    assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1  # gold was published
+
+
+def test_a_k6_value_that_is_not_finite_is_quarantined_naming_data_value(hostile):
+    lake, quarantine = hostile
+    non_finite = [detail for reason, detail in _of(quarantine, "loadtests/k6.json") if reason == "non_finite_number"]
+    assert non_finite == ["NaN or infinite: data.value"] * 6  # NaN, Infinity, -INF, 1e999, "NaN"; a NaN vus
+    points = _silver(lake, "load_test_points")
+    assert [(r["metric"], r["value"]) for r in points if r["test_run_id"] == "k6"] == [("http_req_duration", 100.0)]
+    summaries = read(str(lake / "gold/face_recognition/load_test_summary")).to_pylist()
+    (summary,) = [r for r in summaries if r["stage"] == 0 and r["test_run_id"] == "k6"]
+    assert (summary["p95_ms"], summary["max_ms"], summary["vus"]) == (100.0, 100.0, None)  # no NaN, no NaN stage
+
+
+def test_a_time_without_a_date_or_an_offset_is_quarantined(hostile):
+    _, quarantine = hostile
+    for request_id, text in (("no-date", "12:00:00"), ("month", "2026-11"), ("no-offset", "2026-11-03T09:00:00")):
+        assert _of(quarantine, "requests/a.jsonl", request_id) == [
+            ("invalid_timestamp", f"ts is not an ISO 8601 time: {text}")
+        ]
+    assert ("invalid_timestamp", "data.time is not an ISO 8601 time: 10:00:01") in _of(quarantine, "loadtests/k6.json")
+
+
+def test_a_no_match_answer_whose_expiry_is_no_time_is_quarantined_not_lost_from_the_funnel(hostile):
+    _, quarantine = hostile
+    for n, text in enumerate(("03/11/2026 09:10:00", "in 10 minutes", "1762160400")):  # a number is kept as text
+        assert _of(quarantine, "requests/a.jsonl", f"expiry-{n}") == [
+            ("invalid_timestamp", f"enrollment.expires_at is not an ISO 8601 time: {text}")
+        ]
+
+
+def test_an_http_status_that_is_no_whole_number_from_100_to_599_is_quarantined_and_gold_is_published(hostile):
+    lake, quarantine = hostile
+    for n, shown in enumerate(("0.0", "1.0E10", "200.9", "99.0", "600.0")):  # the JSON number, read as a double
+        assert _of(quarantine, "requests/a.jsonl", f"status-{n}") == [
+            ("out_of_range", f"http_status is not a whole number from 100 to 599: {shown}")
+        ]
+    assert {r["http_status"] for r in _silver(lake, "requests")} == {200}
+    assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1
+
+
+def test_a_negative_latency_or_stage_time_is_quarantined_and_not_counted_in_the_slos(hostile):
+    lake, quarantine = hostile
+    assert _of(quarantine, "requests/a.jsonl", "negative-latency") == [
+        ("out_of_range", "latency_ms is not a number from 0 up: -50000.0")
+    ]
+    assert _of(quarantine, "requests/a.jsonl", "negative-stage") == [
+        ("out_of_range", "stages.db_ms is not a number from 0 up: -1.0")
+    ]
+    (day,) = read(str(lake / "gold" / "face_recognition" / "slo_daily")).to_pylist()
+    assert (day["requests"], day["latency_p50_ms"]) == (2, 50.0)  # ok-1 (100 ms) and zero-latency (0 ms)
+
+
+def test_two_k6_files_that_differ_only_in_suffix_are_two_test_runs(hostile):
+    lake, _ = hostile
+    runs = {
+        r["test_run_id"]: (r["source_path"].split("/in/", 1)[1], r["points"]) for r in _silver(lake, "load_test_runs")
+    }
+    assert runs == {
+        "k6": ("loadtests/k6.json", 1),  # the id a .json file always had
+        "k6.jsonl": ("loadtests/k6.jsonl", 1),
+        "nightly/k6.v2.json": ("loadtests/nightly/k6.v2.json", 1),
+    }
+    points = {(r["test_run_id"], r["value"]) for r in _silver(lake, "load_test_points")}
+    assert points == {("k6", 100.0), ("k6.jsonl", 400.0), ("nightly/k6.v2.json", 500.0)}

@@ -20,7 +20,7 @@ from visionlake.lake import read
 from visionlake.sources.face_validation.pipeline import run
 from visionlake.sources.face_validation.schema import API_CALLS
 
-KEY = "test-pii-key"
+KEY = "7e" * 32  # 64 hex characters, as VISIONLAKE_PII_KEY must be
 SEED_DOCUMENT = SHARED / "data" / "face-validation-seed" / "raw_document_redacted.json"
 
 

@@ -23,6 +23,7 @@ from tests.conftest import SHARED
 from visionlake.config import FaceValidationSettings
 from visionlake.sources.face_validation.pipeline import run
 
+WORKSHOP_KEY = "3b" * 32  # VISIONLAKE_PII_KEY: 64 hex characters
 WORKSHOP_CSV = SHARED / "data" / "face-validation-seed" / "transform_data_no_retries.csv"
 RENAMED = {
     "date_day_off_week": "date_day_of_week",
@@ -102,7 +103,7 @@ def workshop(spark, cfg, tmp_path_factory):
         for index, row in enumerate(rows):
             out.write(json.dumps(to_document(index, row)) + "\n")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VISIONLAKE_PII_KEY", "workshop-test-key")
+        mp.setenv("VISIONLAKE_PII_KEY", WORKSHOP_KEY)
         fv_cfg = dataclasses.replace(cfg, face_validation=FaceValidationSettings(local_timezone="America/Bogota"))
         run(spark, fv_cfg, str(root / "in"), str(root / "lake"))
     final = DeltaTable(str(root / "lake" / "gold" / "face_validation" / "transactions_final")).to_pyarrow_table()
@@ -134,7 +135,7 @@ def test_identifying_labels_and_pseudonyms_correspond_one_to_one(workshop):
 
 def matched(row: dict[str, str], by_token: dict[str, dict]) -> dict:
     """Our row for a workshop row: its file_token's pseudonym, computed with Python's hmac."""
-    return by_token[hmac.new(b"workshop-test-key", row["file_token"].encode(), hashlib.sha256).hexdigest()]
+    return by_token[hmac.new(WORKSHOP_KEY.encode(), row["file_token"].encode(), hashlib.sha256).hexdigest()]
 
 
 def test_every_value_is_reproduced(workshop):

@@ -79,15 +79,18 @@ PSEUDONYMISED = {
 
 # Paths the allowlists leave out on purpose and the names found under them: drift detection reports fields
 # outside these and the allowlist.
+# A k6 Metric line's data is its declaration (name, type, contains, thresholds, submetrics): those are ignored,
+# not the whole of data, whose time, value and tags a Point line carries and the scan must check (a NaN value).
+K6_DECLARATION = ("name", "type", "contains", "thresholds", "submetrics")
 IGNORED = {
     REQUESTS: ("embedding", "face.box", "client.user_agent", "user_info"),
     EVALUATIONS: (),
-    LOADTESTS: ("data",),
+    LOADTESTS: tuple(f"data.{name}" for name in K6_DECLARATION),
 }
 IGNORED_NAMES = {
     REQUESTS: ("embedding", "box", "user_agent", "name", "email", "birthdate"),
     EVALUATIONS: (),
-    LOADTESTS: (),
+    LOADTESTS: K6_DECLARATION,
 }
 
 # ---- lake tables (names and columns are a contract) ---------------------------------------------------------
@@ -162,7 +165,7 @@ EVALUATIONS_TABLE = _struct(
 )
 # silver load_test_points: one row per k6 Point sample of a metric of K6_METRICS.
 LOAD_TEST_POINTS = _struct(
-    test_run_id=STR,  # the k6 file's name without its suffix
+    test_run_id=STR,  # the k6 file's path under loadtests/ (silver.run_id_of)
     metric=STR,
     ts=TS,  # UTC, to the microsecond
     value=DBL,

@@ -1,10 +1,12 @@
 """Bronze lines -> silver ``requests``, ``evaluations``, ``load_test_points`` and ``load_test_runs`` (+ quarantine).
 
-Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons
-(``unreadable``, ``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``,
-``not_an_object``, ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's
-:data:`REQUIRED` fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time that is not ISO 8601),
-``unknown_endpoint`` (a request of neither endpoint), then among usable lines ``duplicate_request_id`` /
+Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons (``unreadable``,
+``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``, ``not_an_object``,
+``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's :data:`REQUIRED`
+fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO
+8601 date-time with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of
+neither endpoint), ``out_of_range`` (a number of :data:`RANGES` out of its range: an HTTP status that is not a whole
+number from 100 to 599, a negative latency or stage time), then among usable lines ``duplicate_request_id`` /
 ``conflicting_duplicate_request_id`` (a request logged before, with the same or other content) and
 ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line of a key in
 ingestion order is kept.
@@ -38,7 +40,19 @@ REQUIRED = {
     EVALUATIONS: ("evaluation_run_id", "probe_id", "in_gallery", "threshold", "ts"),
     LOADTESTS: ("type",),
 }
-TIME = {REQUESTS: "ts", EVALUATIONS: "ts", LOADTESTS: "data.time"}
+# the times of a line: each, when present, must be a time (:func:`utc`). A no-match answer's expiry is one: without
+# it the enrolment funnel could not judge the key, and the answer would leave the funnel unseen.
+TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTESTS: ("data.time",)}
+# the numbers of a line that have a range: path -> (lowest, highest or None, whole number). A line with one out
+# of it is quarantined out_of_range: an HTTP status of 0 or 1e10 would fail the error-level range check of
+# silver.requests and stop all gold, a negative latency would count as a fast good request in the SLOs.
+RANGES = {
+    REQUESTS: {
+        "http_status": (100, 599, True),
+        "latency_ms": (0, None, False),
+        **{f"stages.{name}": (0, None, False) for name in STAGES},
+    },
+}
 KEYS = {
     REQUESTS: (["request_id"], "request_id", "request_id"),
     EVALUATIONS: (["evaluation_run_id", "probe_id"], "probe", "run_id and probe_id"),
@@ -53,12 +67,29 @@ def _value(path: str) -> Column:
     return column
 
 
+# The instants a time may name: 1900-01-01 to 9999-12-31 UTC, in microseconds since the epoch. A time out of them
+# (year 12026, year -2026, both read by Spark's cast) is no time: a date past 9999 cannot be written to Parquet's
+# statistics or read back by Python, and one before 1900 is no request of this API.
+EARLIEST_MICROS = -2_208_988_800 * 1_000_000
+END_MICROS = 253_402_300_800 * 1_000_000  # 10000-01-01T00:00:00Z, excluded
+
+
+# A full ISO 8601 date-time with its offset, as RFC 3339 writes it: date, time to the second (a fraction may
+# follow), Z or +hh:mm (or +hhmm); a space may stand for the T. Spark's cast reads no time without
+# its seconds. Spark's cast alone also reads "12:00:00" (today), "2026-11" (the first of the month) and a
+# time without an offset (as UTC): none of them says when something happened.
+ISO_TIME = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})\s*$"
+
+
 def utc(text: Column) -> Column:
-    """An ISO-8601 time with an offset (or ``Z``) as a UTC timestamp; digits past the microsecond (k6 writes
+    """An ISO-8601 date-time with an offset (or ``Z``) as a UTC timestamp; digits past the microsecond (k6 writes
     nanoseconds) are dropped, and blanks around the text ignored: Spark's cast does both (a regular expression
     that cut the digits first cost 0.5 s per 3,000,000 lines, for nothing). Null when the text is not such a
-    time."""
-    return F.to_timestamp(text)
+    time (:data:`ISO_TIME`: no date, no offset, a year or month alone), or names an instant before 1900 or after
+    9999 (UTC). The one reading of a time for every kind of line: requests, evaluations and k6 samples."""
+    ts = F.to_timestamp(text)
+    micros = F.unix_micros(ts)
+    return F.when(text.rlike(ISO_TIME) & (micros >= EARLIEST_MICROS) & (micros < END_MICROS), ts)
 
 
 def skipped(kind: str) -> Column:
@@ -80,16 +111,23 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
     if kind == LOADTESTS:  # a sample needs its metric, time and value; other k6 lines are skipped
         missing += [F.when(sample & _value(p).isNull(), F.lit(p)) for p in ("metric", "data.time", "data.value")]
     missing_list = F.concat_ws(", ", *missing)
-    time_text = _value(TIME[kind])
+    bad_time = F.coalesce(
+        *[
+            F.when(
+                _value(p).isNotNull() & utc(_value(p)).isNull(),
+                F.concat(F.lit(f"{p} is not an ISO 8601 time: "), F.substring(_value(p), 1, 100)),
+            )
+            for p in TIMES[kind]
+        ]
+    )
+    out_of_range = F.coalesce(
+        F.lit(None).cast("string"), *[_out_of_range(p, *bounds) for p, bounds in RANGES.get(kind, {}).items()]
+    )
     parse = F.split(F.col("parse_error"), ": ", 2)
     rules = [
         (~parsed, parse[0], parse[1]),
         (missing_list != "", F.lit("missing_field"), F.concat(F.lit("missing: "), missing_list)),
-        (
-            sample & time_text.isNotNull() & utc(time_text).isNull(),
-            F.lit("invalid_timestamp"),
-            F.concat(F.lit(f"{TIME[kind]} is not an ISO 8601 time: "), F.substring(time_text, 1, 100)),
-        ),
+        (sample & bad_time.isNotNull(), F.lit("invalid_timestamp"), bad_time),
     ]
     if kind == REQUESTS:
         endpoint = F.col("endpoint")
@@ -100,12 +138,25 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
                 F.concat(F.lit("endpoint is neither recognise_user nor add_user: "), F.substring(endpoint, 1, 100)),
             )
         )
+    rules.append((sample & out_of_range.isNotNull(), F.lit("out_of_range"), out_of_range))
     reason, detail = F, F
     for condition, why, what in rules:
         reason, detail = reason.when(condition, why), detail.when(condition, what)
     return bronze.withColumns({"reason": reason, "detail": detail}).withColumn(
         "skipped", F.coalesce(parsed & skipped(kind), F.lit(False)) & F.col("reason").isNull()
     )
+
+
+def _out_of_range(path: str, lowest: int, highest: int | None, whole: bool) -> Column:
+    """``<path> is not <what it must be>: <value>`` when the number at ``path`` is out of its range; else null."""
+    value = _value(path)
+    bad = value < lowest
+    if highest is not None:
+        bad = bad | (value > highest)
+    if whole:
+        bad = bad | (value != F.floor(value))
+    what = f"{'a whole number' if whole else 'a number'} from {lowest}" + (f" to {highest}" if highest else " up")
+    return F.when(bad, F.concat(F.lit(f"{path} is not {what}: "), value.cast("string")))
 
 
 def table_columns(classified: DataFrame, kind: str) -> DataFrame:
@@ -176,8 +227,13 @@ def build_evaluations(accepted: DataFrame) -> DataFrame:
 
 
 def run_id_of(source_path: Column) -> Column:
-    """A k6 file's path under ``loadtests/`` without its suffix: the id of its test run."""
-    return F.regexp_extract(source_path, r".*/loadtests/(.+?)(\.[^./]*)?$", 1)
+    """The id of a k6 file's test run: its path under ``loadtests/``, less a final ``.json`` when the name left has
+    no other suffix (``k6-20261102.json`` -> ``k6-20261102``, the id it always had). Any other file keeps its whole
+    path (``k6.jsonl``, ``k6.v2.json``): two files that differ only in suffix are two runs. No two files get the
+    same id, since a kept path always ends in a suffix and a shortened one never does. (Until Dec 5 every
+    suffix was dropped, and ``k6.json`` and ``k6.jsonl`` were merged into one run.)"""
+    path = F.regexp_extract(source_path, r".*/loadtests/(.+)$", 1)
+    return F.when(path.rlike(r"^(.*/)?[^./]+\.json$"), F.regexp_replace(path, r"\.json$", "")).otherwise(path)
 
 
 def build_load_test_points(accepted: DataFrame) -> DataFrame:
