@@ -280,6 +280,7 @@ def test_look_alikes_of_non_finite_numbers_are_not_problems(text):
         ('{"size": {"width": NaN}}', "size.width"),
         ('{"size": {"height": 1e999}}', "size.height"),
         ('{"count": -Infinity}', "count"),
+        ('{"count": "NaN"}', "count"),  # as for a double field (Spark read it as a wrong type)
     ],
 )
 def test_a_non_finite_number_where_an_integer_is_declared_is_a_problem_too(text, path):

@@ -491,7 +491,7 @@ class FieldScanner:
                 self._walk(item, kind.valueType, f"{path}[]", found)
         elif isinstance(kind, T.NumericType):  # NaN, an infinity or 1e999 where an integer is declared too
             if (isinstance(value, float) and not math.isfinite(value)) or (
-                isinstance(kind, T.DoubleType | T.FloatType) and isinstance(value, str) and value in _NON_FINITE_TEXT
+                isinstance(value, str) and value in _NON_FINITE_TEXT
             ):
                 found.non_finite.add(path)
         elif isinstance(kind, T.StringType) and isinstance(value, dict | list) and path not in self.json_text:

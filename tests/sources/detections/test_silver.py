@@ -528,6 +528,15 @@ def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSes
                 detection_boxes=[[0.0, 0.0, 1.0, 1.0], [0.1, 0.1]],
             ),
         ),
+        (
+            "null_in_box",
+            _frame(
+                num_detections=1,
+                detection_classes=[18.0],
+                detection_scores=[0.9],
+                detection_boxes=[[0.1, None, 0.5, 0.5]],
+            ),
+        ),
         ("ok", _frame(predictions=[{"label": "dog", "confidence": 100}])),
     ]
     df = _input(spark, [(key, PATH, raw) for key, raw in rows]).select(
@@ -541,6 +550,7 @@ def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSes
         "below": ("out_of_range", "a detection score of -0.25 is below 0"),
         "padding": (None, None),
         "short_box": ("schema_mismatch", "wrong type: detection_boxes (a box of 2 numbers, 4 expected)"),
+        "null_in_box": ("schema_mismatch", "wrong type: detection_boxes (a box with a null number)"),
         "ok": ("missing_field", "missing: x"),
     }
 

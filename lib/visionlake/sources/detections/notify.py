@@ -10,8 +10,10 @@ which PagerDuty (and any receiver honouring the ``Idempotency-Key`` header) fold
 - An alert whose episode took in an episode already delivered under another id (a late frame before its first
   one, or bridging two: gold's alert id follows the episode's first frame) is sent with the ``dedup_key`` that
   delivery used, so that the receiver updates the incident it opened rather than opening a second one; the
-  body names the alert it continues (``continues_alert_id``). Each delivery row records the key it sent and the
-  episode it covered (camera, rule, ``started_at``, ``last_seen_at``) for that.
+  body names the alert it continues (``continues_alert_id``). Its ``Idempotency-Key`` header stays its own key: it
+  names the request (a resend after a kill repeats it), not the incident, and a receiver that holds to it would
+  refuse a new body under the old one. Each delivery row records the key it sent and the episode it covered
+  (camera, rule, ``started_at``, ``last_seen_at``) for that.
 - 2xx: ``delivered``. 5xx, 429, timeouts and connection errors: ``failed``, tried again after
   ``backoff_seconds`` (doubled each time; a 429's ``Retry-After`` up to 60 s is honoured) up to
   ``max_attempts`` per alert and call. An alert that runs out of attempts ends the call: the endpoint is taken
@@ -213,7 +215,7 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
                 alert = {**alert, "dedup_key": earlier["dedup_key"], "continues_alert_id": earlier["alert_id"]}
             body = _body(alert, fmt, routing_key)
             last = history[alert_id].attempt if alert_id in history else 0
-            outcome = sender.deliver(alert, body, last)
+            outcome = sender.deliver(alert, body, last, idempotency_key=dedup_key)
             result.outcomes.append(outcome)
             if outcome.status == "delivered":
                 result.delivered += 1
@@ -409,13 +411,13 @@ def _target(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(netloc=netloc)), {"Authorization": f"Basic {token}"}
 
 
-def _post(opener, url: str, body: bytes, dedup_key: str, timeout: float) -> _Answer:
+def _post(opener, url: str, body: bytes, idempotency_key: str, timeout: float) -> _Answer:
     """One POST; never raises for what the network or the receiver did."""
     target, auth = _target(url)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"visionlake/{__version__}",
-        "Idempotency-Key": dedup_key,
+        "Idempotency-Key": idempotency_key,
         **auth,
     }
     request = urllib.request.Request(target, data=body, headers=headers, method="POST")
@@ -457,14 +459,15 @@ class _Sender:
     result: NotifyResult
     opener: urllib.request.OpenerDirector = field(default_factory=lambda: urllib.request.build_opener(_NoRedirects))
 
-    def deliver(self, alert: dict, body: bytes, last: int) -> AlertOutcome:
-        """Send one alert, retrying as ``detections.notify`` says; ``last`` is its highest recorded attempt."""
+    def deliver(self, alert: dict, body: bytes, last: int, idempotency_key: str) -> AlertOutcome:
+        """Send one alert, retrying as ``detections.notify`` says; ``last`` is its highest recorded attempt,
+        ``idempotency_key`` the alert's own dedup_key (the header of every attempt)."""
         settings = self.cfg.detections.notify
         attempts: list[int] = []
         for tries in range(1, max(settings.max_attempts, 1) + 1):
             attempt = last + tries
             sent_at = datetime.now(UTC)
-            answer = _post(self.opener, self.url, body, alert["dedup_key"], settings.timeout_seconds)
+            answer = _post(self.opener, self.url, body, idempotency_key, settings.timeout_seconds)
             self.result.sent += 1
             attempts.append(attempt)
             error = None if answer.error is None else scrub(answer.error, self.url, self.secret)

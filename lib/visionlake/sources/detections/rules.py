@@ -13,7 +13,7 @@ A rules file (``conf/rules/threats.yaml``) holds ``rules:``, a list of mappings:
         schedule:                      # optional; absent = always; local time of the site
           - {days: [fri], start: "22:00", end: "06:00"}                # end < start: into the next day
         severity: warning              # critical | error | warning | info; critical ignores the schedule
-        cooldown_minutes: 10           # optional, int >= 0, default 0
+        cooldown_minutes: 10           # optional, int from 0 to 527,040 (a year), default 0
 
 :func:`parse_rules` refuses a malformed rule with a :class:`ConfigError` ``<file>: rule <id>: key '<key>':
 <message>`` (``rule #<n>`` when the rule has no usable ``rule_id``), before any Spark work. Days are ``mon`` to
@@ -52,7 +52,8 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 DAY_SHORTCUTS = {"all": DAYS, "weekdays": DAYS[:5], "weekends": DAYS[5:]}
 REQUIRED_KEYS = ("rule_id", "name", "labels", "quantifier", "min_score", "severity")
 OPTIONAL_KEYS = ("min_area_fraction", "scope", "schedule", "cooldown_minutes")
-MAX_INT = 2**31 - 1  # rule_id and cooldown_minutes are int columns of the rules table
+MAX_INT = 2**31 - 1  # rule_id is an int column of the rules table
+MAX_COOLDOWN = 366 * 24 * 60  # minutes: a year (a longer cooldown reaches past the dates a run can compute with)
 KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 SCOPE_KEYS = ("users", "devices", "sites")
 WINDOW_KEYS = ("days", "start", "end")
@@ -240,8 +241,8 @@ def _parse_rule(entry: Any, source: str, number: int, positions: dict[int, int])
     cooldown = entry.get("cooldown_minutes")
     if cooldown is None:
         cooldown = 0
-    if isinstance(cooldown, bool) or not isinstance(cooldown, int) or not 0 <= cooldown <= MAX_INT:
-        fail("cooldown_minutes", f"must be an integer from 0 to {MAX_INT:,}, not {cooldown!r}")
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int) or not 0 <= cooldown <= MAX_COOLDOWN:
+        fail("cooldown_minutes", f"must be an integer from 0 to {MAX_COOLDOWN:,} (a year), not {cooldown!r}")
     area = entry.get("min_area_fraction")
     scope = entry.get("scope")
     scopes = _scope(scope, lambda m: fail("scope", m)) if scope is not None else {}

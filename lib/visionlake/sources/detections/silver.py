@@ -268,13 +268,19 @@ def score_problem(frame: Column) -> Column:
 
 def box_problem(frame: Column) -> Column:
     """Why a shape B frame's boxes cannot be read (a box of the detections that count without its four
-    numbers, ``[ymin, xmin, ymax, xmax]``), or null. A box of two numbers made a box of no area."""
+    numbers, ``[ymin, xmin, ymax, xmax]``, or with a null among them), or null. Either made a box of no area."""
     boxes = F.slice(frame["detection_boxes"], 1, _shape_b_count(frame))
-    sizes = F.transform(boxes, lambda b: F.when(b.isNull(), F.lit(0)).otherwise(F.size(b)))
-    odd = F.filter(sizes, lambda n: n != 4)
+    # per box: how many numbers it has (-1: a null among them); 4 is a box
+    sizes = F.transform(
+        boxes,
+        lambda b: F.when(b.isNull(), F.lit(0)).when(F.exists(b, lambda x: x.isNull()), F.lit(-1)).otherwise(F.size(b)),
+    )
+    odd = F.get(F.filter(sizes, lambda n: n != 4), 0)
     return F.when(
-        (detector_shape(frame) == "B") & (F.size(odd) > 0),
-        F.format_string("wrong type: detection_boxes (a box of %d numbers, 4 expected)", F.get(odd, 0)),
+        detector_shape(frame) == "B",
+        F.when(odd == -1, F.lit("wrong type: detection_boxes (a box with a null number)")).when(
+            odd.isNotNull(), F.format_string("wrong type: detection_boxes (a box of %d numbers, 4 expected)", odd)
+        ),
     )
 
 
