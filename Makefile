@@ -66,8 +66,8 @@ chromium: ## Debian's chromium, for the report's browser test (apt-get, only whe
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null && \
 	  echo "chromium installed: $$(chromium --version 2>/dev/null)"; }
 
-test: ## run the test suite (two pytest workers, one per core: a test file stays on one worker)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+test: ## run the test suite (two pytest workers, one per core: a test file stays on one worker, the longest first)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face_validation documents, $(FRAMES) detections frames, $(REQUESTS) face_recognition request log lines; run all into ./lake, check and maintain it, write report.html
 	@test -d $(SAMPLE)/alpr || $(BIN)/visionlake generate alpr --out $(SAMPLE)/alpr --count $(COUNT) --seed 1
