@@ -110,10 +110,17 @@ HOSTILE = {
         _request("negative-latency", "2026-11-02T10:00:00Z", latency_ms=-50000),
         _request("negative-stage", "2026-11-02T10:00:00Z", latency_ms=100, stages={"detect_ms": 10, "db_ms": -1}),
         _request("zero-latency", "2026-11-02T10:00:00Z", latency_ms=0, stages={"queue_ms": 0}),  # kept
+        _request("negative-distance", "2026-11-02T10:00:00Z", latency_ms=100, match={"distance": -0.2}),
+        _request("negative-threshold", "2026-11-02T10:00:00Z", latency_ms=100, match={"threshold": -1}),
     ],
     "evaluations/e.jsonl": [
         _probe("run", 1, "Probe_A", True, "Probe_A", 0.5),
         _probe("run", 2, "Probe_B", True, "Probe_B", 0.5).replace("2026-11-01T12:00:00Z", "+12026-01-01T00:00:00Z"),
+        _probe("run", 3, "Probe_C", False, "Probe_A", -0.5),
+        _probe("run", 4, "Probe_D", True, "Probe_D", 0.5).replace('"threshold": 1.1', '"threshold": -1.1'),
+        _probe("run", 5, "Probe_E", True, "Probe_E", 0.5).replace('"gallery_size": 10', '"gallery_size": 2.5'),
+        _probe("run", 6, "Probe_F", True, "Probe_F", 0.5).replace('"gallery_size": 10', '"gallery_size": -3'),
+        _probe("run", 7, "Probe_G", True, "Probe_G", 0.0),  # kept: an identical face
     ],
     "loadtests/k6.json": [
         _sample("http_req_duration", "2026-11-02T10:00:01Z", 100),
@@ -158,6 +165,10 @@ def _of(quarantine: list[tuple[str, str | None, str, str]], path: str, request_i
     return [(reason, detail) for p, rid, reason, detail in quarantine if p == path and rid == request_id]
 
 
+def _probes(quarantine: list[tuple[str, str | None, str, str]]) -> list[tuple[str, str]]:
+    return [(reason, detail) for p, _, reason, detail in quarantine if p == "evaluations/e.jsonl"]
+
+
 def test_a_time_past_year_9999_or_before_1900_is_quarantined_and_the_run_goes_on(hostile):
     lake, quarantine = hostile
     assert _of(quarantine, "requests/a.jsonl", "future") == [
@@ -166,14 +177,12 @@ def test_a_time_past_year_9999_or_before_1900_is_quarantined_and_the_run_goes_on
     assert _of(quarantine, "requests/a.jsonl", "negative-year") == [
         ("invalid_timestamp", "ts is not an ISO 8601 time: -2026-11-02T01:00:00Z")
     ]
-    assert _of(quarantine, "evaluations/e.jsonl") == [
-        ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z")
-    ]
+    assert ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z") in _probes(quarantine)
     assert ("invalid_timestamp", "data.time is not an ISO 8601 time: +12026-11-02T10:00:02Z") in _of(
         quarantine, "loadtests/k6.json"
     )
     assert sorted(r["request_id"] for r in _silver(lake, "requests")) == ["ok-1", "zero-latency"]
-    assert len(_silver(lake, "evaluations")) == 1
+    assert len(_silver(lake, "evaluations")) == 2  # probes 1 and 7
     assert [r["value"] for r in _silver(lake, "load_test_points") if r["test_run_id"] == "k6"] == [100.0]
     assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1  # gold was published
 
@@ -226,6 +235,24 @@ def test_a_negative_latency_or_stage_time_is_quarantined_and_not_counted_in_the_
     ]
     (day,) = read(str(lake / "gold" / "face_recognition" / "slo_daily")).to_pylist()
     assert (day["requests"], day["latency_p50_ms"]) == (2, 50.0)  # ok-1 (100 ms) and zero-latency (0 ms)
+
+
+def test_a_negative_distance_or_threshold_or_a_gallery_of_no_whole_size_is_quarantined(hostile):
+    lake, quarantine = hostile
+    assert _of(quarantine, "requests/a.jsonl", "negative-distance") == [
+        ("out_of_range", "match.distance is not a number from 0 up: -0.2")
+    ]
+    assert _of(quarantine, "requests/a.jsonl", "negative-threshold") == [
+        ("out_of_range", "match.threshold is not a number from 0 up: -1.0")
+    ]
+    assert sorted(_probes(quarantine)) == [  # a probe's id is a pseudonym in quarantine too
+        ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z"),  # probe 2
+        ("out_of_range", "distance is not a number from 0 up: -0.5"),
+        ("out_of_range", "gallery_size is not a whole number from 0 up: -3.0"),
+        ("out_of_range", "gallery_size is not a whole number from 0 up: 2.5"),
+        ("out_of_range", "threshold is not a number from 0 up: -1.1"),
+    ]
+    assert sorted(r["distance"] for r in _silver(lake, "evaluations")) == [0.0, 0.5]  # probes 7 and 1
 
 
 def test_two_k6_files_that_differ_only_in_suffix_are_two_test_runs(hostile):

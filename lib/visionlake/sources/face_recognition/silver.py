@@ -6,7 +6,8 @@ Reasons a line is quarantined, in the order they are checked: the bronze ``parse
 fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO
 8601 date-time with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of
 neither endpoint), ``out_of_range`` (a number of :data:`RANGES` out of its range: an HTTP status that is not a whole
-number from 100 to 599, a negative latency or stage time), then among usable lines ``duplicate_request_id`` /
+number from 100 to 599, a negative latency, stage time, distance or threshold, a gallery size that is not a whole
+number from 0), then among usable lines ``duplicate_request_id`` /
 ``conflicting_duplicate_request_id`` (a request logged before, with the same or other content) and
 ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line of a key in
 ingestion order is kept.
@@ -45,13 +46,18 @@ REQUIRED = {
 TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTESTS: ("data.time",)}
 # the numbers of a line that have a range: path -> (lowest, highest or None, whole number). A line with one out
 # of it is quarantined out_of_range: an HTTP status of 0 or 1e10 would fail the error-level range check of
-# silver.requests and stop all gold, a negative latency would count as a fast good request in the SLOs.
+# silver.requests and stop all gold, a negative latency would count as a fast good request in the SLOs, a negative
+# distance as the surest of matches in the accuracy tables (a distance, and the threshold it is compared with, is
+# never below 0), a gallery of -3 or 2.5 faces is no gallery.
 RANGES = {
     REQUESTS: {
         "http_status": (100, 599, True),
         "latency_ms": (0, None, False),
         **{f"stages.{name}": (0, None, False) for name in STAGES},
+        "match.distance": (0, None, False),
+        "match.threshold": (0, None, False),
     },
+    EVALUATIONS: {"threshold": (0, None, False), "gallery_size": (0, None, True), "distance": (0, None, False)},
 }
 KEYS = {
     REQUESTS: (["request_id"], "request_id", "request_id"),
