@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 from tests.conftest import write_files
 from tests.sources.face_recognition.test_pipeline import _probe, _request
+from tests.sources.face_validation.test_pipeline import lake_text
 
 from visionlake.lake import read
 from visionlake.sources.face_recognition.pipeline import run
@@ -110,6 +111,23 @@ HOSTILE = {
         _request("negative-latency", "2026-11-02T10:00:00Z", latency_ms=-50000),
         _request("negative-stage", "2026-11-02T10:00:00Z", latency_ms=100, stages={"detect_ms": 10, "db_ms": -1}),
         _request("zero-latency", "2026-11-02T10:00:00Z", latency_ms=0, stages={"queue_ms": 0}),  # kept
+        # e-mails (ada1-ada8@example.org) and IP addresses (10.7.7.x) in every text a logger writes: kept, and
+        # shown in a quarantine detail, only as their shapes (the first two are quarantined for their latency, so
+        # that the day's SLOs stay those of ok-1 and zero-latency)
+        _request("pii-status", "2026-11-02T10:00:00Z", latency_ms=-1).replace(
+            '"status": "success"', '"status": "failed for ada1@example.org from 10.7.7.1"'
+        ),
+        _request(
+            "pii-version", "2026-11-02T10:00:00Z", latency_ms=-1, client={"app_version": "2.0 (ada2@example.org)"}
+        ),
+        _request("pii-ts", "ada3@example.org 10.7.7.3", latency_ms=100),
+        _request("pii-endpoint", "2026-11-02T10:00:00Z", endpoint="ada4@example.org", latency_ms=100),
+        _request(
+            "pii-expiry",
+            "2026-11-02T10:00:00Z",
+            latency_ms=100,
+            enrollment={"req_id": "req-pii", "expires_at": "ada5@example.org"},
+        ),
         _request("negative-distance", "2026-11-02T10:00:00Z", latency_ms=100, match={"distance": -0.2}),
         _request("negative-threshold", "2026-11-02T10:00:00Z", latency_ms=100, match={"threshold": -1}),
     ],
@@ -121,6 +139,9 @@ HOSTILE = {
         _probe("run", 5, "Probe_E", True, "Probe_E", 0.5).replace('"gallery_size": 10', '"gallery_size": 2.5'),
         _probe("run", 6, "Probe_F", True, "Probe_F", 0.5).replace('"gallery_size": 10', '"gallery_size": -3'),
         _probe("run", 7, "Probe_G", True, "Probe_G", 0.0),  # kept: an identical face
+        _probe("run", 8, "Probe_H", True, "Probe_H", 0.5)
+        .replace('"model": "facenet-vggface2"', '"model": "trained by ada6@example.org"')
+        .replace('"protocol": "FRR"', '"protocol": "FRR from 10.7.7.6"'),
     ],
     "loadtests/k6.json": [
         _sample("http_req_duration", "2026-11-02T10:00:01Z", 100),
@@ -132,7 +153,11 @@ HOSTILE = {
         _sample("vus", "2026-11-02T10:01:00Z", 0).replace('"value": 0', '"value": NaN'),
         _sample("http_req_duration", "10:00:01", 300),
     ],
-    "loadtests/k6.jsonl": [_sample("http_req_duration", "2026-11-02T11:00:00Z", 400)],  # the same name, another run
+    "loadtests/k6.jsonl": [  # the same name, another run
+        _sample("http_req_duration", "2026-11-02T11:00:00Z", 400).replace(
+            '"tags": {}', '"tags": {"name": "http://10.7.7.7/add_user?email=ada7%40x.org&e=ada8@example.org"}'
+        )
+    ],
     "loadtests/nightly/k6.v2.json": [_sample("http_req_duration", "2026-11-02T12:00:00Z", 500)],
 }
 
@@ -182,7 +207,7 @@ def test_a_time_past_year_9999_or_before_1900_is_quarantined_and_the_run_goes_on
         quarantine, "loadtests/k6.json"
     )
     assert sorted(r["request_id"] for r in _silver(lake, "requests")) == ["ok-1", "zero-latency"]
-    assert len(_silver(lake, "evaluations")) == 2  # probes 1 and 7
+    assert len(_silver(lake, "evaluations")) == 3  # probes 1, 7 and 8
     assert [r["value"] for r in _silver(lake, "load_test_points") if r["test_run_id"] == "k6"] == [100.0]
     assert read(str(lake / "gold" / "face_recognition" / "slo_daily")).num_rows == 1  # gold was published
 
@@ -252,7 +277,31 @@ def test_a_negative_distance_or_threshold_or_a_gallery_of_no_whole_size_is_quara
         ("out_of_range", "gallery_size is not a whole number from 0 up: 2.5"),
         ("out_of_range", "threshold is not a number from 0 up: -1.1"),
     ]
-    assert sorted(r["distance"] for r in _silver(lake, "evaluations")) == [0.0, 0.5]  # probes 7 and 1
+    assert sorted(r["distance"] for r in _silver(lake, "evaluations")) == [0.0, 0.5, 0.5]  # probes 7, 1 and 8
+
+
+def test_an_e_mail_or_ip_address_in_any_text_reaches_the_lake_only_as_its_shape(hostile):
+    lake, quarantine = hostile
+    everything = lake_text(lake)
+    found = [f"ada{n}@example.org" for n in range(1, 9) if f"ada{n}@example.org" in everything]
+    assert found + [f"10.7.7.{n}" for n in range(1, 8) if f"10.7.7.{n}" in everything] == []
+    assert _of(quarantine, "requests/a.jsonl", "pii-ts") == [
+        ("invalid_timestamp", "ts is not an ISO 8601 time: <e-mail> <ip address>")
+    ]
+    assert _of(quarantine, "requests/a.jsonl", "pii-endpoint") == [
+        ("unknown_endpoint", "endpoint is neither recognise_user nor add_user: <e-mail>")
+    ]
+    assert _of(quarantine, "requests/a.jsonl", "pii-expiry") == [
+        ("invalid_timestamp", "enrollment.expires_at is not an ISO 8601 time: <e-mail>")
+    ]
+    bronze = {r["request_id"]: r for r in read(str(lake / "bronze/face_recognition/request_lines")).to_pylist()}
+    assert bronze["pii-status"]["status"] == "failed for <e-mail> from <ip address>"
+    assert bronze["pii-version"]["client"]["app_version"] == "2.0 (<e-mail>)"
+    assert (bronze["ok-1"]["status"], bronze["ok-1"]["ts"]) == ("success", "2026-11-02T10:00:00Z")  # as sent
+    (probe,) = [r for r in _silver(lake, "evaluations") if r["model"] != "facenet-vggface2"]
+    assert (probe["model"], probe["protocol"]) == ("trained by <e-mail>", "FRR FROM <IP ADDRESS>")  # upper case
+    (point,) = [r for r in _silver(lake, "load_test_points") if r["test_run_id"] == "k6.jsonl"]
+    assert point["name"] == "http://<ip address>/add_user?email=ada7%40x.org&e=<e-mail>"  # %40 is no e-mail
 
 
 def test_two_k6_files_that_differ_only_in_suffix_are_two_test_runs(hostile):

@@ -2,19 +2,32 @@
 
 The line's text never leaves this function: parsing with the allowlist (:data:`~.schema.LINES`) drops the
 embedding, the user's name, e-mail and birthdate, the user agent and the face box; the identifying values of
-:data:`~.schema.PSEUDONYMISED` are replaced by keyed pseudonyms, and e-mail and IP addresses in free text
-(:data:`FREE_TEXT`) by their shapes. A line that cannot be parsed keeps its lineage and
+:data:`~.schema.PSEUDONYMISED` are replaced by keyed pseudonyms, and e-mail and IP addresses in text
+(:data:`FREE_TEXT`, :data:`TEXT_MAPS`, a time that is not an ISO time) by their shapes. A line that cannot be parsed keeps its lineage and
 gets ``parse_error`` (reasons: :func:`visionlake.ingest.jsonparse.parsed_documents`).
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from visionlake.ingest import jsonparse
 from visionlake.lake import storage as st
-from visionlake.sources.face_recognition.schema import KINDS, LINES, PSEUDONYMISED, RENAMED, bronze_fields
+from visionlake.sources.face_recognition.schema import (
+    EVALUATIONS,
+    ISO_TIME,
+    KINDS,
+    LINES,
+    LOADTESTS,
+    PSEUDONYMISED,
+    RENAMED,
+    REQUESTS,
+    TIMES,
+    bronze_fields,
+)
 from visionlake.transforms.pseudonymise import pseudonymised
 from visionlake.transforms.scrub import scrubbed
 
@@ -25,18 +38,42 @@ def kind_of(root: str, path: str) -> str | None:
     return parts[0] if len(parts) > 1 and parts[0] in KINDS else None
 
 
-# free text the API writes for people, where a logger may put an e-mail or an IP address (reference: "User already
-# exists with this email")
-FREE_TEXT = {"requests": ("message", "error_code")}
+# Text where a logger may put an e-mail or an IP address (column paths in bronze): the API's message ("User
+# ada@example.org already exists"), status and error code, the client's app version, an evaluation's protocol and
+# model, k6's tags (its name and url tags are the request's URL, query string included), and the names silver
+# checks and shows in a quarantine detail when they are wrong (the endpoint, k6's type and metric).
+FREE_TEXT = {
+    REQUESTS: ("endpoint", "status", "message", "error_code", "client.app_version"),
+    EVALUATIONS: ("protocol", "model"),
+    LOADTESTS: ("type", "metric"),
+}
+TEXT_MAPS = {LOADTESTS: ("data.tags",)}  # maps whose values are such text (their keys are k6's tag names)
+
+
+def _replaced(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> DataFrame:
+    """``rows`` with the value at ``path`` (a column or a field of a struct column) replaced by ``how`` of it."""
+    head, _, rest = path.partition(".")
+    value = how(F.col(path))
+    return rows.withColumn(head, F.col(head).withField(rest, value) if rest else value)
+
+
+def _time_scrubbed(text: Column) -> Column:
+    # a time (nearly every one) is kept as sent without running the patterns; any other text is quarantined by
+    # silver, which shows it in the detail
+    return F.when(text.rlike(ISO_TIME), text).otherwise(scrubbed(text))
 
 
 def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
     """Bronze columns of ``kind`` (the line's allowlisted fields, then lineage without the run columns) from rows
     with ``text`` and ``read_error`` (see :mod:`visionlake.ingest.documents`); the e-mail and IP addresses in
-    its :data:`FREE_TEXT` fields are replaced by their shapes (:func:`~visionlake.transforms.scrub.scrubbed`)."""
+    its text fields are replaced by their shapes (:func:`~visionlake.transforms.scrub.scrubbed`)."""
     rows = jsonparse.parsed_documents(read, LINES[kind]).withColumnsRenamed(RENAMED.get(kind, {}))
-    if FREE_TEXT.get(kind):
-        rows = rows.withColumns({name: scrubbed(F.col(name)) for name in FREE_TEXT[kind]})
+    for path in FREE_TEXT[kind]:
+        rows = _replaced(rows, path, scrubbed)
+    for path in TEXT_MAPS.get(kind, ()):
+        rows = _replaced(rows, path, lambda tags: F.transform_values(tags, lambda _, value: scrubbed(value)))
+    for path in TIMES[kind]:
+        rows = _replaced(rows, path, _time_scrubbed)
     if PSEUDONYMISED[kind]:
         rows = pseudonymised(rows, PSEUDONYMISED[kind], key)
     fields = [f.name for f in bronze_fields(kind)]

@@ -77,6 +77,22 @@ PSEUDONYMISED = {
     LOADTESTS: (),
 }
 
+# the times of a line: each, when present, must be a time (:func:`.silver.utc`). A no-match answer's expiry is one:
+# without it the enrolment funnel could not judge the key, and the answer would leave the funnel unseen.
+TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTESTS: ("data.time",)}
+
+# A full ISO 8601 date-time with its offset, as RFC 3339 writes it: date, time to the second (a fraction may
+# follow), Z or +hh:mm (or +hhmm); a space may stand for the T. Spark's cast reads no time without its seconds.
+# Spark's cast alone also reads "12:00:00" (today), "2026-11" (the first of the month) and a time without an
+# offset (as UTC): none of them says when something happened. The year is 1900 to 9999, and the last day of 9999
+# takes no offset west of UTC (its instant would be in year 10000): Spark's cast reads +12026-01-01T00:00:00Z,
+# which Parquet's statistics cannot hold nor Python read back, and no request of this API is older than 1900.
+# Checked on the text, so that the time is parsed once (a check of the parsed instant parsed it three times).
+ISO_TIME = (
+    r"^\s*(?!9999-12-31[T ][0-9:.]+-)(?:19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})\s*$"
+)
+
 # Paths the allowlists leave out on purpose and the names found under them: drift detection reports fields
 # outside these and the allowlist.
 # A k6 Metric line's data is its declaration (name, type, contains, thresholds, submetrics): those are ignored,

@@ -26,6 +26,7 @@ from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_recognition.schema import (
     ENDPOINTS,
     EVALUATIONS,
+    ISO_TIME,
     K6_METRICS,
     LOAD_TEST_POINTS,
     LOADTESTS,
@@ -33,6 +34,7 @@ from visionlake.sources.face_recognition.schema import (
     REQUESTS,
     REQUESTS_TABLE,
     STAGES,
+    TIMES,
     bronze_fields,
 )
 
@@ -41,9 +43,6 @@ REQUIRED = {
     EVALUATIONS: ("evaluation_run_id", "probe_id", "in_gallery", "threshold", "ts"),
     LOADTESTS: ("type",),
 }
-# the times of a line: each, when present, must be a time (:func:`utc`). A no-match answer's expiry is one: without
-# it the enrolment funnel could not judge the key, and the answer would leave the funnel unseen.
-TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTESTS: ("data.time",)}
 # the numbers of a line that have a range: path -> (lowest, highest or None, whole number). A line with one out
 # of it is quarantined out_of_range: an HTTP status of 0 or 1e10 would fail the error-level range check of
 # silver.requests and stop all gold, a negative latency would count as a fast good request in the SLOs, a negative
@@ -71,19 +70,6 @@ def _value(path: str) -> Column:
     for part in rest:
         column = column[part]
     return column
-
-
-# A full ISO 8601 date-time with its offset, as RFC 3339 writes it: date, time to the second (a fraction may
-# follow), Z or +hh:mm (or +hhmm); a space may stand for the T. Spark's cast reads no time without its seconds.
-# Spark's cast alone also reads "12:00:00" (today), "2026-11" (the first of the month) and a time without an
-# offset (as UTC): none of them says when something happened. The year is 1900 to 9999, and the last day of 9999
-# takes no offset west of UTC (its instant would be in year 10000): Spark's cast reads +12026-01-01T00:00:00Z,
-# which Parquet's statistics cannot hold nor Python read back, and no request of this API is older than 1900.
-# Checked on the text, so that the time is parsed once (a check of the parsed instant parsed it three times).
-ISO_TIME = (
-    r"^\s*(?!9999-12-31[T ][0-9:.]+-)(?:19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})\s*$"
-)
 
 
 def utc(text: Column) -> Column:
