@@ -98,9 +98,13 @@ def test_key_outcomes_daily_counts_and_time_to_enrol(spark):
         # issued at 23:55 on D1, used at 00:01 on D2: enrolled after 360 s, counted on D1
         no_match("2026-03-02 23:55:00", "k_next_day", "2026-03-03 00:05:00"),
         add_user("2026-03-03 00:01:00", "k_next_day"),
-        # not no-match answers: a match, and a no-match without a key
+        # not a no-match answer: a match
         ("recognise_user", at("2026-03-02 09:00:00"), 200, "success", "Match found", None, True, None, None),
+        # a no-match answer that issued no key: an answer, no key
         no_match("2026-03-02 09:30:00", None, None),
+        # enrolled 60 s after its answer by an add_user answered 201 Created: a success
+        no_match("2026-03-02 16:00:00", "k_201", "2026-03-02 16:10:00"),
+        ("add_user", at("2026-03-02 16:01:00"), 201, "success", "Created", None, None, "k_201", None),
         # an add_user without a key: an ordinary enrolment, outside the funnel
         add_user("2026-03-02 09:45:00", None),
         # ---- D2: one key enrolled after 30 s; an unknown key used twice (one distinct unknown key)
@@ -112,14 +116,15 @@ def test_key_outcomes_daily_counts_and_time_to_enrol(spark):
         add_user("2026-03-04 08:00:00", "k_older"),
     ]
     out = funnel.build_enrollment_funnel(requests_df(spark, rows))
-    # D1 enrolled: k_before 180, k_twice 240, k_next_day 360, k_at 600 (sorted, n = 4)
-    #   median: position 0.5 * 3 = 1.5 -> 240 + 0.5 * (360 - 240) = 300
-    #   p90:    position 0.9 * 3 = 2.7 -> 360 + 0.7 * (600 - 360) = 528
-    # D1 outcomes: enrolled 4 (before, at, twice, next_day), expired 2 (after, late_ok), failed 2 (failed,
-    #   602_early), never_used 1; conversion 4 / 9
+    # D1 enrolled: k_201 60, k_before 180, k_twice 240, k_next_day 360, k_at 600 (sorted, n = 5)
+    #   median: position 0.5 * 4 = 2 -> 240
+    #   p90:    position 0.9 * 4 = 3.6 -> 360 + 0.6 * (600 - 360) = 504
+    # D1: 11 no-match answers (10 with a key, one without), 10 keys issued; outcomes: enrolled 5 (201, before,
+    #   at, twice, next_day), expired 2 (after, late_ok), failed 2 (failed, 602_early), never_used 1;
+    #   conversion 5 / 11
     expected = spark.createDataFrame(
         [
-            (D1, 9, 9, 4, 2, 2, 1, 0, 4 / 9, 300.0, 528.0),
+            (D1, 11, 10, 5, 2, 2, 1, 0, 5 / 11, 240.0, 504.0),
             (D2, 1, 1, 1, 0, 0, 0, 1, 1.0, 30.0, 30.0),
             (D3, 0, 0, 0, 0, 0, 0, 1, None, None, None),
         ],

@@ -100,7 +100,7 @@ HOSTILE = {
                 latency_ms=100,
                 enrollment={"req_id": f"req-{n}", "expires_at": expires},
             ).replace('"status": "success"', '"status": "failure"')
-            for n, expires in enumerate(("03/11/2026 09:10:00", "in 10 minutes", 1762160400))
+            for n, expires in enumerate(("03/11/2026 09:10:00", "in 10 minutes", 1762160400, None))
         ),
         *(
             _request(f"status-{n}", "2026-11-02T10:00:00Z", status=0, latency_ms=100).replace(
@@ -238,6 +238,8 @@ def test_a_no_match_answer_whose_expiry_is_no_time_is_quarantined_not_lost_from_
         assert _of(quarantine, "requests/a.jsonl", f"expiry-{n}") == [
             ("invalid_timestamp", f"enrollment.expires_at is not an ISO 8601 time: {text}")
         ]
+    # a key without its expiry (an add_user's key has none: test_pipeline's k1 and k2 are kept)
+    assert _of(quarantine, "requests/a.jsonl", "expiry-3") == [("missing_field", "missing: enrollment.expires_at")]
 
 
 def test_an_http_status_that_is_no_whole_number_from_100_to_599_is_quarantined_and_gold_is_published(hostile):

@@ -1,10 +1,10 @@
 """Lines as read -> bronze rows: parsed with their kind's allowlist and pseudonymised.
 
-The line's text never leaves this function: parsing with the allowlist (:data:`~.schema.LINES`) drops the
-embedding, the user's name, e-mail and birthdate, the user agent and the face box; the identifying values of
+The line's text never leaves this function: parsing with the allowlist (:data:`~.schema.LINES`) drops the embedding,
+the user's name, e-mail and birthdate, the user agent and the face box; the identifying values of
 :data:`~.schema.PSEUDONYMISED` are replaced by keyed pseudonyms, and e-mail and IP addresses in text
-(:data:`FREE_TEXT`, :data:`TEXT_MAPS`, a time that is not an ISO time) by their shapes. A line that cannot be parsed keeps its lineage and
-gets ``parse_error`` (reasons: :func:`visionlake.ingest.jsonparse.parsed_documents`).
+(:data:`FREE_TEXT`, :data:`TEXT_MAPS`, a time that is not an ISO time) by their shapes. A line that cannot be parsed
+keeps its lineage and gets ``parse_error`` (reasons: :func:`visionlake.ingest.jsonparse.parsed_documents`).
 """
 
 from __future__ import annotations

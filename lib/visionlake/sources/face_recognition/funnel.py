@@ -7,15 +7,17 @@ Pure DataFrame function of the silver ``requests`` table (:data:`schema.REQUESTS
 
 Definitions:
 
-- A **no-match answer** is a ``recognise_user`` row with ``matched`` false, ``status`` 'failure', ``message``
-  'no_match', and a non-null ``enrollment_key`` and ``enrollment_expires_at``. It **issues** its key. A key
-  found in several answers (a duplicate) is issued once, by its earliest answer (that answer's ``ts`` and
+- A **no-match answer** is a ``recognise_user`` row with ``matched`` false, ``status`` 'failure' and ``message``
+  'no_match'. One with an ``enrollment_key`` **issues** its key (silver quarantined the answers with a key and no
+  ``enrollment_expires_at``: such a key could not be judged); one without a key issues none, and counts in
+  ``no_match_answers`` all the same (until Dec 5 it was left out, which raised the conversion). A key found in
+  several answers (a duplicate) is issued once, by its earliest answer (that answer's ``ts`` and
   ``enrollment_expires_at`` are the key's); every answer still counts in ``no_match_answers``.
-- A **use** of a key is an ``add_user`` row with that ``enrollment_key``. It **succeeded** when ``http_status``
-  is 200 and ``status`` is 'success'; every other use failed. A use is **in time** when its ``ts`` <=
-  the key's expiry (the expiry instant itself is in time) and **late** after it. Expiry is judged by time, not by
-  the error code: a use refused with code 602 ("key expired") at or before the expiry is an in-time failure, a
-  use that succeeded after the expiry is late.
+- A **use** of a key is an ``add_user`` row with that ``enrollment_key``. It **succeeded** when ``http_status`` is a
+  2xx (200, or 201 Created) and ``status`` is 'success'; every other use failed. A use is **in time** when its
+  ``ts`` <= the key's expiry (the expiry instant itself is in time) and **late** after it. Expiry is judged by time,
+  not by the error code: a use refused with code 602 ("key expired") at or before the expiry is an in-time failure,
+  a use that succeeded after the expiry is late.
 - Each issued key has one **outcome**, the first that holds: ``enrolled`` (an in-time use succeeded),
   ``expired`` (some use was late: the key was refused, or should have been, for expiry), ``failed`` (in-time uses
   only, all failed for another reason: a duplicate e-mail, a dependency down...), ``never_used`` (no use).
@@ -75,8 +77,6 @@ def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
         & ~F.col("matched")
         & (F.col("status") == "failure")
         & (F.col("message") == "no_match")
-        & F.col("enrollment_key").isNotNull()
-        & F.col("enrollment_expires_at").isNotNull()
     ).select(
         F.col("enrollment_key").alias("key"),
         F.col("ts").alias("issued_at"),
@@ -84,12 +84,15 @@ def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
         _utc_date(F.col("ts")).alias("event_date"),
     )
     first = F.min(F.struct("issued_at", "expires_at", "event_date")).alias("first")  # the earliest answer
-    keys = answers.groupBy("key").agg(first).select("key", "first.*")
+    issuing = answers.where(F.col("key").isNotNull() & F.col("expires_at").isNotNull())
+    keys = issuing.groupBy("key").agg(first).select("key", "first.*")
 
     uses = requests.where((F.col("endpoint") == "add_user") & F.col("enrollment_key").isNotNull()).select(
         F.col("enrollment_key").alias("key"),
         F.col("ts").alias("used_at"),
-        F.coalesce((F.col("http_status") == 200) & (F.col("status") == "success"), F.lit(False)).alias("succeeded"),
+        F.coalesce(F.col("http_status").between(200, 299) & (F.col("status") == "success"), F.lit(False)).alias(
+            "succeeded"
+        ),
         _utc_date(F.col("ts")).alias("event_date"),
     )
 

@@ -3,14 +3,14 @@
 Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons (``unreadable``,
 ``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``, ``not_an_object``,
 ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's :data:`REQUIRED`
-fields; for a k6 sample its time and value), ``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO
-8601 date-time with its offset, or out of the years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of
-neither endpoint), ``out_of_range`` (a number of :data:`RANGES` out of its range: an HTTP status that is not a whole
-number from 100 to 599, a negative latency, stage time, distance or threshold, a gallery size that is not a whole
-number from 0), then among usable lines ``duplicate_request_id`` /
-``conflicting_duplicate_request_id`` (a request logged before, with the same or other content) and
-``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line of a key in
-ingestion order is kept.
+fields; for a k6 sample its time and value; for a recognise_user answer with an enrolment key, its expiry),
+``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO 8601 date-time with its offset, or out of the
+years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoint), ``out_of_range`` (a number of
+:data:`RANGES` out of its range: an HTTP status that is not a whole number from 100 to 599, a negative latency,
+stage time, distance or threshold, a gallery size that is not a whole number from 0), then among usable lines
+``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before, with the same or other
+content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line
+of a key in ingestion order is kept.
 
 A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``Metric`` declaration, a sample of
 ``iterations`` or ``data_sent``, a type k6 may add later) is not an error: it is skipped and counted in
@@ -99,6 +99,9 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
     missing = [F.when(_value(p).isNull(), F.lit(p)) for p in REQUIRED[kind]]
     if kind == LOADTESTS:  # a sample needs its metric, time and value; other k6 lines are skipped
         missing += [F.when(sample & _value(p).isNull(), F.lit(p)) for p in ("metric", "data.time", "data.value")]
+    if kind == REQUESTS:  # an answer that issues a key needs its expiry, or the funnel could not judge the key
+        issues = (F.col("endpoint") == "recognise_user") & _value("enrollment.req_id").isNotNull()
+        missing.append(F.when(issues & _value("enrollment.expires_at").isNull(), F.lit("enrollment.expires_at")))
     missing_list = F.concat_ws(", ", *missing)
     bad_time = F.coalesce(
         *[
