@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+import shutil
+
 import pytest
 
-from visionlake.config import load_config
+from visionlake.config import CONF_DIR_ENV, DEFAULT_CONF_DIR, load_config
 from visionlake.errors import ConfigError
 
 
@@ -42,6 +45,19 @@ def test_load_config_visionlake_variables_override_any_setting():
 def test_load_config_unknown_environment_is_a_clear_error():
     with pytest.raises(ConfigError, match=r"unknown environment 'nope'.*known: .*local"):
         load_config("nope", environ={})
+
+
+def test_a_session_time_zone_other_than_utc_is_refused(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(DEFAULT_CONF_DIR, conf)
+    base = (conf / "base.yaml").read_text()
+    assert "spark.sql.session.timeZone: UTC" in base
+    (conf / "base.yaml").write_text(base.replace("timeZone: UTC", "timeZone: America/Bogota"))
+    expected = "spark.conf spark.sql.session.timeZone must be UTC, not 'America/Bogota': the lake's dates are UTC dates"
+    with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
+        load_config("local", environ={CONF_DIR_ENV: str(conf)})
+    (conf / "base.yaml").write_text(base.replace("    spark.sql.session.timeZone: UTC\n", ""))
+    assert load_config("local", environ={CONF_DIR_ENV: str(conf)}).spark.conf["spark.sql.session.timeZone"] == "UTC"
 
 
 def test_load_config_unknown_setting_is_a_clear_error():

@@ -210,6 +210,7 @@ class FaceRecognitionSettings:
         )
 
 
+SESSION_TIME_ZONE = "spark.sql.session.timeZone"
 SECTIONS = {"spark", "storage", "lake", "ingest", "alpr", "face_validation", "detections", "face_recognition"}
 
 
@@ -323,12 +324,15 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
     spark = data.get("spark") or {}
+    spark_conf = {str(k): str(v) for k, v in (spark.get("conf") or {}).items()}
+    # every table stores UTC instants and cuts its dates in UTC (to_date, hour buckets read the session's zone):
+    # another zone would date the rows of one lake differently from run to run
+    zone = spark_conf.setdefault(SESSION_TIME_ZONE, "UTC")
+    if zone != "UTC":
+        raise ConfigError(f"spark.conf {SESSION_TIME_ZONE} must be UTC, not '{zone}': the lake's dates are UTC dates")
     return Config(
         env=env,
-        spark=SparkSettings(
-            master=spark.get("master"),
-            conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
-        ),
+        spark=SparkSettings(master=spark.get("master"), conf=spark_conf),
         storage=_storage(data.get("storage")),
         lake=_section(LakeSettings, data.get("lake"), "lake"),
         ingest=_section(IngestSettings, data.get("ingest"), "ingest"),

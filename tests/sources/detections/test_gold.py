@@ -20,12 +20,23 @@ DECIDED = T.StructType(
         T.StructField("labels_matched", T.ArrayType(T.StringType())),
         T.StructField("episode_start_key", T.StringType()),
         T.StructField("decision", T.StringType()),
+        T.StructField("device_id", T.StringType()),
+        T.StructField("captured_at", T.TimestampType()),
     ]
 )
 
 
 def ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def decided(spark, rows: list[tuple]):
+    """DECIDED rows from (frame_key, user, local date, rule, severity, labels, episode, decision), on camera c1 at
+    10:00 plus the frame's number in minutes (f1 at 10:01, f2 at 10:02...)."""
+    return spark.createDataFrame(
+        [(*r, "c1", ts(f"2026-11-02 10:{int(r[0][1:]):02d}:00")) for r in rows],
+        DECIDED,
+    )
 
 
 def test_daily_threat_report_counts_alerts_episodes_frames_and_top_labels_by_local_date(spark):
@@ -38,7 +49,7 @@ def test_daily_threat_report_counts_alerts_episodes_frames_and_top_labels_by_loc
         # user b, a -05:00 site: 03:00 UTC on the 2nd is 22:00 local on the 1st
         ("f5", "b", date(2026, 11, 1), 300, "info", ["truck"], "f5", "cooldown"),
     ]
-    report = gold.build_daily_threat_report(spark.createDataFrame(rows, DECIDED))
+    report = gold.build_daily_threat_report(decided(spark, rows))
     got = sorted(tuple(r) for r in report.collect())
     assert got == [
         ("a", date(2026, 11, 2), 100, "warning", 1, 2, 4, ["dog", "cat", "racoon"]),
@@ -46,9 +57,24 @@ def test_daily_threat_report_counts_alerts_episodes_frames_and_top_labels_by_loc
     ]
 
 
+def test_an_episode_counts_under_its_first_severity_when_the_rule_changed_during_it(spark):
+    rows = [
+        # rule 5 was a warning for f1 and f2, an error (version 2) for f3: one episode, one alert, a warning
+        ("f1", "a", date(2026, 11, 2), 5, "warning", ["person"], "f1", "alert"),
+        ("f2", "a", date(2026, 11, 2), 5, "warning", ["person"], "f1", "alert"),
+        ("f3", "a", date(2026, 11, 2), 5, "error", ["person"], "f1", "alert"),
+        # a match in no episode (outside the schedule) keeps its own severity
+        ("f9", "a", date(2026, 11, 2), 5, "error", ["person"], None, "outside_schedule"),
+    ]
+    got = sorted(tuple(r)[:7] for r in gold.build_daily_threat_report(decided(spark, rows)).collect())
+    assert got == [
+        ("a", date(2026, 11, 2), 5, "error", 0, 0, 1),
+        ("a", date(2026, 11, 2), 5, "warning", 1, 1, 3),
+    ]
+
+
 FRAMES = "user_id string, device_id string, site_id string, captured_at timestamp, event_date date"
 INVALID = FRAMES + ", reasons array<string>"
-ALERTS = "user_id string, frames long"
 
 
 def test_threats_by_user_shares(spark):
@@ -62,14 +88,38 @@ def test_threats_by_user_shares(spark):
         ],
         "user_id string, device_id string, event_date date, frames long",
     )
-    alerts = spark.createDataFrame([("a", 2), ("a", 1), ("b", 2)], ALERTS)
-    got = {r["user_id"]: r.asDict() for r in gold.build_threats_by_user(health, alerts).collect()}
+    day = date(2026, 11, 1)
+    rows = [
+        # user a: two alerts of rule 1 (f1 + f2, then f3) and one of rule 2 on f1 again: 3 alerts, 3 frames
+        ("f1", "a", day, 1, "warning", ["dog"], "f1", "alert"),
+        ("f2", "a", day, 1, "warning", ["dog"], "f1", "alert"),
+        ("f3", "a", day, 1, "warning", ["dog"], "f3", "alert"),
+        ("f1", "a", day, 2, "warning", ["dog", "cat"], "f1", "alert"),
+        ("f4", "a", day, 1, "warning", ["dog"], "f4", "cooldown"),  # no alert
+        # user b: one alert of two frames
+        ("f5", "b", day, 1, "warning", ["dog"], "f5", "alert"),
+        ("f6", "b", day, 1, "warning", ["dog"], "f5", "alert"),
+    ]
+    got = {r["user_id"]: r.asDict() for r in gold.build_threats_by_user(health, decided(spark, rows)).collect()}
     assert set(got) == {"a", "b"}  # the untagged frame belongs to no user
-    assert (got["a"]["frames"], got["a"]["alerts"], got["a"]["alert_frames"]) == (7, 2, 3)
+    assert (got["a"]["frames"], got["a"]["alerts"], got["a"]["alert_frames"]) == (7, 3, 3)
     assert got["a"]["threat_share"] == pytest.approx(3 / 7)
-    assert got["a"]["alert_share"] == pytest.approx(2 / 3)
+    assert got["a"]["alert_share"] == pytest.approx(3 / 4)
     assert (got["b"]["frames"], got["b"]["alerts"], got["b"]["alert_frames"]) == (4, 1, 2)
     assert got["b"]["threat_share"] == pytest.approx(0.5)
+
+
+def test_a_frame_two_rules_alerted_on_is_one_threat_frame(spark):
+    health = spark.createDataFrame(
+        [("u", "c1", date(2026, 11, 1), 1)], "user_id string, device_id string, event_date date, frames long"
+    )
+    day = date(2026, 11, 1)
+    rows = [  # one frame, dog 0.9 and cat 0.7: rule 50 (ANY dog) and rule 51 (ALL dog, cat) both alert
+        ("f1", "u", day, 50, "warning", ["dog"], "f1", "alert"),
+        ("f1", "u", day, 51, "warning", ["cat", "dog"], "f1", "alert"),
+    ]
+    (row,) = gold.build_threats_by_user(health, decided(spark, rows)).collect()
+    assert (row["frames"], row["alerts"], row["alert_frames"], row["threat_share"]) == (1, 2, 1, 1.0)
 
 
 def test_detections_daily_counts_valid_images_only(spark):

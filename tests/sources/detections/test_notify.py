@@ -440,6 +440,70 @@ def test_an_alert_whose_episode_took_in_a_delivered_one_is_sent_with_its_dedup_k
         assert hook.received[-1]["body"]["dedup_key"] == f"visionlake/detections/rule-3/{a}"
 
 
+def test_an_alert_gold_no_longer_has_is_withdrawn_once_and_sent_again_if_it_comes_back(lake, fast):
+    """A late frame brought A's median under its rule's score: gold has no A any more, and no alert overlaps its
+    episode (22:14:05-22:15:40 on cam-03, rule 3). An earlier episode of the same camera and rule (E, 22:00, a
+    late frame) is a new alert. E is sent, then A withdrawn with the key it was sent with; a third call sends
+    nothing; A back in gold (more late frames) is sent again."""
+    b, a, c = ORDER
+    e = _alert(0xE, 3, "critical", "u-0042", "cam-03", "site-7", "2026-11-30T22:00:00")
+    with webhook_server() as hook:
+        nt.notify(lake, hook.url, "json", fast)
+        _replace_alerts(lake, [B, C, e])
+        result = nt.notify(lake, hook.url, "json", fast)
+        assert (result.sent, result.delivered, result.withdrawn, result.delivered_before) == (2, 1, 1, 2)
+        assert hook.received[3]["body"]["alert_id"] == e["alert_id"]
+        withdrawal = hook.received[4]
+        assert withdrawal["body"] == {
+            "event": "withdrawn",
+            "reason": "the alert is no longer an alert of gold: a late frame changed its episode",
+            "alert_id": a,
+            "dedup_key": f"visionlake/detections/rule-3/{a}",
+            "user_id": "u-0042",
+            "device_id": "cam-03",
+            "rule_id": 3,
+            "started_at": "2026-11-30T22:14:05.120000Z",
+            "last_seen_at": "2026-11-30T22:15:40Z",
+        }
+        assert withdrawal["headers"]["Idempotency-Key"] == f"{a}/withdrawn-after-1"
+        assert f"withdrawn: alert {a}, delivered earlier, is no longer an alert of gold" in result.report()
+        assert result.report().splitlines()[0].endswith("; 1 withdrawn")
+        assert nt.notify(lake, hook.url, "json", fast).sent == 0
+        _replace_alerts(lake, [A, B, C, e])
+        back = nt.notify(lake, hook.url, "json", fast)
+        assert (back.sent, back.delivered, back.withdrawn) == (1, 1, 0)
+        assert hook.received[5]["body"]["alert_id"] == a
+    assert _deliveries(lake) == sorted(
+        [
+            (b, 1, "delivered", 202, None),
+            (a, 1, "delivered", 202, None),
+            (c, 1, "delivered", 202, None),
+            (e["alert_id"], 1, "delivered", 202, None),
+            (a, 2, "withdrawn", 202, None),
+            (a, 3, "delivered", 202, None),
+        ]
+    )
+
+
+def test_a_withdrawal_is_a_pagerduty_resolve_and_one_that_fails_waits_for_the_next_call(lake, fast):
+    a = ORDER[1]
+    with webhook_server() as hook:
+        nt.notify(lake, hook.url, "pagerduty", fast)
+    _replace_alerts(lake, [B, C])
+    with webhook_server(fail_first=4, fail_status=503) as down:
+        failed = nt.notify(lake, down.url, "pagerduty", fast)
+    assert (failed.sent, failed.withdrawn, failed.failed, failed.pending) == (4, 0, 1, 1)
+    with webhook_server() as hook:
+        result = nt.notify(lake, hook.url, "pagerduty", fast)
+    assert (result.sent, result.withdrawn) == (1, 1)
+    assert hook.received[0]["body"] == {
+        "routing_key": KEY,
+        "event_action": "resolve",
+        "dedup_key": f"visionlake/detections/rule-3/{a}",
+    }
+    assert [row for row in _deliveries(lake) if row[0] == a][-1] == (a, 6, "withdrawn", 202, None)
+
+
 def test_a_deliveries_table_from_before_the_episode_columns_gains_them(lake, fast):
     """Rows written before Dec 5 have no dedup_key nor episode: they continue nothing, and new rows add the
     columns to the table."""

@@ -3,6 +3,7 @@ gold table, with expected values counted by hand; no raw identifying value in th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 from tests.conftest import write_files
 from tests.sources.face_validation.test_pipeline import lake_text
 
+from visionlake.config import FaceRecognitionSettings
 from visionlake.lake import read
+from visionlake.sources.face_recognition import gold
 from visionlake.sources.face_recognition.pipeline import run
 
 NAMES = ("Ada Lovelace", "Grace Hopper", "Katherine Johnson")
@@ -288,6 +291,21 @@ def test_a_full_refresh_rebuilds_the_same_tables_with_the_quarantine_written_onc
     assert {r["run_id"] for r in quarantine} == {refreshed.run_id}
     assert read(f"{lake}/silver/face_recognition/requests").num_rows == 8
     assert read(f"{lake}/gold/face_recognition/enrollment_funnel").num_rows == 1
+
+
+def test_gold_is_computed_again_when_its_settings_change_though_no_line_is_new(spark, cfg, tmp_path):
+    write_inputs(tmp_path / "in")
+    lake = str(tmp_path / "lake")
+    run(spark, cfg, str(tmp_path / "in"), lake)
+    stricter = dataclasses.replace(cfg, face_recognition=FaceRecognitionSettings(latency_target_ms=500))
+    again = run(spark, stricter, str(tmp_path / "in"), lake)
+    assert again.files_new == 0
+    assert set(again.rows_out) == {f"gold/{name}" for name in gold.BUILDERS}
+    (recognise,) = [r for r in _gold(Path(lake), "slo_daily") if r["endpoint"] == "recognise_user"]
+    # latencies 50, 80, 400, 500, 600, 1200: four at or under 500 ms; two slow against 0.01 x 6
+    assert recognise["share_under_target"] == pytest.approx(4 / 6)
+    assert recognise["latency_budget_consumed"] == pytest.approx(2 / 0.06)
+    assert run(spark, stricter, str(tmp_path / "in"), lake).rows_out == {}  # the same settings: nothing again
 
 
 def test_the_generated_seed_runs_give_the_seed_s_frr_and_far(built_lake):

@@ -13,6 +13,7 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from visionlake.sources.detections.episodes import ALERT, ORDER
 from visionlake.sources.detections.schema import UNTAGGED
 
 TOP_LABELS = 3
@@ -38,8 +39,14 @@ CAMERA = ["user_id", "device_id"]
 def build_daily_threat_report(decided: DataFrame) -> DataFrame:
     """Per user, site-local date (the match's ``local_date``), rule and severity: alerts and episodes that had a
     matching frame that day, matching frames (every decision), and the labels matched most often (at most three,
-    most frequent first, ties by name). An episode that crosses midnight counts on both days."""
-    matches = decided
+    most frequent first, ties by name). An episode that crosses midnight counts on both days. An episode counts
+    under its first match's severity, as its alert does (a rule whose severity changed during an episode counted
+    it twice until Dec 5); a match in no episode under its own. ``decided`` holds each episode it holds whole."""
+    episode = Window.partitionBy("user_id", "device_id", "rule_id", "episode_start_key").orderBy(*ORDER)
+    first_severity = F.first("severity").over(episode)
+    matches = decided.withColumn(
+        "severity", F.when(F.col("episode_start_key").isNotNull(), first_severity).otherwise(F.col("severity"))
+    )
     keys = ["user_id", "local_date", "rule_id", "severity"]
     counts = matches.groupBy(*keys).agg(
         F.countDistinct(F.when(F.col("decision") == "alert", F.col("episode_start_key"))).alias("alerts"),
@@ -68,24 +75,31 @@ def build_daily_threat_report(decided: DataFrame) -> DataFrame:
     )
 
 
-def build_threats_by_user(health: DataFrame, alerts: DataFrame) -> DataFrame:
+def build_threats_by_user(health: DataFrame, decided: DataFrame) -> DataFrame:
     """Per user (tagged frames only): frames analysed (valid and invalid, summed from ``health``: gold
-    device_health), alerts, frames in alerted episodes, ``threat_share`` (those frames over the frames analysed)
-    and ``alert_share`` (the user's share of every alert): the seed's bar plot of threats per user."""
+    device_health), alerts (alerted episodes), frames in alerted episodes (each frame once, though two rules
+    alerted on it: summed per alert, the share could pass 1 until Dec 5), ``threat_share`` (those frames over the
+    frames analysed) and ``alert_share`` (the user's share of every alert): the seed's bar plot of threats per
+    user. ``decided``: every decision (gold match_decisions)."""
     analysed = (
         health.where(F.col("user_id") != UNTAGGED).groupBy("user_id").agg(F.sum("frames").cast("long").alias("frames"))
     )
-    alerted = alerts.groupBy("user_id").agg(
-        F.count(F.lit(1)).alias("alerts"), F.sum("frames").cast("long").alias("alert_frames")
+    alerted = (
+        decided.where(F.col("decision") == ALERT)
+        .groupBy("user_id")
+        .agg(
+            F.countDistinct("device_id", "rule_id", "episode_start_key").alias("alerts"),
+            F.countDistinct("frame_key").alias("alert_frames"),
+        )
     )
     total = Window.partitionBy()
     return (
         analysed.join(alerted, "user_id", "full")
         .select(
             "user_id",
-            F.coalesce("frames", F.lit(0)).alias("frames"),
-            F.coalesce("alerts", F.lit(0)).alias("alerts"),
-            F.coalesce("alert_frames", F.lit(0)).alias("alert_frames"),
+            F.coalesce("frames", F.lit(0)).cast("long").alias("frames"),
+            F.coalesce("alerts", F.lit(0)).cast("long").alias("alerts"),
+            F.coalesce("alert_frames", F.lit(0)).cast("long").alias("alert_frames"),
         )
         .withColumn("threat_share", F.when(F.col("frames") > 0, F.col("alert_frames") / F.col("frames")))
         .withColumn(

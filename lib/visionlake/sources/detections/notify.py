@@ -14,6 +14,13 @@ which PagerDuty (and any receiver honouring the ``Idempotency-Key`` header) fold
   names the request (a resend after a kill repeats it), not the incident, and a receiver that holds to it would
   refuse a new body under the old one. Each delivery row records the key it sent and the episode it covered
   (camera, rule, ``started_at``, ``last_seen_at``) for that.
+- An alert delivered earlier that gold no longer has, and whose episode no alert of gold overlaps (a late frame
+  brought its episode's median under the rule's score, or put it in the cooldown of an earlier episode: gold
+  decides the whole history again), is **withdrawn**: a PagerDuty ``resolve`` with the dedup_key it was sent
+  with (format ``json``: ``{"event": "withdrawn", ...}``), recorded ``withdrawn``, after the new alerts. The
+  receiver's incident is closed rather than left open for an alert the lake no longer holds. An alert that
+  comes back after its withdrawal is sent again. Rows from before Dec 5 say no episode: those alerts are not
+  withdrawn.
 - 2xx: ``delivered``. 5xx, 429, timeouts and connection errors: ``failed``, tried again after
   ``backoff_seconds`` (doubled each time; a 429's ``Retry-After`` up to 60 s is honoured) up to
   ``max_attempts`` per alert and call. An alert that runs out of attempts ends the call: the endpoint is taken
@@ -67,7 +74,7 @@ DELIVERIES_SCHEMA = pa.schema(
     [
         pa.field("alert_id", pa.string(), False),
         pa.field("attempt", pa.int32(), False),
-        pa.field("status", pa.string(), False),  # delivered | failed | rejected
+        pa.field("status", pa.string(), False),  # delivered | failed | rejected | withdrawn
         pa.field("http_status", pa.int32()),  # null: no answer (timeout, connection error)
         pa.field("sent_at", pa.timestamp("us", tz="UTC"), False),  # when the POST was sent
         pa.field("error", pa.string()),  # null when delivered
@@ -80,6 +87,7 @@ DELIVERIES_SCHEMA = pa.schema(
         pa.field("last_seen_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+WITHDRAWN = "withdrawn"  # the status of a delivery row that withdrew an alert
 EPISODE = ("user_id", "device_id", "rule_id")  # one camera and rule: the key of gold's episodes
 
 
@@ -95,6 +103,7 @@ class AlertOutcome:
     http_status: int | None = None
     error: str | None = None
     continues: str | None = None  # the delivered alert whose dedup_key this one was sent with
+    withdrawal: bool = False  # a resolve of an alert delivered earlier that gold no longer has
 
 
 @dataclass
@@ -113,6 +122,7 @@ class NotifyResult:
     pending: int = 0
     delivered_before: int = 0
     rejected_before: int = 0
+    withdrawn: int = 0  # alerts delivered earlier, withdrawn by this call
     seconds: float = 0.0
     outcomes: list[AlertOutcome] = field(default_factory=list)
     interrupted: list[str] = field(default_factory=list)  # run ids of notifiers killed while holding the lease
@@ -120,7 +130,7 @@ class NotifyResult:
 
     def report(self) -> str:
         """What the command prints: one summary line, then one line per alert not delivered, then notes."""
-        if self.alerts == 0:
+        if self.alerts == 0 and not self.outcomes:
             lines = [f"notify detections: nothing to send ({'; '.join(self.notes) or 'no alerts'})"]
             return "\n".join(lines)
         lines = [
@@ -129,12 +139,19 @@ class NotifyResult:
             f"{self.seconds:.1f} s ({self.alerts} alerts: {self.delivered_before} delivered and "
             f"{self.rejected_before} rejected by earlier calls; {self.pending} left for the next call)"
         ]
+        if self.withdrawn:
+            lines[0] += f"; {self.withdrawn} withdrawn"
         for o in self.outcomes:
             if o.continues:
                 lines.append(
                     f"  alert {o.alert_id} continues alert {o.continues}, delivered earlier: sent with its dedup_key"
                 )
-            if o.status != "delivered":
+            if o.withdrawal and o.status == "delivered":
+                lines.append(
+                    f"  withdrawn: alert {o.alert_id}, delivered earlier, is no longer an alert of gold (a late frame "
+                    "changed its episode): resolved with its dedup_key"
+                )
+            elif o.status != "delivered":
                 tried = f"attempts {o.attempts[0]}-{o.attempts[-1]}" if o.attempts else "not tried"
                 lines.append(f"  {o.status}: alert {o.alert_id} ({tried}){': ' + o.error if o.error else ''}")
         for run_id in self.interrupted:
@@ -200,6 +217,7 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
                 result.rejected_before += 1
             else:
                 queue.append(alert)
+        queue += _withdrawals(alerts, history, delivered)
         if result.alerts == 0:
             result.notes.append(f"the alerts table at {alerts_at} is empty")
         sender = _Sender(webhook, deliveries_at, cfg, secret, result)
@@ -210,14 +228,21 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
                 result.outcomes.append(AlertOutcome(alert_id, dedup_key, "pending"))
                 result.pending += 1
                 continue
-            earlier = _continued(alert, delivered)
-            if earlier is not None:
-                alert = {**alert, "dedup_key": earlier["dedup_key"], "continues_alert_id": earlier["alert_id"]}
-            body = _body(alert, fmt, routing_key)
             last = history[alert_id].attempt if alert_id in history else 0
-            outcome = sender.deliver(alert, body, last, idempotency_key=dedup_key)
+            if alert.get("withdrawn"):
+                body = _withdrawal_body(alert, fmt, routing_key)
+                # the header names this request: the same on a resend after a kill, another for a later withdrawal
+                request = f"{alert_id}/withdrawn-after-{history[alert_id].delivered_at}"
+                outcome = sender.deliver(alert, body, last, request, WITHDRAWN)
+            else:
+                earlier = _continued(alert, delivered)
+                if earlier is not None:
+                    alert = {**alert, "dedup_key": earlier["dedup_key"], "continues_alert_id": earlier["alert_id"]}
+                outcome = sender.deliver(alert, _body(alert, fmt, routing_key), last, dedup_key)
             result.outcomes.append(outcome)
-            if outcome.status == "delivered":
+            if outcome.status == "delivered" and outcome.withdrawal:
+                result.withdrawn += 1
+            elif outcome.status == "delivered":
                 result.delivered += 1
             elif outcome.status == "rejected":
                 result.rejected += 1
@@ -243,8 +268,19 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
 @dataclass
 class _History:
     attempt: int = 0  # highest attempt number recorded
-    delivered: bool = False
-    rejected: bool = False
+    delivered_at: int = 0  # the attempt that last delivered the alert (0: none)
+    rejected_at: int = 0  # the attempt that last was rejected
+    withdrawn_at: int = 0  # the attempt that last withdrew it
+
+    @property
+    def delivered(self) -> bool:
+        """Delivered, and not withdrawn since."""
+        return self.delivered_at > self.withdrawn_at
+
+    @property
+    def rejected(self) -> bool:
+        """Rejected (a trigger or a withdrawal) since its last withdrawal: not sent again."""
+        return self.rejected_at > self.withdrawn_at
 
 
 def _read_alerts(location: str, cfg: Config) -> list[dict]:
@@ -272,14 +308,29 @@ def _history(location: str, cfg: Config) -> tuple[dict[str, _History], list[dict
     delivered = []
     if "dedup_key" in rows.column_names:  # a table whose rows all came before Dec 5 has not the columns
         covered = rows.filter(pc.and_(pc.equal(rows["status"], "delivered"), pc.is_valid(rows["dedup_key"])))
-        delivered = covered.select(["alert_id", "dedup_key", *EPISODE, "started_at", "last_seen_at"]).to_pylist()
+        columns = ["alert_id", "attempt", "dedup_key", *EPISODE, "started_at", "last_seen_at"]
+        delivered = covered.select(columns).to_pylist()
     highest = rows.group_by("alert_id").aggregate([("attempt", "max")])
     for alert_id, attempt in zip(highest["alert_id"].to_pylist(), highest["attempt_max"].to_pylist(), strict=True):
         found[alert_id] = _History(attempt=int(attempt or 0))
-    for status in ("delivered", "rejected"):
-        for alert_id in pc.unique(rows.filter(pc.equal(rows["status"], status))["alert_id"]).to_pylist():
-            setattr(found[alert_id], status, True)
+    for status in ("delivered", "rejected", WITHDRAWN):
+        last = rows.filter(pc.equal(rows["status"], status)).group_by("alert_id").aggregate([("attempt", "max")])
+        for alert_id, attempt in zip(last["alert_id"].to_pylist(), last["attempt_max"].to_pylist(), strict=True):
+            setattr(found[alert_id], f"{status}_at", int(attempt or 0))
     return found, delivered
+
+
+def _withdrawals(alerts: list[dict], history: dict[str, _History], delivered: list[dict]) -> list[dict]:
+    """The alerts to withdraw (see the module's docstring), oldest first: each as its last delivery row said it
+    (the dedup_key it was sent with, its episode), with ``withdrawn`` set."""
+    current = {a["alert_id"] for a in alerts}
+    last_sent: dict[str, dict] = {}
+    for row in delivered:  # a continuation is sent with another alert's key: the row says which
+        state = history[row["alert_id"]]
+        if row["alert_id"] not in current and state.delivered and row["attempt"] == state.delivered_at:
+            last_sent[row["alert_id"]] = row
+    gone = [row for row in last_sent.values() if _continued(row, alerts) is None]
+    return [{**row, "withdrawn": True} for row in sorted(gone, key=lambda r: (r["started_at"], r["alert_id"]))]
 
 
 def _continued(alert: dict, delivered: list[dict]) -> dict | None:
@@ -358,6 +409,20 @@ def pagerduty_event(alert: dict, routing_key: str | None) -> dict:
         }
     )
     return event
+
+
+def _withdrawal_body(alert: dict, fmt: str, routing_key: str | None) -> bytes:
+    """A PagerDuty ``resolve`` of the dedup_key the alert was sent with; format json: the withdrawal as JSON."""
+    if fmt == "pagerduty":
+        data = {} if routing_key is None else {"routing_key": routing_key}
+        data |= {"event_action": "resolve", "dedup_key": alert["dedup_key"]}
+    else:
+        data = {
+            "event": "withdrawn",
+            "reason": "the alert is no longer an alert of gold: a late frame changed its episode",
+            **alert_json({k: alert[k] for k in ("alert_id", "dedup_key", *EPISODE, "started_at", "last_seen_at")}),
+        }
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
 
 def _body(alert: dict, fmt: str, routing_key: str | None) -> bytes:
@@ -459,9 +524,12 @@ class _Sender:
     result: NotifyResult
     opener: urllib.request.OpenerDirector = field(default_factory=lambda: urllib.request.build_opener(_NoRedirects))
 
-    def deliver(self, alert: dict, body: bytes, last: int, idempotency_key: str) -> AlertOutcome:
+    def deliver(
+        self, alert: dict, body: bytes, last: int, idempotency_key: str, done: str = "delivered"
+    ) -> AlertOutcome:
         """Send one alert, retrying as ``detections.notify`` says; ``last`` is its highest recorded attempt,
-        ``idempotency_key`` the alert's own dedup_key (the header of every attempt)."""
+        ``idempotency_key`` the header of every attempt (a trigger's: the alert's own dedup_key), ``done`` the
+        status a 2xx is recorded with (``withdrawn`` for a withdrawal)."""
         settings = self.cfg.detections.notify
         attempts: list[int] = []
         for tries in range(1, max(settings.max_attempts, 1) + 1):
@@ -472,7 +540,8 @@ class _Sender:
             attempts.append(attempt)
             error = None if answer.error is None else scrub(answer.error, self.url, self.secret)
             faults.point("notify:sent")
-            _record(self.deliveries_at, alert, attempt, answer, sent_at, error, self.cfg)
+            status = done if answer.status == "delivered" else answer.status
+            _record(self.deliveries_at, alert, attempt, status, answer.http_status, sent_at, error, self.cfg)
             if answer.status != "failed":
                 break
             log.info("alert %s attempt %d failed: %s", alert["alert_id"], attempt, error)
@@ -487,19 +556,27 @@ class _Sender:
             answer.http_status,
             error,
             alert.get("continues_alert_id"),
+            done == WITHDRAWN,
         )
 
 
 def _record(
-    location: str, alert: dict, attempt: int, answer: _Answer, sent_at: datetime, error: str | None, cfg: Config
+    location: str,
+    alert: dict,
+    attempt: int,
+    status: str,
+    http_status: int | None,
+    sent_at: datetime,
+    error: str | None,
+    cfg: Config,
 ) -> None:
     """Append one attempt to ``alert_deliveries`` (one commit; a table written before Dec 5 gains the columns of
     what was sent)."""
     row = {
         "alert_id": alert["alert_id"],
         "attempt": attempt,
-        "status": answer.status,
-        "http_status": answer.http_status,
+        "status": status,
+        "http_status": http_status,
         "sent_at": sent_at,
         "error": error,
         **{k: alert[k] for k in ("dedup_key", *EPISODE, "started_at", "last_seen_at")},

@@ -242,13 +242,12 @@ class _Run(SourceRun):
         decisions = self._decisions(txn, also)
         try:
             alerts, suppressed, report = self._from_decisions(decisions)
-            alerts = alerts.persist(StorageLevel.MEMORY_AND_DISK)
             health = self._device_health().persist(StorageLevel.MEMORY_AND_DISK)
             derived = {
                 "alerts": alerts,
                 "suppressed_matches": suppressed,
                 "daily_threat_report": report,
-                "threats_by_user": gold.build_threats_by_user(health, alerts),
+                "threats_by_user": gold.build_threats_by_user(health, decisions.rows),
                 "device_health": health,
             }
 
@@ -274,7 +273,6 @@ class _Run(SourceRun):
             # the whole tables are recomputed together when any gold table is behind: they agree with one another
             names = [*GOLD_WHOLE, *(["detections_daily"] if "detections_daily" in pending else [])]
             self.publish(record, concurrently(stage_one, names))
-            alerts.unpersist()
             health.unpersist()
         finally:
             for df in decisions.cached:

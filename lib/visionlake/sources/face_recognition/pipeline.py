@@ -7,19 +7,22 @@
   ``visionlake/face_recognition/silver/<kind>``); request and probe duplicates are judged against every line
   consumed before.
 - gold is recomputed whole from the silver table it is built from whenever that table changed, with that
-  table's version as its transaction (:mod:`.gold`).
+  table's version as its transaction (:mod:`.gold`), and whenever the settings it is computed with changed (a
+  hash of them is recorded as another transaction).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections import Counter
 from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from visionlake.config import Config
+from visionlake.config import Config, FaceRecognitionSettings
 from visionlake.ingest.documents import read_documents
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing
@@ -210,6 +213,10 @@ class FaceRecognitionRun(SourceRun):
             for name in {i for i, _ in gold.BUILDERS.values()}
         }
         pending: list[str] = []
+        # the settings gold is computed with are recorded with it: a table computed with others is computed again
+        # (a new latency target re-judges every request), though silver did not change
+        settings_txn = Txn(f"{GOLD_APP}/settings/{_settings_key(self.cfg.face_recognition)}", 0)
+        resettled: set[str] = set()
         for source_table, version in versions.items():
             if version is None:
                 continue
@@ -217,6 +224,10 @@ class FaceRecognitionRun(SourceRun):
             location = self.loc("silver", source_table)
             for behind in self.behind("gold", names, GOLD_APP, location, version).values():
                 pending += behind
+            for name in names:
+                if name not in pending and self.marker(self.loc("gold", name), settings_txn.app_id) is None:
+                    resettled.add(name)
+        pending += sorted(resettled)
         if not pending:
             record.status, record.message = "skipped", "every gold table is up to date"
             self.done(record)
@@ -230,10 +241,20 @@ class FaceRecognitionRun(SourceRun):
             source_table, build = gold.BUILDERS[name]
             txn = Txn(GOLD_APP, versions[source_table])
             df = build(tables[source_table], settings)
-            return self.stage_write(df, self.loc("gold", name), mode="overwrite", txn=txn, also=also)
+            # a table computed again for its settings alone has consumed its silver version already: its marker
+            # is recorded again, not checked (the check would skip the write)
+            markers = (txn, *also, settings_txn) if name in resettled else (*also, settings_txn)
+            txn = None if name in resettled else txn
+            return self.stage_write(df, self.loc("gold", name), mode="overwrite", txn=txn, also=markers)
 
         self.publish(record, concurrently(stage_one, pending))
         self.done(record)
+
+
+def _settings_key(settings: FaceRecognitionSettings) -> str:
+    """A short hash of the settings gold is computed with (all but the input's suffixes)."""
+    used = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "suffixes"}
+    return hashlib.sha256(json.dumps(used, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
 # run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.
