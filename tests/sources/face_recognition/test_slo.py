@@ -327,26 +327,30 @@ def alert_rows(spark: SparkSession, rows: list[tuple]) -> DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("rule", "label", "bad_at_factor", "budget_share"),
+    ("rule", "label", "bad_at_factor", "budget_share", "fired_to", "evaluations"),
     [
-        # availability 99 %: budget 0.01; over 1,000 requests the factor f is f * 10 bad requests
-        ((3600, 300, 14.4, "page"), "1h/5m", 144, 0.02),  # 14.4 * 1 h / 30 d
-        ((21600, 1800, 6.0, "page"), "6h/30m", 60, 0.05),  # 6 * 6 h / 30 d
-        ((259200, 21600, 1.0, "ticket"), "3d/6h", 10, 0.1),  # 1 * 3 d / 30 d
+        # availability 99 %: budget 0.01; over 1,000 requests the factor f is f * 10 bad requests.
+        # The short window holds the bucket ending 10:05 at every T with T - short < 10:05 <= T: the rule fires
+        # from 10:05 to 10:05 + short - 5 min, (short / 5 min) evaluations.
+        ((3600, 300, 14.4, "page"), "1h/5m", 144, 0.02, "10:05", 1),  # 14.4 * 1 h / 30 d
+        ((21600, 1800, 6.0, "page"), "6h/30m", 60, 0.05, "10:30", 6),  # 6 * 6 h / 30 d
+        ((259200, 21600, 1.0, "ticket"), "3d/6h", 10, 0.1, "16:00", 72),  # 1 * 3 d / 30 d
     ],
 )
-def test_burn_rate_exactly_at_the_factor_fires_just_below_does_not(spark, rule, label, bad_at_factor, budget_share):
+def test_burn_rate_exactly_at_the_factor_fires_just_below_does_not(
+    spark, rule, label, bad_at_factor, budget_share, fired_to, evaluations
+):
     objectives = slo.Objectives(availability=0.99, latency=0.9, min_requests=10, burn_rules=(rule,))
     start = at("2026-03-02 10:00:00")
     rows = burst("at", start, 1000, bad=bad_at_factor) + burst("below", start, 1000, bad=bad_at_factor - 1)
     actual = slo.build_burn_rate_alerts(requests_df(spark, rows), objectives)
-    # one bucket [10:00, 10:05): both windows at its end (10:05) hold the same 1,000 requests.
+    # one bucket [10:00, 10:05): both windows hold the same 1,000 requests at every point they hold any.
     # "at": bad_at_factor / 1000 / 0.01 = the factor (0.144 / 0.01 is 14.3999... in binary floating point);
     # "below": one bad request fewer, e.g. 14.3 for 1h/5m.
-    factor, severity, end = rule[2], rule[3], at("2026-03-02 10:05:00")
-    expected = alert_rows(
-        spark, [("at", "availability", label, severity, factor, end, end, 1, factor, factor, 1000, budget_share)]
-    )
+    factor, severity = rule[2], rule[3]
+    start, end = at("2026-03-02 10:05:00"), at(f"2026-03-02 {fired_to}:00")
+    fired = (start, end, evaluations, factor, factor, 1000, budget_share)
+    expected = alert_rows(spark, [("at", "availability", label, severity, factor, *fired)])
     assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -363,7 +367,7 @@ def test_the_long_window_alone_high_does_not_fire(spark):
     rows = burst("recognise_user", at("2026-03-02 10:00:00"), 200, bad=100) + burst(
         "recognise_user", at("2026-03-02 10:30:00"), 100
     )
-    # at 10:05: both windows 100 / 200 -> burn 50: fires.
+    # at 10:05: both windows 100 / 200 -> burn 50: fires. 10:10 to 10:30: the short window is empty, no fire.
     # at 10:35: long window 100 / 300 -> burn 33.3 but short window 0 / 100: does not fire (no second row).
     actual = slo.build_burn_rate_alerts(requests_df(spark, rows), FAST_PAGE)
     end = at("2026-03-02 10:05:00")
@@ -383,6 +387,43 @@ def test_a_quiet_window_does_not_fire_below_min_requests(spark):
     assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_an_empty_short_window_never_fires_even_without_a_minimum(spark):
+    rules = (PAGE_1H, (21600, 1800, 6.0, "page"))  # 6h/30m: the empty buckets up to 30 minutes on are evaluated
+    objectives = slo.Objectives(availability=0.99, latency=0.9, min_requests=0, burn_rules=rules)
+    rows = burst("recognise_user", at("2026-03-02 10:00:00"), 100, bad=100) + burst(
+        "recognise_user", at("2026-03-02 10:10:00"), 100
+    )
+    # 1h/5m: 10:05: both windows 100 / 100 -> burn 100: fires.
+    #   10:10 and 10:20 to 10:40: the short window is empty (0 bad of 0 requests would pass bad * den >=
+    #   requests * num) while the long window burns at 100 or 50 and min_requests is 0: no fire.
+    #   10:15: short window 0 / 100: no fire. One row of one evaluation.
+    # 6h/30m: the short window holds the 100 5xx from 10:05 to 10:30 (burn 100 until 10:10, then 100 / 200 -> 50):
+    #   one row of 6 evaluations; at 10:35 and 10:40 it holds 0 / 100 only.
+    actual = slo.build_burn_rate_alerts(requests_df(spark, rows), objectives)
+    start = at("2026-03-02 10:05:00")
+    expected = alert_rows(
+        spark,
+        [
+            ("recognise_user", "availability", "1h/5m", "page", 14.4, start, start, 1, 100.0, 100.0, 100, 0.02),
+            (
+                "recognise_user",
+                "availability",
+                "6h/30m",
+                "page",
+                6.0,
+                start,
+                at("2026-03-02 10:30:00"),
+                6,
+                100.0,
+                100.0,
+                100,
+                0.05,
+            ),
+        ],
+    )
+    assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_consecutive_firing_evaluations_are_one_row(spark):
     def bucket(minute: int, bad: int) -> list[tuple]:
         return burst("recognise_user", at("2026-03-02 10:00:00") + timedelta(minutes=minute), 100, bad=bad)
@@ -391,7 +432,7 @@ def test_consecutive_firing_evaluations_are_one_row(spark):
     actual = slo.build_burn_rate_alerts(requests_df(spark, rows), FAST_PAGE)
     # (short burn, long burn = bad so far / requests so far / 0.01)
     # 10:05: 20, 20/100 -> 20 fires    10:10: 50, 70/200 -> 35 fires    10:15: 15, 85/300 -> 28.3 fires
-    # [10:15, 10:20) holds no request: the run ends.
+    # [10:15, 10:20) holds no request: at 10:20 the short window is empty, no fire: the run ends.
     # 10:25: 30, 115/400 -> 28.75 fires, alone.
     # 10:30: 0: does not fire.   10:35: 100, 215/600 -> 35.83 fires, alone.
     expected = alert_rows(
@@ -439,6 +480,42 @@ def test_consecutive_firing_evaluations_are_one_row(spark):
                 600,
                 0.02,
             ),
+        ],
+    )
+    assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_rules_are_evaluated_at_the_end_of_empty_buckets_too(spark):
+    # 2026-11-15, default objectives (availability 99.99 %: budget 0.0001; min_requests 100): 100 requests in
+    # each of the buckets [10:00, 10:05), [10:05, 10:10) and [10:15, 10:20), 2 of each a 5xx; [10:10, 10:15) and
+    # every bucket after 10:20 are empty. Every window holding requests holds 2 bad of each 100: burn
+    # 0.02 / 0.0001 = 200, over every factor; every long window holds >= 100 requests.
+    def bucket(minute: int) -> list[tuple]:
+        return burst("recognise_user", at("2026-11-15 10:00:00") + timedelta(minutes=minute), 100, bad=2)
+
+    rows = bucket(0) + bucket(5) + bucket(15)
+    actual = slo.build_burn_rate_alerts(requests_df(spark, rows), slo.Objectives())
+    # 1h/5m: fires at 10:05 and 10:10; at 10:15 the short window (10:10, 10:15] is empty: no fire, the run ends;
+    #   fires at 10:20 (long window 6 / 300, short 2 / 100), then the short window is empty again.
+    # 6h/30m: the short window (T - 30 min, T] holds requests from T = 10:05 until T = 10:45 (its last bucket
+    #   [10:15, 10:20) leaves it at 10:50), 10:15 included: one run of 9 evaluations, 10:05 to 10:45.
+    # 3d/6h: the short window holds requests from 10:05 until 16:15 (the bucket ending 10:20 leaves it at
+    #   16:20): one run of (16:15 - 10:05) / 5 min + 1 = 75 evaluations.
+    # The long burn rate is 200 at every point: its peak is the first, 10:05, with 100 requests in the long
+    # window (300 at 10:20 for the second 1h/5m row).
+    day = "2026-11-15 "
+
+    def alert(rule, severity, factor, start, end, evaluations, long_requests, budget_share):
+        fired = (at(day + start), at(day + end), evaluations, 200.0, 200.0, long_requests, budget_share)
+        return ("recognise_user", "availability", rule, severity, factor, *fired)
+
+    expected = alert_rows(
+        spark,
+        [
+            alert("1h/5m", "page", 14.4, "10:05:00", "10:10:00", 2, 100, 0.02),
+            alert("1h/5m", "page", 14.4, "10:20:00", "10:20:00", 1, 300, 0.02),
+            alert("6h/30m", "page", 6.0, "10:05:00", "10:45:00", 9, 100, 0.05),
+            alert("3d/6h", "ticket", 1.0, "10:05:00", "16:15:00", 75, 100, 0.1),
         ],
     )
     assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)

@@ -24,17 +24,21 @@ Definitions, per endpoint:
 - ``peak_rps``: the largest number of requests in one UTC calendar second of the day (hour).
 
 Burn-rate alerts (:func:`build_burn_rate_alerts`): requests are counted in UTC-aligned 5-minute buckets per
-endpoint (requests and bad requests of each SLI) and every bucket that holds requests is an evaluation point at
-its end T. A rule (long window L, short window S, factor f, severity), L and S whole numbers of buckets, fires at
-T when the burn rate over the long window is >= f AND the burn rate over the short window is >= f AND the long
-window holds at least ``min_requests`` requests (so a quiet night cannot page). A window of length W at T is the
-buckets that end in (T - W, T], i.e. the requests with ``ts`` in [T - W, T). The comparison with f is exact
-(decimal: bad * den >= requests * num with num / den = f * (1 - objective)), so a burn rate exactly at f fires
-even where binary floating point puts 0.144 / 0.01 at 14.3999…. An empty bucket is not evaluated (an empty
-short window has no errors: no rule fires there). Firing evaluation points of the same endpoint, SLI and rule
-in consecutive buckets (5 minutes apart) form one alert row; a bucket that does not fire, or holds no request,
-ends it. ``budget_share`` = f * L / (window_days * 1 day): the budget share spent when the rule fires (2 % for
-14.4 * 1 h / 30 d, 5 % for 6 * 6 h, 10 % for 1 * 3 d).
+endpoint (requests and bad requests of each SLI) and the end T of every bucket, empty or not, is an evaluation
+point: the windows at the end of an empty bucket still hold the requests before it. A rule (long window L, short
+window S, factor f, severity), L and S whole numbers of buckets, fires at T when the burn rate over the long window
+is >= f AND the burn rate over the short window is >= f AND the long window holds at least ``min_requests``
+requests (so a quiet night cannot page). A window of length W at T is the buckets that end in (T - W, T], i.e. the
+requests with ``ts`` in [T - W, T). The comparison with f is exact (decimal: bad * den >= requests * num with
+num / den = f * (1 - objective)), so a burn rate exactly at f fires even where binary floating point puts
+0.144 / 0.01 at 14.3999…. A rule whose short window holds no request does not fire (an empty window has no
+errors), so only the points whose longest short window holds requests are computed: from an endpoint's first
+bucket with requests to the longest short window after its last, skipping any longer gap (quiet days: none of
+them could fire). Firing evaluation points of the same endpoint, SLI and rule in consecutive buckets (5 minutes
+apart) form one alert row; a point that does not fire ends it: a sustained burn across a quiet bucket is one
+alert, and an alert lasts while the short window still holds the bad requests after the traffic stopped (up to
+6 hours for 3d/6h). ``budget_share`` = f * L / (window_days * 1 day): the budget share spent when the rule fires
+(2 % for 14.4 * 1 h / 30 d, 5 % for 6 * 6 h, 10 % for 1 * 3 d).
 """
 
 from __future__ import annotations
@@ -184,12 +188,13 @@ def build_slo_hourly(requests: DataFrame, objectives: Objectives) -> DataFrame:
 
 def build_burn_rate_alerts(requests: DataFrame, objectives: Objectives) -> DataFrame:
     """The multiwindow, multi-burn-rate rules of ``objectives.burn_rules`` evaluated at the end of every
-    5-minute bucket holding requests, per endpoint and SLI; one row per run of firing evaluation points in
+    5-minute bucket, empty or not, per endpoint and SLI; one row per run of firing evaluation points in
     consecutive buckets (see the module docstring). Columns: :data:`BURN_RATE_ALERTS`."""
     timed = _timed(requests, objectives).withColumn("bucket", _floor_to(F.col("_epoch_s"), BUCKET_SECONDS))
-    buckets = timed.groupBy("endpoint", "bucket").agg(
+    counted = timed.groupBy("endpoint", "bucket").agg(
         F.count(F.lit(1)).alias("requests"), *[F.sum(f"_bad_{sli}").alias(f"_bad_{sli}") for sli in SLIS]
     )
+    buckets = _with_empty_buckets(counted, max(short for _, short, _, _ in objectives.burn_rules))
     per_sli = buckets.select(
         "endpoint",
         "bucket",
@@ -212,7 +217,8 @@ def build_burn_rate_alerts(requests: DataFrame, objectives: Objectives) -> DataF
         budget = F.when(F.col("sli") == sli, F.lit(float(objectives.budget_rate(sli)))).otherwise(budget)
     evaluated = []
     for long, short, factor, severity in objectives.burn_rules:
-        fires = F.col(f"_req_{long}") >= objectives.min_requests
+        # an empty short window has no errors (0 * den >= 0 * num would hold): it never fires
+        fires = (F.col(f"_req_{short}") > 0) & (F.col(f"_req_{long}") >= objectives.min_requests)
         for window in (long, short):
             fires = fires & _at_least(F.col(f"_bad_{window}"), F.col(f"_req_{window}"), factor, objectives)
         evaluated.append(
@@ -222,8 +228,8 @@ def build_burn_rate_alerts(requests: DataFrame, objectives: Objectives) -> DataF
                 F.lit(factor).alias("factor"),
                 F.lit(factor * long / (objectives.window_days * DAY_SECONDS)).alias("budget_share"),
                 fires.alias("fires"),
-                (F.col(f"_bad_{long}") / F.col(f"_req_{long}") / budget).alias("long_burn_rate"),
-                (F.col(f"_bad_{short}") / F.col(f"_req_{short}") / budget).alias("short_burn_rate"),
+                _burn_rate(F.col(f"_bad_{long}"), F.col(f"_req_{long}"), budget).alias("long_burn_rate"),
+                _burn_rate(F.col(f"_bad_{short}"), F.col(f"_req_{short}"), budget).alias("short_burn_rate"),
                 F.col(f"_req_{long}").alias("long_requests"),
             )
         )
@@ -309,6 +315,32 @@ def _with_budget(summary: DataFrame, units: int, objectives: Objectives) -> Data
         columns[f"{sli}_budget_consumed"] = consumed
     summary = summary.withColumns(columns)
     return summary.withColumns({f"{sli}_budget_remaining": 1 - F.col(f"{sli}_budget_consumed") for sli in SLIS})
+
+
+def _with_empty_buckets(counted: DataFrame, longest_short: int) -> DataFrame:
+    """The per-endpoint bucket counts (``endpoint``, ``bucket``, ``requests``, ``_bad_<sli>``) with a row of zero
+    counts for every empty bucket a rule could fire at: those whose end is at most ``longest_short`` seconds (the
+    longest short window) after the start of a bucket with requests. At any later bucket every rule's short
+    window is empty, so none fires there. Each bucket with requests is followed by the empty buckets up to the
+    next one with requests, at most ``longest_short / 300 - 1`` of them: never more rows than the buckets the
+    requests span plus the longest short window after the last, and none for a quiet day."""
+    following = F.lead("bucket").over(Window.partitionBy("endpoint").orderBy("bucket"))
+    last = F.col("bucket") + (longest_short - BUCKET_SECONDS)
+    until = F.least(F.col("_following") - BUCKET_SECONDS, last)  # least skips a null: no following bucket
+    filled = counted.withColumn("_following", following).select(
+        "*", F.posexplode(F.sequence("bucket", until, F.lit(BUCKET_SECONDS).cast("long"))).alias("_pos", "_bucket")
+    )
+    counts = ["requests", *[f"_bad_{sli}" for sli in SLIS]]
+    return filled.select(
+        "endpoint",
+        F.col("_bucket").alias("bucket"),
+        *[F.when(F.col("_pos") == 0, F.col(c)).otherwise(F.lit(0).cast("long")).alias(c) for c in counts],
+    )
+
+
+def _burn_rate(bad: Column, requests: Column, budget: Column) -> Column:
+    """bad / requests / budget rate; null over no request (an empty window, which never fires)."""
+    return F.when(requests > 0, bad / requests / budget)
 
 
 def _at_least(bad: Column, requests: Column, factor: float, objectives: Objectives) -> Column:
