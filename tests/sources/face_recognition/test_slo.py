@@ -330,11 +330,10 @@ def alert_rows(spark: SparkSession, rows: list[tuple]) -> DataFrame:
     ("rule", "label", "bad_at_factor", "budget_share", "fired_to", "evaluations"),
     [
         # availability 99 %: budget 0.01; over 1,000 requests the factor f is f * 10 bad requests.
-        # The short window holds the bucket ending 10:05 at every T with T - short < 10:05 <= T: the rule fires
-        # from 10:05 to 10:05 + short - 5 min, (short / 5 min) evaluations.
+        # The lake holds no request after the bucket ending 10:05: it is the one point evaluated, for every rule.
         ((3600, 300, 14.4, "page"), "1h/5m", 144, 0.02, "10:05", 1),  # 14.4 * 1 h / 30 d
-        ((21600, 1800, 6.0, "page"), "6h/30m", 60, 0.05, "10:30", 6),  # 6 * 6 h / 30 d
-        ((259200, 21600, 1.0, "ticket"), "3d/6h", 10, 0.1, "16:00", 72),  # 1 * 3 d / 30 d
+        ((21600, 1800, 6.0, "page"), "6h/30m", 60, 0.05, "10:05", 1),  # 6 * 6 h / 30 d
+        ((259200, 21600, 1.0, "ticket"), "3d/6h", 10, 0.1, "10:05", 1),  # 1 * 3 d / 30 d
     ],
 )
 def test_burn_rate_exactly_at_the_factor_fires_just_below_does_not(
@@ -397,8 +396,8 @@ def test_an_empty_short_window_never_fires_even_without_a_minimum(spark):
     #   10:10 and 10:20 to 10:40: the short window is empty (0 bad of 0 requests would pass bad * den >=
     #   requests * num) while the long window burns at 100 or 50 and min_requests is 0: no fire.
     #   10:15: short window 0 / 100: no fire. One row of one evaluation.
-    # 6h/30m: the short window holds the 100 5xx from 10:05 to 10:30 (burn 100 until 10:10, then 100 / 200 -> 50):
-    #   one row of 6 evaluations; at 10:35 and 10:40 it holds 0 / 100 only.
+    # 6h/30m: the short window holds the 100 5xx at 10:05, 10:10 (burn 100) and 10:15 (100 / 200 -> 50): one row
+    #   of 3 evaluations; no point after 10:15, the end of the newest bucket with requests.
     actual = slo.build_burn_rate_alerts(requests_df(spark, rows), objectives)
     start = at("2026-03-02 10:05:00")
     expected = alert_rows(
@@ -412,8 +411,8 @@ def test_an_empty_short_window_never_fires_even_without_a_minimum(spark):
                 "page",
                 6.0,
                 start,
-                at("2026-03-02 10:30:00"),
-                6,
+                at("2026-03-02 10:15:00"),
+                3,
                 100.0,
                 100.0,
                 100,
@@ -497,10 +496,10 @@ def test_rules_are_evaluated_at_the_end_of_empty_buckets_too(spark):
     actual = slo.build_burn_rate_alerts(requests_df(spark, rows), slo.Objectives())
     # 1h/5m: fires at 10:05 and 10:10; at 10:15 the short window (10:10, 10:15] is empty: no fire, the run ends;
     #   fires at 10:20 (long window 6 / 300, short 2 / 100), then the short window is empty again.
-    # 6h/30m: the short window (T - 30 min, T] holds requests from T = 10:05 until T = 10:45 (its last bucket
-    #   [10:15, 10:20) leaves it at 10:50), 10:15 included: one run of 9 evaluations, 10:05 to 10:45.
-    # 3d/6h: the short window holds requests from 10:05 until 16:15 (the bucket ending 10:20 leaves it at
-    #   16:20): one run of (16:15 - 10:05) / 5 min + 1 = 75 evaluations.
+    # 6h/30m and 3d/6h: the short window (T - 30 min or 6 h, T] holds requests at every point from 10:05 to 10:20,
+    #   10:15 included; 10:20 is the end of the newest bucket with requests, the last point evaluated: one run of
+    #   4 evaluations each (their short windows would hold requests until 10:45 and 16:15, of which the lake
+    #   knows nothing yet).
     # The long burn rate is 200 at every point: its peak is the first, 10:05, with 100 requests in the long
     # window (300 at 10:20 for the second 1h/5m row).
     day = "2026-11-15 "
@@ -514,8 +513,8 @@ def test_rules_are_evaluated_at_the_end_of_empty_buckets_too(spark):
         [
             alert("1h/5m", "page", 14.4, "10:05:00", "10:10:00", 2, 100, 0.02),
             alert("1h/5m", "page", 14.4, "10:20:00", "10:20:00", 1, 300, 0.02),
-            alert("6h/30m", "page", 6.0, "10:05:00", "10:45:00", 9, 100, 0.05),
-            alert("3d/6h", "ticket", 1.0, "10:05:00", "16:15:00", 75, 100, 0.1),
+            alert("6h/30m", "page", 6.0, "10:05:00", "10:20:00", 4, 100, 0.05),
+            alert("3d/6h", "ticket", 1.0, "10:05:00", "10:20:00", 4, 100, 0.1),
         ],
     )
     assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)

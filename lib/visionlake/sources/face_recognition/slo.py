@@ -23,21 +23,22 @@ Definitions, per endpoint:
   out of the percentiles (but count as not good in ``share_under_target``).
 - ``peak_rps``: the largest number of requests in one UTC calendar second of the day (hour).
 
-Burn-rate alerts (:func:`build_burn_rate_alerts`): requests are counted in UTC-aligned 5-minute buckets per
-endpoint (requests and bad requests of each SLI) and the end T of every bucket, empty or not, is an evaluation
-point: the windows at the end of an empty bucket still hold the requests before it. A rule (long window L, short
-window S, factor f, severity), L and S whole numbers of buckets, fires at T when the burn rate over the long window
-is >= f AND the burn rate over the short window is >= f AND the long window holds at least ``min_requests``
-requests (so a quiet night cannot page). A window of length W at T is the buckets that end in (T - W, T], i.e. the
-requests with ``ts`` in [T - W, T). The comparison with f is exact (decimal: bad * den >= requests * num with
-num / den = f * (1 - objective)), so a burn rate exactly at f fires even where binary floating point puts
-0.144 / 0.01 at 14.3999…. A rule whose short window holds no request does not fire (an empty window has no
-errors), so only the points whose longest short window holds requests are computed: from an endpoint's first
-bucket with requests to the longest short window after its last, skipping any longer gap (quiet days: none of
-them could fire). Firing evaluation points of the same endpoint, SLI and rule in consecutive buckets (5 minutes
-apart) form one alert row; a point that does not fire ends it: a sustained burn across a quiet bucket is one
-alert, and an alert lasts while the short window still holds the bad requests after the traffic stopped (up to
-6 hours for 3d/6h). ``budget_share`` = f * L / (window_days * 1 day): the budget share spent when the rule fires
+Burn-rate alerts (:func:`build_burn_rate_alerts`): requests are counted in UTC-aligned 5-minute buckets per endpoint
+(requests and bad requests of each SLI) and the end T of every bucket, empty or not, is an evaluation point: the
+windows at the end of an empty bucket still hold the requests before it. A rule (long window L, short window S,
+factor f, severity), L and S whole numbers of buckets, fires at T when the burn rate over the long window is >= f
+AND the burn rate over the short window is >= f AND the long window holds at least ``min_requests`` requests (so a
+quiet night cannot page). A window of length W at T is the buckets that end in (T - W, T], i.e. the requests with
+``ts`` in [T - W, T). The comparison with f is exact (decimal: bad * den >= requests * num with num / den = f * (1 -
+objective)), so a burn rate exactly at f fires even where binary floating point puts 0.144 / 0.01 at 14.3999…. A
+rule whose short window holds no request does not fire (an empty window has no errors), so only the points whose
+longest short window holds requests are computed: from an endpoint's first bucket with requests to the longest short
+window after its last, skipping any longer gap (quiet days: none of them could fire), and up to the end of the
+newest bucket with requests of any endpoint (no point is evaluated at a time the lake holds no data of). Firing
+evaluation points of the same endpoint, SLI and rule in consecutive buckets (5 minutes apart) form one alert row; a
+point that does not fire ends it: a sustained burn across a quiet bucket is one alert, and an alert lasts while the
+short window still holds the bad requests after the endpoint's traffic stopped (up to 6 hours for 3d/6h), as far as
+the lake's data goes. ``budget_share`` = f * L / (window_days * 1 day): the budget share spent when the rule fires
 (2 % for 14.4 * 1 h / 30 d, 5 % for 6 * 6 h, 10 % for 1 * 3 d).
 """
 
@@ -323,9 +324,12 @@ def _with_empty_buckets(counted: DataFrame, longest_short: int) -> DataFrame:
     longest short window) after the start of a bucket with requests. At any later bucket every rule's short
     window is empty, so none fires there. Each bucket with requests is followed by the empty buckets up to the
     next one with requests, at most ``longest_short / 300 - 1`` of them: never more rows than the buckets the
-    requests span plus the longest short window after the last, and none for a quiet day."""
+    requests span plus the longest short window after the last, and none for a quiet day. None after the newest
+    bucket with requests of any endpoint: the lake holds no request after it, though later ones may come (an
+    alert would claim to fire at times the lake knows nothing of; the next run with them extends it)."""
     following = F.lead("bucket").over(Window.partitionBy("endpoint").orderBy("bucket"))
-    last = F.col("bucket") + (longest_short - BUCKET_SECONDS)
+    counted = counted.crossJoin(F.broadcast(counted.agg(F.max("bucket").alias("_newest"))))
+    last = F.least(F.col("bucket") + (longest_short - BUCKET_SECONDS), F.col("_newest"))
     until = F.least(F.col("_following") - BUCKET_SECONDS, last)  # least skips a null: no following bucket
     filled = counted.withColumn("_following", following).select(
         "*", F.posexplode(F.sequence("bucket", until, F.lit(BUCKET_SECONDS).cast("long"))).alias("_pos", "_bucket")
