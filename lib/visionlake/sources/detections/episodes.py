@@ -107,9 +107,17 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
     ``objects``: silver objects (frame_key, label, score, area_fraction, the frame columns, ingested_at and
     event_date). ``rules``: one row per rule version (rules.RULES_SCHEMA); broadcast. A null user_id or device_id
     (an untagged, hence invalid, frame) becomes ``(untagged)``. The rule version is the one valid at the frame's
-    ingested_at; scope lists, when set, must hold the frame's user, device and site. labels_matched: sorted rule
-    labels present in the frame; frame_score: ALL -> lowest of the rule labels' best scores, ANY -> highest over
-    the matched labels; max_area_fraction: largest area_fraction of the objects of the matched labels.
+    ingested_at; scope lists, when set, must hold the frame's user, device and site.
+
+    The rule version's min_area_fraction applies to each object: an object whose box is smaller (or of unknown
+    area) does not count for the rule, as a far-away speck. The match is large enough when the labels with an
+    object that counts satisfy the quantifier (ALL: every rule label; ANY: one). Then labels_matched are those
+    labels (sorted) and frame_score comes from the objects that count: ALL -> the lowest of the labels' best
+    scores, ANY -> the highest. Otherwise (gold's ``area_too_small``) labels_matched are the rule labels present
+    and frame_score the same over all their objects, to show what was seen. max_area_fraction is the area gold
+    checks min_area_fraction on, whatever the rule's threshold: ANY -> the largest box of the rule labels present,
+    ALL -> the smallest of their largest boxes (each label needs one box that large; null when a label's boxes
+    are all of unknown area). It reaches min_area_fraction exactly when the match is large enough.
     """
     rule_labels = F.broadcast(rules.select(F.explode("labels").alias("label")).distinct())
     # an untagged frame (an invalid image) still has its matches explained: under the user / device (untagged)
@@ -134,12 +142,21 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
         & (F.col("r.scope_sites").isNull() | F.array_contains("r.scope_sites", F.col("f.site_id")))
     )
 
+    min_area = F.col("r.min_area_fraction")
+
+    def counts(o: Column) -> Column:
+        """Whether an object counts for the rule: any object when the rule has no min_area_fraction, else one
+        whose box is at least that large (a box of unknown area does not)."""
+        return min_area.isNull() | F.coalesce(o["area_fraction"] >= min_area, F.lit(False))
+
     def found(label: Column) -> Column:
-        """The best score and the largest area of the frame's objects with ``label`` (nulls when none)."""
+        """What the frame shows of ``label`` (nulls when no object has it): the best score of its objects, the
+        best score of those that count for the rule, and its largest box."""
         mine = F.filter("_objects", lambda o: o["label"] == label)
         return F.struct(
             label.alias("label"),
             F.array_max(F.transform(mine, lambda o: o["score"])).alias("best_score"),
+            F.array_max(F.transform(F.filter(mine, counts), lambda o: o["score"])).alias("counted_score"),
             F.array_max(F.transform(mine, lambda o: o["area_fraction"])).alias("max_area"),
         )
 
@@ -154,16 +171,25 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
             F.transform(F.array_sort(F.array_distinct("r.labels")), found), lambda x: x["best_score"].isNotNull()
         ).alias("_found"),
     )
-    best = F.transform("_found", lambda x: x["best_score"])
-    area = F.transform("_found", lambda x: x["max_area"])
     satisfied = F.when(F.col("_is_all"), F.size("_found") == F.col("_needed")).otherwise(F.size("_found") > 0)
-    return pairs.where(satisfied).select(
+    # the labels with an object that counts; the match is large enough when they satisfy the quantifier
+    counted = F.filter("_found", lambda x: x["counted_score"].isNotNull())
+    large = F.when(F.col("_is_all"), F.size(counted) == F.col("_needed")).otherwise(F.size(counted) > 0)
+    matched = pairs.where(satisfied).withColumn("_large", large)
+    # large enough: the labels and scores of the objects that count; else (area_too_small) of all the objects
+    used = F.when(F.col("_large"), counted).otherwise(F.col("_found"))
+    best = F.transform(used, lambda x: F.when(F.col("_large"), x["counted_score"]).otherwise(x["best_score"]))
+    # the area min_area_fraction is checked on: ANY, the largest box; ALL, the smallest of the labels' largest
+    # boxes (null when a label's boxes are all of unknown area)
+    area = F.transform("_found", lambda x: x["max_area"])
+    all_area = F.when(~F.exists(area, lambda a: a.isNull()), F.array_min(area))
+    return matched.select(
         *FRAME_COLUMNS,
         F.col("rule_id").cast(T.IntegerType()).alias("rule_id"),
         F.col("rule_version").cast(T.IntegerType()).alias("rule_version"),
-        F.transform("_found", lambda x: x["label"]).alias("labels_matched"),
+        F.transform(used, lambda x: x["label"]).alias("labels_matched"),
         F.when(F.col("_is_all"), F.array_min(best)).otherwise(F.array_max(best)).alias("frame_score"),
-        F.array_max(area).alias("max_area_fraction"),
+        F.when(F.col("_is_all"), all_area).otherwise(F.array_max(area)).alias("max_area_fraction"),
         "ingested_at",
         "event_date",
     )
