@@ -604,6 +604,44 @@ def test_decide_median_score(spark: SparkSession):
     assert_df_equality(ep.build_suppressed(decided), expected_suppressed, ignore_nullable=True)
 
 
+def test_decide_median_and_area_at_their_thresholds_exactly(spark: SparkSession):
+    """A median or an area that reaches its threshold but for floating-point rounding reaches it: (0.85 + 0.95) / 2
+    is 0.8999999999999999 in floating point (until Dec 5 below_score against 0.9), (0.6 + 0.7) / 2 is
+    0.6499999999999999; a box of 0.1 by 0.3 - 0.2 (shape B) is 0.009999999999999998. Within 1e-9 of the
+    threshold counts as reaching it; a true shortfall (0.85 and 0.94 against 0.9) does not."""
+    matches = _matches(
+        spark,
+        [
+            _match("a1", _s(0), 0.85, device="c1", min_score=0.9),
+            _match("a2", _s(10), 0.95, device="c1", min_score=0.9),
+            _match("b1", _s(0), 0.6, device="c2", min_score=0.65),
+            _match("b2", _s(10), 0.7, device="c2", min_score=0.65),
+            _match("c1", _s(0), 0.85, device="c3", min_score=0.9),
+            _match("c2", _s(10), 0.94, device="c3", min_score=0.9),
+            _match("d1", _s(0), area=0.1 * (0.3 - 0.2), device="c4", min_area=0.01),
+            _match("e1", _s(0), area=0.0099, device="c5", min_area=0.01),
+        ],
+    )
+    decided = ep.decide(matches, GAP)
+    assert _decisions(decided) == [
+        ("a1", "c1", 1, "a1", "alert"),
+        ("a2", "c1", 1, "a1", "alert"),
+        ("b1", "c2", 1, "b1", "alert"),
+        ("b2", "c2", 1, "b1", "alert"),
+        ("c1", "c3", 1, "c1", "below_score"),
+        ("c2", "c3", 1, "c1", "below_score"),
+        ("d1", "c4", 1, "d1", "alert"),
+        ("e1", "c5", 1, None, "area_too_small"),
+    ]
+    passed = {r["frame_key"]: r["episode_passed_at"] for r in decided.collect()}
+    assert passed["a1"] == passed["a2"] == naive(_s(10))  # the second frame's median reaches 0.9
+    # an object at that area counts for the rule in silver rule_matches too
+    rules = _rules(spark, [_rule(70, ["person"], "ANY", 0.7, min_area=0.01)])
+    objects = _objects(spark, [_obj("f1", "person", 0.8, 0.1 * (0.3 - 0.2)), _obj("f1", "person", 0.9, 0.005)])
+    found = [(r["frame_score"], r["max_area_fraction"]) for r in ep.find_matches(objects, rules).collect()]
+    assert found == [(0.8, 0.1 * (0.3 - 0.2))]
+
+
 def test_decide_threshold_of_the_episodes_first_rule_version(spark: SparkSession):
     matches = _matches(
         spark,

@@ -494,6 +494,25 @@ def test_a_frame_with_one_score_above_1_gives_percentages_for_all_its_scores(spa
     assert counts == {"percent": 1, "fraction": 2, "b": 1}
 
 
+def test_area_fraction_of_a_pixel_box_is_its_pixels_over_the_images(spark: SparkSession) -> None:
+    """A shape A box of 100 x 50 px in a 1000 x 500 image is 1 % wherever it is: its area is its pixels over the
+    image's ((x_max - x_min) * (y_max - y_min) / (width * height)). Until Dec 5 each corner was divided by the
+    image size and then subtracted: 0.010000000000000002 at (0, 0), 0.009999999999999998 at (100, 100), and a
+    rule with min_area_fraction 0.01 took one and not the other."""
+
+    def pred(x: int, y: int) -> dict:
+        return {"label": "person", "confidence": 0.9, "x_min": x, "y_min": y, "x_max": x + 100, "y_max": y + 50}
+
+    frame = _frame(image={"width": 1000, "height": 500}, predictions=[pred(0, 0), pred(100, 100), pred(900, 450)])
+    rows = silver.build_objects(_prepared(spark, [("a", PATH, frame)]), MIN_SCORE).collect()
+    # det_idx, x, y, w, h, area_fraction
+    assert sorted((r["det_idx"], r["x"], r["y"], r["w"], r["h"], r["area_fraction"]) for r in rows) == [
+        (0, 0.0, 0.0, 0.1, 0.1, 0.01),
+        (1, 0.1, 0.2, 0.1, 0.1, 0.01),
+        (2, 0.9, 0.9, 0.1, 0.1, 0.01),
+    ]
+
+
 BOXES = [[0.0, 0.0, 1.0, 1.0]] * 2
 
 

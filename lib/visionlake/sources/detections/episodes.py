@@ -92,6 +92,15 @@ REASONS = ("invalid_image", "area_too_small", "outside_schedule", "below_score",
 
 _MICROS_PER_MINUTE = 60_000_000
 _MICROS_PER_DAY = 86_400_000_000
+# A median score or an area reaches its rule's threshold when it is at most this below it: floating point
+# rounds, so that the median of 0.85 and 0.95 is 0.8999999999999999, not 0.9, and a box of 0.1 by 0.3 - 0.2
+# (shape B) is 0.009999999999999998 of the frame. Far below any difference a detector's score or box means.
+TOLERANCE = 1e-9
+
+
+def reaches(value: Column, threshold: Column) -> Column:
+    """Whether ``value`` reaches ``threshold``: at least ``threshold - TOLERANCE`` (null when either is null)."""
+    return value >= threshold - F.lit(TOLERANCE)
 
 
 def alert_id_of(user_id: str, device_id: str, rule_id: int, first_frame_key: str) -> str:
@@ -109,15 +118,16 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
     (an untagged, hence invalid, frame) becomes ``(untagged)``. The rule version is the one valid at the frame's
     ingested_at; scope lists, when set, must hold the frame's user, device and site.
 
-    The rule version's min_area_fraction applies to each object: an object whose box is smaller (or of unknown
-    area) does not count for the rule, as a far-away speck. The match is large enough when the labels with an
-    object that counts satisfy the quantifier (ALL: every rule label; ANY: one). Then labels_matched are those
-    labels (sorted) and frame_score comes from the objects that count: ALL -> the lowest of the labels' best
-    scores, ANY -> the highest. Otherwise (gold's ``area_too_small``) labels_matched are the rule labels present
-    and frame_score the same over all their objects, to show what was seen. max_area_fraction is the area gold
-    checks min_area_fraction on, whatever the rule's threshold: ANY -> the largest box of the rule labels present,
-    ALL -> the smallest of their largest boxes (each label needs one box that large; null when a label's boxes
-    are all of unknown area). It reaches min_area_fraction exactly when the match is large enough.
+    The rule version's min_area_fraction applies to each object: an object whose box does not reach it
+    (:func:`reaches`) or is of unknown area does not count for the rule, as a far-away speck. The match is large
+    enough when the labels with an object that counts satisfy the quantifier (ALL: every rule label; ANY: one).
+    Then labels_matched are those labels (sorted) and frame_score comes from the objects that count: ALL -> the
+    lowest of the labels' best scores, ANY -> the highest. Otherwise (gold's ``area_too_small``) labels_matched
+    are the rule labels present and frame_score the same over all their objects, to show what was seen.
+    max_area_fraction is the area gold checks min_area_fraction on, whatever the rule's threshold: ANY -> the
+    largest box of the rule labels present, ALL -> the smallest of their largest boxes (each label needs one box
+    that large; null when a label's boxes are all of unknown area). It reaches min_area_fraction exactly when the
+    match is large enough.
     """
     rule_labels = F.broadcast(rules.select(F.explode("labels").alias("label")).distinct())
     # an untagged frame (an invalid image) still has its matches explained: under the user / device (untagged)
@@ -146,8 +156,8 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
 
     def counts(o: Column) -> Column:
         """Whether an object counts for the rule: any object when the rule has no min_area_fraction, else one
-        whose box is at least that large (a box of unknown area does not)."""
-        return min_area.isNull() | F.coalesce(o["area_fraction"] >= min_area, F.lit(False))
+        whose box reaches it (a box of unknown area does not)."""
+        return min_area.isNull() | F.coalesce(reaches(o["area_fraction"], min_area), F.lit(False))
 
     def found(label: Column) -> Column:
         """What the frame shows of ``label`` (nulls when no object has it): the best score of its objects, the
@@ -228,7 +238,7 @@ def _pre_reason() -> Column:
         F.when(~F.coalesce(F.col("is_valid_image"), F.lit(False)), F.lit("invalid_image"))
         .when(
             F.col("min_area_fraction").isNotNull()
-            & F.coalesce(F.col("max_area_fraction") < F.col("min_area_fraction"), F.lit(True)),
+            & ~F.coalesce(reaches(F.col("max_area_fraction"), F.col("min_area_fraction")), F.lit(False)),
             F.lit("area_too_small"),
         )
         .when(
@@ -268,15 +278,17 @@ def _alerted_episodes(episodes: DataFrame, prior: DataFrame | None) -> DataFrame
 
 
 def _passes(score: Column, threshold: Column, so_far: WindowSpec) -> Column:
-    """Whether the exact median of ``score`` over the ``so_far`` frame is >= ``threshold`` (a column that is
-    constant over the frame), from running counts instead of a running percentile (linear in the episode):
-    with n scores of which c >= threshold, the median passes when 2c > n, and when 2c = n it is the mean of
-    the largest score below the threshold and the smallest at or above it."""
+    """Whether the exact median of ``score`` over the ``so_far`` frame :func:`reaches` ``threshold`` (a column
+    that is constant over the frame), from running counts instead of a running percentile (linear in the
+    episode): with n scores of which c reach the threshold, the median passes when 2c > n, and when 2c = n it is
+    the mean of the largest score that does not reach it and the smallest that does, and passes when that mean
+    reaches it (0.85 and 0.95 against 0.9: their mean is 0.8999999999999999 in floating point)."""
     n = F.count(F.lit(1)).over(so_far)
-    c = F.sum(F.when(score >= threshold, 1).otherwise(0)).over(so_far)
-    below = F.max(F.when(score < threshold, score)).over(so_far)
-    above = F.min(F.when(score >= threshold, score)).over(so_far)
-    return (c * 2 > n) | ((c * 2 == n) & ((below + above) / 2 >= threshold))
+    ok = reaches(score, threshold)
+    c = F.sum(F.when(ok, 1).otherwise(0)).over(so_far)
+    below = F.max(F.when(~ok, score)).over(so_far)
+    above = F.min(F.when(ok, score)).over(so_far)
+    return (c * 2 > n) | ((c * 2 == n) & reaches((below + above) / 2, threshold))
 
 
 def decide(matches: DataFrame, gap_seconds: float, prior: DataFrame | None = None) -> DataFrame:
@@ -284,11 +296,11 @@ def decide(matches: DataFrame, gap_seconds: float, prior: DataFrame | None = Non
 
     Matches left after invalid_image, area_too_small and outside_schedule form episodes per KEY in time order
     (a gap > gap_seconds starts a new one). An episode passes at its first frame where the exact median of its
-    frame scores so far >= min_score of its first match's rule version; otherwise all its matches are
-    below_score. A passing episode starting less than cooldown_minutes (its first match's version) after the
-    last_seen_at of the previous alerted episode of its KEY is cooldown, else alert. ``prior`` (KEY,
-    prior_alert_us) gives the last alerted episode's end before ``matches`` when they continue a history
-    (:func:`redecide`).
+    frame scores so far reaches min_score of its first match's rule version (:func:`reaches`: up to TOLERANCE);
+    otherwise all its matches are below_score. A passing episode starting less than cooldown_minutes (its first
+    match's version) after the last_seen_at of the previous alerted episode of its KEY is cooldown, else alert.
+    ``prior`` (KEY, prior_alert_us) gives the last alerted episode's end before ``matches`` when they continue a
+    history (:func:`redecide`).
     Returns ``DECISIONS``: the match columns but the rule terms (severity kept), local_date (site-local date of
     captured_at), episode_start_key and episode_started_at (first frame_key and captured_at of the episode; null
     outside episodes), episode_passed_at (captured_at of the frame where the episode passed; null if it never

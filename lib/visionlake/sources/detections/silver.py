@@ -322,9 +322,10 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
     Shape B: the first min(num_detections, sizes of the three arrays) entries, labels by :data:`LABEL_MAP`
     (unknown id -> ``class-<id>``), boxes ``[ymin, xmin, ymax, xmax]`` clipped to 0-1 and scaled by the image
     size (pixels null when it is unknown). Shape A: labels lower case with :data:`LABEL_ALIASES` applied, pixel
-    boxes clipped to the image (at 0 only when its size is unknown) and divided by its size (null when unknown).
-    Corners given in the wrong order are swapped. Scores are read as percentages when :func:`score_scale` says
-    so.
+    boxes clipped to the image (at 0 only when its size is unknown) and divided by its size (null when unknown):
+    ``w``, ``h`` and ``area_fraction`` from the box's pixels, ``(x_max - x_min) * (y_max - y_min) / (width *
+    height)``, exact for whole pixels. Corners given in the wrong order are swapped. Scores are read as
+    percentages when :func:`score_scale` says so.
     """
     frame = F.col("frame")
     keep = [c for c in df.columns if c != "frame"]
@@ -385,8 +386,15 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
         *[F.when(is_b, v * sizes[k]).otherwise(v).alias(f"_p_{k}") for k, v in corners.items()],
         *[F.when(is_b, v).when(known, v / sizes[k]).alias(f"_n_{k}") for k, v in corners.items()],
     )
-    w = F.col("_n_x_max") - F.col("_n_x_min")
-    h = F.col("_n_y_max") - F.col("_n_y_min")
+    # Sizes from the box in the detector's unit: a pixel box's width, height and area are its pixels over the
+    # image's, which is exact for whole pixels (100 x 50 px of 1000 x 500 is 0.01 wherever the box is; the
+    # difference of two divided corners was 0.010000000000000002 at (0, 0) and 0.009999999999999998 at
+    # (100, 100)); a shape B box is already a fraction of the image.
+    pw, ph = F.col("_p_x_max") - F.col("_p_x_min"), F.col("_p_y_max") - F.col("_p_y_min")
+    nw, nh = F.col("_n_x_max") - F.col("_n_x_min"), F.col("_n_y_max") - F.col("_n_y_min")
+    w = F.when(is_b, nw).when(known, pw / width)
+    h = F.when(is_b, nh).when(known, ph / height)
+    area = F.when(is_b, nw * nh).when(known, pw * ph / (width * height))
     return located.select(
         *keep,
         "det_idx",
@@ -398,7 +406,7 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
         F.col("_n_y_min").alias("y"),
         w.alias("w"),
         h.alias("h"),
-        (w * h).alias("area_fraction"),
+        area.alias("area_fraction"),
         "track_id",
     )
 
