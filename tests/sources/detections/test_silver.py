@@ -513,6 +513,36 @@ def test_area_fraction_of_a_pixel_box_is_its_pixels_over_the_images(spark: Spark
     ]
 
 
+def test_a_failed_inference_has_no_objects(spark: SparkSession) -> None:
+    """A frame whose detector says ``success: false`` has no objects, whatever its ``predictions`` hold (until
+    Dec 5 a dog at 0.9 beside "inference timeout" was an object and alerted); its ``detector_error`` says so, with
+    the detector's error text or, without one, that the inference failed. Its predictions are not read, so a
+    score of 250 in them does not quarantine it."""
+    dog = {"label": "dog", "confidence": 0.9, "x_min": 0, "y_min": 0, "x_max": 960, "y_max": 540}
+    rows = [
+        ("timeout", PATH, _frame(success=False, error="inference timeout", predictions=[dog])),
+        ("silent", PATH, _frame(success=False, predictions=[dog, {**dog, "confidence": 250}])),
+        ("blank", PATH, _frame(success=False, error=" ", predictions=[])),
+        ("ok", PATH, _frame(success=True, predictions=[dog])),
+    ]
+    prepared = _prepared(spark, rows)
+    objects = silver.build_objects(prepared, MIN_SCORE).collect()
+    assert [(r["frame_key"], r["label"]) for r in objects] == [("ok", "dog")]
+    frames = _by_key(silver.build_frames(prepared, MIN_SCORE), "detector_error", "object_count")
+    assert frames == {
+        "timeout": ("inference timeout", 0),
+        "silent": ("inference failed (success: false, no error given)", 0),
+        "blank": ("inference failed (success: false, no error given)", 0),
+        "ok": (None, 1),
+    }
+    checked = silver.with_detections_checked(
+        _input(spark, rows).select(
+            "frame_key", "frame", *[F.lit(None).cast("string").alias(c) for c in ("reason", "detail")]
+        )
+    )
+    assert _by_key(checked, "reason") == {"timeout": (None,), "silent": (None,), "blank": (None,), "ok": (None,)}
+
+
 BOXES = [[0.0, 0.0, 1.0, 1.0]] * 2
 
 

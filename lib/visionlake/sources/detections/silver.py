@@ -216,6 +216,23 @@ def detector_shape(frame: Column) -> Column:
     )
 
 
+# detector_error of a failed inference whose detector gave no error text
+FAILED_WITHOUT_ERROR = "inference failed (success: false, no error given)"
+
+
+def failed_inference(frame: Column) -> Column:
+    """Whether the detector reported a failed inference (``success: false``): such a frame has no objects,
+    whatever its detections hold, and its ``detector_error`` says so."""
+    return F.coalesce(frame["success"] == F.lit(False), F.lit(False))
+
+
+def detector_error(frame: Column) -> Column:
+    """A failed inference's error: the detector's ``error`` text, or :data:`FAILED_WITHOUT_ERROR` when it gives
+    none (or only blanks); null when the inference did not fail."""
+    error = frame["error"]
+    return F.when(failed_inference(frame), F.when(F.trim(error) != "", error).otherwise(F.lit(FAILED_WITHOUT_ERROR)))
+
+
 def _score(raw: Column, scale: Column) -> Column:
     """A score as 0-1, ``scale`` being :func:`score_scale` of its frame."""
     return (raw / scale).cast("double")
@@ -243,10 +260,14 @@ def _shape_b_count(frame: Column) -> Column:
 
 
 def _given_scores(frame: Column) -> Column:
-    """The scores of the detections of the frame that count, as the detector gave them."""
+    """The scores of the detections of the frame that count, as the detector gave them (null for a failed
+    inference, whose detections are not read)."""
     shape = detector_shape(frame)
-    return F.when(shape == "B", F.slice(frame["detection_scores"], 1, _shape_b_count(frame))).when(
-        shape == "A", F.transform(frame["predictions"], lambda p: p["confidence"])
+    return F.when(
+        ~failed_inference(frame),
+        F.when(shape == "B", F.slice(frame["detection_scores"], 1, _shape_b_count(frame))).when(
+            shape == "A", F.transform(frame["predictions"], lambda p: p["confidence"])
+        ),
     )
 
 
@@ -277,7 +298,7 @@ def box_problem(frame: Column) -> Column:
     )
     odd = F.get(F.filter(sizes, lambda n: n != 4), 0)
     return F.when(
-        detector_shape(frame) == "B",
+        (detector_shape(frame) == "B") & ~failed_inference(frame),
         F.when(odd == -1, F.lit("wrong type: detection_boxes (a box with a null number)")).when(
             odd.isNotNull(), F.format_string("wrong type: detection_boxes (a box of %d numbers, 4 expected)", odd)
         ),
@@ -302,8 +323,8 @@ def with_detections_checked(df: DataFrame) -> DataFrame:
 
 
 def object_count(frame: Column, min_score: float) -> Column:
-    """How many of the frame's detections are objects (score at or above ``min_score``): the rows
-    :func:`build_objects` gives the frame."""
+    """How many of the frame's detections are objects (score at or above ``min_score``; none for a failed
+    inference): the rows :func:`build_objects` gives the frame."""
     scale = score_scale(frame)
 
     def counts(score: Column) -> Column:
@@ -312,7 +333,12 @@ def object_count(frame: Column, min_score: float) -> Column:
     shape = detector_shape(frame)
     in_b = F.slice(frame["detection_scores"], 1, _shape_b_count(frame))
     in_a = F.filter(frame["predictions"], lambda p: counts(p["confidence"]))
-    return F.when(shape == "B", _size(F.filter(in_b, counts))).when(shape == "A", _size(in_a)).otherwise(F.lit(0))
+    return (
+        F.when(failed_inference(frame), F.lit(0))
+        .when(shape == "B", _size(F.filter(in_b, counts)))
+        .when(shape == "A", _size(in_a))
+        .otherwise(F.lit(0))
+    )
 
 
 def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
@@ -325,7 +351,7 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
     boxes clipped to the image (at 0 only when its size is unknown) and divided by its size (null when unknown):
     ``w``, ``h`` and ``area_fraction`` from the box's pixels, ``(x_max - x_min) * (y_max - y_min) / (width *
     height)``, exact for whole pixels. Corners given in the wrong order are swapped. Scores are read as
-    percentages when :func:`score_scale` says so.
+    percentages when :func:`score_scale` says so. A failed inference (:func:`failed_inference`) has no objects.
     """
     frame = F.col("frame")
     keep = [c for c in df.columns if c != "frame"]
@@ -348,9 +374,10 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
         score_scale(frame).alias("_scale"),
         *[v.alias(k) for k, v in in_b.items()],
         F.when(shape == "A", frame["predictions"]).alias("_preds"),
+        failed_inference(frame).alias("_failed"),
     )
     is_b, width, height = F.col("_is_b"), F.col("_width"), F.col("_height")
-    count = F.when(is_b, _size(F.col("_classes"))).otherwise(_size(F.col("_preds")))
+    count = F.when(F.col("_failed"), F.lit(0)).when(is_b, _size(F.col("_classes"))).otherwise(_size(F.col("_preds")))
     exploded = slim.select("*", F.posexplode(F.array_repeat(F.lit(0), count)).alias("det_idx", "_unused"))
     i = F.col("det_idx")
     pred = F.get(F.col("_preds"), i)
@@ -437,7 +464,7 @@ def _frame_columns(min_score: float) -> list[Column]:
         frame["detector"]["name"].alias("detector_name"),
         frame["detector"]["version"].alias("detector_version"),
         shape.alias("detector_shape"),
-        F.when((shape == "A") & (frame["success"] == F.lit(False)), frame["error"]).alias("detector_error"),
+        detector_error(frame).alias("detector_error"),
         F.coalesce(frame["inferenceMs"], frame["inference_ms"]).alias("inference_ms"),
         object_count(frame, min_score).alias("object_count"),
     ]
