@@ -290,7 +290,8 @@ def test_match_frames_all_any_and_two_rules_on_one_frame(spark: SparkSession):
     )
     expected_df = spark.createDataFrame(
         [
-            ("f1", 1, ["car", "person"], 0.7, 0.3),  # ALL: the lowest best score over the labels
+            # ALL: the lowest best score over the labels; the smallest of the labels' largest boxes
+            ("f1", 1, ["car", "person"], 0.7, 0.05),
             ("f1", 2, ["person"], 0.9, 0.3),
             ("f2", 2, ["person"], 0.8, 0.2),
             ("f3", 2, ["dog", "person"], 0.7, 0.4),  # ANY: the highest over the matched labels
@@ -298,6 +299,82 @@ def test_match_frames_all_any_and_two_rules_on_one_frame(spark: SparkSession):
         schema,
     )
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_match_frames_area_applies_to_each_object(spark: SparkSession):
+    """An object whose box is below the rule's min_area_fraction does not count for the rule (a far-away speck):
+    the frame score is the best among the large-enough objects, and a label present only in boxes too small makes
+    the match area_too_small (until Dec 5 the best score and the largest box were taken from different objects: a
+    person at 0.95 in a speck beside one at 0.55 in a quarter of the frame alerted at 0.95)."""
+    rules = _rules(
+        spark,
+        [
+            _rule(70, ["person"], "ANY", 0.7, min_area=0.01),
+            _rule(71, ["dog", "person"], "ALL", 0.5, min_area=0.01),
+            _rule(72, ["cat", "dog"], "ANY", 0.7, min_area=0.01, devices=["c5"]),
+        ],
+    )
+    objects = _objects(
+        spark,
+        [
+            # a speck at 0.95 and a quarter of the frame at 0.55: the frame scores 0.55 for 70
+            _obj("f1", "person", 0.95, 0.0002, device="c1"),
+            _obj("f1", "person", 0.55, 0.25, device="c1"),
+            # only a speck: area_too_small, the score and box of what was seen kept
+            _obj("f2", "person", 0.95, 0.0002, device="c2"),
+            # ALL: every label has a large-enough object; the person's is the one at 0.6
+            _obj("f3", "dog", 0.9, 0.3, device="c3"),
+            _obj("f3", "person", 0.8, 0.005, device="c3"),
+            _obj("f3", "person", 0.6, 0.02, device="c3"),
+            # ALL: the person only as a speck (until Dec 5 the dog's box stood for both labels: alert)
+            _obj("f4", "dog", 0.9, 0.3, device="c4"),
+            _obj("f4", "person", 0.8, 0.005, device="c4"),
+            # ANY: the cat is a speck, the dog counts alone
+            _obj("f5", "cat", 0.95, 0.001, device="c5"),
+            _obj("f5", "dog", 0.6, 0.1, device="c5"),
+            # ALL: a dog of unknown size cannot show it is large enough
+            _obj("f6", "dog", 0.9, None, device="c6"),
+            _obj("f6", "person", 0.9, 0.5, device="c6"),
+        ],
+    )
+    matched = _match_frames(objects, rules)
+    actual_df = matched.select("frame_key", "rule_id", "labels_matched", "frame_score", "max_area_fraction")
+    schema = T.StructType(
+        [
+            _field("frame_key", T.StringType()),
+            _field("rule_id", T.IntegerType()),
+            _field("labels_matched", STRINGS),
+            _field("frame_score", T.DoubleType()),
+            _field("max_area_fraction", T.DoubleType()),
+        ]
+    )
+    # max_area_fraction: ANY the largest box of the rule's labels, ALL the smallest of the labels' largest boxes
+    expected_df = spark.createDataFrame(
+        [
+            ("f1", 70, ["person"], 0.55, 0.25),
+            ("f2", 70, ["person"], 0.95, 0.0002),
+            ("f3", 70, ["person"], 0.6, 0.02),
+            ("f3", 71, ["dog", "person"], 0.6, 0.02),
+            ("f4", 70, ["person"], 0.8, 0.005),
+            ("f4", 71, ["dog", "person"], 0.8, 0.005),
+            ("f5", 72, ["dog"], 0.6, 0.1),
+            ("f6", 70, ["person"], 0.9, 0.5),
+            ("f6", 71, ["dog", "person"], 0.9, None),
+        ],
+        schema,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+    assert _decisions(ep.decide(matched, GAP)) == [
+        ("f1", "c1", 70, "f1", "below_score"),
+        ("f2", "c2", 70, None, "area_too_small"),
+        ("f3", "c3", 70, "f3", "below_score"),
+        ("f3", "c3", 71, "f3", "alert"),
+        ("f4", "c4", 70, None, "area_too_small"),
+        ("f4", "c4", 71, None, "area_too_small"),
+        ("f5", "c5", 72, "f5", "below_score"),
+        ("f6", "c6", 70, "f6", "alert"),
+        ("f6", "c6", 71, None, "area_too_small"),
+    ]
 
 
 def test_match_frames_columns_carry_frame_and_rule(spark: SparkSession):
@@ -525,6 +602,44 @@ def test_decide_median_score(spark: SparkSession):
         [("u-1", "cam-2", 1, DAY, "below_score", 3, _s(0), _s(20))], SUPPRESSED_SCHEMA
     )
     assert_df_equality(ep.build_suppressed(decided), expected_suppressed, ignore_nullable=True)
+
+
+def test_decide_median_and_area_at_their_thresholds_exactly(spark: SparkSession):
+    """A median or an area that reaches its threshold but for floating-point rounding reaches it: (0.85 + 0.95) / 2
+    is 0.8999999999999999 in floating point (until Dec 5 below_score against 0.9), (0.6 + 0.7) / 2 is
+    0.6499999999999999; a box of 0.1 by 0.3 - 0.2 (shape B) is 0.009999999999999998. Within 1e-9 of the
+    threshold counts as reaching it; a true shortfall (0.85 and 0.94 against 0.9) does not."""
+    matches = _matches(
+        spark,
+        [
+            _match("a1", _s(0), 0.85, device="c1", min_score=0.9),
+            _match("a2", _s(10), 0.95, device="c1", min_score=0.9),
+            _match("b1", _s(0), 0.6, device="c2", min_score=0.65),
+            _match("b2", _s(10), 0.7, device="c2", min_score=0.65),
+            _match("c1", _s(0), 0.85, device="c3", min_score=0.9),
+            _match("c2", _s(10), 0.94, device="c3", min_score=0.9),
+            _match("d1", _s(0), area=0.1 * (0.3 - 0.2), device="c4", min_area=0.01),
+            _match("e1", _s(0), area=0.0099, device="c5", min_area=0.01),
+        ],
+    )
+    decided = ep.decide(matches, GAP)
+    assert _decisions(decided) == [
+        ("a1", "c1", 1, "a1", "alert"),
+        ("a2", "c1", 1, "a1", "alert"),
+        ("b1", "c2", 1, "b1", "alert"),
+        ("b2", "c2", 1, "b1", "alert"),
+        ("c1", "c3", 1, "c1", "below_score"),
+        ("c2", "c3", 1, "c1", "below_score"),
+        ("d1", "c4", 1, "d1", "alert"),
+        ("e1", "c5", 1, None, "area_too_small"),
+    ]
+    passed = {r["frame_key"]: r["episode_passed_at"] for r in decided.collect()}
+    assert passed["a1"] == passed["a2"] == naive(_s(10))  # the second frame's median reaches 0.9
+    # an object at that area counts for the rule in silver rule_matches too
+    rules = _rules(spark, [_rule(70, ["person"], "ANY", 0.7, min_area=0.01)])
+    objects = _objects(spark, [_obj("f1", "person", 0.8, 0.1 * (0.3 - 0.2)), _obj("f1", "person", 0.9, 0.005)])
+    found = [(r["frame_score"], r["max_area_fraction"]) for r in ep.find_matches(objects, rules).collect()]
+    assert found == [(0.8, 0.1 * (0.3 - 0.2))]
 
 
 def test_decide_threshold_of_the_episodes_first_rule_version(spark: SparkSession):

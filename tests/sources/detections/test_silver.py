@@ -494,6 +494,55 @@ def test_a_frame_with_one_score_above_1_gives_percentages_for_all_its_scores(spa
     assert counts == {"percent": 1, "fraction": 2, "b": 1}
 
 
+def test_area_fraction_of_a_pixel_box_is_its_pixels_over_the_images(spark: SparkSession) -> None:
+    """A shape A box of 100 x 50 px in a 1000 x 500 image is 1 % wherever it is: its area is its pixels over the
+    image's ((x_max - x_min) * (y_max - y_min) / (width * height)). Until Dec 5 each corner was divided by the
+    image size and then subtracted: 0.010000000000000002 at (0, 0), 0.009999999999999998 at (100, 100), and a
+    rule with min_area_fraction 0.01 took one and not the other."""
+
+    def pred(x: int, y: int) -> dict:
+        return {"label": "person", "confidence": 0.9, "x_min": x, "y_min": y, "x_max": x + 100, "y_max": y + 50}
+
+    frame = _frame(image={"width": 1000, "height": 500}, predictions=[pred(0, 0), pred(100, 100), pred(900, 450)])
+    rows = silver.build_objects(_prepared(spark, [("a", PATH, frame)]), MIN_SCORE).collect()
+    # det_idx, x, y, w, h, area_fraction
+    assert sorted((r["det_idx"], r["x"], r["y"], r["w"], r["h"], r["area_fraction"]) for r in rows) == [
+        (0, 0.0, 0.0, 0.1, 0.1, 0.01),
+        (1, 0.1, 0.2, 0.1, 0.1, 0.01),
+        (2, 0.9, 0.9, 0.1, 0.1, 0.01),
+    ]
+
+
+def test_a_failed_inference_has_no_objects(spark: SparkSession) -> None:
+    """A frame whose detector says ``success: false`` has no objects, whatever its ``predictions`` hold (until
+    Dec 5 a dog at 0.9 beside "inference timeout" was an object and alerted); its ``detector_error`` says so, with
+    the detector's error text or, without one, that the inference failed. Its predictions are not read, so a
+    score of 250 in them does not quarantine it."""
+    dog = {"label": "dog", "confidence": 0.9, "x_min": 0, "y_min": 0, "x_max": 960, "y_max": 540}
+    rows = [
+        ("timeout", PATH, _frame(success=False, error="inference timeout", predictions=[dog])),
+        ("silent", PATH, _frame(success=False, predictions=[dog, {**dog, "confidence": 250}])),
+        ("blank", PATH, _frame(success=False, error=" ", predictions=[])),
+        ("ok", PATH, _frame(success=True, predictions=[dog])),
+    ]
+    prepared = _prepared(spark, rows)
+    objects = silver.build_objects(prepared, MIN_SCORE).collect()
+    assert [(r["frame_key"], r["label"]) for r in objects] == [("ok", "dog")]
+    frames = _by_key(silver.build_frames(prepared, MIN_SCORE), "detector_error", "object_count")
+    assert frames == {
+        "timeout": ("inference timeout", 0),
+        "silent": ("inference failed (success: false, no error given)", 0),
+        "blank": ("inference failed (success: false, no error given)", 0),
+        "ok": (None, 1),
+    }
+    checked = silver.with_detections_checked(
+        _input(spark, rows).select(
+            "frame_key", "frame", *[F.lit(None).cast("string").alias(c) for c in ("reason", "detail")]
+        )
+    )
+    assert _by_key(checked, "reason") == {"timeout": (None,), "silent": (None,), "blank": (None,), "ok": (None,)}
+
+
 BOXES = [[0.0, 0.0, 1.0, 1.0]] * 2
 
 

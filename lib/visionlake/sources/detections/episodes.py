@@ -92,6 +92,15 @@ REASONS = ("invalid_image", "area_too_small", "outside_schedule", "below_score",
 
 _MICROS_PER_MINUTE = 60_000_000
 _MICROS_PER_DAY = 86_400_000_000
+# A median score or an area reaches its rule's threshold when it is at most this below it: floating point
+# rounds, so that the median of 0.85 and 0.95 is 0.8999999999999999, not 0.9, and a box of 0.1 by 0.3 - 0.2
+# (shape B) is 0.009999999999999998 of the frame. Far below any difference a detector's score or box means.
+TOLERANCE = 1e-9
+
+
+def reaches(value: Column, threshold: Column) -> Column:
+    """Whether ``value`` reaches ``threshold``: at least ``threshold - TOLERANCE`` (null when either is null)."""
+    return value >= threshold - F.lit(TOLERANCE)
 
 
 def alert_id_of(user_id: str, device_id: str, rule_id: int, first_frame_key: str) -> str:
@@ -107,9 +116,18 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
     ``objects``: silver objects (frame_key, label, score, area_fraction, the frame columns, ingested_at and
     event_date). ``rules``: one row per rule version (rules.RULES_SCHEMA); broadcast. A null user_id or device_id
     (an untagged, hence invalid, frame) becomes ``(untagged)``. The rule version is the one valid at the frame's
-    ingested_at; scope lists, when set, must hold the frame's user, device and site. labels_matched: sorted rule
-    labels present in the frame; frame_score: ALL -> lowest of the rule labels' best scores, ANY -> highest over
-    the matched labels; max_area_fraction: largest area_fraction of the objects of the matched labels.
+    ingested_at; scope lists, when set, must hold the frame's user, device and site.
+
+    The rule version's min_area_fraction applies to each object: an object whose box does not reach it
+    (:func:`reaches`) or is of unknown area does not count for the rule, as a far-away speck. The match is large
+    enough when the labels with an object that counts satisfy the quantifier (ALL: every rule label; ANY: one).
+    Then labels_matched are those labels (sorted) and frame_score comes from the objects that count: ALL -> the
+    lowest of the labels' best scores, ANY -> the highest. Otherwise (gold's ``area_too_small``) labels_matched
+    are the rule labels present and frame_score the same over all their objects, to show what was seen.
+    max_area_fraction is the area gold checks min_area_fraction on, whatever the rule's threshold: ANY -> the
+    largest box of the rule labels present, ALL -> the smallest of their largest boxes (each label needs one box
+    that large; null when a label's boxes are all of unknown area). It reaches min_area_fraction exactly when the
+    match is large enough.
     """
     rule_labels = F.broadcast(rules.select(F.explode("labels").alias("label")).distinct())
     # an untagged frame (an invalid image) still has its matches explained: under the user / device (untagged)
@@ -134,12 +152,21 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
         & (F.col("r.scope_sites").isNull() | F.array_contains("r.scope_sites", F.col("f.site_id")))
     )
 
+    min_area = F.col("r.min_area_fraction")
+
+    def counts(o: Column) -> Column:
+        """Whether an object counts for the rule: any object when the rule has no min_area_fraction, else one
+        whose box reaches it (a box of unknown area does not)."""
+        return min_area.isNull() | F.coalesce(reaches(o["area_fraction"], min_area), F.lit(False))
+
     def found(label: Column) -> Column:
-        """The best score and the largest area of the frame's objects with ``label`` (nulls when none)."""
+        """What the frame shows of ``label`` (nulls when no object has it): the best score of its objects, the
+        best score of those that count for the rule, and its largest box."""
         mine = F.filter("_objects", lambda o: o["label"] == label)
         return F.struct(
             label.alias("label"),
             F.array_max(F.transform(mine, lambda o: o["score"])).alias("best_score"),
+            F.array_max(F.transform(F.filter(mine, counts), lambda o: o["score"])).alias("counted_score"),
             F.array_max(F.transform(mine, lambda o: o["area_fraction"])).alias("max_area"),
         )
 
@@ -154,16 +181,25 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
             F.transform(F.array_sort(F.array_distinct("r.labels")), found), lambda x: x["best_score"].isNotNull()
         ).alias("_found"),
     )
-    best = F.transform("_found", lambda x: x["best_score"])
-    area = F.transform("_found", lambda x: x["max_area"])
     satisfied = F.when(F.col("_is_all"), F.size("_found") == F.col("_needed")).otherwise(F.size("_found") > 0)
-    return pairs.where(satisfied).select(
+    # the labels with an object that counts; the match is large enough when they satisfy the quantifier
+    counted = F.filter("_found", lambda x: x["counted_score"].isNotNull())
+    large = F.when(F.col("_is_all"), F.size(counted) == F.col("_needed")).otherwise(F.size(counted) > 0)
+    matched = pairs.where(satisfied).withColumn("_large", large)
+    # large enough: the labels and scores of the objects that count; else (area_too_small) of all the objects
+    used = F.when(F.col("_large"), counted).otherwise(F.col("_found"))
+    best = F.transform(used, lambda x: F.when(F.col("_large"), x["counted_score"]).otherwise(x["best_score"]))
+    # the area min_area_fraction is checked on: ANY, the largest box; ALL, the smallest of the labels' largest
+    # boxes (null when a label's boxes are all of unknown area)
+    area = F.transform("_found", lambda x: x["max_area"])
+    all_area = F.when(~F.exists(area, lambda a: a.isNull()), F.array_min(area))
+    return matched.select(
         *FRAME_COLUMNS,
         F.col("rule_id").cast(T.IntegerType()).alias("rule_id"),
         F.col("rule_version").cast(T.IntegerType()).alias("rule_version"),
-        F.transform("_found", lambda x: x["label"]).alias("labels_matched"),
+        F.transform(used, lambda x: x["label"]).alias("labels_matched"),
         F.when(F.col("_is_all"), F.array_min(best)).otherwise(F.array_max(best)).alias("frame_score"),
-        F.array_max(area).alias("max_area_fraction"),
+        F.when(F.col("_is_all"), all_area).otherwise(F.array_max(area)).alias("max_area_fraction"),
         "ingested_at",
         "event_date",
     )
@@ -202,7 +238,7 @@ def _pre_reason() -> Column:
         F.when(~F.coalesce(F.col("is_valid_image"), F.lit(False)), F.lit("invalid_image"))
         .when(
             F.col("min_area_fraction").isNotNull()
-            & F.coalesce(F.col("max_area_fraction") < F.col("min_area_fraction"), F.lit(True)),
+            & ~F.coalesce(reaches(F.col("max_area_fraction"), F.col("min_area_fraction")), F.lit(False)),
             F.lit("area_too_small"),
         )
         .when(
@@ -242,15 +278,17 @@ def _alerted_episodes(episodes: DataFrame, prior: DataFrame | None) -> DataFrame
 
 
 def _passes(score: Column, threshold: Column, so_far: WindowSpec) -> Column:
-    """Whether the exact median of ``score`` over the ``so_far`` frame is >= ``threshold`` (a column that is
-    constant over the frame), from running counts instead of a running percentile (linear in the episode):
-    with n scores of which c >= threshold, the median passes when 2c > n, and when 2c = n it is the mean of
-    the largest score below the threshold and the smallest at or above it."""
+    """Whether the exact median of ``score`` over the ``so_far`` frame :func:`reaches` ``threshold`` (a column
+    that is constant over the frame), from running counts instead of a running percentile (linear in the
+    episode): with n scores of which c reach the threshold, the median passes when 2c > n, and when 2c = n it is
+    the mean of the largest score that does not reach it and the smallest that does, and passes when that mean
+    reaches it (0.85 and 0.95 against 0.9: their mean is 0.8999999999999999 in floating point)."""
     n = F.count(F.lit(1)).over(so_far)
-    c = F.sum(F.when(score >= threshold, 1).otherwise(0)).over(so_far)
-    below = F.max(F.when(score < threshold, score)).over(so_far)
-    above = F.min(F.when(score >= threshold, score)).over(so_far)
-    return (c * 2 > n) | ((c * 2 == n) & ((below + above) / 2 >= threshold))
+    ok = reaches(score, threshold)
+    c = F.sum(F.when(ok, 1).otherwise(0)).over(so_far)
+    below = F.max(F.when(~ok, score)).over(so_far)
+    above = F.min(F.when(ok, score)).over(so_far)
+    return (c * 2 > n) | ((c * 2 == n) & reaches((below + above) / 2, threshold))
 
 
 def decide(matches: DataFrame, gap_seconds: float, prior: DataFrame | None = None) -> DataFrame:
@@ -258,11 +296,11 @@ def decide(matches: DataFrame, gap_seconds: float, prior: DataFrame | None = Non
 
     Matches left after invalid_image, area_too_small and outside_schedule form episodes per KEY in time order
     (a gap > gap_seconds starts a new one). An episode passes at its first frame where the exact median of its
-    frame scores so far >= min_score of its first match's rule version; otherwise all its matches are
-    below_score. A passing episode starting less than cooldown_minutes (its first match's version) after the
-    last_seen_at of the previous alerted episode of its KEY is cooldown, else alert. ``prior`` (KEY,
-    prior_alert_us) gives the last alerted episode's end before ``matches`` when they continue a history
-    (:func:`redecide`).
+    frame scores so far reaches min_score of its first match's rule version (:func:`reaches`: up to TOLERANCE);
+    otherwise all its matches are below_score. A passing episode starting less than cooldown_minutes (its first
+    match's version) after the last_seen_at of the previous alerted episode of its KEY is cooldown, else alert.
+    ``prior`` (KEY, prior_alert_us) gives the last alerted episode's end before ``matches`` when they continue a
+    history (:func:`redecide`).
     Returns ``DECISIONS``: the match columns but the rule terms (severity kept), local_date (site-local date of
     captured_at), episode_start_key and episode_started_at (first frame_key and captured_at of the episode; null
     outside episodes), episode_passed_at (captured_at of the frame where the episode passed; null if it never

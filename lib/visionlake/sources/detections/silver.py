@@ -216,6 +216,23 @@ def detector_shape(frame: Column) -> Column:
     )
 
 
+# detector_error of a failed inference whose detector gave no error text
+FAILED_WITHOUT_ERROR = "inference failed (success: false, no error given)"
+
+
+def failed_inference(frame: Column) -> Column:
+    """Whether the detector reported a failed inference (``success: false``): such a frame has no objects,
+    whatever its detections hold, and its ``detector_error`` says so."""
+    return F.coalesce(frame["success"] == F.lit(False), F.lit(False))
+
+
+def detector_error(frame: Column) -> Column:
+    """A failed inference's error: the detector's ``error`` text, or :data:`FAILED_WITHOUT_ERROR` when it gives
+    none (or only blanks); null when the inference did not fail."""
+    error = frame["error"]
+    return F.when(failed_inference(frame), F.when(F.trim(error) != "", error).otherwise(F.lit(FAILED_WITHOUT_ERROR)))
+
+
 def _score(raw: Column, scale: Column) -> Column:
     """A score as 0-1, ``scale`` being :func:`score_scale` of its frame."""
     return (raw / scale).cast("double")
@@ -243,10 +260,14 @@ def _shape_b_count(frame: Column) -> Column:
 
 
 def _given_scores(frame: Column) -> Column:
-    """The scores of the detections of the frame that count, as the detector gave them."""
+    """The scores of the detections of the frame that count, as the detector gave them (null for a failed
+    inference, whose detections are not read)."""
     shape = detector_shape(frame)
-    return F.when(shape == "B", F.slice(frame["detection_scores"], 1, _shape_b_count(frame))).when(
-        shape == "A", F.transform(frame["predictions"], lambda p: p["confidence"])
+    return F.when(
+        ~failed_inference(frame),
+        F.when(shape == "B", F.slice(frame["detection_scores"], 1, _shape_b_count(frame))).when(
+            shape == "A", F.transform(frame["predictions"], lambda p: p["confidence"])
+        ),
     )
 
 
@@ -277,7 +298,7 @@ def box_problem(frame: Column) -> Column:
     )
     odd = F.get(F.filter(sizes, lambda n: n != 4), 0)
     return F.when(
-        detector_shape(frame) == "B",
+        (detector_shape(frame) == "B") & ~failed_inference(frame),
         F.when(odd == -1, F.lit("wrong type: detection_boxes (a box with a null number)")).when(
             odd.isNotNull(), F.format_string("wrong type: detection_boxes (a box of %d numbers, 4 expected)", odd)
         ),
@@ -302,8 +323,8 @@ def with_detections_checked(df: DataFrame) -> DataFrame:
 
 
 def object_count(frame: Column, min_score: float) -> Column:
-    """How many of the frame's detections are objects (score at or above ``min_score``): the rows
-    :func:`build_objects` gives the frame."""
+    """How many of the frame's detections are objects (score at or above ``min_score``; none for a failed
+    inference): the rows :func:`build_objects` gives the frame."""
     scale = score_scale(frame)
 
     def counts(score: Column) -> Column:
@@ -312,7 +333,12 @@ def object_count(frame: Column, min_score: float) -> Column:
     shape = detector_shape(frame)
     in_b = F.slice(frame["detection_scores"], 1, _shape_b_count(frame))
     in_a = F.filter(frame["predictions"], lambda p: counts(p["confidence"]))
-    return F.when(shape == "B", _size(F.filter(in_b, counts))).when(shape == "A", _size(in_a)).otherwise(F.lit(0))
+    return (
+        F.when(failed_inference(frame), F.lit(0))
+        .when(shape == "B", _size(F.filter(in_b, counts)))
+        .when(shape == "A", _size(in_a))
+        .otherwise(F.lit(0))
+    )
 
 
 def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
@@ -322,9 +348,10 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
     Shape B: the first min(num_detections, sizes of the three arrays) entries, labels by :data:`LABEL_MAP`
     (unknown id -> ``class-<id>``), boxes ``[ymin, xmin, ymax, xmax]`` clipped to 0-1 and scaled by the image
     size (pixels null when it is unknown). Shape A: labels lower case with :data:`LABEL_ALIASES` applied, pixel
-    boxes clipped to the image (at 0 only when its size is unknown) and divided by its size (null when unknown).
-    Corners given in the wrong order are swapped. Scores are read as percentages when :func:`score_scale` says
-    so.
+    boxes clipped to the image (at 0 only when its size is unknown) and divided by its size (null when unknown):
+    ``w``, ``h`` and ``area_fraction`` from the box's pixels, ``(x_max - x_min) * (y_max - y_min) / (width *
+    height)``, exact for whole pixels. Corners given in the wrong order are swapped. Scores are read as
+    percentages when :func:`score_scale` says so. A failed inference (:func:`failed_inference`) has no objects.
     """
     frame = F.col("frame")
     keep = [c for c in df.columns if c != "frame"]
@@ -347,9 +374,10 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
         score_scale(frame).alias("_scale"),
         *[v.alias(k) for k, v in in_b.items()],
         F.when(shape == "A", frame["predictions"]).alias("_preds"),
+        failed_inference(frame).alias("_failed"),
     )
     is_b, width, height = F.col("_is_b"), F.col("_width"), F.col("_height")
-    count = F.when(is_b, _size(F.col("_classes"))).otherwise(_size(F.col("_preds")))
+    count = F.when(F.col("_failed"), F.lit(0)).when(is_b, _size(F.col("_classes"))).otherwise(_size(F.col("_preds")))
     exploded = slim.select("*", F.posexplode(F.array_repeat(F.lit(0), count)).alias("det_idx", "_unused"))
     i = F.col("det_idx")
     pred = F.get(F.col("_preds"), i)
@@ -385,8 +413,15 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
         *[F.when(is_b, v * sizes[k]).otherwise(v).alias(f"_p_{k}") for k, v in corners.items()],
         *[F.when(is_b, v).when(known, v / sizes[k]).alias(f"_n_{k}") for k, v in corners.items()],
     )
-    w = F.col("_n_x_max") - F.col("_n_x_min")
-    h = F.col("_n_y_max") - F.col("_n_y_min")
+    # Sizes from the box in the detector's unit: a pixel box's width, height and area are its pixels over the
+    # image's, which is exact for whole pixels (100 x 50 px of 1000 x 500 is 0.01 wherever the box is; the
+    # difference of two divided corners was 0.010000000000000002 at (0, 0) and 0.009999999999999998 at
+    # (100, 100)); a shape B box is already a fraction of the image.
+    pw, ph = F.col("_p_x_max") - F.col("_p_x_min"), F.col("_p_y_max") - F.col("_p_y_min")
+    nw, nh = F.col("_n_x_max") - F.col("_n_x_min"), F.col("_n_y_max") - F.col("_n_y_min")
+    w = F.when(is_b, nw).when(known, pw / width)
+    h = F.when(is_b, nh).when(known, ph / height)
+    area = F.when(is_b, nw * nh).when(known, pw * ph / (width * height))
     return located.select(
         *keep,
         "det_idx",
@@ -398,7 +433,7 @@ def explode_objects(df: DataFrame, min_score: float) -> DataFrame:
         F.col("_n_y_min").alias("y"),
         w.alias("w"),
         h.alias("h"),
-        (w * h).alias("area_fraction"),
+        area.alias("area_fraction"),
         "track_id",
     )
 
@@ -429,7 +464,7 @@ def _frame_columns(min_score: float) -> list[Column]:
         frame["detector"]["name"].alias("detector_name"),
         frame["detector"]["version"].alias("detector_version"),
         shape.alias("detector_shape"),
-        F.when((shape == "A") & (frame["success"] == F.lit(False)), frame["error"]).alias("detector_error"),
+        detector_error(frame).alias("detector_error"),
         F.coalesce(frame["inferenceMs"], frame["inference_ms"]).alias("inference_ms"),
         object_count(frame, min_score).alias("object_count"),
     ]
