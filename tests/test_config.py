@@ -60,6 +60,17 @@ def test_a_session_time_zone_other_than_utc_is_refused(tmp_path):
     assert load_config("local", environ={CONF_DIR_ENV: str(conf)}).spark.conf["spark.sql.session.timeZone"] == "UTC"
 
 
+def test_site_time_zones_must_be_iana_zones():
+    ok = load_config("local", environ={"VISIONLAKE__DETECTIONS__SITE_TIME_ZONES__SITE-07": "Europe/Berlin"})
+    assert ok.detections.site_time_zones == {"site-07": "Europe/Berlin"}
+    expected = (
+        "detections.site_time_zones: site 'site-07' has 'Mars/Olympus', which is no IANA time zone (such as "
+        "America/New_York)"
+    )
+    with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
+        load_config("local", environ={"VISIONLAKE__DETECTIONS__SITE_TIME_ZONES__SITE-07": "Mars/Olympus"})
+
+
 def test_load_config_unknown_setting_is_a_clear_error():
     with pytest.raises(ConfigError, match="unknown setting\\(s\\) in 'alpr': hourly_prise"):
         load_config("local", environ={"VISIONLAKE__ALPR__HOURLY_PRISE": "1"})

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -120,12 +121,27 @@ class DetectionsSettings:
     rules_file: str = "rules/threats.yaml"  # relative to the conf folder, or absolute
     validation: ImageValidationSettings = field(default_factory=ImageValidationSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    # site_id -> IANA time zone: a site's frames are timed in its zone (its schedules, local dates), whatever
+    # offset a frame carries (a collector writing UTC); a frame without an offset is read as the zone's wall time
+    site_time_zones: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, cls in (("validation", ImageValidationSettings), ("notify", NotifySettings)):
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, _section(cls, value, f"detections.{name}"))
+        zones = self.site_time_zones or {}
+        if not isinstance(zones, Mapping):
+            raise ConfigError("detections.site_time_zones must map site ids to time zones (site-07: Europe/Berlin)")
+        for site, zone in zones.items():
+            try:
+                ZoneInfo(str(zone))
+            except (ValueError, ZoneInfoNotFoundError):
+                raise ConfigError(
+                    f"detections.site_time_zones: site {site!r} has {zone!r}, which is no IANA time zone "
+                    "(such as America/New_York)"
+                ) from None
+        object.__setattr__(self, "site_time_zones", {str(k): str(v) for k, v in zones.items()})
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")

@@ -166,6 +166,31 @@ def test_with_capture_time_applies_written_offset(spark: SparkSession) -> None:
     }
 
 
+def test_a_site_with_a_time_zone_is_timed_in_it_whatever_offset_its_frames_carry(spark: SparkSession) -> None:
+    zones = {"site-ny": "America/New_York", "site-07": "Europe/Berlin"}
+    cases = {
+        # written in UTC: Friday 21:10 in New York (EST, -5 h) is 02:10 UTC on Saturday the 28th
+        "utc": ("site-ny", "2026-11-28T02:10:00Z"),
+        # the same instant written with the wrong offset: the instant stands, the local offset is the zone's
+        "wrong": ("site-ny", "2026-11-28T03:10:00+01:00"),
+        # no offset: the wall time in New York; in July (EDT, -4 h) 12:00 is 16:00 UTC
+        "naive_summer": ("site-ny", "2026-07-01T12:00:00"),
+        # Berlin in November (CET, +1 h), no offset
+        "berlin": ("site-07", "2026-11-30T23:14:05.120"),
+        # a site without a zone keeps its written offset
+        "other": ("site-99", "2026-11-30T16:44:05.120-05:30"),
+    }
+    rows = [(key, NO_TIME_PATH, _frame(site_id=site, captured_at=text)) for key, (site, text) in cases.items()]
+    actual = _by_key(silver.with_capture_time(_input(spark, rows), zones), *TIME_COLUMNS)
+    assert actual == {
+        "utc": (datetime(2026, 11, 28, 2, 10, tzinfo=UTC), -300, date(2026, 11, 28), True),
+        "wrong": (datetime(2026, 11, 28, 2, 10, tzinfo=UTC), -300, date(2026, 11, 28), True),
+        "naive_summer": (datetime(2026, 7, 1, 16, 0, tzinfo=UTC), -240, date(2026, 7, 1), True),
+        "berlin": (NAME_TS, 60, D_1130, True),
+        "other": (NAME_TS, -330, D_1130, True),
+    }
+
+
 def test_with_capture_time_infers_missing_offset_from_file_name(spark: SparkSession) -> None:
     actual = _times(
         spark,

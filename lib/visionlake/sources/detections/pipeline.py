@@ -165,7 +165,7 @@ class _Run(SourceRun):
                 F.when(F.col("reason").isNotNull(), F.col("raw")).alias("raw"),
                 "frame",
             )
-            .transform(silver.with_capture_time)
+            .transform(lambda df: silver.with_capture_time(df, settings.site_time_zones))
             .transform(lambda df: silver.with_validation(df, settings.validation))
             .persist(self.batch_cache(batch.changes.bytes))
         )

@@ -13,6 +13,8 @@ or Spark pushes that filter below the time parsing and evaluates the parsing twi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -134,27 +136,42 @@ def _utc_date(ts: Column) -> Column:
     return F.date_from_unix_date(F.floor(F.unix_micros(ts) / F.lit(MICROS_PER_DAY)).cast("int"))
 
 
-def with_capture_time(df: DataFrame) -> DataFrame:
+def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None) -> DataFrame:
     """Add ``captured_at`` (UTC), ``local_tz_offset_min``, ``event_date`` and the helpers ``_name_time``
     (the file-name time) and ``_time_given`` (the envelope's ``captured_at`` parsed).
 
     ``frame.captured_at`` is local time, ISO 8601. With an offset, that offset applies. Without one, the offset
-    is the naive local time minus the file-name time rounded to 15 minutes, when the file-name time exists and
-    the result is within +-14 h; else 0 (UTC). Absent or unparseable (an offset beyond +-14 h included):
-    ``captured_at`` is the file-name time, else ``modified_at``, with offset 0.
+    is that of the site's time zone (``site_zones``: site_id -> IANA zone, ``detections.site_time_zones``) at
+    that wall time, else the naive local time minus the file-name time rounded to 15 minutes, when the file-name
+    time exists and the result is within +-14 h; else 0 (UTC). Absent or unparseable (an offset beyond +-14 h
+    included): ``captured_at`` is the file-name time, else ``modified_at``, with offset 0. A frame of a site
+    with a zone has, whatever offset it carries, the zone's offset at ``captured_at`` (daylight saving time
+    included) as its local offset: a collector that writes UTC still gets its site's schedules and local dates.
     Requires ``frame``, ``source_path`` and ``modified_at``.
     """
     text = F.trim(F.col("frame.captured_at"))
-    cap, zone = F.col("_cap"), F.col("_zone")
+    cap, zone, site_zone = F.col("_cap"), F.col("_zone"), F.col("_site_zone")
     local = cap.substr(F.lit(1), F.length(cap) - F.length(zone))
+    if site_zones:
+        zones = F.create_map(*[F.lit(v) for pair in sorted(site_zones.items()) for v in pair])
+        zone_of_site = zones[F.col("frame.site_id")]
+    else:
+        zone_of_site = F.lit(None).cast("string")
+
+    def zone_offset(utc: Column) -> Column:  # minutes the site's zone is ahead of UTC at the instant ``utc``
+        return (F.unix_micros(F.from_utc_timestamp(utc, site_zone)) - F.unix_micros(utc)) / F.lit(MICROS_PER_MIN)
+
+    naive_in_zone = F.to_utc_timestamp(F.col("_naive"), site_zone)  # the wall time read in the site's zone
     return (
         df.withColumn("_name_time", file_name_time(F.col("source_path")))
+        .withColumn("_site_zone", zone_of_site)
         .withColumn("_cap", F.when(text.rlike(ISO_PATTERN), text))
         .withColumn("_zone", F.regexp_extract(cap, ZONE_PATTERN, 1))
         .withColumn("_naive", F.to_timestamp(F.concat(local, F.lit("Z"))))
         .withColumn(
             "_offset",
-            F.when(zone == "", _inferred_offset(F.col("_naive"), F.col("_name_time")))
+            F.when((zone == "") & site_zone.isNotNull(), zone_offset(naive_in_zone))
+            .when(zone == "", _inferred_offset(F.col("_naive"), F.col("_name_time")))
             .otherwise(_written_offset(zone))
             .cast("int"),
         )
@@ -164,9 +181,14 @@ def with_capture_time(df: DataFrame) -> DataFrame:
         )
         .withColumn("_time_given", F.col("_given").isNotNull())
         .withColumn("captured_at", F.coalesce("_given", "_name_time", "modified_at"))
-        .withColumn("local_tz_offset_min", F.when(F.col("_time_given"), F.col("_offset")).otherwise(F.lit(0)))
+        .withColumn(
+            "local_tz_offset_min",
+            F.when(site_zone.isNotNull(), zone_offset(F.col("captured_at")).cast("int"))
+            .when(F.col("_time_given"), F.col("_offset"))
+            .otherwise(F.lit(0)),
+        )
         .withColumn(PARTITION, _utc_date(F.col("captured_at")))
-        .drop("_cap", "_zone", "_naive", "_offset", "_given")
+        .drop("_cap", "_zone", "_naive", "_offset", "_given", "_site_zone")
     )
 
 
