@@ -56,6 +56,8 @@ def test_a_session_time_zone_other_than_utc_is_refused(tmp_path):
     expected = "spark.conf spark.sql.session.timeZone must be UTC, not 'America/Bogota': the lake's dates are UTC dates"
     with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
         load_config("local", environ={CONF_DIR_ENV: str(conf)})
+    (conf / "base.yaml").write_text(base.replace("timeZone: UTC", "timeZone: Etc/UTC"))
+    assert load_config("local", environ={CONF_DIR_ENV: str(conf)}).spark.conf["spark.sql.session.timeZone"] == "Etc/UTC"
     (conf / "base.yaml").write_text(base.replace("    spark.sql.session.timeZone: UTC\n", ""))
     assert load_config("local", environ={CONF_DIR_ENV: str(conf)}).spark.conf["spark.sql.session.timeZone"] == "UTC"
 

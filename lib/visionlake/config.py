@@ -344,7 +344,7 @@ def load_config(env: str = "local", environ: Mapping[str, str] | None = None) ->
     # every table stores UTC instants and cuts its dates in UTC (to_date, hour buckets read the session's zone):
     # another zone would date the rows of one lake differently from run to run
     zone = spark_conf.setdefault(SESSION_TIME_ZONE, "UTC")
-    if zone != "UTC":
+    if zone.upper() not in ("UTC", "ETC/UTC", "GMT", "ETC/GMT", "Z", "+00:00"):
         raise ConfigError(f"spark.conf {SESSION_TIME_ZONE} must be UTC, not '{zone}': the lake's dates are UTC dates")
     return Config(
         env=env,

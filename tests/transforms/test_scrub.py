@@ -30,6 +30,16 @@ from visionlake.transforms.scrub import scrubbed
         ("Request from 192.0.2.187. Retry", "Request from <ip address>. Retry"),
         ("User josé@example.org, o'connor@example.ie and müller@exämple.de", "User <e-mail>, <e-mail> and <e-mail>"),
         ("mapped ::ffff:192.168.1.1", "mapped ::ffff:<ip address>"),
+        # after a key and a colon, or dots; an @ written otherwise; a domain without a dot (until Dec 5 kept)
+        (
+            "client ip:2001:db8::5 refused, addr:fe80::1 blocked",
+            "client ip:<ip address> refused, addr:<ip address> blocked",
+        ),
+        ("connecting...10.25.0.1", "connecting...<ip address>"),
+        ("/users?email=ada05%40example.org&x=1", "/users?email=<e-mail>&x=1"),
+        ("ada22&#64;example.org or ada23&#x40;example.org", "<e-mail> or <e-mail>"),
+        ("ada02\uff20example.org", "<e-mail>"),
+        ("ada03@localhost", "<e-mail>"),
         (None, None),
     ],
 )

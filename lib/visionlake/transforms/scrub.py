@@ -19,28 +19,37 @@ from pyspark.sql import functions as F
 # The characters of an address's local part and of its domain, in any script (josé@example.org, o'connor@...).
 _LOCAL = r"[\p{L}\p{N}._%+'-]"
 _DOMAIN = r"[\p{L}\p{N}-]"
-EMAIL = rf"(?<!{_LOCAL}){_LOCAL}++@{_DOMAIN}++\.[\p{{L}}\p{{N}}.-]*+"
-# Dotted IPv4; the digits and dots around it must not go on (a version 2.4.1.7.9 is left), but a full stop may end
-# the sentence after it.
-IPV4 = r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d|\.\d)"
-# IPv6 in full (eight groups) or compressed (with ::), so that a time such as 10:15:30 is left.
+# The domain may have no dot (ada@localhost).
+EMAIL = rf"(?<!{_LOCAL}){_LOCAL}++@{_DOMAIN}++(?:\.[\p{{L}}\p{{N}}.-]*+)?"
+# The other ways an @ is written: percent-encoded in a URL's query (email=ada%40example.org), as an HTML entity,
+# full-width. Each is read as an @ before the e-mail pattern runs.
+AT_SIGNS = r"%40|&#0*64;|&#[xX]0*40;|\uFF20"
+# Dotted IPv4; the digits and dots around it must not go on (a version 2.4.1.7.9 is left: no match starts after a
+# digit and a dot), but a full stop may end the sentence after it, and dots may come before it (waiting...10.0.0.1).
+IPV4 = r"(?<!\d)(?<!\d\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d|\.\d)"
+# IPv6 in full (eight groups) or compressed (with ::), so that a time such as 10:15:30 is left. A match starts
+# after a colon that follows a word (ip:fe80::1), not after one that follows a group of a longer run of groups
+# (a hex dump ab:ab:...:ab is no address, though its last eight groups would be).
 _H = "[0-9A-Fa-f]{1,4}"
 IPV6 = (
-    rf"(?<![\w:])(?:(?:{_H}:){{7}}{_H}|{_H}(?::{_H}){{0,6}}::(?:{_H}(?::{_H}){{0,6}})?|::{_H}(?::{_H}){{0,6}})(?![\w:])"
+    rf"(?<!\w)(?<!(?<!\w){_H}:)"
+    rf"(?:(?:{_H}:){{7}}{_H}|{_H}(?::{_H}){{0,6}}::(?:{_H}(?::{_H}){{0,6}})?|::{_H}(?::{_H}){{0,6}})(?![\w:])"
 )
 
 
 def scrubbed(text: Column) -> Column:
     """``text`` with every e-mail address replaced by ``<e-mail>`` and every IP address by ``<ip address>``
     (IPv4 first: ``::ffff:192.168.1.1`` keeps only its constant prefix); null stays null."""
-    without_emails = F.regexp_replace(text, EMAIL, "<e-mail>")
+    without_emails = F.regexp_replace(F.regexp_replace(text, AT_SIGNS, "@"), EMAIL, "<e-mail>")
     replaced = F.regexp_replace(F.regexp_replace(without_emails, IPV4, "<ip address>"), IPV6, "<ip address>")
 
     # Most texts can hold none of these ("Match found", "no_match", an app version 2.4.1): no pattern runs on
-    # them. An e-mail address holds an @, an IPv4 address three dots, an IPv6 one two colons (::1). Counted
+    # them. An e-mail address holds an @ (or another way to write it), an IPv4 address three dots, an IPv6 one
+    # two colons (::1). Counted
     # without a pattern: the three patterns on every app version cost 3.4 s per 3,000,000 lines.
     def count(character: str) -> Column:
         return F.length(text) - F.length(F.replace(text, F.lit(character), F.lit("")))
 
-    possible = text.contains("@") | (count(".") >= 3) | (count(":") >= 2)
+    at = text.contains("@") | text.contains("%40") | text.contains("&#") | text.contains("\uff20")
+    possible = at | (count(".") >= 3) | (count(":") >= 2)
     return F.when(possible, replaced).otherwise(text)

@@ -473,6 +473,9 @@ def test_an_alert_gold_no_longer_has_is_withdrawn_once_and_sent_again_if_it_come
         back = nt.notify(lake, hook.url, "json", fast)
         assert (back.sent, back.delivered, back.withdrawn) == (1, 1, 0)
         assert hook.received[5]["body"]["alert_id"] == a
+        assert "continues_alert_id" not in hook.received[5]["body"]  # not a continuation of itself
+        # a new request: a receiver holding to the header would drop it under the first trigger's key
+        assert hook.received[5]["headers"]["Idempotency-Key"] == f"visionlake/detections/rule-3/{a}/after-withdrawal-2"
     assert _deliveries(lake) == sorted(
         [
             (b, 1, "delivered", 202, None),
@@ -502,6 +505,19 @@ def test_a_withdrawal_is_a_pagerduty_resolve_and_one_that_fails_waits_for_the_ne
         "dedup_key": f"visionlake/detections/rule-3/{a}",
     }
     assert [row for row in _deliveries(lake) if row[0] == a][-1] == (a, 6, "withdrawn", 202, None)
+
+
+def test_a_withdrawal_refused_with_a_client_error_is_not_sent_again(lake, fast):
+    a = ORDER[1]
+    with webhook_server() as hook:
+        nt.notify(lake, hook.url, "json", fast)
+    _replace_alerts(lake, [B, C])
+    with webhook_server(fail_first=1, fail_status=400) as refusing:
+        refused = nt.notify(lake, refusing.url, "json", fast)
+    assert (refused.sent, refused.rejected, refused.withdrawn) == (1, 1, 0)
+    with webhook_server() as hook:
+        assert nt.notify(lake, hook.url, "json", fast).sent == 0
+    assert [row[:3] for row in _deliveries(lake) if row[0] == a] == [(a, 1, "delivered"), (a, 2, "rejected")]
 
 
 def test_a_deliveries_table_from_before_the_episode_columns_gains_them(lake, fast):

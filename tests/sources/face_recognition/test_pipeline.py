@@ -306,6 +306,10 @@ def test_gold_is_computed_again_when_its_settings_change_though_no_line_is_new(s
     assert recognise["share_under_target"] == pytest.approx(4 / 6)
     assert recognise["latency_budget_consumed"] == pytest.approx(2 / 0.06)
     assert run(spark, stricter, str(tmp_path / "in"), lake).rows_out == {}  # the same settings: nothing again
+    back = run(spark, cfg, str(tmp_path / "in"), lake)  # the first settings again: computed again with them
+    assert set(back.rows_out) == {f"gold/{name}" for name in gold.BUILDERS}
+    (recognise,) = [r for r in _gold(Path(lake), "slo_daily") if r["endpoint"] == "recognise_user"]
+    assert recognise["share_under_target"] == pytest.approx(5 / 6)
 
 
 def test_the_generated_seed_runs_give_the_seed_s_frr_and_far(built_lake):

@@ -128,6 +128,10 @@ HOSTILE = {
             latency_ms=100,
             enrollment={"req_id": "req-pii", "expires_at": "ada5@example.org"},
         ),
+        # a key without expiry on an answer that found its match: not the funnel's, so kept but for its latency
+        _request(
+            "match-with-key", "2026-11-02T10:00:00Z", message="Match found", latency_ms=-2, enrollment={"req_id": "k"}
+        ),
         _request("negative-distance", "2026-11-02T10:00:00Z", latency_ms=100, match={"distance": -0.2}),
         _request("negative-threshold", "2026-11-02T10:00:00Z", latency_ms=100, match={"threshold": -1}),
     ],
@@ -138,8 +142,9 @@ HOSTILE = {
         _probe("run", 4, "Probe_D", True, "Probe_D", 0.5).replace('"threshold": 1.1', '"threshold": -1.1'),
         _probe("run", 5, "Probe_E", True, "Probe_E", 0.5).replace('"gallery_size": 10', '"gallery_size": 2.5'),
         _probe("run", 6, "Probe_F", True, "Probe_F", 0.5).replace('"gallery_size": 10', '"gallery_size": -3'),
+        _probe("run", 9, "Probe_I", True, "Probe_I", 0.5).replace('"gallery_size": 10', '"gallery_size": 1e19'),
         _probe("run", 7, "Probe_G", True, "Probe_G", 0.0),  # kept: an identical face
-        _probe("run", 8, "Probe_H", True, "Probe_H", 0.5)
+        _probe("eval-ada9@example.org", 8, "Probe_H", True, "Probe_H", 0.5)
         .replace('"model": "facenet-vggface2"', '"model": "trained by ada6@example.org"')
         .replace('"protocol": "FRR"', '"protocol": "FRR from 10.7.7.6"'),
     ],
@@ -155,7 +160,9 @@ HOSTILE = {
     ],
     "loadtests/k6.jsonl": [  # the same name, another run
         _sample("http_req_duration", "2026-11-02T11:00:00Z", 400).replace(
-            '"tags": {}', '"tags": {"name": "http://10.7.7.7/add_user?email=ada7%40x.org&e=ada8@example.org"}'
+            '"tags": {}',
+            '"tags": {"name": "http://10.7.7.7/add_user?email=ada7%40example.org&e=ada8@example.org",'
+            ' "10.7.7.8": "a tag named by an address", "method": "POST"}',
         )
     ],
     "loadtests/nightly/k6.v2.json": [_sample("http_req_duration", "2026-11-02T12:00:00Z", 500)],
@@ -240,6 +247,9 @@ def test_a_no_match_answer_whose_expiry_is_no_time_is_quarantined_not_lost_from_
         ]
     # a key without its expiry (an add_user's key has none: test_pipeline's k1 and k2 are kept)
     assert _of(quarantine, "requests/a.jsonl", "expiry-3") == [("missing_field", "missing: enrollment.expires_at")]
+    assert _of(quarantine, "requests/a.jsonl", "match-with-key") == [
+        ("out_of_range", "latency_ms is not a number from 0 up: -2.0")  # not missing_field, checked before
+    ]
 
 
 def test_an_http_status_that_is_no_whole_number_from_100_to_599_is_quarantined_and_gold_is_published(hostile):
@@ -275,8 +285,9 @@ def test_a_negative_distance_or_threshold_or_a_gallery_of_no_whole_size_is_quara
     assert sorted(_probes(quarantine)) == [  # a probe's id is a pseudonym in quarantine too
         ("invalid_timestamp", "ts is not an ISO 8601 time: +12026-01-01T00:00:00Z"),  # probe 2
         ("out_of_range", "distance is not a number from 0 up: -0.5"),
-        ("out_of_range", "gallery_size is not a whole number from 0 up: -3.0"),
-        ("out_of_range", "gallery_size is not a whole number from 0 up: 2.5"),
+        ("out_of_range", "gallery_size is not a whole number from 0 to 9007199254740992: -3.0"),
+        ("out_of_range", "gallery_size is not a whole number from 0 to 9007199254740992: 1.0E19"),
+        ("out_of_range", "gallery_size is not a whole number from 0 to 9007199254740992: 2.5"),
         ("out_of_range", "threshold is not a number from 0 up: -1.1"),
     ]
     assert sorted(r["distance"] for r in _silver(lake, "evaluations")) == [0.0, 0.5, 0.5]  # probes 7, 1 and 8
@@ -285,8 +296,9 @@ def test_a_negative_distance_or_threshold_or_a_gallery_of_no_whole_size_is_quara
 def test_an_e_mail_or_ip_address_in_any_text_reaches_the_lake_only_as_its_shape(hostile):
     lake, quarantine = hostile
     everything = lake_text(lake)
-    found = [f"ada{n}@example.org" for n in range(1, 9) if f"ada{n}@example.org" in everything]
-    assert found + [f"10.7.7.{n}" for n in range(1, 8) if f"10.7.7.{n}" in everything] == []
+    addresses = [f"ada{n}@example.org" for n in range(1, 10)] + ["ada7%40example.org"]
+    found = [address for address in addresses if address in everything]
+    assert found + [f"10.7.7.{n}" for n in range(1, 9) if f"10.7.7.{n}" in everything] == []
     assert _of(quarantine, "requests/a.jsonl", "pii-ts") == [
         ("invalid_timestamp", "ts is not an ISO 8601 time: <e-mail> <ip address>")
     ]
@@ -302,8 +314,10 @@ def test_an_e_mail_or_ip_address_in_any_text_reaches_the_lake_only_as_its_shape(
     assert (bronze["ok-1"]["status"], bronze["ok-1"]["ts"]) == ("success", "2026-11-02T10:00:00Z")  # as sent
     (probe,) = [r for r in _silver(lake, "evaluations") if r["model"] != "facenet-vggface2"]
     assert (probe["model"], probe["protocol"]) == ("trained by <e-mail>", "FRR FROM <IP ADDRESS>")  # upper case
+    assert probe["run_id"] == "<e-mail>"  # eval-ada9 is its local part
     (point,) = [r for r in _silver(lake, "load_test_points") if r["test_run_id"] == "k6.jsonl"]
-    assert point["name"] == "http://<ip address>/add_user?email=ada7%40x.org&e=<e-mail>"  # %40 is no e-mail
+    assert point["name"] == "http://<ip address>/add_user?email=<e-mail>&e=<e-mail>"  # %40: an @ in a query
+    assert point["method"] == "POST"
 
 
 def test_two_k6_files_that_differ_only_in_suffix_are_two_test_runs(hostile):

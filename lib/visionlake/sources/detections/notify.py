@@ -18,9 +18,10 @@ which PagerDuty (and any receiver honouring the ``Idempotency-Key`` header) fold
   brought its episode's median under the rule's score, or put it in the cooldown of an earlier episode: gold
   decides the whole history again), is **withdrawn**: a PagerDuty ``resolve`` with the dedup_key it was sent
   with (format ``json``: ``{"event": "withdrawn", ...}``), recorded ``withdrawn``, after the new alerts. The
-  receiver's incident is closed rather than left open for an alert the lake no longer holds. An alert that
-  comes back after its withdrawal is sent again. Rows from before Dec 5 say no episode: those alerts are not
-  withdrawn.
+  receiver's incident is closed rather than left open for an alert the lake no longer holds. A withdrawal
+  refused with a 4xx is not sent again. An alert that comes back after its withdrawal is sent again, under an
+  ``Idempotency-Key`` of its own (``<dedup_key>/after-withdrawal-<attempt>``), and continues no withdrawn alert.
+  Rows from before Dec 5 say no episode: those alerts are not withdrawn.
 - 2xx: ``delivered``. 5xx, 429, timeouts and connection errors: ``failed``, tried again after
   ``backoff_seconds`` (doubled each time; a 429's ``Retry-After`` up to 60 s is honoured) up to
   ``max_attempts`` per alert and call. An alert that runs out of attempts ends the call: the endpoint is taken
@@ -235,10 +236,16 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
                 request = f"{alert_id}/withdrawn-after-{history[alert_id].delivered_at}"
                 outcome = sender.deliver(alert, body, last, request, WITHDRAWN)
             else:
-                earlier = _continued(alert, delivered)
+                # another alert still delivered (not withdrawn) whose episode this one took in
+                others = [d for d in delivered if d["alert_id"] != alert_id and history[d["alert_id"]].delivered]
+                earlier = _continued(alert, others)
                 if earlier is not None:
                     alert = {**alert, "dedup_key": earlier["dedup_key"], "continues_alert_id": earlier["alert_id"]}
-                outcome = sender.deliver(alert, _body(alert, fmt, routing_key), last, dedup_key)
+                # an alert back after its withdrawal is a new request: a receiver holding to the header would drop
+                # a second trigger under the first one's key
+                withdrawn_at = history[alert_id].withdrawn_at if alert_id in history else 0
+                request = f"{dedup_key}/after-withdrawal-{withdrawn_at}" if withdrawn_at else dedup_key
+                outcome = sender.deliver(alert, _body(alert, fmt, routing_key), last, request)
             result.outcomes.append(outcome)
             if outcome.status == "delivered" and outcome.withdrawal:
                 result.withdrawn += 1
@@ -327,7 +334,8 @@ def _withdrawals(alerts: list[dict], history: dict[str, _History], delivered: li
     last_sent: dict[str, dict] = {}
     for row in delivered:  # a continuation is sent with another alert's key: the row says which
         state = history[row["alert_id"]]
-        if row["alert_id"] not in current and state.delivered and row["attempt"] == state.delivered_at:
+        settled = state.delivered and state.rejected_at < state.delivered_at  # a rejected withdrawal is final
+        if row["alert_id"] not in current and settled and row["attempt"] == state.delivered_at:
             last_sent[row["alert_id"]] = row
     gone = [row for row in last_sent.values() if _continued(row, alerts) is None]
     return [{**row, "withdrawn": True} for row in sorted(gone, key=lambda r: (r["started_at"], r["alert_id"]))]

@@ -39,15 +39,17 @@ def kind_of(root: str, path: str) -> str | None:
 
 
 # Text where a logger may put an e-mail or an IP address (column paths in bronze): the API's message ("User
-# ada@example.org already exists"), status and error code, the client's app version, an evaluation's protocol and
-# model, k6's tags (its name and url tags are the request's URL, query string included), and the names silver
-# checks and shows in a quarantine detail when they are wrong (the endpoint, k6's type and metric).
+# ada@example.org already exists"), status and error code, the client's app version, an evaluation's run id,
+# protocol and model, k6's tags (its name and url tags are the request's URL, query string included), and the
+# names silver checks and shows in a quarantine detail when they are wrong (the endpoint, k6's type and metric).
 FREE_TEXT = {
     REQUESTS: ("endpoint", "status", "message", "error_code", "client.app_version"),
-    EVALUATIONS: ("protocol", "model"),
+    EVALUATIONS: ("evaluation_run_id", "protocol", "model"),
     LOADTESTS: ("type", "metric"),
 }
-TEXT_MAPS = {LOADTESTS: ("data.tags",)}  # maps whose values are such text (their keys are k6's tag names)
+# maps whose values are such text; a key holding an address (a tag named by an IP) drops its entry: replaced, two
+# keys could become one, which a map cannot hold
+TEXT_MAPS = {LOADTESTS: ("data.tags",)}
 
 
 def _replaced(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> DataFrame:
@@ -55,6 +57,11 @@ def _replaced(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> Da
     head, _, rest = path.partition(".")
     value = how(F.col(path))
     return rows.withColumn(head, F.col(head).withField(rest, value) if rest else value)
+
+
+def _map_scrubbed(entries: Column) -> Column:
+    kept = F.map_filter(entries, lambda key, _: scrubbed(key) == key)
+    return F.transform_values(kept, lambda _, value: scrubbed(value))
 
 
 def _time_scrubbed(text: Column) -> Column:
@@ -71,7 +78,7 @@ def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
     for path in FREE_TEXT[kind]:
         rows = _replaced(rows, path, scrubbed)
     for path in TEXT_MAPS.get(kind, ()):
-        rows = _replaced(rows, path, lambda tags: F.transform_values(tags, lambda _, value: scrubbed(value)))
+        rows = _replaced(rows, path, _map_scrubbed)
     for path in TIMES[kind]:
         rows = _replaced(rows, path, _time_scrubbed)
     if PSEUDONYMISED[kind]:

@@ -8,7 +8,7 @@
   consumed before.
 - gold is recomputed whole from the silver table it is built from whenever that table changed, with that
   table's version as its transaction (:mod:`.gold`), and whenever the settings it is computed with changed (a
-  hash of them is recorded as another transaction).
+  hash of them is recorded as the version of another transaction).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from visionlake.transforms.pseudonymise import pii_key
 SOURCE = "face_recognition"
 SILVER_APP = f"visionlake/{SOURCE}/silver"
 GOLD_APP = f"visionlake/{SOURCE}/gold"
+SETTINGS_APP = f"{GOLD_APP}/settings"  # its version: a hash of the settings a gold table was computed with
 KIND_OF_TABLE = {table: kind for kind, table in BRONZE_TABLES.items()}
 # each kind's silver tables, quarantine first: once the last has consumed a bronze version, the others have too
 SILVER_OF = {
@@ -213,9 +214,10 @@ class FaceRecognitionRun(SourceRun):
             for name in {i for i, _ in gold.BUILDERS.values()}
         }
         pending: list[str] = []
-        # the settings gold is computed with are recorded with it: a table computed with others is computed again
-        # (a new latency target re-judges every request), though silver did not change
-        settings_txn = Txn(f"{GOLD_APP}/settings/{_settings_key(self.cfg.face_recognition)}", 0)
+        # the settings gold is computed with are recorded with it (a hash, as the version of one app transaction:
+        # the last one committed is the table's): a table computed with others is computed again (a new latency
+        # target re-judges every request), though silver did not change
+        settings_txn = Txn(SETTINGS_APP, _settings_key(self.cfg.face_recognition))
         resettled: set[str] = set()
         for source_table, version in versions.items():
             if version is None:
@@ -225,7 +227,7 @@ class FaceRecognitionRun(SourceRun):
             for behind in self.behind("gold", names, GOLD_APP, location, version).values():
                 pending += behind
             for name in names:
-                if name not in pending and self.marker(self.loc("gold", name), settings_txn.app_id) is None:
+                if name not in pending and self.marker(self.loc("gold", name), SETTINGS_APP) != settings_txn.version:
                     resettled.add(name)
         pending += sorted(resettled)
         if not pending:
@@ -251,10 +253,11 @@ class FaceRecognitionRun(SourceRun):
         self.done(record)
 
 
-def _settings_key(settings: FaceRecognitionSettings) -> str:
-    """A short hash of the settings gold is computed with (all but the input's suffixes)."""
+def _settings_key(settings: FaceRecognitionSettings) -> int:
+    """A hash of the settings gold is computed with (all but the input's suffixes), as a positive 60-bit number:
+    the version of an app transaction."""
     used = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "suffixes"}
-    return hashlib.sha256(json.dumps(used, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+    return int(hashlib.sha256(json.dumps(used, sort_keys=True, default=repr).encode()).hexdigest()[:15], 16)
 
 
 # run(spark, cfg, input_root, lake, full_refresh=False, listing=None, lease=None): one run of this source.

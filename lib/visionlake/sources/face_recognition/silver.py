@@ -3,7 +3,7 @@
 Reasons a line is quarantined, in the order they are checked: the bronze ``parse_error`` reasons (``unreadable``,
 ``invalid_encoding``, ``empty_file``, ``invalid_json``, ``too_deep``, ``too_large``, ``not_an_object``,
 ``schema_mismatch``, ``trailing_data``, ``non_finite_number``), ``missing_field`` (the kind's :data:`REQUIRED`
-fields; for a k6 sample its time and value; for a recognise_user answer with an enrolment key, its expiry),
+fields; for a k6 sample its time and value; for a no-match answer with an enrolment key, its expiry),
 ``invalid_timestamp`` (a time of :data:`TIMES` that is not a full ISO 8601 date-time with its offset, or out of the
 years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoint), ``out_of_range`` (a number of
 :data:`RANGES` out of its range: an HTTP status that is not a whole number from 100 to 599, a negative latency,
@@ -56,7 +56,8 @@ RANGES = {
         "match.distance": (0, None, False),
         "match.threshold": (0, None, False),
     },
-    EVALUATIONS: {"threshold": (0, None, False), "gallery_size": (0, None, True), "distance": (0, None, False)},
+    # a gallery size past 2^53 is no whole number a double holds exactly (nor a face count)
+    EVALUATIONS: {"threshold": (0, None, False), "gallery_size": (0, 2**53, True), "distance": (0, None, False)},
 }
 KEYS = {
     REQUESTS: (["request_id"], "request_id", "request_id"),
@@ -99,8 +100,9 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
     missing = [F.when(_value(p).isNull(), F.lit(p)) for p in REQUIRED[kind]]
     if kind == LOADTESTS:  # a sample needs its metric, time and value; other k6 lines are skipped
         missing += [F.when(sample & _value(p).isNull(), F.lit(p)) for p in ("metric", "data.time", "data.value")]
-    if kind == REQUESTS:  # an answer that issues a key needs its expiry, or the funnel could not judge the key
-        issues = (F.col("endpoint") == "recognise_user") & _value("enrollment.req_id").isNotNull()
+    if kind == REQUESTS:  # a no-match answer that issues a key needs its expiry, or the funnel could not judge it
+        no_match = (F.col("endpoint") == "recognise_user") & (F.col("message") == "no_match")
+        issues = no_match & _value("enrollment.req_id").isNotNull()
         missing.append(F.when(issues & _value("enrollment.expires_at").isNull(), F.lit("enrollment.expires_at")))
     missing_list = F.concat_ws(", ", *missing)
     bad_time = F.coalesce(
