@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from pyspark import StorageLevel
 
 from visionlake.sources import runner
@@ -41,3 +42,26 @@ def test_a_batch_is_cached_in_the_heap_up_to_heap_cache_mb_of_bronze(spark, cfg,
     assert (heap.useMemory, heap.useDisk, heap.deserialized) == (True, True, True)
     assert level(2, (2 << 20) + 1) == StorageLevel.DISK_ONLY
     assert level(0, 0) == StorageLevel.DISK_ONLY  # 0: never in the heap, not even an empty batch
+
+
+def test_a_sources_sql_settings_hold_for_its_stages_and_are_put_back_after(spark, cfg, tmp_path):
+    limit, shuffles = "spark.sql.codegen.hugeMethodLimit", "spark.sql.shuffle.partitions"
+    spark.conf.unset(limit)
+    kept = spark.conf.get(shuffles)
+    seen = []
+    with runner.session_conf(spark, {limit: "8000", shuffles: "3"}):
+        seen.append((spark.conf.get(limit), spark.conf.get(shuffles)))
+    assert seen == [("8000", "3")]
+    assert spark.conf.get(limit, None) is None  # unset before: unset after
+    assert spark.conf.get(shuffles) == kept
+    with pytest.raises(RuntimeError, match="a stage failed"), runner.session_conf(spark, {shuffles: "5"}):
+        raise RuntimeError("a stage failed")
+    assert spark.conf.get(shuffles) == kept
+
+    class Probe(FaceRecognitionRun):  # face_recognition's stages run with its setting
+        def stages(self, input_root: str) -> None:
+            seen.append(self.spark.conf.get(limit))
+
+    Probe(spark, cfg, str(tmp_path / "lake"), full_refresh=False).execute(str(tmp_path))
+    assert seen[1:] == ["8000"]
+    assert spark.conf.get(limit, None) is None

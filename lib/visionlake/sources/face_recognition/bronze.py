@@ -3,7 +3,7 @@
 The line's text never leaves this function: parsing with the allowlist (:data:`~.schema.LINES`) drops the embedding,
 the user's name, e-mail and birthdate, the user agent and the face box; the identifying values of
 :data:`~.schema.PSEUDONYMISED` are replaced by keyed pseudonyms, and e-mail and IP addresses in text
-(:data:`FREE_TEXT`, :data:`TEXT_MAPS`, a time that is not an ISO time) by their shapes. A line that cannot be parsed
+(:data:`FREE_TEXT`, :data:`TEXT_MAPS`, the times: a time holds none) by their shapes. A line that cannot be parsed
 keeps its lineage and gets ``parse_error`` (reasons: :func:`visionlake.ingest.jsonparse.parsed_documents`).
 """
 
@@ -18,7 +18,6 @@ from visionlake.ingest import jsonparse
 from visionlake.lake import storage as st
 from visionlake.sources.face_recognition.schema import (
     EVALUATIONS,
-    ISO_TIME,
     KINDS,
     LINES,
     LOADTESTS,
@@ -64,12 +63,6 @@ def _map_scrubbed(entries: Column) -> Column:
     return F.transform_values(kept, lambda _, value: scrubbed(value))
 
 
-def _time_scrubbed(text: Column) -> Column:
-    # a time (nearly every one) is kept as sent without running the patterns; any other text is quarantined by
-    # silver, which shows it in the detail
-    return F.when(text.rlike(ISO_TIME), text).otherwise(scrubbed(text))
-
-
 def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
     """Bronze columns of ``kind`` (the line's allowlisted fields, then lineage without the run columns) from rows
     with ``text`` and ``read_error`` (see :mod:`visionlake.ingest.documents`); the e-mail and IP addresses in
@@ -80,7 +73,7 @@ def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
     for path in TEXT_MAPS.get(kind, ()):
         rows = _replaced(rows, path, _map_scrubbed)
     for path in TIMES[kind]:
-        rows = _replaced(rows, path, _time_scrubbed)
+        rows = _replaced(rows, path, scrubbed)
     if PSEUDONYMISED[kind]:
         rows = pseudonymised(rows, PSEUDONYMISED[kind], key)
     fields = [f.name for f in bronze_fields(kind)]

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
@@ -73,6 +74,11 @@ class FaceRecognitionRun(SourceRun):
     SIZE_COLUMN, MTIME_COLUMN = "source_size", "source_modified_at"
     SILVER_TABLES = ("quarantine", "requests", "evaluations", "load_test_runs", "load_test_points")
     PARTIAL_FILES = True
+    # A stage whose generated Java method is over 8,000 bytes of bytecode runs operator by operator (Spark's advice
+    # for HotSpot, which compiles no larger method and interprets it). Bronze's stage (parse, scrub nine texts,
+    # pseudonymise, hash) and silver's crossed it: 3,000,000 lines took 257 s rather than 211 s (README,
+    # Benchmarks). Only here: ALPR's small runs, JIT-compiled by the quick tier, were not faster with it.
+    SQL_CONF: Mapping[str, str] = {"spark.sql.codegen.hugeMethodLimit": "8000"}
 
     @classmethod
     def bronze_tables(cls) -> tuple[str, ...]:
