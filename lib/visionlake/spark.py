@@ -8,9 +8,11 @@ EMRFS and (if enabled) Delta; nothing here downloads anything.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -111,3 +113,21 @@ def build_session(app_name: str, cfg: Config, quiet: bool = False) -> SparkSessi
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("OFF" if quiet else "WARN")
     return spark
+
+
+@contextlib.contextmanager
+def sql_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """``settings`` (runtime Spark SQL settings) on ``spark``'s session inside the block, each put back as it was
+    after it (unset if it was), whatever the block raised: for one source's run (``SourceRun.SQL_CONF``) in a
+    session other runs share."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -9,6 +9,7 @@ from pyspark import StorageLevel
 
 from visionlake.sources import runner
 from visionlake.sources.face_recognition.pipeline import FaceRecognitionRun
+from visionlake.spark import sql_settings
 
 
 def _broadcast_hint(df) -> bool:
@@ -49,12 +50,12 @@ def test_a_sources_sql_settings_hold_for_its_stages_and_are_put_back_after(spark
     spark.conf.unset(limit)
     kept = spark.conf.get(shuffles)
     seen = []
-    with runner.session_conf(spark, {limit: "8000", shuffles: "3"}):
+    with sql_settings(spark, {limit: "8000", shuffles: "3"}):
         seen.append((spark.conf.get(limit), spark.conf.get(shuffles)))
     assert seen == [("8000", "3")]
     assert spark.conf.get(limit, None) is None  # unset before: unset after
     assert spark.conf.get(shuffles) == kept
-    with pytest.raises(RuntimeError, match="a stage failed"), runner.session_conf(spark, {shuffles: "5"}):
+    with pytest.raises(RuntimeError, match="a stage failed"), sql_settings(spark, {shuffles: "5"}):
         raise RuntimeError("a stage failed")
     assert spark.conf.get(shuffles) == kept
 

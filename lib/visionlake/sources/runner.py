@@ -46,6 +46,7 @@ from visionlake.lake.lease import Lease
 from visionlake.lake.runlog import StageRecord, append_runs, new_run_id, record_interrupted
 from visionlake.quality import checks as qc
 from visionlake.quality.results import Drift, append_results, record_drift
+from visionlake.spark import sql_settings
 
 R = TypeVar("R")
 RUN_COLUMNS = ("run_id", "ingested_at", "ingest_date")  # the last columns of every bronze table
@@ -95,7 +96,7 @@ class SourceRun:
     SIZE_COLUMN, MTIME_COLUMN = "size_bytes", "modified_at"  # bronze lineage compared with the listing
     SILVER_TABLES: tuple[str, ...] = ()  # written in this order by silver; "quarantine" is the quarantine table
     PARTIAL_FILES = False  # a file can give many rows, so one that failed half-way must be read again whole
-    # Spark SQL settings of this source's stages: set on the session for the run, then put back as they were
+    # Spark SQL settings of this source's stages, set for the run only (:func:`visionlake.spark.sql_settings`)
     SQL_CONF: Mapping[str, str] = {}
 
     @staticmethod
@@ -560,7 +561,7 @@ class SourceRun:
                 self.summary.interrupted.append(holder.run_id)
             lease.recorded()
         try:
-            with session_conf(self.spark, self.SQL_CONF):
+            with sql_settings(self.spark, self.SQL_CONF):
                 self.stages(input_root)
         except Exception as exc:
             failed = self.summary.stages[-1] if self.summary.stages else self.stage("start")
@@ -585,23 +586,6 @@ class SourceRun:
         if self.summary.checks:
             append_results(self.lake, self.summary.run_id, self.SOURCE, self.summary.checks, self.now, self.storage)
         append_runs(self.lake, self.summary.run_id, self.SOURCE, self.summary.stages, self.storage)
-
-
-@contextlib.contextmanager
-def session_conf(spark: SparkSession, settings: Mapping[str, str]):
-    """``settings`` set on ``spark``'s session inside the block; each is put back as it was after it (unset if
-    it was), whatever the block raised."""
-    before = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def computed(df: DataFrame) -> DataFrame:
