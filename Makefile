@@ -19,20 +19,22 @@ DIST ?= dist
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_PIP := pip==26.3
 
-.PHONY: help setup jars jvm-archive airflow-env chromium test run lint format package clean bench bench-linear
+.PHONY: help setup venv jars jvm-archive airflow-env chromium test run lint format package clean bench bench-linear
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: ## create .venv with pinned dependencies and extract the S3A jars into .jars/
+setup: ## .venv with pinned dependencies, the S3A jars in .jars/, the class archive, .venv-airflow and chromium
+	@# three independent installs side by side: most of their time is downloads
+	$(MAKE) --no-print-directory -j3 venv airflow-env chromium
+
+venv: ## create .venv with pinned dependencies, extract the S3A jars into .jars/ and write the class archive
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(MAKE) --no-print-directory jars
 	$(MAKE) --no-print-directory jvm-archive
-	$(MAKE) --no-print-directory airflow-env
-	$(MAKE) --no-print-directory chromium
 
 jvm-archive: ## the driver JVM's class archive (.jars/driver-classes.jsa): seconds off every local run's start-up
 	$(BIN)/python -c "from visionlake.devtools import write_class_archive; write_class_archive()" > /dev/null 2>&1; \
