@@ -139,19 +139,25 @@ def built_lake(spark, cfg, tmp_path_factory) -> Path:
     """One lake built once per test run from every source's generator (ALPR 120 files over 3 cameras and
     3 days; face_validation 300 documents; detections 3,000 frames of one day; face_recognition 3,000 request
     lines over 10 minutes, 3 duplicated, the three LFW evaluation runs and a k6 test of three 20-second
-    stages), for the consumers: SQL, catalog, notebooks, report. With pytest-xdist the first worker that needs it
-    builds it, holding a lock in the run's shared temporary folder, and the others wait for it and use it.
-    Read-only for the tests that use it."""
+    stages), for the consumers: SQL, catalog, notebooks, report. Read-only for the tests that use it."""
+    return build_once(tmp_path_factory, "built_lake", lambda root: _build_lake(spark, cfg, root)) / "lake"
+
+
+def build_once(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` once per test run: with pytest-xdist the first worker that needs it builds it, holding a
+    lock in the run's shared temporary folder, and the others wait for it and use the same folder."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return _build_lake(spark, cfg, tmp_path_factory.mktemp("built_lake"))
-    shared = tmp_path_factory.getbasetemp().parent / "built_lake"  # the same folder for every worker of the run
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent / name  # the same folder for every worker of the run
     shared.mkdir(exist_ok=True)
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / ".complete").exists():
-            _build_lake(spark, cfg, shared)
+            build(shared)
             (shared / ".complete").write_text("")
-    return shared / "lake"
+    return shared
 
 
 def _build_lake(spark, cfg, root: Path) -> Path:
