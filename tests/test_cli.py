@@ -15,6 +15,7 @@ from visionlake.config import StorageSettings
 from visionlake.lake import read
 from visionlake.lake.lease import Lease
 from visionlake.lake.reader import snapshot
+from visionlake.sources.alpr.pipeline import run
 
 pytestmark = pytest.mark.slow
 
@@ -168,10 +169,10 @@ def test_face_validation_against_s3(aws_env, tmp_path):
     assert 0 < final.num_rows <= 25
 
 
-def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(tmp_path):
+def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(spark, cfg, tmp_path):
     write_files(tmp_path / "in", {**GOOD, **BAD})
     lake = str(tmp_path / "lake")
-    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake).returncode == 0
+    run(spark, cfg, str(tmp_path / "in"), lake)
     checked = _cli("check", "--lake", lake)
     assert checked.returncode == 0, checked.stderr
     lines = checked.stdout.splitlines()
@@ -212,10 +213,10 @@ def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(tmp_path):
     assert "waited 1 s (lake.lease_wait_seconds)" in waited.stderr
 
 
-def test_check_and_maintain_go_on_past_a_table_whose_log_cannot_be_read(tmp_path):
+def test_check_and_maintain_go_on_past_a_table_whose_log_cannot_be_read(spark, cfg, tmp_path):
     write_files(tmp_path / "in", {**GOOD, **BAD})
     lake = str(tmp_path / "lake")
-    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake).returncode == 0
+    run(spark, cfg, str(tmp_path / "in"), lake)
     Path(lake, "gold", "alpr", "vehicles", "_delta_log", f"{0:020d}.json").write_bytes(b"")  # an emptied commit
     checked = _cli("check", "--lake", lake)
     assert checked.returncode == 1
@@ -251,10 +252,10 @@ def test_check_and_maintain_go_on_past_a_table_whose_log_cannot_be_read(tmp_path
     assert nothing.stderr.startswith(f"visionlake: error: no tables in {tmp_path / 'empty'}: nothing to maintain")
 
 
-def test_check_goes_on_past_a_lost_data_file_and_past_its_own_results_table(tmp_path):
+def test_check_goes_on_past_a_lost_data_file_and_past_its_own_results_table(spark, cfg, tmp_path):
     write_files(tmp_path / "in", {**GOOD, **BAD})
     lake = str(tmp_path / "lake")
-    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake).returncode == 0
+    run(spark, cfg, str(tmp_path / "in"), lake)
     plates = snapshot(f"{lake}/silver/alpr/plates")
     kept = Path(plates.files[0]).read_bytes()
     Path(plates.files[0]).unlink()  # deleted outside Delta
@@ -295,10 +296,10 @@ def test_check_goes_on_past_a_lost_data_file_and_past_its_own_results_table(tmp_
     assert DeltaTable(f"{lake}/bronze/alpr/results").version() == versions + 1
 
 
-def test_a_broken_table_fails_in_one_line_without_a_java_stack(tmp_path):
+def test_a_broken_table_fails_in_one_line_without_a_java_stack(spark, cfg, tmp_path):
     write_files(tmp_path / "in", GOOD)
     lake = tmp_path / "lake"
-    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(lake)).returncode == 0
+    run(spark, cfg, str(tmp_path / "in"), str(lake))
     write_files(tmp_path / "in", {"cam-z/2022-05-02/5_05.02.2022.07.00.00.000000.json": '{"frame_id": 5}'})
     for data in (lake / "bronze" / "alpr" / "results").rglob("*.parquet"):
         data.write_bytes(b"not parquet at all")  # the data behind the log is damaged
