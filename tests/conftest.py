@@ -7,7 +7,7 @@ import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -143,7 +143,7 @@ def built_lake(spark, cfg, tmp_path_factory) -> Path:
     return build_once(tmp_path_factory, "built_lake", lambda root: _build_lake(spark, cfg, root)) / "lake"
 
 
-def build_once(tmp_path_factory, name: str, build) -> Path:
+def build_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
     """``build(folder)`` once per test run: with pytest-xdist the first worker that needs it builds it, holding a
     lock in the run's shared temporary folder, and the others wait for it and use the same folder."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):

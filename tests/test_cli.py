@@ -172,7 +172,7 @@ def test_face_validation_against_s3(aws_env, tmp_path):
 def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(spark, cfg, tmp_path):
     write_files(tmp_path / "in", {**GOOD, **BAD})
     lake = str(tmp_path / "lake")
-    run(spark, cfg, str(tmp_path / "in"), lake)
+    run(spark, cfg, str(tmp_path / "in"), lake)  # in-process: the lake is what is checked (command-line runs: above)
     checked = _cli("check", "--lake", lake)
     assert checked.returncode == 0, checked.stderr
     lines = checked.stdout.splitlines()
