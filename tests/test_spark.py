@@ -51,6 +51,19 @@ def test_small_local_runs_use_the_quick_jit_tier_only():
     assert for_input(config("yarn"), 0).spark.conf == config("yarn").spark.conf
 
 
+def test_runs_of_a_few_files_evaluate_expressions_without_generating_code():
+    cfg = config("local[2]", "-Xss4m")
+    assert cfg.ingest.interpret_below_mb == 4
+    tiny = for_input(cfg, (4 << 20) - 1).spark.conf
+    assert tiny["spark.sql.codegen.wholeStage"] == "false"
+    assert tiny["spark.sql.codegen.factoryMode"] == "NO_CODEGEN"
+    assert tiny["spark.driver.extraJavaOptions"] == "-Xss4m -XX:TieredStopAtLevel=1"
+    small = for_input(cfg, 4 << 20).spark.conf
+    assert "spark.sql.codegen.wholeStage" not in small and "spark.sql.codegen.factoryMode" not in small
+    assert small["spark.driver.extraJavaOptions"] == "-Xss4m -XX:TieredStopAtLevel=1"
+    assert for_input(config("yarn"), 0).spark.conf == config("yarn").spark.conf
+
+
 def test_local_workers_run_visionlakes_daemon_and_cluster_workers_their_own():
     assert session_conf(config("local[2]"))["spark.python.daemon.module"] == "visionlake.pydaemon"
     assert session_conf(config("local-cluster[2,1,1024]"))["spark.python.daemon.module"] == "visionlake.pydaemon"

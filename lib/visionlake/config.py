@@ -64,6 +64,7 @@ class IngestSettings:
     read_threads: int = 32
     suffix: str = ".json"
     quick_start_mb: int = 256
+    interpret_below_mb: int = 4
     read_retry_seconds: float = 10.0
 
 

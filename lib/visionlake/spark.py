@@ -80,6 +80,9 @@ def session_conf(cfg: Config, quiet: bool = False) -> dict[str, str]:
 
 
 QUICK_JIT = "-XX:TieredStopAtLevel=1"
+# Spark's settings for evaluating expressions without generating and compiling Java code (the factory mode is an
+# internal setting: interpreted projections and predicates; whole-stage codegen is the public one).
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
 
 def for_input(cfg: Config, new_bytes: int) -> Config:
@@ -87,13 +90,19 @@ def for_input(cfg: Config, new_bytes: int) -> Config:
     driver compiles with the JIT's quick tier only (C1). A short run spends more on C2's compiles, which
     compete with the work for two cores, than it gains from C2's code: a 10,000-file increment took 12.3 s
     instead of about 17 s. A long run loses with C1 (1,000,000 files: 142 s instead of 82 s), hence the limit.
-    """
+
+    Below ``ingest.interpret_below_mb`` Spark also evaluates expressions without generating code (``INTERPRETED``):
+    a run of a few files spends more of its CPU generating and compiling Java code for each query than running
+    it (20 ALPR files: the driver JVM's CPU 12.2 s instead of 15.2 s, median of three). From a few MB the generated
+    code pays (100,000 detection frames, 23 MB: 45.3 and 50.0 s with it, 51.3 and 58.6 s without)."""
     if not (cfg.spark.master or "").startswith("local") or new_bytes >= cfg.ingest.quick_start_mb << 20:
         return cfg
     conf = dict(cfg.spark.conf)
     conf["spark.driver.extraJavaOptions"] = " ".join(
         filter(None, [conf.get("spark.driver.extraJavaOptions"), QUICK_JIT])
     )
+    if new_bytes < cfg.ingest.interpret_below_mb << 20:
+        conf.update(INTERPRETED)
     return dataclasses.replace(cfg, spark=dataclasses.replace(cfg.spark, conf=conf))
 
 
