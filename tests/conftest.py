@@ -20,8 +20,8 @@ SEED_ALPR = SHARED / "data" / "ultimatealpr-seed-samples"
 VENV_BIN = Path(sys.executable).parent
 
 
-# The files that take minutes, longest first (the kill harness of test_faults.py: five and a half to six minutes alone,
-# seven to ten in a full run; from the durations of full runs on Dec 6)
+# The files that take minutes, longest first (the kill harness of test_faults.py: 7.4 minutes in a full run of 23 on
+# Dec 6, after small runs stopped generating code; from the durations of full runs)
 LONGEST_FILES = (
     "tests/test_faults.py",
     "tests/test_cli.py",
