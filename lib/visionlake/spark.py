@@ -93,8 +93,9 @@ def for_input(cfg: Config, new_bytes: int) -> Config:
 
     Below ``ingest.interpret_below_mb`` Spark also evaluates expressions without generating code (``INTERPRETED``):
     a run of a few files spends more of its CPU generating and compiling Java code for each query than running
-    it (20 ALPR files: the driver JVM's CPU 12.2 s instead of 15.2 s, median of three). From a few MB the generated
-    code pays (100,000 detection frames, 23 MB: 45.3 and 50.0 s with it, 51.3 and 58.6 s without)."""
+    it (20 ALPR files, 15 KB: the driver JVM's CPU 12.2 s instead of 15.2 s, median of three). A larger run needs
+    the generated code (100,000 detection frames, 101 MB: 45.3 and 50.0 s with it, 51.3 and 58.6 s without;
+    20,000 frames, 20 MB, were even), hence a limit of a few MB."""
     if not (cfg.spark.master or "").startswith("local") or new_bytes >= cfg.ingest.quick_start_mb << 20:
         return cfg
     conf = dict(cfg.spark.conf)
