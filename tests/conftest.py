@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -167,13 +168,9 @@ def build_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> 
 def _build_lake(spark, cfg, root: Path) -> Path:
     from visionlake.lake import storage as st
     from visionlake.sources.alpr.generate import iter_results
-    from visionlake.sources.alpr.pipeline import run as run_alpr
     from visionlake.sources.detections.generate import iter_frames
-    from visionlake.sources.detections.pipeline import run as run_detections
     from visionlake.sources.face_recognition.generate import generate as generate_face_recognition
-    from visionlake.sources.face_recognition.pipeline import run as run_face_recognition
     from visionlake.sources.face_validation.generate import write_exports
-    from visionlake.sources.face_validation.pipeline import run as run_face
 
     alpr_in, face_in, lake = root / "in" / "alpr", root / "in" / "face_validation", root / "lake"
     files = ((f.relative_path, f.body, f.mtime) for f in iter_results(120, seed=7, cameras=3, days=3))
@@ -184,16 +181,19 @@ def _build_lake(spark, cfg, root: Path) -> Path:
     st.write_many(str(detections_in), frames, cfg.storage, 4)
     face_recognition_in = root / "in" / "face_recognition"
     generate_face_recognition(face_recognition_in, 3000, seed=7, load_test_seconds=20)
+    run_sources(spark, cfg, root / "in", lake)
+    return lake
+
+
+def run_sources(spark, cfg, inputs: Path, lake: Path) -> None:
+    """Run the four sources, in the built lake's order and with its key, from ``inputs/<source>`` into ``lake``."""
     previous = os.environ.get("VISIONLAKE_PII_KEY")
     os.environ["VISIONLAKE_PII_KEY"] = BUILT_LAKE_PII_KEY
     try:
-        run_alpr(spark, cfg, str(alpr_in), str(lake))
-        run_face(spark, cfg, str(face_in), str(lake))
-        run_detections(spark, cfg, str(detections_in), str(lake))
-        run_face_recognition(spark, cfg, str(face_recognition_in), str(lake))
+        for source in ("alpr", "face_validation", "detections", "face_recognition"):
+            import_module(f"visionlake.sources.{source}.pipeline").run(spark, cfg, str(inputs / source), str(lake))
     finally:
         if previous is None:
             os.environ.pop("VISIONLAKE_PII_KEY", None)
         else:
             os.environ["VISIONLAKE_PII_KEY"] = previous
-    return lake
