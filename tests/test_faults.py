@@ -213,6 +213,8 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
     (json.dumps({k: v for k, v in _doc(6).items() if k != "_id"}), "missing_field", "missing: _id"),
     (_line(7, summary={"status": "ok", "desc": "no code"}), "missing_field", "missing: summary.code"),
     (_line(8, date="yesterday"), "invalid_date", "not a timestamp: yesterday"),
+    # until Dec 6 accepted: Spark refused to read the silver of 1899 back, and every later run failed
+    (_line(27, date="1899-12-31T07:13:03.135718-05:00"), "invalid_date", "out of the years 1900-9999 UTC: 1899"),
     (_line(9) + " garbage", "trailing_data", "more text after the first JSON value"),
     (_line(10) + _line(11), "trailing_data", "more text after the first JSON value"),  # two values on one line
     ('{"_id": "deep", "summary": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),
@@ -366,6 +368,23 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
         "out_of_range",
         "a detection score of 250.0 is above 100",
     ),
+    # a detection with a score and no label (until Dec 6 an object without one: its check stopped gold, run after run)
+    "no-label.json": (
+        _frame(predictions=[{"confidence": 0.9, "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}]),
+        "missing_field",
+        "missing: predictions.label",
+    ),
+    "null-class.json": (
+        _frame(
+            predictions=None,
+            num_detections=1,
+            detection_classes=[None],
+            detection_scores=[0.95],
+            detection_boxes=[[0.1, 0.1, 0.5, 0.5]],
+        ),
+        "missing_field",
+        "missing: detection_classes",
+    ),
     "bom.json": (b"\xef\xbb\xbf" + _frame().encode(), None, ""),
     "no-tags.json": (_frame(user_id=None, device_id=None), "invalid:missing_user_tag,missing_device_tag", ""),
     "blank-user.json": (_frame(user_id=" "), "invalid:missing_user_tag", ""),
@@ -375,6 +394,10 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
         "",
     ),
     "no-time.json": (_frame(captured_at="soon"), "invalid:missing_time", ""),
+    # a time out of the years 1900-9999 in UTC is no time (until Dec 6 it reached silver, and every later run of
+    # the lake failed: Spark refuses to read 1899 back, a date past 9999 cannot be written)
+    "clock-reset.json": (_frame(captured_at="1899-12-31T10:00:00.000-08:00"), "invalid:missing_time", ""),
+    "year-10000.json": (_frame(captured_at="9999-12-31T23:36:32.308-08:00"), "invalid:missing_time", ""),
     "nothing.json": (
         "{}",
         "invalid:format,min_resolution,min_contrast,missing_user_tag,missing_device_tag,missing_time",
@@ -502,6 +525,8 @@ REQUEST_LINES: list[tuple[str, str | None, str]] = [
     (json.dumps({"request_id": "r-5", "endpoint": "add_user", "http_status": 200}), "missing_field", "missing: ts"),
     (_request(6, endpoint=None), "missing_field", "missing: endpoint"),
     (_request(7, ts="noon"), "invalid_timestamp", "ts is not an ISO 8601 time: noon"),
+    # 1899-12-31T23:30 UTC: accepted, it stopped every later run (Spark refuses to read such a time back)
+    (_request(25, ts="1900-01-01T00:30:00+01:00"), "invalid_timestamp", "ts is not an ISO 8601 time: 1900-01-01"),
     (_request(8, endpoint="delete_user"), "unknown_endpoint", "neither recognise_user nor add_user: delete_user"),
     (_request(9, http_status="two hundred"), "schema_mismatch", "wrong type: http_status"),
     (_request(10, match={"user_id": {"x": 1}}), "schema_mismatch", "wrong type: match.user_id"),
@@ -606,9 +631,9 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
         ("k6-staged", 9, 2, 3, 4)
     ]
     assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
-    # 21 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
+    # 22 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
     # limit, in the face_validation matrix); 5 probes; 9 k6 lines
-    assert summary.check.startswith("bronze.request_lines 26 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
+    assert summary.check.startswith("bronze.request_lines 27 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from visionlake.transforms.scrub import scrubbed
         ("connecting...10.25.0.1", "connecting...<ip address>"),
         ("/users?email=ada05%40example.org&x=1", "/users?email=<e-mail>&x=1"),
         ("ada22&#64;example.org or ada23&#x40;example.org", "<e-mail> or <e-mail>"),
+        ("User ada&commat;example.org exists", "User <e-mail> exists"),  # HTML5's named entity (until Dec 6 kept)
         ("ada02\uff20example.org", "<e-mail>"),
         ("ada03@localhost", "<e-mail>"),
         (None, None),

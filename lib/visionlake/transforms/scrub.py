@@ -21,9 +21,9 @@ _LOCAL = r"[\p{L}\p{N}._%+'-]"
 _DOMAIN = r"[\p{L}\p{N}-]"
 # The domain may have no dot (ada@localhost).
 EMAIL = rf"(?<!{_LOCAL}){_LOCAL}++@{_DOMAIN}++(?:\.[\p{{L}}\p{{N}}.-]*+)?"
-# The other ways an @ is written: percent-encoded in a URL's query (email=ada%40example.org), as an HTML entity,
-# full-width. Each is read as an @ before the e-mail pattern runs.
-AT_SIGNS = r"%40|&#0*64;|&#[xX]0*40;|\uFF20"
+# The other ways an @ is written: percent-encoded in a URL's query (email=ada%40example.org), as an HTML entity
+# (numeric, or HTML5's named &commat;), full-width. Each is read as an @ before the e-mail pattern runs.
+AT_SIGNS = r"%40|&#0*64;|&#[xX]0*40;|&commat;|\uFF20"
 # Dotted IPv4; the digits and dots around it must not go on (a version 2.4.1.7.9 is left: no match starts after a
 # digit and a dot), but a full stop may end the sentence after it, and dots may come before it (waiting...10.0.0.1).
 IPV4 = r"(?<!\d)(?<!\d\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d|\.\d)"
@@ -50,6 +50,7 @@ def scrubbed(text: Column) -> Column:
     def count(character: str) -> Column:
         return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(character), F.lit("")))
 
-    at = text.contains("@") | text.contains("%40") | text.contains("&#") | text.contains("\uff20")
+    at = text.contains("@") | text.contains("%40") | text.contains("&#") | text.contains("&commat;")
+    at = at | text.contains("\uff20")
     possible = at | (count(".") >= 3) | text.contains("::") | (count(":") >= 7)
     return F.when(possible, replaced).otherwise(text)

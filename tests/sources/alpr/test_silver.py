@@ -125,6 +125,7 @@ def test_file_name_time_null_without_time_in_name(spark: SparkSession) -> None:
             ("/data/cam1/frame.json", None),
             ("/data/cam1/12_13.45.2022.07.15.49.999546.json", None),  # month 13 does not exist
             ("/data/cam1/12_05.02.2022.07.15.49.999546.json.tmp", None),  # not a .json name
+            ("/data/cam1/12_12.31.1899.07.15.49.999546.json", None),  # before 1900: Spark would not read it back
             (None, None),
         ],
         T.StructType([_field("path", T.StringType()), _field("expected_ts", T.TimestampType())]),
@@ -151,6 +152,8 @@ def test_iso_time_converts_offset_to_utc(spark: SparkSession) -> None:
             ("2022-05-02T09:15:49.999546+02:00", TS1),
             ("2022-05-03T08:00:00Z", TS2),
             ("2022-05-02T23:30:00-02:00", datetime(2022, 5, 3, 1, 30, tzinfo=UTC)),
+            ("1899-12-31T23:30:00-01:00", datetime(1900, 1, 1, 0, 30, tzinfo=UTC)),
+            ("9999-12-31T23:59:59.999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
         ],
         T.StructType([_field("text", T.StringType()), _field("expected_ts", T.TimestampType())]),
     )
@@ -160,7 +163,16 @@ def test_iso_time_converts_offset_to_utc(spark: SparkSession) -> None:
 
 def test_iso_time_unparseable_is_null(spark: SparkSession) -> None:
     source_df = spark.createDataFrame(
-        [("not a time", None), ("", None), ("2022-13-45T00:00:00", None), (None, None)],
+        [
+            ("not a time", None),
+            ("", None),
+            ("2022-13-45T00:00:00", None),
+            (None, None),
+            # out of the years 1900-9999 UTC (until Dec 6 year 10000 stopped every later run)
+            ("1899-12-31T23:59:59.999999Z", None),
+            ("9999-12-31T23:00:00-05:00", None),
+            ("+10000-01-01T00:00:00Z", None),
+        ],
         T.StructType([_field("text", T.StringType()), _field("expected_ts", T.TimestampType())]),
     )
     actual_df = source_df.withColumn("actual_ts", silver.iso_time(F.col("text")))

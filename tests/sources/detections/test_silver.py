@@ -228,10 +228,17 @@ def test_with_capture_time_falls_back_to_file_name_then_mtime(spark: SparkSessio
             "bad_offset": (PATH, "2026-11-30T23:14:05.120+15:00"),
             "bad_minutes": (PATH, "2026-11-30T23:14:05.120+01:75"),
             "month_13": (PATH, "2026-13-30T23:14:05.120+01:00"),
+            # out of the years 1900-9999 in UTC: such a time in a table stopped every later run of the lake
+            "clock_reset": (PATH, "1899-12-31T10:00:00.000-08:00"),
+            "first_day_east": (PATH, "1900-01-01T00:30:00+01:00"),  # 1899-12-31T23:30 UTC
+            "last_day_west": (PATH, "9999-12-31T23:36:32.308-08:00"),  # 10000-01-01T07:36 UTC
             "mtime": (NO_TIME_PATH, DELETE),
+            # a file name out of those years is no time either: the modification time is taken
+            "name_1899": ("/in/u-0042-cam-03/1899-12-31T18-00-00.000000Z.json", DELETE),
         },
     )
     from_name = (NAME_TS, 0, D_1130, False)
+    from_mtime = (MTIME, 0, date(2026, 12, 2), False)
     assert actual == {
         "absent": from_name,
         "null": from_name,
@@ -241,7 +248,23 @@ def test_with_capture_time_falls_back_to_file_name_then_mtime(spark: SparkSessio
         "bad_offset": from_name,
         "bad_minutes": from_name,
         "month_13": from_name,
-        "mtime": (MTIME, 0, date(2026, 12, 2), False),
+        "clock_reset": from_name,
+        "first_day_east": from_name,
+        "last_day_west": from_name,
+        "mtime": from_mtime,
+        "name_1899": from_mtime,
+    }
+
+
+def test_the_first_and_last_instants_the_lake_holds_are_times(spark: SparkSession) -> None:
+    cases = {"first": "1900-01-01T01:00:00+01:00", "last": "9999-12-31T23:59:59.999999Z"}
+    rows = [(key, NO_TIME_PATH, _frame(captured_at=text)) for key, text in cases.items()]
+    timed = silver.with_capture_time(_input(spark, rows))
+    # as epoch microseconds: Python cannot shift the last instant to the driver's local time
+    got = timed.select("frame_key", F.unix_micros("captured_at").alias("us"), "event_date", "_time_given").collect()
+    assert {r["frame_key"]: (r["us"], r["event_date"], r["_time_given"]) for r in got} == {
+        "first": (-2_208_988_800_000_000, date(1900, 1, 1), True),
+        "last": (253_402_300_799_999_999, date(9999, 12, 31), True),
     }
 
 
@@ -574,8 +597,8 @@ BOXES = [[0.0, 0.0, 1.0, 1.0]] * 2
 def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSession) -> None:
     """A score above 100 or below 0 has no reading: the frame is ``out_of_range`` (until Dec 5 a score of 250 was
     read as 2.5 and failed the objects' range check, which stopped gold); a box without its four numbers has no
-    reading either (it made a box of no area). Padding past num_detections is not looked at; a frame that
-    already has a reason keeps it."""
+    reading either (it made a box of no area), nor a detection with a score and no label. Padding past
+    num_detections is not looked at; a frame that already has a reason keeps it."""
     rows = [
         ("above", _frame(predictions=[{"label": "dog", "confidence": 250}, {"label": "cat", "confidence": 90}])),
         (
@@ -611,6 +634,19 @@ def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSes
                 detection_boxes=[[0.1, None, 0.5, 0.5]],
             ),
         ),
+        # a detection with a score and no label made an object without one, which the objects' check refuses:
+        # gold stopped at it, run after run
+        ("no_label", _frame(predictions=[{"label": "dog", "confidence": 90}, {"confidence": 80, "x_min": 3}])),
+        (
+            "null_class",
+            _frame(num_detections=1, detection_classes=[None], detection_scores=[0.95], detection_boxes=BOXES),
+        ),
+        # without a score it is no object at any min_score; past num_detections it is not read
+        ("no_label_no_score", _frame(predictions=[{"label": "dog", "confidence": 90}, {"x_min": 3}, None])),
+        (
+            "null_class_padding",
+            _frame(num_detections=1, detection_classes=[1.0, None], detection_scores=[0.9, 0.8], detection_boxes=BOXES),
+        ),
         ("ok", _frame(predictions=[{"label": "dog", "confidence": 100}])),
     ]
     df = _input(spark, [(key, PATH, raw) for key, raw in rows]).select(
@@ -625,6 +661,10 @@ def test_scores_neither_0_1_nor_percentages_quarantine_the_frame(spark: SparkSes
         "padding": (None, None),
         "short_box": ("schema_mismatch", "wrong type: detection_boxes (a box of 2 numbers, 4 expected)"),
         "null_in_box": ("schema_mismatch", "wrong type: detection_boxes (a box with a null number)"),
+        "no_label": ("missing_field", "missing: predictions.label (a detection with a score and no label)"),
+        "null_class": ("missing_field", "missing: detection_classes (a detection with a score and no class)"),
+        "no_label_no_score": (None, None),
+        "null_class_padding": (None, None),
         "ok": ("missing_field", "missing: x"),
     }
 

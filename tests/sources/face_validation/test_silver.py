@@ -199,13 +199,19 @@ def test_classify_required_fields_and_dates(spark):
     no_date = {k: v for k, v in GOOD.items() if k != "date"}
     no_code = {**GOOD, "summary": {"status": "error", "desc": "blur/haze"}}
     bad_date = {**GOOD, "date": "10/01/2025"}
-    rows = parsed(spark, json.dumps(GOOD), json.dumps(no_date), json.dumps(no_code), json.dumps(bad_date))
-    result = [(r.reason, r.detail) for r in silver.classify(rows).orderBy("source_offset").collect()]
+    old_date = {**GOOD, "date": "1899-12-31T23:00:00-05:00"}  # 1900-01-01T04:00 UTC: a time the lake holds
+    older = {**GOOD, "date": {"$date": "1899-12-31T23:00:00+01:00"}}
+    late = {**GOOD, "date": "9999-12-31T23:00:00-05:00"}
+    texts = [json.dumps(d) for d in (GOOD, no_date, no_code, bad_date, old_date, older, late)]
+    result = [(r.reason, r.detail) for r in silver.classify(parsed(spark, *texts)).orderBy("source_offset").collect()]
     assert result == [
         (None, None),
         ("missing_field", "missing: date"),
         ("missing_field", "missing: summary.code"),
         ("invalid_date", "not a timestamp: 10/01/2025"),
+        (None, None),
+        ("invalid_date", 'out of the years 1900-9999 UTC: {"$date":"1899-12-31T23:00:00+01:00"}'),
+        ("invalid_date", "out of the years 1900-9999 UTC: 9999-12-31T23:00:00-05:00"),
     ]
 
 

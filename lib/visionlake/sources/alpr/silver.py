@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from visionlake.transforms import keys
+from visionlake.transforms.times import in_years
 
 FILE_TIME_PATTERN = r"_(\d{2}\.\d{2}\.\d{4}\.\d{2}\.\d{2}\.\d{2}\.\d{6})\.json$"
 FILE_TIME_FORMAT = "MM.dd.yyyy.HH.mm.ss.SSSSSS"
@@ -20,14 +21,17 @@ PARTITION = "event_date"
 
 
 def file_name_time(path: Column) -> Column:
-    """The capture time in an SDK file name ``<frame_id>_<MM.DD.YYYY.HH.MM.SS.ffffff>.json`` (UTC), or null."""
+    """The capture time in an SDK file name ``<frame_id>_<MM.DD.YYYY.HH.MM.SS.ffffff>.json`` (UTC), or null (also
+    out of the years 1900-9999: :func:`~visionlake.transforms.times.in_years`)."""
     stamp = F.regexp_extract(path, FILE_TIME_PATTERN, 1)
-    return F.when(stamp != "", F.to_timestamp(stamp, FILE_TIME_FORMAT))
+    return F.when(stamp != "", in_years(F.to_timestamp(stamp, FILE_TIME_FORMAT)))
 
 
 def iso_time(text: Column) -> Column:
-    """An ISO 8601 string as a UTC instant; no offset means UTC (the session time zone). Null if unparseable."""
-    return F.to_timestamp(text)
+    """An ISO 8601 string as a UTC instant; no offset means UTC (the session time zone). Null if unparseable or
+    out of the years 1900-9999 UTC (:func:`~visionlake.transforms.times.in_years`: until Dec 6 a result of year
+    10000 stopped every later run)."""
+    return in_years(F.to_timestamp(text))
 
 
 def with_event_time(df: DataFrame) -> DataFrame:

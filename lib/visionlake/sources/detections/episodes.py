@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 from pyspark.sql.window import WindowSpec
 
 from visionlake.sources.detections.schema import UNTAGGED
+from visionlake.transforms.times import days_since_epoch
 
 KEY = ["user_id", "device_id", "rule_id"]  # the episodes of one camera and one rule
 ORDER = ["captured_at", "frame_key"]  # time order of matches (frame_key breaks ties)
@@ -220,15 +221,19 @@ def _local_micros() -> Column:
 
 def site_local_date() -> Column:
     """The site-local date of a match: of captured_at plus local_tz_offset_min (0 when unknown)."""
-    local_day = F.floor(_local_micros() / F.lit(_MICROS_PER_DAY)).cast(T.IntegerType())
-    return F.date_add(F.lit("1970-01-01").cast(T.DateType()), local_day)
+    return F.date_from_unix_date(_local_day())
+
+
+def _local_day() -> Column:
+    """The site-local day of a match (days since 1970-01-01), counted in whole seconds (:func:`days_since_epoch`)."""
+    offset = F.coalesce(F.col("local_tz_offset_min"), F.lit(0)).cast(T.LongType())
+    return days_since_epoch(F.unix_seconds("captured_at") + offset * 60)
 
 
 def _pre_reason() -> Column:
     """The reasons decided frame by frame, before episodes: invalid_image, area_too_small, outside_schedule."""
     local = _local_micros()
-    local_day = F.floor(local / F.lit(_MICROS_PER_DAY))
-    weekday = F.pmod(local_day + 3, F.lit(7)) + 1  # 1970-01-01 was a Thursday (4); 1 = Monday .. 7 = Sunday
+    weekday = F.pmod(_local_day() + 3, F.lit(7)) + 1  # 1970-01-01 was a Thursday (4); 1 = Monday .. 7 = Sunday
     minute = F.floor(F.pmod(local, F.lit(_MICROS_PER_DAY)) / F.lit(_MICROS_PER_MINUTE))
     in_window = F.exists(
         "windows",

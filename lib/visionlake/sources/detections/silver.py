@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 
 from visionlake.config import ImageValidationSettings
 from visionlake.sources.detections.schema import LABEL_ALIASES, LABEL_MAP
+from visionlake.transforms.times import in_years, utc_date
 
 PARTITION = "event_date"
 # <captured_at in UTC as YYYY-MM-DDTHH-MM-SS.ffffff>Z.json, the last part of the path
@@ -31,7 +32,6 @@ ZONE_PATTERN = r"(Z|[+-]\d{2}:?\d{2})$"  # the offset of a string ISO_PATTERN ma
 MAX_OFFSET_MIN = 14 * 60
 OFFSET_STEP_MIN = 15
 MICROS_PER_MIN = 60_000_000
-MICROS_PER_DAY = 86_400_000_000
 REASONS = (
     "format",
     "min_resolution",
@@ -110,9 +110,10 @@ OBJECTS = T.StructType(
 
 
 def file_name_time(path: Column) -> Column:
-    """The UTC instant in a file name ``.../<YYYY-MM-DDTHH-MM-SS.ffffff>Z.json``, or null."""
+    """The UTC instant in a file name ``.../<YYYY-MM-DDTHH-MM-SS.ffffff>Z.json``, or null (also out of the years
+    1900-9999: :func:`~visionlake.transforms.times.in_years`)."""
     iso = F.regexp_replace(path, FILE_TIME_PATTERN, "$1T$2:$3:$4Z")
-    return F.when(path.rlike(FILE_TIME_PATTERN), F.to_timestamp(iso))
+    return F.when(path.rlike(FILE_TIME_PATTERN), in_years(F.to_timestamp(iso)))
 
 
 def _written_offset(zone: Column) -> Column:
@@ -131,11 +132,6 @@ def _inferred_offset(naive: Column, name_time: Column) -> Column:
     return F.when(F.abs(offset) <= MAX_OFFSET_MIN, offset).otherwise(F.lit(0))
 
 
-def _utc_date(ts: Column) -> Column:
-    """The UTC date of an instant, whatever the session time zone."""
-    return F.date_from_unix_date(F.floor(F.unix_micros(ts) / F.lit(MICROS_PER_DAY)).cast("int"))
-
-
 def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None) -> DataFrame:
     """Add ``captured_at`` (UTC), ``local_tz_offset_min``, ``event_date`` and the helpers ``_name_time``
     (the file-name time) and ``_time_given`` (the envelope's ``captured_at`` parsed).
@@ -144,9 +140,10 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
     is that of the site's time zone (``site_zones``: site_id -> IANA zone, ``detections.site_time_zones``) at
     that wall time, else the naive local time minus the file-name time rounded to 15 minutes, when the file-name
     time exists and the result is within +-14 h; else 0 (UTC). Absent or unparseable (an offset beyond +-14 h
-    included): ``captured_at`` is the file-name time, else ``modified_at``, with offset 0. A frame of a site
-    with a zone has, whatever offset it carries, the zone's offset at ``captured_at`` (daylight saving time
-    included) as its local offset: a collector that writes UTC still gets its site's schedules and local dates.
+    and an instant out of the years 1900-9999 UTC included, :func:`~visionlake.transforms.times.in_years`):
+    ``captured_at`` is the file-name time, else ``modified_at``, with offset 0. A frame of a site with a zone has,
+    whatever offset it carries, the zone's offset at ``captured_at`` (daylight saving time included) as its local
+    offset: a collector that writes UTC still gets its site's schedules and local dates.
     Requires ``frame``, ``source_path`` and ``modified_at``.
     """
     text = F.trim(F.col("frame.captured_at"))
@@ -177,7 +174,9 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
         )
         .withColumn(
             "_given",
-            F.timestamp_micros(F.unix_micros("_naive") - F.col("_offset").cast("long") * F.lit(MICROS_PER_MIN)),
+            in_years(
+                F.timestamp_micros(F.unix_micros("_naive") - F.col("_offset").cast("long") * F.lit(MICROS_PER_MIN))
+            ),
         )
         .withColumn("_time_given", F.col("_given").isNotNull())
         .withColumn("captured_at", F.coalesce("_given", "_name_time", "modified_at"))
@@ -187,7 +186,7 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
             .when(F.col("_time_given"), F.col("_offset"))
             .otherwise(F.lit(0)),
         )
-        .withColumn(PARTITION, _utc_date(F.col("captured_at")))
+        .withColumn(PARTITION, utc_date(F.col("captured_at")))
         .drop("_cap", "_zone", "_naive", "_offset", "_given", "_site_zone")
     )
 
@@ -327,19 +326,40 @@ def box_problem(frame: Column) -> Column:
     )
 
 
+def label_problem(frame: Column) -> Column:
+    """Why a detection of the frame that has a score has no label (a shape A prediction without ``label``, a null
+    among a shape B frame's ``detection_classes`` that count), or null. Its object would have no label, which the
+    objects' error-level check refuses: gold stopped at it, run after run. A detection without a score is no
+    object at any ``min_score`` and is not looked at, nor is a failed inference's."""
+    n = _shape_b_count(frame)
+    classes, scores = F.slice(frame["detection_classes"], 1, n), F.slice(frame["detection_scores"], 1, n)
+    in_b = F.array_contains(F.zip_with(classes, scores, lambda c, s: c.isNull() & s.isNotNull()), True)
+    in_a = F.exists(frame["predictions"], lambda p: p.isNotNull() & p["label"].isNull() & p["confidence"].isNotNull())
+    shape = detector_shape(frame)
+    return F.when(
+        ~failed_inference(frame),
+        F.when((shape == "B") & in_b, F.lit("missing: detection_classes (a detection with a score and no class)")).when(
+            (shape == "A") & in_a, F.lit("missing: predictions.label (a detection with a score and no label)")
+        ),
+    )
+
+
 def with_detections_checked(df: DataFrame) -> DataFrame:
     """``df`` (rows of :func:`visionlake.ingest.jsonparse.classify`, the parsed frame in ``frame``) with a reason
     on each usable frame whose detections cannot be read: ``out_of_range`` for scores :func:`score_problem`
-    refuses, ``schema_mismatch`` for boxes :func:`box_problem` refuses. Quarantined, since no reading of them is
-    right, rather than stopping gold at the objects' range check or making boxes of no area."""
-    scores, boxes = score_problem(F.col("frame")), box_problem(F.col("frame"))
+    refuses, ``schema_mismatch`` for boxes :func:`box_problem` refuses, ``missing_field`` for a detection without
+    its label (:func:`label_problem`). Quarantined, since no reading of them is right, rather than stopping gold
+    at the objects' checks or making boxes of no area."""
+    frame = F.col("frame")
+    scores, boxes, labels = score_problem(frame), box_problem(frame), label_problem(frame)
     usable = F.col("reason").isNull()
     return df.withColumns(
         {
             "reason": F.when(usable & scores.isNotNull(), F.lit("out_of_range"))
             .when(usable & boxes.isNotNull(), F.lit("schema_mismatch"))
+            .when(usable & labels.isNotNull(), F.lit("missing_field"))
             .otherwise(F.col("reason")),
-            "detail": F.when(usable, F.coalesce(scores, boxes)).otherwise(F.col("detail")),
+            "detail": F.when(usable, F.coalesce(scores, boxes, labels)).otherwise(F.col("detail")),
         }
     )
 

@@ -47,9 +47,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from visionlake.transforms.times import utc_date
+
 ENROLLED, EXPIRED, FAILED, NEVER_USED = "enrolled", "expired", "failed", "never_used"  # the outcomes of a key
 OUTCOMES = (ENROLLED, EXPIRED, FAILED, NEVER_USED)
-DAY_SECONDS = 86_400
 
 LONG, DBL, DATE = T.LongType(), T.DoubleType(), T.DateType()
 
@@ -81,7 +82,7 @@ def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
         F.col("enrollment_key").alias("key"),
         F.col("ts").alias("issued_at"),
         F.col("enrollment_expires_at").alias("expires_at"),
-        _utc_date(F.col("ts")).alias("event_date"),
+        utc_date(F.col("ts")).alias("event_date"),
     )
     first = F.min(F.struct("issued_at", "expires_at", "event_date")).alias("first")  # the earliest answer
     issuing = answers.where(F.col("key").isNotNull() & F.col("expires_at").isNotNull())
@@ -93,7 +94,7 @@ def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
         F.coalesce(F.col("http_status").between(200, 299) & (F.col("status") == "success"), F.lit(False)).alias(
             "succeeded"
         ),
-        _utc_date(F.col("ts")).alias("event_date"),
+        utc_date(F.col("ts")).alias("event_date"),
     )
 
     in_time = F.col("used_at") <= F.col("expires_at")
@@ -135,12 +136,6 @@ def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
         F.col("_seconds")[0].alias("median_seconds_to_enrol"),
         F.col("_seconds")[1].alias("p90_seconds_to_enrol"),
     ).select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in ENROLLMENT_FUNNEL.fields])
-
-
-def _utc_date(ts: Column) -> Column:
-    """The UTC calendar date of a timestamp, whatever the session's time zone."""
-    seconds = F.unix_seconds(ts)
-    return F.date_from_unix_date(((seconds - F.pmod(seconds, F.lit(DAY_SECONDS))) / DAY_SECONDS).cast("int"))
 
 
 def _seconds(start: Column, end: Column) -> Column:

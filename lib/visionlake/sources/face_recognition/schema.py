@@ -84,12 +84,15 @@ TIMES = {REQUESTS: ("ts", "enrollment.expires_at"), EVALUATIONS: ("ts",), LOADTE
 # A full ISO 8601 date-time with its offset, as RFC 3339 writes it: date, time to the second (a fraction may
 # follow), Z or +hh:mm (or +hhmm); a space may stand for the T. Spark's cast reads no time without its seconds.
 # Spark's cast alone also reads "12:00:00" (today), "2026-11" (the first of the month) and a time without an
-# offset (as UTC): none of them says when something happened. The year is 1900 to 9999, and the last day of 9999
+# offset (as UTC): none of them says when something happened. The year is 1900 to 9999, the last day of 9999
 # takes no offset west of UTC (its instant would be in year 10000): Spark's cast reads +12026-01-01T00:00:00Z,
-# which Parquet's statistics cannot hold nor Python read back, and no request of this API is older than 1900.
+# which Parquet's statistics cannot hold nor Python read back, and the first day of 1900 none east of it (its
+# instant could be in 1899, which Spark refuses to read back from Parquet: READ_ANCIENT_DATETIME stopped every
+# later run); no request of this API is older than 1900 (visionlake.transforms.times).
 # Checked on the text, so that the time is parsed once (a check of the parsed instant parsed it three times).
 ISO_TIME = (
-    r"^\s*(?!9999-12-31[T ][0-9:.]+-)(?:19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"^\s*(?!9999-12-31[T ][0-9:.]+-)(?!1900-01-01[T ][0-9:.]+\+(?!00:?00\s*$))"
+    r"(?:19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
     r"(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})\s*$"
 )
 

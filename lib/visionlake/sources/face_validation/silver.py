@@ -15,12 +15,20 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
+from visionlake.transforms.times import in_years
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
 KEY = (["_id"], "id", "_id")  # duplicates: the key columns, the reason's suffix, how details name the key
 
 
 def event_time(date: Column) -> Column:
+    """The API's ``date`` as a UTC timestamp (:func:`written_time`); null when it is none, or out of the years
+    1900-9999 UTC (:func:`~visionlake.transforms.times.in_years`: until Dec 6 a document of 1899 stopped every
+    later run)."""
+    return in_years(written_time(date))
+
+
+def written_time(date: Column) -> Column:
     """The API's ``date`` as a UTC timestamp: an ISO-8601 string with offset, or Extended JSON
     ``{"$date": "<ISO>"}`` / ``{"$date": {"$numberLong": "<epoch ms>"}}`` (as JSON text)."""
     text = F.trim(date)
@@ -56,7 +64,15 @@ def classify(bronze: DataFrame) -> DataFrame:
     detail = (
         F.when(F.col("parse_error").isNotNull(), parse[1])
         .when(missing_list != "", F.concat(F.lit("missing: "), missing_list))
-        .when(event_time(F.col("date")).isNull(), F.concat(F.lit("not a timestamp: "), F.substring("date", 1, 100)))
+        .when(
+            event_time(F.col("date")).isNull(),
+            F.concat(
+                F.when(written_time(F.col("date")).isNotNull(), F.lit("out of the years 1900-9999 UTC: ")).otherwise(
+                    F.lit("not a timestamp: ")
+                ),
+                F.substring("date", 1, 100),
+            ),
+        )
     )
     return bronze.withColumns({"reason": reason, "detail": detail})
 
