@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,6 +68,8 @@ ALPR_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
     "bracket.json": ('{"frame_id": 6}]', "trailing_data", "more text after the first JSON value"),
     "bracket-second.json": ('{"frame_id": 6}] , [{"frame_id": 7}', "trailing_data", "more text after the first"),
     "duplicate-key.json": ('{"duration": 1, "frame_id": 8, "duration": 2}', None, ""),
+    # a time past 9999 in UTC is no time: the file's is taken (until Dec 6 it stopped every later run)
+    "year-10000.json": ('{"duration": 15, "frame_id": 15, "timestamp": "+10000-01-01T07:15:49Z"}', None, ""),
     "deep.json": (
         '{"frame_id": 9, "plates": ' + "[" * 5000 + "]" * 5000 + "}",
         "too_deep",
@@ -122,6 +124,8 @@ def test_hostile_alpr_input_lands_in_quarantine_with_a_specific_reason(spark, cf
             assert (quarantine[path]["reason"], path in frames) == (reason, False), name
             assert detail in quarantine[path]["detail"], (name, quarantine[path]["detail"])
     assert frames[f"{CAM}/duplicate-key.json"]["duration_ms"] == 2  # the last value of a key wins
+    modified = (tmp_path / "in" / CAM / "year-10000.json").stat().st_mtime
+    assert frames[f"{CAM}/year-10000.json"]["event_date"] == datetime.fromtimestamp(modified, UTC).date()
     unreadable = {
         "dangling.json": "dangling symbolic link to",
         "loop.json": "symbolic link loop",
