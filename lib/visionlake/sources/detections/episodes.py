@@ -213,10 +213,14 @@ def with_rule_terms(rule_matches: DataFrame, rules: DataFrame) -> DataFrame:
     return rule_matches.join(terms, ["rule_id", "rule_version"], "inner").select(*MATCH_COLUMNS)
 
 
+def _offset_min() -> Column:
+    """The match's local_tz_offset_min, 0 when unknown."""
+    return F.coalesce(F.col("local_tz_offset_min"), F.lit(0)).cast(T.LongType())
+
+
 def _local_micros() -> Column:
     """Microseconds since the epoch of the site-local wall time (captured_at + local_tz_offset_min)."""
-    offset = F.coalesce(F.col("local_tz_offset_min"), F.lit(0)).cast(T.LongType())
-    return F.unix_micros("captured_at") + offset * _MICROS_PER_MINUTE
+    return F.unix_micros("captured_at") + _offset_min() * _MICROS_PER_MINUTE
 
 
 def site_local_date() -> Column:
@@ -226,8 +230,7 @@ def site_local_date() -> Column:
 
 def _local_day() -> Column:
     """The site-local day of a match (days since 1970-01-01), counted in whole seconds (:func:`days_since_epoch`)."""
-    offset = F.coalesce(F.col("local_tz_offset_min"), F.lit(0)).cast(T.LongType())
-    return days_since_epoch(F.unix_seconds("captured_at") + offset * 60)
+    return days_since_epoch(F.unix_seconds("captured_at") + _offset_min() * 60)
 
 
 def _pre_reason() -> Column:
