@@ -1,5 +1,5 @@
 """The session factory's derived settings: S3A jars, the driver's class archive and the workers' daemon (no Spark
-started)."""
+started), and the JVM classes it resolves once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 
 from visionlake.config import SparkSettings, load_config
 from visionlake.pydaemon import without_spark_zips
-from visionlake.spark import ARCHIVE_DUMP_ENV, for_input, session_conf
+from visionlake.spark import ARCHIVE_DUMP_ENV, for_input, pin_jvm_classes, session_conf
 
 
 def config(master: str, java_options: str | None = None):
@@ -58,10 +58,18 @@ def test_runs_of_a_few_files_evaluate_expressions_without_generating_code():
     assert tiny["spark.sql.codegen.wholeStage"] == "false"
     assert tiny["spark.sql.codegen.factoryMode"] == "NO_CODEGEN"
     assert tiny["spark.driver.extraJavaOptions"] == "-Xss4m -XX:TieredStopAtLevel=1"
+    assert tiny["spark.ui.enabled"] == "false"  # over in seconds: no web UI
     small = for_input(cfg, 4 << 20).spark.conf
     assert "spark.sql.codegen.wholeStage" not in small and "spark.sql.codegen.factoryMode" not in small
     assert small["spark.driver.extraJavaOptions"] == "-Xss4m -XX:TieredStopAtLevel=1"
+    assert "spark.ui.enabled" not in small
     assert for_input(config("yarn"), 0).spark.conf == config("yarn").spark.conf
+
+
+def test_a_configured_web_ui_is_kept_for_a_run_of_a_few_files():
+    base = config("local[2]")
+    cfg = dataclasses.replace(base, spark=dataclasses.replace(base.spark, conf={"spark.ui.enabled": "true"}))
+    assert for_input(cfg, 0).spark.conf["spark.ui.enabled"] == "true"
 
 
 def test_local_workers_run_visionlakes_daemon_and_cluster_workers_their_own():
@@ -83,3 +91,38 @@ def test_the_daemon_drops_sparks_zips_only_when_pyspark_is_installed_elsewhere(t
     (site / "pyspark" / "__init__.py").write_text("")
     assert without_spark_zips(path) == ["/jobs/deps.zip", str(site)]  # a job's own zip stays
     assert without_spark_zips([str(site)]) == [str(site)]
+
+
+class CountingView:
+    """A stand-in for Py4J's view of the JVM: every name it is asked for is a lookup in the JVM, counted."""
+
+    def __init__(self):
+        self.asked: list[str] = []
+
+    def __getattr__(self, name: str) -> str:
+        self.asked.append(name)
+        return f"class {name}"
+
+
+def test_the_classes_pyspark_looks_up_on_every_call_are_resolved_once():
+    view = CountingView()
+    pin_jvm_classes(view)
+    assert view.asked == ["functions", "PythonUtils", "SparkSession", "SparkSession$"]
+    assert (view.functions, view.PythonUtils, getattr(view, "SparkSession$")) == (
+        "class functions",
+        "class PythonUtils",
+        "class SparkSession$",
+    )
+    assert view.Column == "class Column"  # any other name is still looked up
+    pin_jvm_classes(view)  # a second session on the same view asks nothing again
+    assert view.asked == ["functions", "PythonUtils", "SparkSession", "SparkSession$", "Column"]
+
+
+def test_the_running_session_s_pinned_classes_are_spark_s(spark):
+    jvm = spark.sparkContext._jvm
+    assert vars(jvm)["functions"]._fqn == "org.apache.spark.sql.functions"
+    assert vars(jvm)["PythonUtils"]._fqn == "org.apache.spark.api.python.PythonUtils"
+    assert vars(jvm)["SparkSession$"]._fqn == "org.apache.spark.sql.SparkSession$"
+    from pyspark.sql import functions as F
+
+    assert spark.range(3).select(F.sum(F.col("id") + F.lit(1))).first()[0] == 6
