@@ -1,9 +1,11 @@
 """The session factory's derived settings: S3A jars, the driver's class archive and the workers' daemon (no Spark
-started), and the JVM classes it resolves once."""
+started), and the JVM classes a session resolves once (the last test reads the tests' running session)."""
 
 from __future__ import annotations
 
 import dataclasses
+
+from pyspark.sql import functions as F
 
 from visionlake.config import SparkSettings, load_config
 from visionlake.pydaemon import without_spark_zips
@@ -123,6 +125,4 @@ def test_the_running_session_s_pinned_classes_are_spark_s(spark):
     assert vars(jvm)["functions"]._fqn == "org.apache.spark.sql.functions"
     assert vars(jvm)["PythonUtils"]._fqn == "org.apache.spark.api.python.PythonUtils"
     assert vars(jvm)["SparkSession$"]._fqn == "org.apache.spark.sql.SparkSession$"
-    from pyspark.sql import functions as F
-
     assert spark.range(3).select(F.sum(F.col("id") + F.lit(1))).first()[0] == 6
