@@ -11,15 +11,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from tests.conftest import VENV_BIN, lake_contents, write_files
 
-from visionlake.config import FaceValidationSettings
+from visionlake.config import FaceValidationSettings, IngestSettings, StorageSettings
+from visionlake.ingest.documents import read_documents
+from visionlake.ingest.listing import list_input
 from visionlake.lake import read
 from visionlake.lake.reader import table_locations
 from visionlake.sources.alpr import pipeline as alpr
@@ -109,6 +113,43 @@ def _alpr_input(root: Path) -> None:
 
 def _by_name(rows: list[dict], root: Path) -> dict[str, dict]:
     return {r["source_path"][len(str(root)) + 1 :]: r for r in rows}
+
+
+def test_a_file_time_out_of_the_years_is_read_as_the_nearest_time_in_them(spark, cfg, tmp_path):
+    """A file system may hold any modification time (tmpfs: 1850 or year 10000; ext4 up to 2446). Until Dec 6 a
+    file of year 10000 stopped every run at its read, one of 1850 made bronze unreadable to Spark, and one past
+    2255 (2^53 microseconds) stopped every run after the one that ingested it."""
+    times = {"1850.json": -3_786_825_600, "2300.json": 10_413_792_000, "10000.json": 253_402_300_800}
+    shm = Path(tempfile.mkdtemp(dir="/dev/shm"))  # tmpfs: ext4 holds 1901-2446 only
+    try:
+        root = shm / "in"
+        write_files(root, {f"{CAM}/{name}": f'{{"duration": 1, "frame_id": {i}}}' for i, name in enumerate(times)})
+        write_files(shm / "lines", {"a.jsonl": '{"x": 1}\n'})
+        for name, seconds in times.items():
+            os.utime(root / CAM / name, (seconds, seconds))
+        os.utime(shm / "lines" / "a.jsonl", (times["10000.json"], times["10000.json"]))
+        lake = str(tmp_path / "lake")
+        alpr.run(spark, cfg, str(root), lake)
+        bronze = _by_name(read(f"{lake}/bronze/alpr/results").to_pylist(), root)
+        frames = _by_name(read(f"{lake}/silver/alpr/frames").to_pylist(), root)
+        got = {name: (bronze[f"{CAM}/{name}"]["modified_at"], frames[f"{CAM}/{name}"]["event_date"]) for name in times}
+        assert got == {  # a frame without a time of its own takes its file's
+            "1850.json": (datetime(1900, 1, 1, tzinfo=UTC), date(1900, 1, 1)),
+            "2300.json": (datetime(2300, 1, 1, tzinfo=UTC), date(2300, 1, 1)),
+            "10000.json": (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), date(9999, 12, 31)),
+        }
+        # the next run finds them ingested and unchanged
+        again = alpr.RUN.pending_input(cfg, str(root), lake, False)
+        assert (again.files, again.known, again.changed) == ([], 3, [])
+        # the documents' reader (face_validation, face_recognition) reads such a file as listed, not as changed
+        listing = list_input(str(shm / "lines"), StorageSettings(), ".jsonl")
+        lines = read_documents(spark, listing.files, StorageSettings(), IngestSettings())
+        assert [(r.text, r.source_modified_at) for r in lines.rows.collect()] == [
+            ('{"x": 1}', datetime(9999, 12, 31, 23, 59, 59))
+        ]
+        assert lines.pending.value == {}
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
 
 
 def test_hostile_alpr_input_lands_in_quarantine_with_a_specific_reason(spark, cfg, tmp_path):
@@ -219,6 +260,8 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
     (_line(8, date="yesterday"), "invalid_date", "not a timestamp: yesterday"),
     # until Dec 6 accepted: Spark refused to read the silver of 1899 back, and every later run failed
     (_line(27, date="1899-12-31T07:13:03.135718-05:00"), "invalid_date", "out of the years 1900-9999 UTC: 1899"),
+    # in those years in UTC, not in the API's zone (Asia/Tokyo, +9 h: 05:00 on 1 Jan 10000)
+    (_line(28, date="9999-12-31T20:00:00Z"), "invalid_date", "out of the years 1900-9999 in Asia/Tokyo: 9999"),
     (_line(9) + " garbage", "trailing_data", "more text after the first JSON value"),
     (_line(10) + _line(11), "trailing_data", "more text after the first JSON value"),  # two values on one line
     ('{"_id": "deep", "summary": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),
@@ -267,7 +310,8 @@ def _face_input(root: Path) -> None:
 
 def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reason(spark, cfg, tmp_path):
     _face_input(tmp_path / "in")
-    face_cfg = dataclasses.replace(cfg, face_validation=FaceValidationSettings(suffixes=(".json", ".jsonl")))
+    settings = FaceValidationSettings(suffixes=(".json", ".jsonl"), local_timezone="Asia/Tokyo")
+    face_cfg = dataclasses.replace(cfg, face_validation=settings)
     summary = face_validation.run(spark, face_cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
     quarantine = read(str(tmp_path / "lake" / "quarantine" / "face_validation")).to_pylist()
     calls = read(str(tmp_path / "lake" / "silver" / "face_validation" / "api_calls")).to_pylist()
@@ -330,6 +374,7 @@ def _frame(**changes) -> str:
     return json.dumps(frame)
 
 
+PERSON = [{"label": "person", "confidence": 0.9, "x_min": 1, "y_min": 1, "x_max": 300, "y_max": 300}]
 # file -> (content, expected quarantine reason, "invalid:<reasons>" for an invalid image, or None when a valid
 # frame; a fragment of the detail)
 DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
@@ -402,6 +447,13 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
     # the lake failed: Spark refuses to read 1899 back, a date past 9999 cannot be written)
     "clock-reset.json": (_frame(captured_at="1899-12-31T10:00:00.000-08:00"), "invalid:missing_time", ""),
     "year-10000.json": (_frame(captured_at="9999-12-31T23:36:32.308-08:00"), "invalid:missing_time", ""),
+    # in the years in UTC, not at its site (SITE_ZONES: 00:30 on 1 Jan 10000): until Dec 6 a person at that hour
+    # matched rule 200, gold could not write the match's local date, and every later run failed
+    "year-10000-at-site.json": (
+        _frame(site_id="site-ki", captured_at="9999-12-31T10:30:00Z", predictions=PERSON),
+        "invalid:missing_time",
+        "",
+    ),
     "nothing.json": (
         "{}",
         "invalid:format,min_resolution,min_contrast,missing_user_tag,missing_device_tag,missing_time",
@@ -415,7 +467,11 @@ DETECTION_CASES: dict[str, tuple[bytes | str, str | None, str]] = {
 }
 
 
+SITE_ZONES = {"site-ki": "Pacific/Kiritimati"}  # +14 h
+
+
 def test_hostile_detections_input_lands_in_quarantine_or_invalid_images_with_a_specific_reason(spark, cfg, tmp_path):
+    cfg = dataclasses.replace(cfg, detections=dataclasses.replace(cfg.detections, site_time_zones=SITE_ZONES))
     root = tmp_path / "in"
     write_files(root, {f"{DEV}/{name[:-5]}-{FRAME_NAME}": content for name, (content, _, _) in DETECTION_CASES.items()})
     folder = root / DEV
@@ -573,6 +629,14 @@ K6_LINES: list[tuple[str, str | None, str]] = [
 ]
 
 
+# half of 100 requests fail in 9999's last 5-minute bucket: the burn-rate rules fire at its end, midnight of year
+# 10000 (until Dec 6 gold could not write that alert, and every later run failed); no point past 9999 is evaluated
+LAST_BUCKET = [
+    _request(100 + i, request_id=f"last-{i}", ts=f"9999-12-31T23:55:{i % 60:02d}Z", http_status=503 if i % 2 else 200)
+    for i in range(100)
+]
+
+
 def _face_recognition_input(root: Path) -> None:
     def lines(cases: list[tuple[str, str | None, str]]) -> str:
         return "\n".join(text for text, _, _ in cases) + "\n"
@@ -585,6 +649,7 @@ def _face_recognition_input(root: Path) -> None:
             "requests/2026-11-02/zero.jsonl": b"",
             "requests/2026-11-02/latin1.jsonl": (_request(21) + "\n").encode().replace(b"Hedy", b"H\xe9dy"),
             "requests/2026-11-02/utf16.jsonl": (_request(22) + "\n").encode("utf-16"),
+            "requests/9999-12-31/last-bucket.jsonl": "".join(f"{line}\n" for line in LAST_BUCKET),
             "evaluations/lfw-frr.jsonl": lines(PROBE_LINES),
             "loadtests/k6-staged.json": lines(K6_LINES),
             "notes.jsonl": _request(30) + "\n",  # outside the three input folders: skipped
@@ -624,7 +689,9 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
         ("requests/dangling.jsonl", "unreadable"),
     }
     requests = read(f"{lake}/silver/face_recognition/requests").to_pylist()
-    assert sorted(r["request_id"] for r in requests) == ["r-1", "r-12", "r-2", "r-20"]
+    kept = sorted(r["request_id"] for r in requests if not r["request_id"].startswith("last-"))
+    assert (kept, len(requests)) == (["r-1", "r-12", "r-2", "r-20"], 4 + len(LAST_BUCKET))
+    assert read(f"{lake}/gold/face_recognition/burn_rate_alerts").num_rows == 0
     assert {r["request_id"]: r["embed_ms"] for r in requests}["r-2"] is None
     probes = read(f"{lake}/silver/face_recognition/evaluations").to_pylist()
     assert sorted(r["distance"] is None for r in probes) == [False, True]
@@ -636,8 +703,8 @@ def test_hostile_face_recognition_input_lands_in_quarantine_with_a_specific_reas
     ]
     assert summary.files_skipped == 2  # notes.jsonl and other/x.jsonl
     # 22 request lines + the BOM file's + one row for each of the 4 bad files (a 50 MB line: the shared reader's
-    # limit, in the face_validation matrix); 5 probes; 9 k6 lines
-    assert summary.check.startswith("bronze.request_lines 27 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
+    # limit, in the face_validation matrix) + the last bucket's 100; 5 probes; 9 k6 lines
+    assert summary.check.startswith("bronze.request_lines 127 + bronze.evaluation_lines 5 + bronze.k6_lines 9 = ")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -674,8 +741,7 @@ def _face_batch(root: Path, number: int) -> None:
 def _detections_batch(root: Path, number: int) -> None:
     minute = f"{number % 60:02d}"
     # a person at night matches a rule (rule 200): the runs killed before the rules are versioned are seen
-    person = [{"label": "person", "confidence": 0.9, "x_min": 1, "y_min": 1, "x_max": 300, "y_max": 300}]
-    frame = _frame(captured_at=f"2026-11-30T22:{minute}:00+01:00", predictions=person)
+    frame = _frame(captured_at=f"2026-11-30T22:{minute}:00+01:00", predictions=PERSON)
     write_files(
         root,
         {

@@ -41,6 +41,7 @@ from visionlake.ingest.jsonparse import TRAILING
 from visionlake.ingest.listing import FileEntry
 from visionlake.ingest.reader import PENDING, PathSet, Read
 from visionlake.lake import storage as st
+from visionlake.transforms.times import bounded_seconds
 
 LINES, ARRAY = "lines", "array"
 READ_BYTES = 16 << 20  # a task reads a JSON Lines piece this much at a time (one GET each on object storage)
@@ -89,7 +90,7 @@ def _stat(stream, entry: FileEntry) -> tuple[int, float | None]:
     """(size, mtime or None) of an open local file or S3 object."""
     try:
         info = os.fstat(stream.fileno())
-        return info.st_size, info.st_mtime
+        return info.st_size, bounded_seconds(info.st_mtime)  # as listed
     except (AttributeError, OSError, io.UnsupportedOperation):
         return stream.size(), None
 

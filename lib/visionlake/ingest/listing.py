@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from visionlake.config import StorageSettings
 from visionlake.errors import InputError
 from visionlake.lake import storage as st
+from visionlake.transforms.times import bounded_seconds
 
 UNKNOWN_CAMERA = "unknown"
 
@@ -129,12 +130,13 @@ def _scan_local(
                 info = entry.stat()
             except OSError:  # deleted meanwhile: the next listing will not see it
                 continue
+            mtime = bounded_seconds(info.st_mtime)
             if path in known:
                 seen += 1
-                if not _same(known[path], info.st_size, info.st_mtime):
+                if not _same(known[path], info.st_size, mtime):
                     changed.append(path)
             else:
-                files.append(FileEntry(path, info.st_size, info.st_mtime))
+                files.append(FileEntry(path, info.st_size, mtime))
     return files, seen, skipped, changed, problems
 
 

@@ -33,6 +33,7 @@ from visionlake.ingest.drift import BLOCK_BYTES, FieldScanner
 from visionlake.ingest.jsonparse import TRAILING
 from visionlake.ingest.listing import FileEntry, camera_of
 from visionlake.lake import storage as st
+from visionlake.transforms.times import bounded_seconds
 
 ROWS_PER_BATCH = 2_000
 PENDING = "pending"  # read_error prefix of a file that could not be read now: it is not ingested, the next run reads it
@@ -95,7 +96,7 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
 
 def _read_local(path: str) -> tuple[bytes, float]:
     with open(path, "rb") as handle:
-        modified = os.fstat(handle.fileno()).st_mtime
+        modified = bounded_seconds(os.fstat(handle.fileno()).st_mtime)  # as listed
         return handle.read(), modified
 
 

@@ -126,7 +126,10 @@ class SourceRun:
                 continue
             columns = ["source_path", cls.SIZE_COLUMN, cls.MTIME_COLUMN]
             lineage = reader.scan(reader.dataset(snap, cfg.storage), cfg.storage, bronze, columns)
-            seconds = pc.divide(pc.cast(pc.cast(lineage[cls.MTIME_COLUMN], pa.timestamp("us")), pa.int64()), 1e6)
+            # past 2^53 microseconds (year 2255) a double holds them within 32 µs, well within _same's millisecond
+            # (until Dec 6 pyarrow's checked cast refused them, and a file of year 2300 stopped every later run)
+            micros = pc.cast(pc.cast(lineage[cls.MTIME_COLUMN], pa.timestamp("us")), pa.int64())
+            seconds = pc.divide(pc.cast(micros, pa.float64(), safe=False), 1e6)
             known.update(
                 zip(
                     lineage["source_path"].to_pylist(),

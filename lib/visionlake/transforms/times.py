@@ -12,7 +12,17 @@ from pyspark.sql import functions as F
 
 FIRST = "1900-01-01 00:00:00Z"
 LAST = "9999-12-31 23:59:59.999999Z"
+FIRST_SECONDS = -2_208_988_800  # FIRST in seconds since the epoch
+PAST_LAST_SECONDS = 253_402_300_800  # 10000-01-01T00:00:00Z in seconds since the epoch: the first second past LAST
 DAY_SECONDS = 86_400
+
+
+def bounded_seconds(seconds: float) -> float:
+    """A file's modification time (seconds since the epoch) within those years: out of them, the nearest second in
+    them (and 9999's last second whole: a fraction of it could round to year 10000). A file system may hold any
+    time (tmpfs, a clock reset): until Dec 6 a file of year 10000 stopped every run at its read (Python's datetime
+    refused it), and one of 1850 made bronze unreadable to Spark."""
+    return min(max(seconds, FIRST_SECONDS), PAST_LAST_SECONDS - 1)
 
 
 def in_years(ts: Column) -> Column:

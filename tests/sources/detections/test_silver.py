@@ -191,6 +191,41 @@ def test_a_site_with_a_time_zone_is_timed_in_it_whatever_offset_its_frames_carry
     }
 
 
+def test_a_time_out_of_the_years_at_its_site_is_no_time(spark: SparkSession) -> None:
+    """A site's zone may move a time in the years 1900-9999 UTC out of them: 20:00 UTC on 31 Dec 9999 is 10:00 on
+    1 Jan 10000 at Kiritimati (+14 h), a local date the lake cannot write (until Dec 6 gold's write of it failed,
+    and so did every later run). Such a time is no time; a last resort that is still out of the years (the
+    file's modification time) keeps the site's frame at UTC's offset."""
+    zones = {"site-ki": "Pacific/Kiritimati", "site-hnl": "Pacific/Honolulu"}
+    late_name = "/in/u-0042-cam-03/9999-12-31T20-00-00.000000Z.json"
+    cases = {
+        "late_east": ("site-ki", PATH, "9999-12-31T20:00:00Z"),  # the file-name time is taken
+        "late_name_east": ("site-ki", late_name, "soon"),  # no time in the frame, the name's out too: mtime
+        "first_day_west": ("site-hnl", PATH, "1900-01-01T05:00:00Z"),  # 18:30 on 31 Dec 1899 in Honolulu (-10:30)
+        "last_local": ("site-ki", NO_TIME_PATH, "9999-12-31T09:59:59.999999Z"),  # 23:59:59.999999 at the site
+        "late_no_zone": ("site-99", NO_TIME_PATH, "9999-12-31T20:00:00Z"),  # no zone: the UTC rule alone
+    }
+    rows = [(key, path, _frame(site_id=site, captured_at=text)) for key, (site, path, text) in cases.items()]
+    late_mtime = datetime(9999, 12, 31, 20, 0, tzinfo=UTC)
+    timeless = [("late_mtime_east", NO_TIME_PATH, _frame(site_id="site-ki", captured_at="soon"))]
+    timed = silver.with_capture_time(_input(spark, rows).unionByName(_input(spark, timeless, late_mtime)), zones)
+    columns = ["frame_key", F.unix_micros("captured_at").alias("us"), "local_tz_offset_min", "event_date"]
+    got = {r[0]: tuple(r[1:]) for r in timed.select(*columns, "_time_given").collect()}
+    # the name's time is still the one the clock skew is checked against (time_mismatch)
+    name_time = timed.where(F.col("frame_key") == "late_name_east").select(F.unix_micros("_name_time")).first()[0]
+    assert name_time == 253_402_286_400_000_000
+    name_us, mtime_us = 1_796_076_845_120_000, 1_796_191_200_000_000  # 2026-11-30T22:14:05.12Z, 2026-12-02T06:00Z
+    last_day = date(9999, 12, 31)
+    assert got == {
+        "late_east": (name_us, 840, D_1130, False),
+        "late_name_east": (mtime_us, 840, date(2026, 12, 2), False),
+        "first_day_west": (name_us, -600, D_1130, False),
+        "last_local": (253_402_250_399_999_999, 840, last_day, True),
+        "late_no_zone": (253_402_286_400_000_000, 0, last_day, True),
+        "late_mtime_east": (253_402_286_400_000_000, 0, last_day, False),
+    }
+
+
 def test_with_capture_time_infers_missing_offset_from_file_name(spark: SparkSession) -> None:
     actual = _times(
         spark,

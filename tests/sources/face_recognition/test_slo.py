@@ -484,6 +484,20 @@ def test_consecutive_firing_evaluations_are_one_row(spark):
     assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_no_rule_is_evaluated_past_the_last_instant_the_lake_holds(spark):
+    # the end of 9999's last bucket is midnight of year 10000: until Dec 6 an alert firing there could not be
+    # written, and every later run failed
+    last = at("9999-12-31 23:50:00")
+    rows = burst("recognise_user", last, 100, bad=20) + burst(
+        "recognise_user", last + timedelta(minutes=5), 100, bad=50
+    )
+    actual = slo.build_burn_rate_alerts(requests_df(spark, rows), FAST_PAGE)
+    # 23:55: 20 / 100 / 0.01 = 20 in both windows, fires; at 24:00 (70 / 200: 35, and 50) it would fire again
+    fired = (at("9999-12-31 23:55:00"), at("9999-12-31 23:55:00"), 1, 20.0, 20.0, 100, 0.02)
+    expected = alert_rows(spark, [("recognise_user", "availability", "1h/5m", "page", 14.4, *fired)])
+    assert_approx_df_equality(actual, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_rules_are_evaluated_at_the_end_of_empty_buckets_too(spark):
     # 2026-11-15, default objectives (availability 99.99 %: budget 0.0001; min_requests 100): 100 requests in
     # each of the buckets [10:00, 10:05), [10:05, 10:10) and [10:15, 10:20), 2 of each a 5xx; [10:10, 10:15) and

@@ -117,6 +117,19 @@ def test_date_parts_are_local_time_and_midnight_belongs_to_the_new_day(spark):
     assert_df_equality(actual, expected, ignore_nullable=True)
 
 
+def test_a_local_time_out_of_the_years_has_no_local_date_nor_parts(spark):
+    """A date silver took in another zone (until Dec 6 a local date of year 10000 stopped every later run)."""
+    rows = [
+        {"date": datetime(9999, 12, 31, 14, 59, 59, 999999)},  # 23:59:59.999999 on 31 Dec 9999 in Tokyo (UTC+9)
+        {"date": datetime(9999, 12, 31, 15, 0, 0)},  # midnight of 1 Jan 10000 there
+    ]
+    actual = gold.with_transaction_columns(calls(spark, *rows), "Asia/Tokyo").select("local_date", *gold.DATE_PARTS)
+    assert [tuple(r) for r in actual.collect()] == [
+        (date(9999, 12, 31), 9999, "December", 31, "Friday", 23, 59),
+        (None, None, None, None, None, None, None),
+    ]
+
+
 def test_missing_values_are_filled_and_totals_sum_near_far_and_queues(spark):
     row = derived(
         spark,

@@ -215,6 +215,32 @@ def test_classify_required_fields_and_dates(spark):
     ]
 
 
+def test_classify_in_the_api_s_zone_refuses_a_date_out_of_the_years_there(spark):
+    # gold takes local dates in the API's zone: until Dec 6 one of year 10000 stopped every later run
+    dates = ["9999-12-31T14:59:59.999Z", "9999-12-31T15:00:00Z", "1900-01-01T05:00:00Z", "1900-01-01T04:00:00Z"]
+    texts = [json.dumps({**GOOD, "date": d}) for d in dates]
+
+    def classified(zone):
+        return [
+            (r.reason, r.detail)
+            for r in silver.classify(parsed(spark, *texts), zone).orderBy("source_offset").collect()
+        ]
+
+    # Tokyo is 9 h ahead; Bogota 4 h 56 min 16 s behind in 1900 (its local mean time, until 1914)
+    assert classified("Asia/Tokyo") == [
+        (None, None),
+        ("invalid_date", "out of the years 1900-9999 in Asia/Tokyo: 9999-12-31T15:00:00Z"),
+        (None, None),
+        (None, None),
+    ]
+    assert classified("America/Bogota") == [
+        (None, None),
+        (None, None),
+        (None, None),
+        ("invalid_date", "out of the years 1900-9999 in America/Bogota: 1900-01-01T04:00:00Z"),
+    ]
+
+
 @pytest.mark.parametrize("broadcast_rows", [runner.BROADCAST_ROWS, 0], ids=["broadcast", "shuffled"])
 def test_duplicates_in_the_batch_and_against_earlier_documents(spark, monkeypatch, broadcast_rows):
     # The duplicates found are joined back broadcast when few (computed), by a shuffle when many: same marks.

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from pyspark.sql.window import WindowSpec
 
 from visionlake.sources.detections.schema import UNTAGGED
-from visionlake.transforms.times import days_since_epoch
+from visionlake.transforms.times import FIRST_SECONDS, PAST_LAST_SECONDS, days_since_epoch
 
 KEY = ["user_id", "device_id", "rule_id"]  # the episodes of one camera and one rule
 ORDER = ["captured_at", "frame_key"]  # time order of matches (frame_key breaks ties)
@@ -214,8 +214,12 @@ def with_rule_terms(rule_matches: DataFrame, rules: DataFrame) -> DataFrame:
 
 
 def _offset_min() -> Column:
-    """The match's local_tz_offset_min, 0 when unknown."""
-    return F.coalesce(F.col("local_tz_offset_min"), F.lit(0)).cast(T.LongType())
+    """The match's local_tz_offset_min; 0 when unknown, or when it moves captured_at out of the years 1900-9999
+    (silver no longer takes such a time, but a lake stopped by one before Dec 6 still holds it in rule_matches:
+    its local date of year 10000 could not be written)."""
+    offset = F.coalesce(F.col("local_tz_offset_min"), F.lit(0)).cast(T.LongType())
+    local_s = F.unix_seconds("captured_at") + offset * 60
+    return F.when((local_s >= FIRST_SECONDS) & (local_s < PAST_LAST_SECONDS), offset).otherwise(F.lit(0).cast("long"))
 
 
 def _local_micros() -> Column:

@@ -124,7 +124,7 @@ class _Run(SourceRun):
         tables = {n: table for n, table in opened.items() if table is not None}
         if not tables:
             return parsed
-        fell_back = ~F.col("_time_given") & F.col("_name_time").isNull()
+        fell_back = ~F.col("_time_given") & ~F.col("captured_at").eqNullSafe(F.col("_name_time"))
         found = parsed.where(F.col("reason").isNull()).select(PARTITION, fell_back.alias("fell_back")).distinct()
         rows = found.collect()
         if not rows:

@@ -143,7 +143,9 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
     and an instant out of the years 1900-9999 UTC included, :func:`~visionlake.transforms.times.in_years`):
     ``captured_at`` is the file-name time, else ``modified_at``, with offset 0. A frame of a site with a zone has,
     whatever offset it carries, the zone's offset at ``captured_at`` (daylight saving time included) as its local
-    offset: a collector that writes UTC still gets its site's schedules and local dates.
+    offset: a collector that writes UTC still gets its site's schedules and local dates. For such a frame a time
+    (written, or the file name's) must be in those years at the site too (20:00 UTC on 31 Dec 9999 is in year 10000
+    at +14 h: a local date the lake cannot write); a ``modified_at`` that is not keeps offset 0.
     Requires ``frame``, ``source_path`` and ``modified_at``.
     """
     text = F.trim(F.col("frame.captured_at"))
@@ -157,6 +159,9 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
 
     def zone_offset(utc: Column) -> Column:  # minutes the site's zone is ahead of UTC at the instant ``utc``
         return (F.unix_micros(F.from_utc_timestamp(utc, site_zone)) - F.unix_micros(utc)) / F.lit(MICROS_PER_MIN)
+
+    def at_site(utc: Column) -> Column:  # ``utc`` when its wall time at the site (if it has a zone) is in the years
+        return F.when(site_zone.isNull() | in_years(F.from_utc_timestamp(utc, site_zone)).isNotNull(), utc)
 
     naive_in_zone = F.to_utc_timestamp(F.col("_naive"), site_zone)  # the wall time read in the site's zone
     return (
@@ -174,15 +179,17 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
         )
         .withColumn(
             "_given",
-            in_years(
-                F.timestamp_micros(F.unix_micros("_naive") - F.col("_offset").cast("long") * F.lit(MICROS_PER_MIN))
+            at_site(
+                in_years(
+                    F.timestamp_micros(F.unix_micros("_naive") - F.col("_offset").cast("long") * F.lit(MICROS_PER_MIN))
+                )
             ),
         )
         .withColumn("_time_given", F.col("_given").isNotNull())
-        .withColumn("captured_at", F.coalesce("_given", "_name_time", "modified_at"))
+        .withColumn("captured_at", F.coalesce("_given", at_site(F.col("_name_time")), "modified_at"))
         .withColumn(
             "local_tz_offset_min",
-            F.when(site_zone.isNotNull(), zone_offset(F.col("captured_at")).cast("int"))
+            F.when(site_zone.isNotNull(), F.coalesce(zone_offset(at_site(F.col("captured_at"))).cast("int"), F.lit(0)))
             .when(F.col("_time_given"), F.col("_offset"))
             .otherwise(F.lit(0)),
         )

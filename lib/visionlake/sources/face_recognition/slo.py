@@ -51,6 +51,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from visionlake.transforms.times import PAST_LAST_SECONDS
+
 AVAILABILITY, LATENCY = "availability", "latency"  # the SLIs
 SLIS = (AVAILABILITY, LATENCY)
 CLIENT_4XX, SERVER_5XX = "client_4xx", "server_5xx"  # error_class values
@@ -234,10 +236,13 @@ def build_burn_rate_alerts(requests: DataFrame, objectives: Objectives) -> DataF
                 F.col(f"_req_{long}").alias("long_requests"),
             )
         )
+    # a point at midnight of year 10000 (the end of 9999's last bucket) is past the instants the lake holds: until
+    # Dec 6 an alert firing there could not be written, and every later run failed
+    in_years = F.col("bucket") + BUCKET_SECONDS < PAST_LAST_SECONDS
     firing = (
         points.select("endpoint", "sli", "bucket", F.explode(F.array(*evaluated)).alias("r"))
         .select("endpoint", "sli", "bucket", "r.*")
-        .where(F.col("fires"))
+        .where(F.col("fires") & in_years)
     )
     # consecutive buckets keep bucket / 300 - row number constant: one island per run of firing points
     by_rule = Window.partitionBy("endpoint", "sli", "rule").orderBy("bucket")

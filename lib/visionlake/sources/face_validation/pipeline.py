@@ -91,16 +91,17 @@ class FaceValidationRun(SourceRun):
         batch, tables, txn = consumed.rows, consumed.tables, consumed.txn
         # Every bronze row but the batch's was consumed before (no commit since the marker removed data, or
         # changes_since would have stopped the run): _id duplicates are judged against them.
-        earlier = None
+        earlier, zone = None, self.cfg.face_validation.local_timezone
         if consumed.marker is not None:
             location = self.loc("bronze", BRONZE_TABLE)
             everything = delta.read_files(self.spark, location, delta.snapshot_files(location, self.storage), BRONZE)
             before = everything.join(
                 batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
             )
+            # in UTC alone: a document accepted under another zone still holds its _id
             earlier = silver.classify(before).where(F.col("reason").isNull())
         cache = self.batch_cache(consumed.changes.bytes)  # lake.heap_cache_mb, as in the other sources
-        classified = duplicates_marked(silver.classify(batch), earlier, *silver.KEY).persist(cache)
+        classified = duplicates_marked(silver.classify(batch, zone), earlier, *silver.KEY).persist(cache)
         try:
             reasons = Counter(
                 {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count("*").alias("n")).collect()}

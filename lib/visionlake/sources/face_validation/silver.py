@@ -3,9 +3,10 @@
 Reasons a document is quarantined, in the order they are checked: the bronze ``parse_error`` reasons
 (``unreadable``, ``invalid_encoding``, ``invalid_json``, ``not_an_object``, ``schema_mismatch``),
 ``missing_field`` (``_id``, ``date``, ``summary``, ``summary.code`` or ``summary.status`` absent or null),
-``invalid_date`` (``date`` is not a timestamp), then, among usable documents, ``duplicate_id`` (the same
-``_id`` and the same content as a document ingested before) and ``conflicting_duplicate_id`` (the same
-``_id`` with different content). The first document of an ``_id``, in ingestion order, is the one kept.
+``invalid_date`` (``date`` is not a timestamp, or one out of the years 1900-9999: :func:`event_time`), then,
+among usable documents, ``duplicate_id`` (the same ``_id`` and the same content as a document ingested before)
+and ``conflicting_duplicate_id`` (the same ``_id`` with different content). The first document of an ``_id``, in
+ingestion order, is the one kept.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
 KEY = (["_id"], "id", "_id")  # duplicates: the key columns, the reason's suffix, how details name the key
 
 
-def event_time(date: Column) -> Column:
+def event_time(date: Column, zone: str | None = None) -> Column:
     """The API's ``date`` as a UTC timestamp (:func:`written_time`); null when it is none, or out of the years
     1900-9999 UTC (:func:`~visionlake.transforms.times.in_years`: until Dec 6 a document of 1899 stopped every
-    later run)."""
-    return in_years(written_time(date))
+    later run) or, given ``zone`` (the API's, where gold's local dates are taken), in that zone (until Dec 6 20:00
+    UTC on 31 Dec 9999 east of UTC stopped them too: gold cannot write a local date of year 10000)."""
+    utc = in_years(written_time(date))
+    return utc if zone is None else F.when(in_years(F.from_utc_timestamp(utc, zone)).isNotNull(), utc)
 
 
 def written_time(date: Column) -> Column:
@@ -47,8 +50,9 @@ def summary_module(code_raw: Column) -> Column:
     return mapping[F.substring(F.lpad(code_raw, 4, "0"), 1, 2)]
 
 
-def classify(bronze: DataFrame) -> DataFrame:
-    """Add ``reason`` and ``detail`` (null when usable) from parse errors, required fields and ``date``.
+def classify(bronze: DataFrame, zone: str | None = None) -> DataFrame:
+    """Add ``reason`` and ``detail`` (null when usable) from parse errors, required fields and ``date`` (in the
+    years 1900-9999 in UTC and, given ``zone``, in that zone: :func:`event_time`).
 
     Duplicates (:data:`KEY`) are marked by :func:`visionlake.sources.runner.duplicates_marked`, which needs the
     earlier documents too.
@@ -59,17 +63,18 @@ def classify(bronze: DataFrame) -> DataFrame:
     reason = (
         F.when(F.col("parse_error").isNotNull(), parse[0])
         .when(missing_list != "", "missing_field")
-        .when(event_time(F.col("date")).isNull(), "invalid_date")
+        .when(event_time(F.col("date"), zone).isNull(), "invalid_date")
     )
+    written = written_time(F.col("date"))
     detail = (
         F.when(F.col("parse_error").isNotNull(), parse[1])
         .when(missing_list != "", F.concat(F.lit("missing: "), missing_list))
         .when(
-            event_time(F.col("date")).isNull(),
+            event_time(F.col("date"), zone).isNull(),
             F.concat(
-                F.when(written_time(F.col("date")).isNotNull(), F.lit("out of the years 1900-9999 UTC: ")).otherwise(
-                    F.lit("not a timestamp: ")
-                ),
+                F.when(written.isNull(), F.lit("not a timestamp: "))
+                .when(in_years(written).isNull(), F.lit("out of the years 1900-9999 UTC: "))
+                .otherwise(F.lit(f"out of the years 1900-9999 in {zone}: ")),
                 F.substring("date", 1, 100),
             ),
         )
