@@ -6,7 +6,7 @@ from datetime import date
 
 from pyspark.sql import functions as F
 
-from visionlake.transforms.times import days_since_epoch, in_years, utc_date
+from visionlake.transforms.times import days_since_epoch, in_years, local_in_years, utc_date
 
 # as the lake's text: the session reads them in UTC, and the results are compared as epoch seconds or dates, which
 # Python can hold at both ends (it cannot shift 9999-12-31T23:59:59.999999 to a local time)
@@ -34,3 +34,20 @@ def test_days_since_epoch_floors_whole_seconds(spark):
     df = spark.createDataFrame([(s,) for s in seconds], "s long")
     got = [r[0] for r in df.select(days_since_epoch(F.col("s"))).collect()]
     assert got == [-2, -1, -1, 0, 0, 1, 2_932_896]
+
+
+def test_a_wall_time_past_9999_in_its_zone_is_none(spark):
+    rows = [
+        ("9999-12-31 14:59:59", "Asia/Tokyo"),  # 23:59:59 on 31 Dec 9999 there (+9 h)
+        ("9999-12-31 15:00:00", "Asia/Tokyo"),  # midnight of 1 Jan 10000
+        ("1900-01-01 10:00:00", "Pacific/Honolulu"),  # 23:30 on 31 Dec 1899 there (-10:30 then)
+        ("1900-01-01 10:30:00", "Pacific/Honolulu"),  # midnight of 1 Jan 1900
+    ]
+    df = spark.createDataFrame(rows, "t string, zone string")
+    local = local_in_years(F.to_timestamp(F.concat("t", F.lit("Z"))), F.col("zone"))
+    assert [r[0] for r in df.select(F.date_format(local, "yyyy-MM-dd HH:mm:ss")).collect()] == [
+        "9999-12-31 23:59:59",
+        None,
+        None,
+        "1900-01-01 00:00:00",
+    ]

@@ -30,6 +30,13 @@ def in_years(ts: Column) -> Column:
     return F.when(ts.between(F.expr(f"TIMESTAMP'{FIRST}'"), F.expr(f"TIMESTAMP'{LAST}'")), ts)
 
 
+def local_in_years(utc: Column | str, zone: Column | str) -> Column:
+    """The wall time in ``zone`` (an IANA name, or a column of them) of the instant ``utc``, when it falls in the
+    years 1900-9999 too, else null: a zone east of UTC puts the last hours of 9999 in year 10000, whose local date
+    the lake cannot write."""
+    return in_years(F.from_utc_timestamp(utc, zone))
+
+
 def days_since_epoch(seconds: Column) -> Column:
     """The day (days since 1970-01-01, an int) of a number of seconds since the epoch, exactly: divided in
     whole seconds and days, where microseconds divided as doubles put the last microsecond of a day past year

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 
 from visionlake.config import ImageValidationSettings
 from visionlake.sources.detections.schema import LABEL_ALIASES, LABEL_MAP
-from visionlake.transforms.times import in_years, utc_date
+from visionlake.transforms.times import in_years, local_in_years, utc_date
 
 PARTITION = "event_date"
 # <captured_at in UTC as YYYY-MM-DDTHH-MM-SS.ffffff>Z.json, the last part of the path
@@ -161,7 +161,7 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
         return (F.unix_micros(F.from_utc_timestamp(utc, site_zone)) - F.unix_micros(utc)) / F.lit(MICROS_PER_MIN)
 
     def at_site(utc: Column) -> Column:  # ``utc`` when its wall time at the site (if it has a zone) is in the years
-        return F.when(site_zone.isNull() | in_years(F.from_utc_timestamp(utc, site_zone)).isNotNull(), utc)
+        return F.when(site_zone.isNull() | local_in_years(utc, site_zone).isNotNull(), utc)
 
     naive_in_zone = F.to_utc_timestamp(F.col("_naive"), site_zone)  # the wall time read in the site's zone
     return (

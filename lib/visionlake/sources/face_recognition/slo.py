@@ -238,11 +238,11 @@ def build_burn_rate_alerts(requests: DataFrame, objectives: Objectives) -> DataF
         )
     # a point at midnight of year 10000 (the end of 9999's last bucket) is past the instants the lake holds: until
     # Dec 6 an alert firing there could not be written, and every later run failed
-    in_years = F.col("bucket") + BUCKET_SECONDS < PAST_LAST_SECONDS
+    held = F.col("bucket") + BUCKET_SECONDS < PAST_LAST_SECONDS
     firing = (
         points.select("endpoint", "sli", "bucket", F.explode(F.array(*evaluated)).alias("r"))
         .select("endpoint", "sli", "bucket", "r.*")
-        .where(F.col("fires") & in_years)
+        .where(F.col("fires") & held)
     )
     # consecutive buckets keep bucket / 300 - row number constant: one island per run of firing points
     by_rule = Window.partitionBy("endpoint", "sli", "rule").orderBy("bucket")

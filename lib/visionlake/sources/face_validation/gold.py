@@ -28,7 +28,7 @@ from visionlake.sources.face_validation.schema import (
     SERVICES,
     STAGING,
 )
-from visionlake.transforms.times import in_years
+from visionlake.transforms.times import local_in_years
 
 # Image quality by area, checked in this order with >= (4K before ULTRAHD, as in the reference).
 QUALITY_AREAS = [
@@ -117,7 +117,7 @@ def with_transaction_columns(
     ``client_name`` helpers (``client_names``: convenio pseudonym -> display name). A local time out of the years
     1900-9999 has no local date nor parts (silver refuses such a date in the zone it ran with; the zone may have
     changed since: a local date of year 10000 cannot be written)."""
-    local = in_years(F.from_utc_timestamp("date", local_timezone))
+    local = local_in_years("date", local_timezone)
     derived: dict[str, Column] = {
         f"ran_{s}": F.greatest(*[F.col(c).isNotNull() for c in _service_times(s)]) for s in SERVICES
     }

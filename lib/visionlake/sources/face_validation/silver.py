@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
-from visionlake.transforms.times import in_years
+from visionlake.transforms.times import in_years, local_in_years
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
 KEY = (["_id"], "id", "_id")  # duplicates: the key columns, the reason's suffix, how details name the key
@@ -28,7 +28,7 @@ def event_time(date: Column, zone: str | None = None) -> Column:
     later run) or, given ``zone`` (the API's, where gold's local dates are taken), in that zone (until Dec 6 20:00
     UTC on 31 Dec 9999 east of UTC stopped them too: gold cannot write a local date of year 10000)."""
     utc = in_years(written_time(date))
-    return utc if zone is None else F.when(in_years(F.from_utc_timestamp(utc, zone)).isNotNull(), utc)
+    return utc if zone is None else F.when(local_in_years(utc, zone).isNotNull(), utc)
 
 
 def written_time(date: Column) -> Column:
