@@ -297,6 +297,8 @@ def _face_input(root: Path) -> None:
             "exports/latin1.json": (_line(31) + "\n").encode().replace(b"veriFace", b"ver\xe9Face"),
             "exports/utf16.json": (_line(32) + "\n").encode("utf-16"),
             "exports/array.json": "[" + _line(33) + ", " + _line(34) + "] junk",
+            # pretty-printed: an array, though text follows it on another line (until Dec 6 read as JSON Lines)
+            "exports/pretty.json": "[\n  " + _line(38) + ",\n  " + _line(39) + "\n]\njunk\n",
             "exports/fifty-mb.jsonl": _line(35, api_hash="x" * BIG) + "\n",
             "exports/folder.json/inner.json": _line(36) + "\n",
         },
@@ -326,8 +328,8 @@ def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reaso
         assert want_detail in detail, (want_reason, detail)
     # accepted: documents 1, 2 (its repeated key kept the last value, 1300), 12 (an escaped NUL is a valid
     # character), 26 (a bracket and a quote in a string), 30 (after a byte-order mark), 33 and 34 (the elements
-    # before the junk) and 36 (in a folder named like a file)
-    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 7
+    # before the junk), 36 (in a folder named like a file), 38 and 39 (a pretty-printed array's, before its junk)
+    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 9
     by_file = {(name, reason) for name, reason, _ in rejected if name != "lines.jsonl"}
     assert by_file == {
         ("zero.json", "empty_file"),
@@ -335,6 +337,7 @@ def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reaso
         ("latin1.json", "invalid_encoding"),
         ("utf16.json", "invalid_encoding"),
         ("array.json", "trailing_data"),
+        ("pretty.json", "trailing_data"),
         ("fifty-mb.jsonl", "too_large"),
         ("dangling.json", "unreadable"),
         ("loop.json", "unreadable"),

@@ -13,6 +13,7 @@ import pytest
 from visionlake.ingest.jsonsplit import (
     DEFAULT_CHUNK,
     JsonSplitError,
+    TrailingDataError,
     array_elements,
     group_ranges,
     line_blocks,
@@ -110,6 +111,31 @@ def test_array_elements_rejects_what_it_cannot_split(name, chunk_size):
     text, message = ERRORS[name]
     with pytest.raises(JsonSplitError, match=message):
         elements(text, chunk_size)
+
+
+# text after the array: (newline between ']' and it, the array on one line); a file of the second kind is JSON
+# Lines whose first line is an array, the others an array with text after it (documents.py)
+TRAILING_AFTER = {
+    b"[1, 2] x": (False, True),
+    b" [1, 2]\nx": (True, True),
+    b"\n[1, 2]\r\n{}": (True, True),  # the line break before '[' does not count
+    b"[\n  1,\n  2\n]\nx\n": (True, False),  # pretty-printed
+    b"[1,\n2] x": (False, False),
+    b"[1, 2] \n": None,  # whitespace only: no error
+}
+
+
+@pytest.mark.parametrize("chunk_size", CHUNKS)
+@pytest.mark.parametrize("text", list(TRAILING_AFTER))
+def test_text_after_the_array_says_whether_a_line_break_precedes_it_and_whether_the_array_is_one_line(
+    text, chunk_size
+):
+    if TRAILING_AFTER[text] is None:
+        assert elements(text, chunk_size) == [(1, 2), (4, 5)]
+        return
+    with pytest.raises(TrailingDataError) as caught:
+        elements(text, chunk_size)
+    assert (caught.value.newline_between, caught.value.one_line) == TRAILING_AFTER[text]
 
 
 def test_json_split_error_is_a_value_error():

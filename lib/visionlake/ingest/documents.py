@@ -9,7 +9,8 @@ parallel, each holding one piece at most:
   groups them into ranges of whole elements; tasks then read those ranges.
 A file's form is told by its first non-blank byte: ``[`` is an array, anything else is JSON Lines; a file
 whose first line is a whole array followed by more lines is JSON Lines (its array line is rejected, its
-other lines are read).
+other lines are read). Text after an array that spans lines (pretty-printed) is ``trailing_data``, its
+elements read.
 
 Rows carry the file's lineage, the document's byte offset, the sha256 of its bytes, its text and whether text
 follows its first JSON value (:func:`~visionlake.ingest.jsonsplit.trailing_text`, a numpy pass over each batch);
@@ -131,7 +132,8 @@ def _scan_arrays(files: list[tuple[str, int]], storage: StorageSettings, target_
 
     A file whose first line is a whole array followed by more lines is JSON Lines after all (an error row
     ``lines``): its lines are read one by one, the array line becoming a rejected document. Text after the
-    array on the same line is ``trailing_data``; the array's elements are still read.
+    array on the same line, or after an array that spans lines, is ``trailing_data``; the array's elements are
+    still read.
     """
 
     def scan(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -145,7 +147,7 @@ def _scan_arrays(files: list[tuple[str, int]], storage: StorageSettings, target_
                         for element in jsonsplit.array_elements(stream):
                             found.append(element)
                 except jsonsplit.TrailingDataError as exc:
-                    if exc.newline_between:
+                    if exc.newline_between and exc.one_line:
                         rows = [(file_id, 0, 0, LINES)]
                     else:
                         rows = [(file_id, exc.next_at, exc.next_at, f"trailing_data: {exc}")]

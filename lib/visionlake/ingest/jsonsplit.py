@@ -64,13 +64,15 @@ class JsonSplitError(ValueError):
 
 
 class TrailingDataError(JsonSplitError):
-    """Something other than whitespace follows the array's closing ``]`` (at ``closed_at``), from ``next_at``."""
+    """Something other than whitespace follows the array's closing ``]`` (at ``closed_at``), from ``next_at``;
+    ``newline_between``: a line break comes between them; ``one_line``: none comes between ``[`` and ``]``."""
 
-    def __init__(self, message: str, closed_at: int, next_at: int, newline_between: bool) -> None:
+    def __init__(self, message: str, closed_at: int, next_at: int, newline_between: bool, one_line: bool) -> None:
         super().__init__(message)
         self.closed_at = closed_at
         self.next_at = next_at
         self.newline_between = newline_between
+        self.one_line = one_line
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -406,8 +408,9 @@ def _open_bracket(chunks: Iterator[tuple[int, bytes]]) -> tuple[int, bytes]:
     raise JsonSplitError("not a JSON array: the stream has no '[' (it is empty or only whitespace)")
 
 
-def _check_trailing(closed: _Closed, chunks: Iterator[tuple[int, bytes]]) -> None:
-    """Raise :class:`TrailingDataError` if anything but whitespace follows the closing ``]``."""
+def _check_trailing(closed: _Closed, chunks: Iterator[tuple[int, bytes]], one_line: bool) -> None:
+    """Raise :class:`TrailingDataError` if anything but whitespace follows the closing ``]`` (``one_line``: the
+    array has no line break)."""
     newline = False
     for offset, data in itertools.chain([(closed.rest_offset, closed.rest)], chunks):
         first = _first_non_ws(data, 0, len(data))
@@ -419,6 +422,7 @@ def _check_trailing(closed: _Closed, chunks: Iterator[tuple[int, bytes]]) -> Non
                 closed_at=closed.at,
                 next_at=offset + first,
                 newline_between=newline,
+                one_line=one_line,
             )
 
 
@@ -433,10 +437,19 @@ def array_elements(stream: BinaryIO, chunk_size: int = DEFAULT_CHUNK) -> Iterato
     chunks = _chunks(stream, chunk_size)
     opened, rest = _open_bracket(chunks)
     first = [(opened + 1, rest)] if rest else []
-    result = yield from _element_spans(itertools.chain(first, chunks), closing=True)
+    newlines: list[int] = []  # the offset of the first line break after '['
+    result = yield from _element_spans(_first_newline(itertools.chain(first, chunks), newlines), closing=True)
     if isinstance(result, _State):
         raise _unclosed(opened, result, stream_end=_end_of(stream))
-    _check_trailing(result, chunks)
+    _check_trailing(result, chunks, one_line=not newlines or newlines[0] > result.at)
+
+
+def _first_newline(chunks: Iterable[tuple[int, bytes]], found: list[int]) -> Iterator[tuple[int, bytes]]:
+    """``chunks`` unchanged; the stream offset of the first line break in them is appended to ``found``."""
+    for offset, data in chunks:
+        if not found and (at := data.find(b"\n")) >= 0:
+            found.append(offset + at)
+        yield offset, data
 
 
 def _end_of(stream: BinaryIO) -> int | None:
