@@ -127,9 +127,7 @@ TRAILING_AFTER = {
 
 @pytest.mark.parametrize("chunk_size", CHUNKS)
 @pytest.mark.parametrize("text", list(TRAILING_AFTER))
-def test_text_after_the_array_says_whether_a_line_break_precedes_it_and_whether_the_array_is_one_line(
-    text, chunk_size
-):
+def test_text_after_the_array_tells_a_line_break_before_it_and_an_array_on_one_line(text, chunk_size):
     if TRAILING_AFTER[text] is None:
         assert elements(text, chunk_size) == [(1, 2), (4, 5)]
         return
