@@ -376,6 +376,23 @@ def test_the_shell_runs_each_statement_of_a_line_and_counts_no_comment(lake):
     assert shell(lake, stdin=io.StringIO("-- nothing but a comment\n"), stdout=io.StringIO()) == "0 statements run"
 
 
+def test_a_comment_after_a_statement_or_alone_leaves_no_statement_open_for_the_next_line(lake):
+    # until Dec 6 a line not ending in ';' was kept for the next one: '.tables' and '.quit' became SQL
+    stdout = io.StringIO()
+    stdin = io.StringIO(
+        "SELECT 1 AS one; -- one\n.tables\n-- alone\n/* a block; */\nSELECT ';--' AS two; /* two */\n"
+        "SELECT 3 -- not yet ;\n  AS three;\n.quit\nSELECT 4 AS never;\n"
+    )
+    assert shell(lake, stdin=stdin, stdout=stdout) == "3 statements run"
+    lines = stdout.getvalue().splitlines()[1:]
+    assert lines == [
+        "one", "---", "  1", "(1 row)",
+        "gold_alpr_daily_processing", "quarantine_alpr", "silver_alpr_plates",
+        "two", "---", ";--", "(1 row)",
+        "three", "-----", "    3", "(1 row)",
+    ]  # fmt: skip
+
+
 def test_the_shell_runs_a_last_statement_left_without_its_semicolon(lake):
     stdout = io.StringIO()
     stdin = io.StringIO("SELECT 1 AS one;\nSELECT count(*) AS n\n  FROM silver_alpr_plates\n")

@@ -341,6 +341,30 @@ def _size(size: int) -> str:
     return str(size)
 
 
+def _unfinished(text: str) -> bool:
+    """Whether ``text`` holds SQL after its last ``;``, outside strings, quoted names and comments: a statement
+    that more lines continue. (A string or comment left open is unfinished too.)"""
+    i, opened = 0, False
+    while i < len(text):
+        if text[i] in "'\"":  # a doubled quote inside reads as two strings: the same answer
+            end = text.find(text[i], i + 1)
+            if end < 0:
+                return True
+            i, opened = end + 1, True
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end + 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                return True
+            i = end + 2
+        else:
+            opened = text[i] != ";" and (opened or not text[i].isspace())
+            i += 1
+    return opened
+
+
 def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=None) -> str:
     """``visionlake sql --shell``: statements end with ``;`` (they may span lines, and a line may hold several);
     ``.tables`` lists the tables, ``.quit`` or end of input leaves, and a last statement left without its ``;``
@@ -402,7 +426,7 @@ def shell(lake: str, storage: StorageSettings | None = None, stdin=None, stdout=
             print("\n".join(names), file=stdout)
             continue
         buffer.append(line)
-        if command.endswith(";"):
+        if not _unfinished("\n".join(buffer)):  # a comment after the ';' (or only comments) leaves none open
             run("\n".join(buffer))
             buffer = []
     run("\n".join(buffer))  # input ended in a statement without its ';' (a script's last line)
