@@ -11,6 +11,7 @@ from deltalake import DeltaTable
 from tests.conftest import REPO, VENV_BIN, run_command, write_files
 from tests.sources.alpr.test_pipeline import BAD, F1, GOOD
 
+from visionlake import cli
 from visionlake.config import StorageSettings
 from visionlake.lake import read
 from visionlake.lake.lease import Lease
@@ -43,6 +44,15 @@ def test_bad_arguments_exit_2():
     result = _cli("run", "nosuchsource", "--input", "x", "--lake", "y")
     assert result.returncode == 2
     assert "invalid choice: 'nosuchsource'" in result.stderr
+
+
+def test_debug_is_taken_before_or_after_the_command():
+    # until Dec 6 `visionlake run ... --debug`, as the README writes it, exited 2 (unrecognized arguments)
+    run = ["run", "alpr", "--input", "in", "--lake", "lake"]
+    parse = cli._parser().parse_args
+    assert [parse(a).debug for a in (run, [*run, "--debug"], ["--debug", *run])] == [False, True, True]
+    assert parse(["catalog", "check", "--lake", "lake", "--debug"]).debug is True
+    assert parse(["sql", "--lake", "lake", "SELECT 1", "--debug"]).debug is True
 
 
 def test_generate_then_run_twice_locally_exit_0(tmp_path):

@@ -46,11 +46,12 @@ from visionlake.errors import (
 
 SOURCES = ("alpr", "face_validation", "detections", "face_recognition")
 log = logging.getLogger("visionlake")
+DEBUG_HELP = "print tracebacks and Spark warnings"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionlake", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--debug", action="store_true", help="print tracebacks and Spark warnings")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="write realistic sample input")
@@ -139,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--lake", required=True, help="folder or s3a://bucket/prefix of the lake")
     report.add_argument("--out", default="report.html", help="the HTML file to write (default: report.html)")
     report.add_argument("--env", default="local", help="conf/<env>.yaml overlay (default: local)")
+    # --debug after the command too (`visionlake run ... --debug`); not given there, the one before it stands
+    for sub in [*commands.choices.values(), *actions.choices.values()]:
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
