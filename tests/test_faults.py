@@ -262,6 +262,9 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
     (_line(27, date="1899-12-31T07:13:03.135718-05:00"), "invalid_date", "out of the years 1900-9999 UTC: 1899"),
     # in those years in UTC, not in the API's zone (Asia/Tokyo, +9 h: 05:00 on 1 Jan 10000)
     (_line(28, date="9999-12-31T20:00:00Z"), "invalid_date", "out of the years 1900-9999 in Asia/Tokyo: 9999"),
+    # epoch milliseconds past a long's microseconds (until Dec 6 Spark's overflow stopped every later run)
+    (_line(40, date={"$date": {"$numberLong": "100000000000000000"}}), "invalid_date", "1900-9999 UTC: {"),
+    (_line(41, date={"$date": {"$numberLong": "-100000000000000000"}}), "invalid_date", "1900-9999 UTC: {"),
     (_line(9) + " garbage", "trailing_data", "more text after the first JSON value"),
     (_line(10) + _line(11), "trailing_data", "more text after the first JSON value"),  # two values on one line
     ('{"_id": "deep", "summary": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),

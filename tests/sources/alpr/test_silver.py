@@ -126,6 +126,8 @@ def test_file_name_time_null_without_time_in_name(spark: SparkSession) -> None:
             ("/data/cam1/12_13.45.2022.07.15.49.999546.json", None),  # month 13 does not exist
             ("/data/cam1/12_05.02.2022.07.15.49.999546.json.tmp", None),  # not a .json name
             ("/data/cam1/12_12.31.1899.07.15.49.999546.json", None),  # before 1900: Spark would not read it back
+            ("/data/cam1/7_02.29.1500.10.00.00.000000.json", None),  # a Julian leap day: Spark's parser threw
+            ("/data/cam1/12_02.29.0400.07.15.49.999546.json", None),
             (None, None),
         ],
         T.StructType([_field("path", T.StringType()), _field("expected_ts", T.TimestampType())]),

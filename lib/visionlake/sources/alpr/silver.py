@@ -14,7 +14,9 @@ from pyspark.sql import functions as F
 from visionlake.transforms import keys
 from visionlake.transforms.times import in_years
 
-FILE_TIME_PATTERN = r"_(\d{2}\.\d{2}\.\d{4}\.\d{2}\.\d{2}\.\d{2}\.\d{6})\.json$"
+# years 1900-9999 only: Spark refuses to parse a date its old (Julian) calendar reads otherwise, 29 Feb 1500 (until
+# Dec 6 such a file name stopped every later run)
+FILE_TIME_PATTERN = r"_(\d{2}\.\d{2}\.(?:19|[2-9]\d)\d{2}\.\d{2}\.\d{2}\.\d{2}\.\d{6})\.json$"
 FILE_TIME_FORMAT = "MM.dd.yyyy.HH.mm.ss.SSSSSS"
 EVENT_COLUMNS = ("camera_id", "event_ts", "event_date")
 PARTITION = "event_date"

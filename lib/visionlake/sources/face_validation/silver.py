@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
-from visionlake.transforms.times import in_years, local_in_years
+from visionlake.transforms.times import FIRST_SECONDS, PAST_LAST_SECONDS, in_years, local_in_years
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
 KEY = (["_id"], "id", "_id")  # duplicates: the key columns, the reason's suffix, how details name the key
@@ -33,13 +33,19 @@ def event_time(date: Column, zone: str | None = None) -> Column:
 
 def written_time(date: Column) -> Column:
     """The API's ``date`` as a UTC timestamp: an ISO-8601 string with offset, or Extended JSON
-    ``{"$date": "<ISO>"}`` / ``{"$date": {"$numberLong": "<epoch ms>"}}`` (as JSON text)."""
+    ``{"$date": "<ISO>"}`` / ``{"$date": {"$numberLong": "<epoch ms>"}}`` (as JSON text). Epoch milliseconds out
+    of the years 1900-9999 give the nearest instant just outside them, which :func:`event_time` rejects (until Dec 6
+    milliseconds past a long's microseconds, year 292,278, stopped every later run: Spark's multiplication throws).
+    """
     text = F.trim(date)
     wrapped = F.get_json_object(text, "$['$date']")
     millis = F.get_json_object(wrapped, "$['$numberLong']")
+    bounded = F.least(
+        F.greatest(millis.cast("long"), F.lit((FIRST_SECONDS - 1) * 1000)), F.lit(PAST_LAST_SECONDS * 1000)
+    )
     return (
         F.when(~text.startswith("{"), F.to_timestamp(text))
-        .when(millis.isNotNull(), F.timestamp_millis(millis.cast("long")))
+        .when(millis.isNotNull(), F.timestamp_millis(bounded))
         .otherwise(F.to_timestamp(wrapped))
     )
 
