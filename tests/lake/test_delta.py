@@ -209,6 +209,17 @@ def test_read_table_sees_exactly_the_committed_snapshot(spark, tmp_path):
     assert [(r.id, r.day) for r in actual.collect()] == [(1, D1)]
 
 
+@pytest.mark.parametrize("folder", ["my lake", "café", "a#b"])
+def test_a_table_in_a_folder_whose_name_a_uri_escapes_is_read_by_spark(spark, tmp_path, folder):
+    # until Dec 6 Spark was given the log's escaped URIs (my%20lake) and found no such file: gold failed every run
+    location = str(tmp_path / folder / "t")
+    delta.write_table(_rows(spark, [(1, "a", None, None, D1)]), location, storage=LOCAL, partition_by=["day"])
+    delta.write_table(_rows(spark, [(2, "b", None, None, D2)]), location, storage=LOCAL, partition_by=["day"])
+    assert sorted(r.id for r in delta.read_table(spark, location, LOCAL).collect()) == [1, 2]
+    files = delta.snapshot_files(location, LOCAL, [("day", "=", "2022-05-02")])
+    assert [r.name for r in delta.read_files(spark, location, files, SCHEMA).collect()] == ["b"]
+
+
 def test_read_table_of_missing_table_is_none(spark, tmp_path):
     assert delta.read_table(spark, str(tmp_path / "none"), LOCAL) is None
 

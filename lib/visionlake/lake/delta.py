@@ -417,8 +417,12 @@ def column_values(location: str, column: str, storage: StorageSettings) -> list:
 
 
 def table_files(table: DeltaTable, partition_filters: list | None = None) -> list[str]:
-    """URIs (Spark form) of the data files in the snapshot of an open table."""
-    return [st.spark_uri(u) for u in table.file_uris(file_pruning_predicate=partition_filters)]
+    """URIs (Spark form) of the data files in the snapshot of an open table. delta-rs gives them escaped (``my%20lake``)
+    and Spark takes a path as written: they are unescaped, as :func:`_spark_file_uri` does (until Dec 6 a lake in a
+    folder named with a space, a non-ASCII letter or ``#`` failed at gold on every run)."""
+    from urllib.parse import unquote
+
+    return [st.spark_uri(unquote(u)) for u in table.file_uris(file_pruning_predicate=partition_filters)]
 
 
 def snapshot_files(location: str, storage: StorageSettings, partition_filters: list | None = None) -> list[str]:
