@@ -71,6 +71,19 @@ def test_site_time_zones_must_be_iana_zones():
     )
     with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
         load_config("local", environ={"VISIONLAKE__DETECTIONS__SITE_TIME_ZONES__SITE-07": "Mars/Olympus"})
+    # zones Python reads and Spark's JVM does not (until Dec 6 accepted here, then every run failed)
+    for zone in ("posix/Europe/Berlin", "right/UTC", "localtime", "Factory"):
+        with pytest.raises(ConfigError, match=f"^detections.site_time_zones: site 'site-07' has '{zone}', which is no"):
+            load_config("local", environ={"VISIONLAKE__DETECTIONS__SITE_TIME_ZONES__SITE-07": zone})
+
+
+def test_the_face_validation_time_zone_must_be_an_iana_zone():
+    ok = load_config("local", environ={"VISIONLAKE__FACE_VALIDATION__LOCAL_TIMEZONE": "Asia/Tokyo"})
+    assert ok.face_validation.local_timezone == "Asia/Tokyo"
+    for zone in ("Mars/Olympus", "posix/Asia/Tokyo"):
+        expected = f"face_validation.local_timezone is '{zone}', which is no IANA time zone (such as America/Bogota)"
+        with pytest.raises(ConfigError, match=f"^{re.escape(expected)}$"):
+            load_config("local", environ={"VISIONLAKE__FACE_VALIDATION__LOCAL_TIMEZONE": zone})
 
 
 def test_load_config_unknown_setting_is_a_clear_error():

@@ -74,6 +74,20 @@ class AlprSettings:
     hourly_price: float = 0.44
 
 
+def _is_zone(name: object) -> bool:
+    """Whether ``name`` is an IANA time zone that both Python and Spark's JVM read. Python's zoneinfo also reads
+    the tz database's build variants (``posix/...``, ``right/...``) and files (``localtime``, ``Factory``), which
+    Java does not: until Dec 6 such a zone passed here and failed every run at its first Spark job."""
+    zone = str(name)
+    if zone.split("/")[0] in ("posix", "right") or zone in ("localtime", "Factory", "posixrules"):
+        return False
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class FaceValidationSettings:
     local_timezone: str = "America/Bogota"
@@ -81,6 +95,11 @@ class FaceValidationSettings:
     client_names: Mapping[str, str] = field(default_factory=dict)  # client GUID as the API sends it -> name
 
     def __post_init__(self) -> None:
+        if not _is_zone(self.local_timezone):
+            raise ConfigError(
+                f"face_validation.local_timezone is {self.local_timezone!r}, which is no IANA time zone "
+                "(such as America/Bogota)"
+            )
         object.__setattr__(self, "suffixes", tuple(self.suffixes))
         names = self.client_names or {}
         if not isinstance(names, Mapping):
@@ -135,13 +154,11 @@ class DetectionsSettings:
         if not isinstance(zones, Mapping):
             raise ConfigError("detections.site_time_zones must map site ids to time zones (site-07: Europe/Berlin)")
         for site, zone in zones.items():
-            try:
-                ZoneInfo(str(zone))
-            except (ValueError, ZoneInfoNotFoundError):
+            if not _is_zone(zone):
                 raise ConfigError(
                     f"detections.site_time_zones: site {site!r} has {zone!r}, which is no IANA time zone "
                     "(such as America/New_York)"
-                ) from None
+                )
         object.__setattr__(self, "site_time_zones", {str(k): str(v) for k, v in zones.items()})
 
 
