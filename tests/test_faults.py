@@ -265,6 +265,18 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
     # epoch milliseconds past a long's microseconds (until Dec 6 Spark's overflow stopped every later run)
     (_line(40, date={"$date": {"$numberLong": "100000000000000000"}}), "invalid_date", "1900-9999 UTC: {"),
     (_line(41, date={"$date": {"$numberLong": "-100000000000000000"}}), "invalid_date", "1900-9999 UTC: {"),
+    # silver's summary_code is an int, its status ok or error (until Dec 6 these held back gold on every later run)
+    (
+        _line(42, summary={"status": "ok", "code": "ABCD"}),
+        "invalid_summary",
+        "summary.code is not a whole number: ABCD",
+    ),
+    (_line(43, summary={"status": "ok", "code": "99999999999"}), "invalid_summary", "whole number: 99999999999"),
+    (
+        _line(44, summary={"status": "OK", "code": "1400"}),
+        "invalid_summary",
+        "summary.status is neither ok nor error: OK",
+    ),
     (_line(9) + " garbage", "trailing_data", "more text after the first JSON value"),
     (_line(10) + _line(11), "trailing_data", "more text after the first JSON value"),  # two values on one line
     ('{"_id": "deep", "summary": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),

@@ -16,9 +16,11 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
+from visionlake.transforms.scrub import scrubbed
 from visionlake.transforms.times import FIRST_SECONDS, PAST_LAST_SECONDS, in_years, local_in_years
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
+SUMMARY_STATUSES = ("ok", "error")
 KEY = (["_id"], "id", "_id")  # duplicates: the key columns, the reason's suffix, how details name the key
 
 
@@ -57,8 +59,9 @@ def summary_module(code_raw: Column) -> Column:
 
 
 def classify(bronze: DataFrame, zone: str | None = None) -> DataFrame:
-    """Add ``reason`` and ``detail`` (null when usable) from parse errors, required fields and ``date`` (in the
-    years 1900-9999 in UTC and, given ``zone``, in that zone: :func:`event_time`).
+    """Add ``reason`` and ``detail`` (null when usable) from parse errors, required fields, ``date`` (in the
+    years 1900-9999 in UTC and, given ``zone``, in that zone: :func:`event_time`) and the summary (a whole-number
+    code of at most nine digits, a status of :data:`SUMMARY_STATUSES`).
 
     Duplicates (:data:`KEY`) are marked by :func:`visionlake.sources.runner.duplicates_marked`, which needs the
     earlier documents too.
@@ -66,10 +69,15 @@ def classify(bronze: DataFrame, zone: str | None = None) -> DataFrame:
     missing = [F.when(F.col(name).isNull(), F.lit(name)) for name in REQUIRED]
     missing_list = F.concat_ws(", ", *missing)
     parse = F.split(F.col("parse_error"), ": ", 2)
+    # silver's summary_code is an int and its status ok or error (until Dec 6 "ABCD" or "OK" failed a check that
+    # held back gold on every later run)
+    code, status = F.col("summary.code"), F.col("summary.status")
+    bad_code, bad_status = ~F.trim(code).rlike("^[0-9]{1,9}$"), ~status.isin(*SUMMARY_STATUSES)
     reason = (
         F.when(F.col("parse_error").isNotNull(), parse[0])
         .when(missing_list != "", "missing_field")
         .when(event_time(F.col("date"), zone).isNull(), "invalid_date")
+        .when(bad_code | bad_status, "invalid_summary")
     )
     written = written_time(F.col("date"))
     detail = (
@@ -83,6 +91,11 @@ def classify(bronze: DataFrame, zone: str | None = None) -> DataFrame:
                 .otherwise(F.lit(f"out of the years 1900-9999 in {zone}: ")),
                 F.substring("date", 1, 100),
             ),
+        )
+        .when(bad_code, F.concat(F.lit("summary.code is not a whole number: "), scrubbed(F.substring(code, 1, 100))))
+        .when(
+            bad_status,
+            F.concat(F.lit("summary.status is neither ok nor error: "), scrubbed(F.substring(status, 1, 100))),
         )
     )
     return bronze.withColumns({"reason": reason, "detail": detail})
