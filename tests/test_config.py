@@ -111,18 +111,27 @@ def test_face_recognition_settings_read_durations_and_refuse_what_gold_cannot_us
     assert settings.burn_rules == (BurnRule(7200, 600, 7.5, "page"),)
     assert settings.k6_thresholds == {"http_req_duration": ("p(95)<3000",), "http_req_failed": ("rate<0.01",)}
     assert (settings.availability_slo, settings.latency_target_ms) == (0.9999, 1000)
-    refused = {
-        "VISIONLAKE__FACE_RECOGNITION__BURN_RULES": "[{long: 1 hour, short: 5m, factor: 14.4}]",
-        "VISIONLAKE__FACE_RECOGNITION__AVAILABILITY_SLO": "99.99",
-    }
+    refused = [
+        ("VISIONLAKE__FACE_RECOGNITION__BURN_RULES", "[{long: 1 hour, short: 5m, factor: 14.4}]"),
+        ("VISIONLAKE__FACE_RECOGNITION__AVAILABILITY_SLO", "99.99"),
+        (
+            "VISIONLAKE__FACE_RECOGNITION__BURN_RULES",
+            "[{long: 1h, short: 5m, factor: 14.4}, {long: 6h, short: 30m, factor: 6}, "
+            "{long: 1h, short: 5m, factor: 6, severity: ticket}]",
+        ),
+        ("VISIONLAKE__FACE_RECOGNITION__THRESHOLD_GRID", "[0.5, .nan]"),
+    ]
     messages = []
-    for name, value in refused.items():
+    for name, value in refused:
         with pytest.raises(ConfigError) as raised:
             load_config("local", environ={name: value})
         messages.append(str(raised.value))
     assert messages == [
         "face_recognition.burn_rules[0].long: '1 hour' is not a duration such as 30s, 5m, 1h or 3d",
         "face_recognition.availability_slo must be a share between 0 and 1 (e.g. 0.999)",
+        "face_recognition.burn_rules[2] has the windows of burn_rules[0] (3600 s and 300 s): give each rule its own"
+        " pair of windows",
+        "face_recognition.threshold_grid must hold finite numbers (a NaN or infinity is none)",
     ]
     # a window that is not whole 5-minute buckets loads, and is refused before anything runs
     seven = load_config(

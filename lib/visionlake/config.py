@@ -7,6 +7,7 @@ part of the config: boto3, Spark's S3A and delta-rs read them from the environme
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -232,8 +233,20 @@ class FaceRecognitionSettings:
                     str(rule.get("severity", "page")),
                 )
             )
+        # burn_rate_alerts tells rules by their windows (until Dec 6 two rules on one pair gave alerts its unique
+        # check failed on, which held back gold on every run)
+        for i, rule in enumerate(rules):
+            earlier = next((j for j, r in enumerate(rules[:i]) if (r.long, r.short) == (rule.long, rule.short)), None)
+            if earlier is not None:
+                raise ConfigError(
+                    f"face_recognition.burn_rules[{i}] has the windows of burn_rules[{earlier}] ({rule.long} s and "
+                    f"{rule.short} s): give each rule its own pair of windows"
+                )
         object.__setattr__(self, "burn_rules", tuple(rules))
-        object.__setattr__(self, "threshold_grid", tuple(sorted(float(t) for t in self.threshold_grid)))
+        grid = tuple(sorted(float(t) for t in self.threshold_grid))
+        if not all(math.isfinite(t) for t in grid):  # until Dec 6 refused only by gold, once bronze had committed
+            raise ConfigError("face_recognition.threshold_grid must hold finite numbers (a NaN or infinity is none)")
+        object.__setattr__(self, "threshold_grid", grid)
         limits = self.k6_thresholds or {}
         if not isinstance(limits, Mapping):
             raise ConfigError("face_recognition.k6_thresholds must map k6 metric names to threshold expressions")
