@@ -314,6 +314,10 @@ def _face_input(root: Path) -> None:
             "exports/array.json": "[" + _line(33) + ", " + _line(34) + "] junk",
             # pretty-printed: an array, though text follows it on another line (until Dec 6 read as JSON Lines)
             "exports/pretty.json": "[\n  " + _line(38) + ",\n  " + _line(39) + "\n]\njunk\n",
+            # past the first 4 KB read to tell the form (until Dec 6 the first was listed as new every run, no row
+            # of it anywhere, and the second read as JSON Lines: its array one rejected line)
+            "exports/blank-lines.json": "\n" * 5000,
+            "exports/late-array.json": " " * 5000 + "[" + _line(45) + "]",
             "exports/fifty-mb.jsonl": _line(35, api_hash="x" * BIG) + "\n",
             "exports/folder.json/inner.json": _line(36) + "\n",
         },
@@ -343,12 +347,14 @@ def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reaso
         assert want_detail in detail, (want_reason, detail)
     # accepted: documents 1, 2 (its repeated key kept the last value, 1300), 12 (an escaped NUL is a valid
     # character), 26 (a bracket and a quote in a string), 30 (after a byte-order mark), 33 and 34 (the elements
-    # before the junk), 36 (in a folder named like a file), 38 and 39 (a pretty-printed array's, before its junk)
-    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 9
+    # before the junk), 36 (in a folder named like a file), 38 and 39 (a pretty-printed array's, before its junk),
+    # 45 (in an array after 5,000 spaces)
+    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 10
     by_file = {(name, reason) for name, reason, _ in rejected if name != "lines.jsonl"}
     assert by_file == {
         ("zero.json", "empty_file"),
         ("spaces.json", "empty_file"),
+        ("blank-lines.json", "empty_file"),
         ("latin1.json", "invalid_encoding"),
         ("utf16.json", "invalid_encoding"),
         ("array.json", "trailing_data"),

@@ -113,6 +113,11 @@ def _form(entry: FileEntry, storage: StorageSettings) -> str:
             if not _unchanged(stream, entry):
                 return f"{PENDING}: it changed after it was listed"
             head = stream.read(PEEK_BYTES)
+            text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+            # blank for the whole peek: read on to the first other byte (until Dec 6 a file of more than 4 KB of
+            # whitespace gave no row and was listed as new every run, and an array after it was read as lines)
+            while not text and not head.startswith(UTF16_BOMS) and (more := stream.read(READ_BYTES)):
+                text = more.lstrip()
     except FileNotFoundError:
         return f"{PENDING}: it vanished after it was listed"
     except OSError as exc:
@@ -121,10 +126,9 @@ def _form(entry: FileEntry, storage: StorageSettings) -> str:
         return f"{PENDING}: {type(exc).__name__}: {exc}"
     if head.startswith(UTF16_BOMS):
         return UTF16
-    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if not head and entry.size <= PEEK_BYTES:
+    if not text:
         return "empty_file: only whitespace"
-    return ARRAY if head.startswith(b"[") else LINES
+    return ARRAY if text.startswith(b"[") else LINES
 
 
 def _scan_arrays(files: list[tuple[str, int]], storage: StorageSettings, target_bytes: int):
