@@ -277,6 +277,8 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
         "invalid_summary",
         "summary.status is neither ok nor error: OK",
     ),
+    # an e-mail where a date belongs: the detail shows its shape (until Dec 6 the address, in bronze too)
+    (_line(47, date="ana.garcia@example.org"), "invalid_date", "not a timestamp: <e-mail>"),
     (_line(9) + " garbage", "trailing_data", "more text after the first JSON value"),
     (_line(10) + _line(11), "trailing_data", "more text after the first JSON value"),  # two values on one line
     ('{"_id": "deep", "summary": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep", "over the JSON parser's limit"),
@@ -296,6 +298,9 @@ FACE_LINES: list[tuple[str, str | None, str]] = [
     (_line(26, user_name='a "quoted} name\\'), None, ""),  # a bracket in a string, an escaped backslash
     (_line(1), "duplicate_id", "same _id and content as"),
 ]
+
+
+DESC = "usuario ana.garcia@example.org desde 203.0.113.9"
 
 
 def _face_input(root: Path) -> None:
@@ -318,6 +323,8 @@ def _face_input(root: Path) -> None:
             # of it anywhere, and the second read as JSON Lines: its array one rejected line)
             "exports/blank-lines.json": "\n" * 5000,
             "exports/late-array.json": " " * 5000 + "[" + _line(45) + "]",
+            # free text with an e-mail and an IP address: their shapes reach the lake, not them
+            "exports/desc.json": _line(46, summary={"status": "ok", "code": "1400", "desc": DESC}) + "\n",
             "exports/fifty-mb.jsonl": _line(35, api_hash="x" * BIG) + "\n",
             "exports/folder.json/inner.json": _line(36) + "\n",
         },
@@ -348,8 +355,11 @@ def test_hostile_face_validation_input_lands_in_quarantine_with_a_specific_reaso
     # accepted: documents 1, 2 (its repeated key kept the last value, 1300), 12 (an escaped NUL is a valid
     # character), 26 (a bracket and a quote in a string), 30 (after a byte-order mark), 33 and 34 (the elements
     # before the junk), 36 (in a folder named like a file), 38 and 39 (a pretty-printed array's, before its junk),
-    # 45 (in an array after 5,000 spaces)
-    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 10
+    # 45 (in an array after 5,000 spaces), 46 (its description scrubbed)
+    assert sorted(r["total_time_ms"] for r in calls) == [1300] + [1500] * 11
+    assert [r["summary_desc"] for r in calls if "usuario" in (r["summary_desc"] or "")] == [
+        "usuario <e-mail> desde <ip address>"
+    ]
     by_file = {(name, reason) for name, reason, _ in rejected if name != "lines.jsonl"}
     assert by_file == {
         ("zero.json", "empty_file"),

@@ -13,7 +13,9 @@ recurses once per repetition of a group: an unbounded one overflowed the stack o
 
 from __future__ import annotations
 
-from pyspark.sql import Column
+from collections.abc import Callable, Iterable
+
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 # The characters of an address's local part and of its domain, in any script (josé@example.org, o'connor@...).
@@ -54,3 +56,17 @@ def scrubbed(text: Column) -> Column:
     at = at | text.contains("\uff20")
     possible = at | (count(".") >= 3) | text.contains("::") | (count(":") >= 7)
     return F.when(possible, replaced).otherwise(text)
+
+
+def replaced_at(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> DataFrame:
+    """``rows`` with the value at ``path`` (a column or a field of a struct column) replaced by ``how`` of it."""
+    head, _, rest = path.partition(".")
+    value = how(F.col(path))
+    return rows.withColumn(head, F.col(head).withField(rest, value) if rest else value)
+
+
+def with_scrubbed(rows: DataFrame, paths: Iterable[str]) -> DataFrame:
+    """``rows`` with the text at each of ``paths`` :func:`scrubbed`."""
+    for path in paths:
+        rows = replaced_at(rows, path, scrubbed)
+    return rows

@@ -9,8 +9,6 @@ keeps its lineage and gets ``parse_error`` (reasons: :func:`visionlake.ingest.js
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -28,7 +26,7 @@ from visionlake.sources.face_recognition.schema import (
     bronze_fields,
 )
 from visionlake.transforms.pseudonymise import pseudonymised
-from visionlake.transforms.scrub import scrubbed
+from visionlake.transforms.scrub import replaced_at, scrubbed, with_scrubbed
 
 
 def kind_of(root: str, path: str) -> str | None:
@@ -51,13 +49,6 @@ FREE_TEXT = {
 TEXT_MAPS = {LOADTESTS: ("data.tags",)}
 
 
-def _replaced(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> DataFrame:
-    """``rows`` with the value at ``path`` (a column or a field of a struct column) replaced by ``how`` of it."""
-    head, _, rest = path.partition(".")
-    value = how(F.col(path))
-    return rows.withColumn(head, F.col(head).withField(rest, value) if rest else value)
-
-
 def _map_scrubbed(entries: Column) -> Column:
     kept = F.map_filter(entries, lambda key, _: scrubbed(key) == key)
     return F.transform_values(kept, lambda _, value: scrubbed(value))
@@ -68,12 +59,10 @@ def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
     with ``text`` and ``read_error`` (see :mod:`visionlake.ingest.documents`); the e-mail and IP addresses in
     its text fields are replaced by their shapes (:func:`~visionlake.transforms.scrub.scrubbed`)."""
     rows = jsonparse.parsed_documents(read, LINES[kind]).withColumnsRenamed(RENAMED.get(kind, {}))
-    for path in FREE_TEXT[kind]:
-        rows = _replaced(rows, path, scrubbed)
+    rows = with_scrubbed(rows, FREE_TEXT[kind])
     for path in TEXT_MAPS.get(kind, ()):
-        rows = _replaced(rows, path, _map_scrubbed)
-    for path in TIMES[kind]:
-        rows = _replaced(rows, path, scrubbed)
+        rows = replaced_at(rows, path, _map_scrubbed)
+    rows = with_scrubbed(rows, TIMES[kind])
     if PSEUDONYMISED[kind]:
         rows = pseudonymised(rows, PSEUDONYMISED[kind], key)
     fields = [f.name for f in bronze_fields(kind)]

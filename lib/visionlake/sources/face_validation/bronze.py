@@ -1,8 +1,9 @@
 """Documents as read -> bronze rows: parsed with the allowlist schema, redacted and pseudonymised.
 
 The document text never leaves this function: parsing with :data:`~.schema.DOCUMENT` drops everything the
-allowlist does not name (trazabilidad, azure_blob, landmarks, bounding boxes), and the five identifying
-values are replaced by keyed pseudonyms. A document that cannot be parsed keeps its lineage and gets
+allowlist does not name (trazabilidad, azure_blob, landmarks, bounding boxes), the five identifying
+values are replaced by keyed pseudonyms, and the e-mail and IP addresses in its free text (:data:`FREE_TEXT`) by their
+shapes (:func:`~visionlake.transforms.scrub.scrubbed`). A document that cannot be parsed keeps its lineage and gets
 ``parse_error`` = ``<reason>: <detail>``, with reasons ``unreadable``, ``invalid_encoding``,
 ``empty_file``, ``invalid_json`` / ``too_deep`` / ``too_large`` (the detail says where, or which parser
 limit), ``not_an_object``, ``schema_mismatch`` (the detail names the fields; a string field that got an
@@ -24,7 +25,12 @@ from pyspark.sql import functions as F
 from visionlake.ingest import jsonparse
 from visionlake.sources.face_validation.schema import DOCUMENT, PSEUDONYMISED
 from visionlake.transforms.pseudonymise import pseudonymised
+from visionlake.transforms.scrub import with_scrubbed
 
+# Text where the API or a client may put an e-mail or an IP address ("usuario ana@example.org desde 203.0.113.9"):
+# the summary, the service names and the date (a wrong one is shown in a quarantine detail). Until Dec 6 they reached
+# bronze and silver as written.
+FREE_TEXT = ("service", "api_gateway_id", "date", "summary.status", "summary.code", "summary.desc")
 OID = r'^\{\s*"\$oid"\s*:\s*"([^"]*)"\s*\}$'
 OBJECT_ID = r"^[0-9a-fA-F]{24}$"  # what MongoDB writes: kept as it is; any other _id becomes a pseudonym
 
@@ -64,6 +70,7 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
         .transform(
             lambda rows: pseudonymised(rows, [*PSEUDONYMISED, "_id"], key, {"_id": F.col("_id").rlike(OBJECT_ID)})
         )
+        .transform(lambda rows: with_scrubbed(rows, FREE_TEXT))
         .withColumn(
             "content_sha256",
             F.when(F.col("parse_error").isNull(), F.sha2(F.to_json(F.struct(*DOCUMENT.fieldNames())), 256)),
