@@ -70,6 +70,8 @@ def _entry_problem(entry: os.DirEntry) -> str | None:
     """Why an entry that is not a folder cannot be read as a file, or None when it is a regular file."""
     if printable_path(entry.name) != entry.name:
         return "unreadable: the file name is not valid UTF-8 (rename the file)"
+    if printable_path(entry.path) != entry.path:  # until Dec 6 read by its printable path: pending every run
+        return "unreadable: the name of a folder in its path is not valid UTF-8 (rename the folder)"
     try:
         info = entry.stat(follow_symlinks=True)
     except FileNotFoundError:
