@@ -278,6 +278,23 @@ def test_retry_transitions(spark):
     }
 
 
+def test_documents_without_a_process_id_are_in_no_process(spark):
+    # as the reference's groupby drops null keys; until Dec 6 they made one process across clients
+    rows = [
+        *PROCESSES[:2],
+        attempt(None, "c1", T0, "error", 302, "blur/haze", "t9"),
+        attempt(None, "c2", T1, "ok", 1400, "antispoofing OK", "t10"),
+        attempt(None, "c3", T2, "error", 1402, "spoof image", "t11"),
+    ]
+    frame = derived(spark, *rows)
+    assert [r.file_token for r in gold.build_transactions_final(frame).collect()] == ["t2"]
+    assert [r.convenio for r in gold.build_client_acceptance_daily(frame).collect()] == ["c1"]
+    transitions = {
+        (r.from_summary_code, r.to_summary_code): r.transitions for r in gold.build_retry_transitions(frame).collect()
+    }
+    assert transitions == {(302, 1400): 1, (1400, None): 1}
+
+
 def test_response_codes(spark):
     rows = [
         {**attempt("p1", "c1", T0, "ok", 1400, "antispoofing OK", "t1", module="antispoofing"), **sized((590, 896))},

@@ -164,11 +164,13 @@ def build_transactions(derived: DataFrame) -> DataFrame:
 
 
 def _attempts(derived: DataFrame) -> DataFrame:
-    """derived plus ``attempt`` (1-based), ``attempts`` and the next attempt's code and desc, per process."""
+    """derived plus ``attempt`` (1-based), ``attempts`` and the next attempt's code and desc, per process. A document
+    without a procesoConvenioGuid is in no process, as the reference's groupby drops null keys (until Dec 6 they
+    made one process across clients: made-up retries, and clients missing from client_acceptance_daily)."""
     ok_last = (F.col("summary_status") == "ok").cast("int")
     order = Window.partitionBy("procesoConvenioGuid").orderBy("date", ok_last, "file_token")
     whole = Window.partitionBy("procesoConvenioGuid")
-    return derived.withColumns(
+    return derived.where(F.col("procesoConvenioGuid").isNotNull()).withColumns(
         {
             "attempt": F.row_number().over(order),
             "attempts": F.count("*").over(whole),
