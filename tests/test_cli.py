@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -32,6 +33,15 @@ def test_run_missing_input_exits_1_with_one_line_error(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("visionlake:")]
     assert errors == [f"visionlake: error: input folder {tmp_path / 'nope'} does not exist"]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["lake%41", "lake[1]"])
+def test_a_lake_path_the_delta_library_would_misread_is_refused_in_one_line(tmp_path, name):
+    write_files(tmp_path / "in", {"cam/a.json": json.dumps(GOOD)})
+    result = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(tmp_path / name))
+    assert (result.returncode, result.stderr.count("\n")) == (1, 1), result.stderr
+    assert "a lake's path may not hold %, [ or ]" in result.stderr
+    assert not (tmp_path / name).exists() and not (tmp_path / "lakeA").exists()
 
 
 def test_run_unknown_env_exits_1(tmp_path):

@@ -248,6 +248,11 @@ def _run(args: argparse.Namespace) -> str:
     from visionlake.spark import build_session, for_input
 
     pipeline = import_module(f"visionlake.sources.{args.source}.pipeline")
+    if any(c in args.lake for c in "%[]"):  # until Dec 6: a lake in lakeA (%41), or a Rust panic ([)
+        raise VisionlakeError(
+            f"--lake {args.lake}: a lake's path may not hold %, [ or ] (the Delta library reads them as escapes "
+            "or patterns); rename the folder"
+        )
     cfg = load_config(args.env)
     if args.source in ("face_validation", "face_recognition"):
         from visionlake.transforms.pseudonymise import pii_key
