@@ -170,6 +170,8 @@ HOSTILE = {
         )
     ],
     "loadtests/nightly/k6.v2.json": [_sample("http_req_duration", "2026-11-02T12:00:00Z", 500)],
+    # a folder named loadtests inside: its path from the first one (until Dec 6 the last: run k6, merged)
+    "loadtests/team-b/loadtests/k6.json": [_sample("http_req_duration", "2026-11-02T13:00:00Z", 600)],
 }
 
 
@@ -333,6 +335,12 @@ def test_two_k6_files_that_differ_only_in_suffix_are_two_test_runs(hostile):
         "k6": ("loadtests/k6.json", 1),  # the id a .json file always had
         "k6.jsonl": ("loadtests/k6.jsonl", 1),
         "nightly/k6.v2.json": ("loadtests/nightly/k6.v2.json", 1),
+        "team-b/loadtests/k6": ("loadtests/team-b/loadtests/k6.json", 1),
     }
     points = {(r["test_run_id"], r["value"]) for r in _silver(lake, "load_test_points")}
-    assert points == {("k6", 100.0), ("k6.jsonl", 400.0), ("nightly/k6.v2.json", 500.0)}
+    assert points == {
+        ("k6", 100.0),
+        ("k6.jsonl", 400.0),
+        ("nightly/k6.v2.json", 500.0),
+        ("team-b/loadtests/k6", 600.0),
+    }

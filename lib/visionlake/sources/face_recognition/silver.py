@@ -10,7 +10,8 @@ years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoi
 stage time, distance or threshold, a gallery size that is not a whole number from 0; a k6 sample's value out of
 :data:`K6_RANGES`: an ``http_req_failed`` other than 0 to 1, a negative duration or count), then among usable lines
 ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before, with the same or other
-content) and ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before). The first line
+content), ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before) and
+``duplicate_sample`` (a k6 sample of the same test run and content read before: a copy of the file). The first line
 of a key in ingestion order is kept.
 
 A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``Metric`` declaration, a sample of
@@ -71,6 +72,7 @@ K6_RANGES = {
 KEYS = {
     REQUESTS: (["request_id"], "request_id", "request_id"),
     EVALUATIONS: (["evaluation_run_id", "probe_id"], "probe", "run_id and probe_id"),
+    LOADTESTS: (["test_run_id", "sample_sha256"], "sample", "test run"),
 }
 
 
@@ -157,6 +159,7 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
         bronze.withColumns(problems)
         .withColumns({"reason": reason, "detail": detail})
         .withColumn("skipped", F.coalesce(parsed & skipped(kind), F.lit(False)) & F.col("reason").isNull())
+        .transform(lambda df: _with_sample_key(df) if kind == LOADTESTS else df)
         .drop(*problems)
     )
 
@@ -241,13 +244,24 @@ def build_evaluations(accepted: DataFrame) -> DataFrame:
     ).withColumn(PARTITION, F.to_date("ts"))
 
 
+def _with_sample_key(classified: DataFrame) -> DataFrame:
+    """k6 lines plus what :data:`KEYS` finds a sample read before by: its test run and content (null for a line
+    that is no sample). k6 times samples to the nanosecond: two equal lines of one run are one line read twice, a
+    copy of the file (until Dec 6 a copy under another input root doubled the run's counts)."""
+    usable = F.col("reason").isNull() & ~F.col("skipped")
+    return classified.withColumns(
+        {"test_run_id": run_id_of(F.col("source_path")), "sample_sha256": F.when(usable, F.col("content_sha256"))}
+    )
+
+
 def run_id_of(source_path: Column) -> Column:
     """The id of a k6 file's test run: its path under ``loadtests/``, less a final ``.json`` when the name left has
     no other suffix (``k6-20261102.json`` -> ``k6-20261102``, the id it always had). Any other file keeps its whole
     path (``k6.jsonl``, ``k6.v2.json``): two files that differ only in suffix are two runs. No two files get the
     same id, since a kept path always ends in a suffix and a shortened one never does. (Until Dec 5 every
     suffix was dropped, and ``k6.json`` and ``k6.jsonl`` were merged into one run.)"""
-    path = F.regexp_extract(source_path, r".*/loadtests/(.+)$", 1)
+    # from the first loadtests/ folder (until Dec 6 the last: loadtests/team-b/loadtests/k6.json was run k6 too)
+    path = F.regexp_extract(source_path, r"^.*?/loadtests/(.+)$", 1)
     return F.when(path.rlike(r"^(.*/)?[^./]+\.json$"), F.regexp_replace(path, r"\.json$", "")).otherwise(path)
 
 
