@@ -312,6 +312,15 @@ def test_a_later_export_that_overlaps_adds_only_new_calls(spark, fv_cfg, tmp_pat
         for r in table(tmp_path / "lake", "gold/face_validation/transactions_final")
     }
     assert final[pseudonym(P4)] == 406  # P4's last attempt is now the February one
+    # 02:00 UTC on 1 Jan 1900 is 1899 in Bogota: quarantined; its corrected export is the _id's first usable
+    # document (until Dec 6 a conflicting duplicate of the quarantined one, and lost)
+    early = doc("7" * 24, P4, CLIENT_B, "1900-01-01T02:00:00Z", "ok", "1400", "antispoofing OK", "tokB000009", "1")
+    (tmp_path / "in" / "export-2025-03.json").write_text(json.dumps(early) + "\n")
+    assert dict(run(spark, fv_cfg, str(tmp_path / "in"), str(tmp_path / "lake")).quarantined) == {"invalid_date": 1}
+    fixed = {**early, "date": "2025-03-01T09:00:00-05:00"}
+    (tmp_path / "in" / "export-2025-04.json").write_text(json.dumps(fixed) + "\n")
+    corrected = run(spark, fv_cfg, str(tmp_path / "in"), str(tmp_path / "lake"))
+    assert (dict(corrected.quarantined), corrected.rows_out["silver/api_calls"]) == ({}, 1)
 
 
 def test_a_run_that_dies_in_silver_is_completed_by_the_next_without_duplicates(spark, fv_cfg, tmp_path, monkeypatch):

@@ -98,8 +98,9 @@ class FaceValidationRun(SourceRun):
             before = everything.join(
                 batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
             )
-            # in UTC alone: a document accepted under another zone still holds its _id
-            earlier = silver.classify(before).where(F.col("reason").isNull())
+            # in the zone in force: until Dec 6 in UTC alone, and a document the zone had put in quarantine (a
+            # date in 1899 in Bogota) still held its _id, so its corrected export was a conflicting duplicate
+            earlier = silver.classify(before, zone).where(F.col("reason").isNull())
         cache = self.batch_cache(consumed.changes.bytes)  # lake.heap_cache_mb, as in the other sources
         classified = duplicates_marked(silver.classify(batch, zone), earlier, *silver.KEY).persist(cache)
         try:
