@@ -76,19 +76,18 @@ ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the 
 
 
 def duplicate_keys(batch: DataFrame, earlier: DataFrame | None, keys: list[str]) -> DataFrame:
-    """The usable rows of ``batch`` whose ``keys`` (none of them null) were seen first elsewhere: ``source_path``,
-    ``source_offset``, ``_first_sha`` and ``_first_at`` (the first row's content hash and ``<path> at byte <offset>``).
-    The first row
-    of a key in ingestion order (:data:`ORDER`) is kept. Usually few rows: a caller may compute them first and
-    give them to :func:`with_duplicates_marked` as a broadcast table.
+    """The usable rows of ``batch`` whose ``keys`` (none of them null: a row with a null key repeats no other) were
+    seen first elsewhere: ``source_path``, ``source_offset``, ``_first_sha`` and ``_first_at`` (the first row's
+    content hash and ``<path> at byte <offset>``). The first row of a key in ingestion order (:data:`ORDER`) is
+    kept. Usually few rows: a caller may compute them first and give them to :func:`with_duplicates_marked` as a
+    broadcast table.
 
     Args:
         batch: rows with ``keys``, ``content_sha256``, :data:`ORDER` and ``reason`` (null when usable so far).
         earlier: the same columns of the usable rows consumed before, or None.
     """
     columns = [*keys, "content_sha256", *ORDER]
-    # a row with a null key has none: it repeats no other row
-    keyed = F.col("reason").isNull() & F.lit(True)
+    keyed = F.col("reason").isNull()
     for key in keys:
         keyed = keyed & F.col(key).isNotNull()
     usable = batch.where(keyed).select(*columns, F.lit(False).alias("_earlier"))

@@ -8,9 +8,9 @@ fields; for a k6 sample its time and value; for a no-match answer with an enrolm
 years 1900-9999: :func:`utc`), ``unknown_endpoint`` (a request of neither endpoint), ``out_of_range`` (a number of
 :data:`RANGES` out of its range: an HTTP status that is not a whole number from 100 to 599, a negative latency,
 stage time, distance or threshold, a gallery size that is not a whole number from 0; a k6 sample's value out of
-:data:`K6_RANGES`: an ``http_req_failed`` other than 0 to 1, a negative duration or count), then among usable lines
-``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before, with the same or other
-content), ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before) and
+:data:`K6_RANGES`: an ``http_req_failed`` other than 0 to 1, a duration, count or VUs below 0 or past 10^15), then
+among usable lines ``duplicate_request_id`` / ``conflicting_duplicate_request_id`` (a request logged before, with the
+same or other content), ``duplicate_probe`` / ``conflicting_duplicate_probe`` (a run's probe recorded before) and
 ``duplicate_sample`` (a k6 sample of the same test run and content read before: a copy of the file). The first line
 of a key in ingestion order is kept.
 

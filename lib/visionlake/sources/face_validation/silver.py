@@ -16,7 +16,6 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
-from visionlake.transforms.scrub import scrubbed
 from visionlake.transforms.times import FIRST_SECONDS, PAST_LAST_SECONDS, in_years, local_in_years
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
@@ -70,7 +69,7 @@ def classify(bronze: DataFrame, zone: str | None = None) -> DataFrame:
     missing_list = F.concat_ws(", ", *missing)
     parse = F.split(F.col("parse_error"), ": ", 2)
     # silver's summary_code is an int and its status ok or error (until Dec 6 "ABCD" or "OK" failed a check that
-    # held back gold on every later run)
+    # held back gold on every later run); bronze scrubbed both (bronze.FREE_TEXT), the detail may show them
     code, status = F.col("summary.code"), F.col("summary.status")
     bad_code, bad_status = ~F.trim(code).rlike("^[0-9]{1,9}$"), ~status.isin(*SUMMARY_STATUSES)
     reason = (
@@ -92,10 +91,10 @@ def classify(bronze: DataFrame, zone: str | None = None) -> DataFrame:
                 F.substring("date", 1, 100),
             ),
         )
-        .when(bad_code, F.concat(F.lit("summary.code is not a whole number: "), scrubbed(F.substring(code, 1, 100))))
+        .when(bad_code, F.concat(F.lit("summary.code is not a whole number: "), F.substring(code, 1, 100)))
         .when(
             bad_status,
-            F.concat(F.lit("summary.status is neither ok nor error: "), scrubbed(F.substring(status, 1, 100))),
+            F.concat(F.lit("summary.status is neither ok nor error: "), F.substring(status, 1, 100)),
         )
     )
     return bronze.withColumns({"reason": reason, "detail": detail})
