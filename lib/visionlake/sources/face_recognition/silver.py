@@ -127,13 +127,10 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
             for p in TIMES[kind]
         ]
     )
-    out_of_range = F.coalesce(
-        F.lit(None).cast("string"), *[_out_of_range(p, *bounds) for p, bounds in RANGES.get(kind, {}).items()]
-    )
-    if kind == LOADTESTS:
-        metric = F.col("metric")
-        values = [F.when(metric == m, _out_of_range("data.value", *b, label=m)) for m, b in K6_RANGES.items()]
-        out_of_range = F.coalesce(*values)
+    ranges = [_out_of_range(p, *bounds) for p, bounds in RANGES.get(kind, {}).items()]
+    if kind == LOADTESTS:  # a k6 sample's value, by its metric
+        ranges += [F.when(F.col("metric") == m, _out_of_range("data.value", *b, label=m)) for m, b in K6_RANGES.items()]
+    out_of_range = F.coalesce(F.lit(None).cast("string"), *ranges)
     parse = F.split(F.col("parse_error"), ": ", 2)
     # each problem is computed once, in a projection of its own, then read by the reason and the detail: inlined in
     # both, the times were parsed several times per line (silver of 3,000,000 request lines took 35 s more)
