@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from visionlake.transforms.scrub import scrubbed
+from visionlake.transforms.scrub import scrubbed, scrubbed_all
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,31 @@ def test_scrubbed_reads_long_texts_without_overflowing_the_stack(spark: SparkSes
         "<e-mail>",
         "<e-mail>",
     ]
+
+
+def test_scrubbed_all_reaches_every_text_of_a_nested_value(spark: SparkSession):
+    kind = "s struct<a: string, n: int, inner: struct<b: string>, xs: array<string>, m: map<string, string>>"
+    rows = [
+        (("ada@example.org", 1, ("at 10.0.0.1",), ["ok", "bob@example.org"], {"10.0.0.2": "x", "k": "1.2.3.4"}),),
+        ((None, 2, None, None, None),),
+        (None,),
+    ]
+    df = spark.createDataFrame(rows, kind)
+    got = [r["t"] for r in df.select(scrubbed_all(F.col("s"), df.schema["s"].dataType).alias("t")).collect()]
+    assert [None if r is None else r.asDict(recursive=True) for r in got] == [
+        {
+            "a": "<e-mail>",
+            "n": 1,
+            "inner": {"b": "at <ip address>"},
+            "xs": ["ok", "<e-mail>"],
+            "m": {"k": "<ip address>"},  # the entry whose key was an address is dropped
+        },
+        {"a": None, "n": 2, "inner": None, "xs": None, "m": None},
+        None,  # a null struct stays null, not a struct of nulls
+    ]
+
+
+def test_scrubbed_all_keeps_a_value_without_text_as_it_is(spark: SparkSession):
+    df = spark.createDataFrame([((1, [2.5]),)], "s struct<n: int, xs: array<double>>")
+    column = F.col("s")
+    assert scrubbed_all(column, df.schema["s"].dataType) is column

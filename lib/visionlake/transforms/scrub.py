@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 # The characters of an address's local part and of its domain, in any script (josé@example.org, o'connor@...).
 _LOCAL = r"[\p{L}\p{N}._%+'-]"
@@ -70,3 +71,35 @@ def with_scrubbed(rows: DataFrame, paths: Iterable[str]) -> DataFrame:
     for path in paths:
         rows = replaced_at(rows, path, scrubbed)
     return rows
+
+
+def holds_text(kind: T.DataType) -> bool:
+    """Whether a value of type ``kind`` holds a string anywhere (itself, a field, an element, a map key or value)."""
+    if isinstance(kind, T.StructType):
+        return any(holds_text(field.dataType) for field in kind.fields)
+    if isinstance(kind, T.ArrayType):
+        return holds_text(kind.elementType)
+    if isinstance(kind, T.MapType):
+        return holds_text(kind.keyType) or holds_text(kind.valueType)
+    return isinstance(kind, T.StringType)
+
+
+def scrubbed_all(value: Column, kind: T.DataType) -> Column:
+    """``value`` (of type ``kind``) with every text in it :func:`scrubbed`: a string, a struct's fields, an array's
+    elements and a map's values, at any depth. A map entry whose key holds an address is dropped (replaced, two
+    keys could become one, which a map cannot hold). A null struct stays null; a value without text is kept."""
+    if not holds_text(kind):
+        return value
+    if isinstance(kind, T.StringType):
+        return scrubbed(value)
+    if isinstance(kind, T.StructType):
+        fields = [scrubbed_all(value[f.name], f.dataType).alias(f.name) for f in kind.fields]
+        return F.when(value.isNotNull(), F.struct(*fields))
+    if isinstance(kind, T.ArrayType):
+        return F.transform(value, lambda element: scrubbed_all(element, kind.elementType))
+    assert isinstance(kind, T.MapType), kind
+    if isinstance(kind.keyType, T.StringType):
+        value = F.map_filter(value, lambda key, _: scrubbed(key) == key)
+    if holds_text(kind.valueType):
+        value = F.transform_values(value, lambda _, entry: scrubbed_all(entry, kind.valueType))
+    return value

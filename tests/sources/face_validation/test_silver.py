@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from visionlake.ingest.documents import READ_SCHEMA
@@ -69,6 +70,40 @@ def test_parse_redacts_and_pseudonymises(spark):
     assert row["parse_error"] is None
     assert row["content_sha256"] is not None
     assert row["date"] == "2025-01-10T10:00:00-05:00"
+
+
+def test_parse_scrubs_addresses_in_every_text_of_the_document(spark):
+    """Until Dec 7 only the summary, service, gateway and date were scrubbed: a service's message, a detector's
+    class and an accessory's name reached bronze as written."""
+    image = {
+        "liqe": {"msg": "slow answer for ana@example.org from 10.1.2.3", "code": "200", "results": None},
+        "as_35_selfies": {
+            "msg": "ok",
+            "code": "7 bob@example.org",
+            "results": {"predictions": {"class": "2001:db8::1"}},
+        },
+        "accessory_detector": {
+            "msg": "ok",
+            "code": "200",
+            "results": {
+                "predictions": {"accessories": {"hat": {"confidence": 0.5}, "ana@example.org": {"confidence": 1}}}
+            },
+        },
+        "face_detector": None,
+    }
+    document = {**GOOD, "api_version": "v2 (ana@example.org)", "metadata": {"near_img": image}}
+    row = parsed(spark, json.dumps(document)).first()
+    near = row["metadata"]["near_img"]
+    assert row["api_version"] == "v2 (<e-mail>)"
+    assert near["liqe"]["msg"] == "slow answer for <e-mail> from <ip address>"
+    assert near["liqe"]["code"] == "200"
+    assert near["as_35_selfies"]["code"] == "7 <e-mail>"
+    assert near["as_35_selfies"]["results"]["predictions"]["class"] == "<ip address>"
+    assert near["accessory_detector"]["results"]["predictions"]["accessories"] == {"hat": Row(confidence=0.5)}
+    # what held no text, or nothing, is as it was
+    assert (near["liqe"]["results"], near["face_detector"], row["metadata"]["far_img"]) == (None, None, None)
+    assert row["summary"]["desc"] == "antispoofing OK"
+    assert row["user_name"] == _pseudonym("veriFace")
 
 
 def _pseudonym(text: str) -> str:

@@ -9,8 +9,9 @@ keeps its lineage and gets ``parse_error`` (reasons: :func:`visionlake.ingest.js
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from visionlake.ingest import jsonparse
 from visionlake.lake import storage as st
@@ -26,7 +27,7 @@ from visionlake.sources.face_recognition.schema import (
     bronze_fields,
 )
 from visionlake.transforms.pseudonymise import pseudonymised
-from visionlake.transforms.scrub import replaced_at, scrubbed, with_scrubbed
+from visionlake.transforms.scrub import replaced_at, scrubbed_all, with_scrubbed
 
 
 def kind_of(root: str, path: str) -> str | None:
@@ -47,11 +48,7 @@ FREE_TEXT = {
 # maps whose values are such text; a key holding an address (a tag named by an IP) drops its entry: replaced, two
 # keys could become one, which a map cannot hold
 TEXT_MAPS = {LOADTESTS: ("data.tags",)}
-
-
-def _map_scrubbed(entries: Column) -> Column:
-    kept = F.map_filter(entries, lambda key, _: scrubbed(key) == key)
-    return F.transform_values(kept, lambda _, value: scrubbed(value))
+TEXT_MAP = T.MapType(T.StringType(), T.StringType())
 
 
 def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
@@ -61,7 +58,7 @@ def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
     rows = jsonparse.parsed_documents(read, LINES[kind]).withColumnsRenamed(RENAMED.get(kind, {}))
     rows = with_scrubbed(rows, FREE_TEXT[kind])
     for path in TEXT_MAPS.get(kind, ()):
-        rows = replaced_at(rows, path, _map_scrubbed)
+        rows = replaced_at(rows, path, lambda tags: scrubbed_all(tags, TEXT_MAP))
     rows = with_scrubbed(rows, TIMES[kind])
     if PSEUDONYMISED[kind]:
         rows = pseudonymised(rows, PSEUDONYMISED[kind], key)

@@ -25,12 +25,15 @@ from pyspark.sql import functions as F
 from visionlake.ingest import jsonparse
 from visionlake.sources.face_validation.schema import DOCUMENT, PSEUDONYMISED
 from visionlake.transforms.pseudonymise import pseudonymised
-from visionlake.transforms.scrub import with_scrubbed
+from visionlake.transforms.scrub import holds_text, scrubbed_all
 
-# Text where the API or a client may put an e-mail or an IP address ("usuario ana@example.org desde 203.0.113.9"):
-# the summary, the service names and the date (a wrong one is shown in a quarantine detail). Until Dec 6 they reached
-# bronze and silver as written.
-FREE_TEXT = ("service", "api_gateway_id", "date", "summary.status", "summary.code", "summary.desc")
+# The fields whose text the API or a client may hold an e-mail or an IP address in ("usuario ana@example.org desde
+# 203.0.113.9"): every field of the document that holds text, but _id (an ObjectId or a pseudonym) and the
+# pseudonyms. That is the summary, the service names, the date (a wrong one is shown in a quarantine detail), and in
+# metadata each service's msg and code, each detector's class and accessory names (a map's keys). Until Dec 6 they
+# reached bronze (and the summary silver) as written; until Dec 7 the services' texts did.
+PSEUDONYMS = ("_id", "user_name", "file_token", "user_data")  # fields that hold no text but an ObjectId or pseudonyms
+FREE_TEXT = tuple(f.name for f in DOCUMENT.fields if holds_text(f.dataType) and f.name not in PSEUDONYMS)
 OID = r'^\{\s*"\$oid"\s*:\s*"([^"]*)"\s*\}$'
 OBJECT_ID = r"^[0-9a-fA-F]{24}$"  # what MongoDB writes: kept as it is; any other _id becomes a pseudonym
 
@@ -70,7 +73,7 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
         .transform(
             lambda rows: pseudonymised(rows, [*PSEUDONYMISED, "_id"], key, {"_id": F.col("_id").rlike(OBJECT_ID)})
         )
-        .transform(lambda rows: with_scrubbed(rows, FREE_TEXT))
+        .withColumns({name: scrubbed_all(F.col(name), DOCUMENT[name].dataType) for name in FREE_TEXT})
         .withColumn(
             "content_sha256",
             F.when(F.col("parse_error").isNull(), F.sha2(F.to_json(F.struct(*DOCUMENT.fieldNames())), 256)),
