@@ -220,6 +220,18 @@ def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(spark, cfg, tmp
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "check: bronze.results 13 = silver.frames 6 + quarantine 7;" in rebuilt.stdout
     assert _cli("check", "--lake", lake).returncode == 0
+    # a full refresh from an input that holds no file of the source (a mistyped S3 prefix lists nothing, as this
+    # folder of one .txt file does) would empty every table: until Dec 7 it did, and exited 0
+    write_files(tmp_path / "typo", {"notes.txt": "not a frame"})
+    versions = {t: DeltaTable(f"{lake}/{t}").version() for t in ("bronze/alpr/results", "silver/alpr/frames")}
+    emptied = _cli("run", "alpr", "--input", str(tmp_path / "typo"), "--lake", lake, "--full-refresh")
+    assert emptied.returncode == 1
+    assert emptied.stderr.strip() == (
+        f"visionlake: error: --full-refresh found no alpr input file under {tmp_path / 'typo'} (1 other files "
+        "skipped): it would empty every alpr table; nothing was written"
+    )
+    assert {t: DeltaTable(f"{lake}/{t}").version() for t in versions} == versions
+    assert read(f"{lake}/silver/alpr/frames").num_rows == 6
     # a check reads a source under its lease: during a run of it (bronze committed, silver not yet), it once failed
     # reconciliations that hold, and recorded those failures
     running = Lease(lake, "alpr", "run-in-progress", StorageSettings(), wait_seconds=0)

@@ -34,7 +34,7 @@ from pyspark.sql import types as T
 from visionlake import faults
 from visionlake.config import Config
 from visionlake.descriptions import table_text
-from visionlake.errors import LakeError, QualityError, describe, redact
+from visionlake.errors import InputError, LakeError, QualityError, describe, redact
 from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing, list_input
@@ -309,6 +309,13 @@ class SourceRun:
         """The input files that bronze does not hold yet (all of them on a full refresh)."""
         suffix = self.input_suffix(self.cfg)
         listing = self.listing or self.pending_input(self.cfg, input_root, self.lake, self.full_refresh)
+        if self.full_refresh and not listing.files:
+            # it would overwrite every table with nothing: a mistyped --input (an S3 prefix of no object lists
+            # nothing, as an empty folder does) once emptied the source's tables and exited 0
+            raise InputError(
+                f"--full-refresh found no {self.SOURCE} input file under {listing.root} ({listing.skipped} other "
+                f"files skipped): it would empty every {self.SOURCE} table; nothing was written"
+            )
         self.summary.files_listed, self.summary.files_skipped = listing.total, listing.skipped
         self.summary.files_new = record.files_in = len(listing.files)
         self.summary.changed, self.summary.problems = listing.changed, listing.problems
