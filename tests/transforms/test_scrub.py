@@ -1,4 +1,5 @@
-"""scrubbed: e-mail and IP addresses out of free text, the rest of the text kept."""
+"""scrubbed: e-mail, IP and MAC addresses out of free text, the rest of the text kept; scrubbed_prose: GUIDs and
+document numbers too."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from visionlake.transforms.scrub import scrubbed, scrubbed_all
+from visionlake.transforms.scrub import scrubbed, scrubbed_all, scrubbed_prose
 
 
 @pytest.mark.parametrize(
@@ -43,12 +44,41 @@ from visionlake.transforms.scrub import scrubbed, scrubbed_all
         ("User ada&commat;example.org exists", "User <e-mail> exists"),  # HTML5's named entity (until Dec 6 kept)
         ("ada02\uff20example.org", "<e-mail>"),
         ("ada03@localhost", "<e-mail>"),
+        # a cloud host name and a MAC address (until Dec 7 kept); a hex dump and a time are not one
+        ("from ip-198-51-100-77.ec2.internal now", "from <ip address>.ec2.internal now"),
+        ("mac 02:42:ac:11:00:77, MAC 02-42-AC-11-00-78.", "mac <device id>, MAC <device id>."),
+        ("dump 0a:0b:0c:0d:0e:0f:10 end", "dump 0a:0b:0c:0d:0e:0f:10 end"),
+        ("skip-1-2-3-4 at 2026-11-05T01:00:00-05:00", "skip-1-2-3-4 at 2026-11-05T01:00:00-05:00"),
+        # ids and versions are no prose: kept here
+        (
+            "run 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b of 987654321012",
+            "run 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b of 987654321012",
+        ),
         (None, None),
     ],
 )
 def test_scrubbed_replaces_e_mail_and_ip_addresses_by_their_shapes(spark: SparkSession, text, expected):
     df = spark.createDataFrame([(text,)], "text string")
     assert df.select(scrubbed(F.col("text")).alias("t")).first()["t"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Documento 1023456789 no coincide con ana@example.org", "Documento <number> no coincide con <e-mail>"),
+        ("client 6F1C2A3B-4d5e-4f60-8a7b-9c0d1e2f3a4b failed", "client <uuid> failed"),
+        # a score, a code, a time and a five-digit count stay; digits after a decimal point are a fraction
+        (
+            "score 0.1234567 code 1400 at 2026-11-05T01:00:00.338933Z, 12345 tries",
+            "score 0.1234567 code 1400 at 2026-11-05T01:00:00.338933Z, 12345 tries",
+        ),
+        ("Match found", "Match found"),
+        (None, None),
+    ],
+)
+def test_scrubbed_prose_also_replaces_guids_and_document_numbers(spark: SparkSession, text, expected):
+    df = spark.createDataFrame([(text,)], "text string")
+    assert df.select(scrubbed_prose(F.col("text")).alias("t")).first()["t"] == expected
 
 
 def test_scrubbed_reads_long_texts_without_overflowing_the_stack(spark: SparkSession):

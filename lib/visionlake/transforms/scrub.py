@@ -1,9 +1,13 @@
-"""Free text without the personal data a logger writes into it: e-mail addresses and IP addresses.
+"""Free text without the personal data a logger writes into it: e-mail, IP and MAC addresses; in prose, also GUIDs
+and document numbers.
 
 An API's messages are text for people (``User ada@example.org already exists``): the fields that hold them are
-kept, for the error rates and the funnel read them, but each e-mail address becomes ``<e-mail>`` and each IP
-address ``<ip address>`` (the shapes :func:`visionlake.ingest.drift.shown_key` gives such keys), in the JVM.
-A person's name in free text cannot be told from other words and is kept.
+kept, for the error rates and the funnel read them, but each e-mail address becomes ``<e-mail>``, each IP address
+(``ip-10-0-0-1`` too, as cloud host names write it) ``<ip address>`` and each MAC address ``<device id>`` (the
+shapes :func:`visionlake.ingest.drift.shown_key` gives such keys), in the JVM. In prose (a message, a description,
+a value a quarantine detail quotes) a GUID (a client's) also becomes ``<uuid>`` and a run of six digits or more (a
+document number) ``<number>``; in other text those are ids and versions, and are kept. A person's name in free text
+cannot be told from other words and is kept.
 
 The patterns run in linear time on any text, so that a long message (a hex dump, a stack trace) neither stalls
 nor crashes a read task: a match may only start where the text before it cannot continue it (a lookbehind), the
@@ -13,7 +17,7 @@ recurses once per repetition of a group: an unbounded one overflowed the stack o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -39,24 +43,47 @@ IPV6 = (
     rf"(?:(?:{_H}:){{7}}{_H}|{_H}(?::{_H}){{0,6}}::(?:{_H}(?::{_H}){{0,6}})?|::{_H}(?::{_H}){{0,6}})(?![\w:])"
 )
 
+# As cloud host names write an IPv4 address (ip-10-0-0-1.ec2.internal).
+HOST_IPV4 = r"(?<![\p{L}\p{N}])[iI][pP]-\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}(?![\d])"
+# Six pairs of hex digits, with colons or dashes, not within a longer run of them (a hex dump).
+_X = "[0-9A-Fa-f]"
+MAC = rf"(?<!{_X})(?<!{_X}[:-]){_X}{{2}}(?:[:-]{_X}{{2}}){{5}}(?![:-]?{_X})"
+# In prose only: a GUID, and a run of six digits or more that is no decimal fraction (a document number).
+UUID = rf"(?<!{_X})(?<!{_X}-){_X}{{8}}(?:-{_X}{{4}}){{3}}-{_X}{{12}}(?!-?{_X})"
+DIGITS = r"(?<![\d.])\d{6,}+"
+
+
+def _count(text: Column, character: str) -> Column:
+    return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(character), F.lit("")))
+
 
 def scrubbed(text: Column) -> Column:
-    """``text`` with every e-mail address replaced by ``<e-mail>`` and every IP address by ``<ip address>``
-    (IPv4 first: ``::ffff:192.168.1.1`` keeps only its constant prefix); null stays null."""
+    """``text`` with every e-mail address replaced by ``<e-mail>``, every IP address by ``<ip address>`` (IPv4
+    first: ``::ffff:192.168.1.1`` keeps only its constant prefix) and every MAC address by ``<device id>``; null
+    stays null."""
     without_emails = F.regexp_replace(F.regexp_replace(text, AT_SIGNS, "@"), EMAIL, "<e-mail>")
     replaced = F.regexp_replace(F.regexp_replace(without_emails, IPV4, "<ip address>"), IPV6, "<ip address>")
+    replaced = F.regexp_replace(F.regexp_replace(replaced, HOST_IPV4, "<ip address>"), MAC, "<device id>")
 
     # Most texts can hold none of these ("Match found", "no_match", an app version 2.4.1, a time
     # 2026-11-05T01:00:00.338+01:00): no pattern runs on them. An e-mail address holds an @ (or another way to write
-    # it), an IPv4 address three dots, an IPv6 one a :: or seven colons (the two forms IPV6 reads). Counted in bytes
-    # and without a pattern: the three patterns on every app version cost 3.4 s per 3,000,000 lines.
-    def count(character: str) -> Column:
-        return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(character), F.lit("")))
-
+    # it), an IPv4 address three dots (or, in a host name, four dashes), an IPv6 one a :: or seven colons (the two
+    # forms IPV6 reads), a MAC address five colons or five dashes. Counted in bytes and without a pattern: the
+    # patterns on every app version cost 3.4 s per 3,000,000 lines.
     at = text.contains("@") | text.contains("%40") | text.contains("&#") | text.contains("&commat;")
     at = at | text.contains("\uff20")
-    possible = at | (count(".") >= 3) | text.contains("::") | (count(":") >= 7)
+    dashes, colons = _count(text, "-") >= 4, _count(text, ":") >= 5
+    possible = at | (_count(text, ".") >= 3) | dashes | text.contains("::") | colons
     return F.when(possible, replaced).otherwise(text)
+
+
+def scrubbed_prose(text: Column) -> Column:
+    """:func:`scrubbed` ``text``, with every GUID also replaced by ``<uuid>`` and every run of six digits or more
+    (not after a decimal point) by ``<number>``: for prose, where an identifier stands only by mistake."""
+    replaced = F.regexp_replace(F.regexp_replace(scrubbed(text), UUID, "<uuid>"), DIGITS, "<number>")
+    # neither pattern can match a text with fewer than six digits and four dashes (counted without a pattern)
+    digits = F.octet_length(text) - F.octet_length(F.translate(text, "0123456789", ""))
+    return F.when((digits >= 6) | (_count(text, "-") >= 4), replaced).otherwise(scrubbed(text))
 
 
 def replaced_at(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> DataFrame:
@@ -66,10 +93,10 @@ def replaced_at(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> 
     return rows.withColumn(head, F.col(head).withField(rest, value) if rest else value)
 
 
-def with_scrubbed(rows: DataFrame, paths: Iterable[str]) -> DataFrame:
-    """``rows`` with the text at each of ``paths`` :func:`scrubbed`."""
+def with_scrubbed(rows: DataFrame, paths: Iterable[str], how: Callable[[Column], Column] = scrubbed) -> DataFrame:
+    """``rows`` with the text at each of ``paths`` ``how``'d (:func:`scrubbed`)."""
     for path in paths:
-        rows = replaced_at(rows, path, scrubbed)
+        rows = replaced_at(rows, path, how)
     return rows
 
 
@@ -84,22 +111,29 @@ def holds_text(kind: T.DataType) -> bool:
     return isinstance(kind, T.StringType)
 
 
-def scrubbed_all(value: Column, kind: T.DataType) -> Column:
-    """``value`` (of type ``kind``) with every text in it :func:`scrubbed`: a string, a struct's fields, an array's
-    elements and a map's values, at any depth. A map entry whose key holds an address is dropped (replaced, two
-    keys could become one, which a map cannot hold). A null struct stays null; a value without text is kept."""
+def scrubbed_all(
+    value: Column, kind: T.DataType, prose: Collection[str] = (), how: Callable[[Column], Column] = scrubbed
+) -> Column:
+    """``value`` (of type ``kind``) with every text in it ``how``'d (:func:`scrubbed`): a string, a struct's fields,
+    an array's elements, a map's values, at any depth; the text under a struct field named in ``prose`` (``msg``,
+    wherever it is) :func:`scrubbed_prose`. A map entry whose key :func:`scrubbed_prose` would change is dropped
+    (replaced, two keys could become one, which a map cannot hold). A null struct stays null; a value without text
+    is kept."""
     if not holds_text(kind):
         return value
     if isinstance(kind, T.StringType):
-        return scrubbed(value)
+        return how(value)
     if isinstance(kind, T.StructType):
-        fields = [scrubbed_all(value[f.name], f.dataType).alias(f.name) for f in kind.fields]
+        fields = [
+            scrubbed_all(value[f.name], f.dataType, prose, scrubbed_prose if f.name in prose else how).alias(f.name)
+            for f in kind.fields
+        ]
         return F.when(value.isNotNull(), F.struct(*fields))
     if isinstance(kind, T.ArrayType):
-        return F.transform(value, lambda element: scrubbed_all(element, kind.elementType))
+        return F.transform(value, lambda element: scrubbed_all(element, kind.elementType, prose, how))
     assert isinstance(kind, T.MapType), kind
     if isinstance(kind.keyType, T.StringType):
-        value = F.map_filter(value, lambda key, _: scrubbed(key) == key)
+        value = F.map_filter(value, lambda key, _: scrubbed_prose(key) == key)
     if holds_text(kind.valueType):
-        value = F.transform_values(value, lambda _, entry: scrubbed_all(entry, kind.valueType))
+        value = F.transform_values(value, lambda _, entry: scrubbed_all(entry, kind.valueType, prose, how))
     return value

@@ -607,6 +607,8 @@ def test_a_failed_inference_has_no_objects(spark: SparkSession) -> None:
         ("silent", PATH, _frame(success=False, predictions=[dog, {**dog, "confidence": 250}])),
         ("blank", PATH, _frame(success=False, error=" ", predictions=[])),
         ("ok", PATH, _frame(success=True, predictions=[dog])),
+        # the detector's text is prose: addresses, GUIDs and document numbers in it go (until Dec 7 kept)
+        ("pii", PATH, _frame(success=False, error="failed for ana@example.org on 10.1.2.3 doc 1023456789")),
     ]
     prepared = _prepared(spark, rows)
     objects = silver.build_objects(prepared, MIN_SCORE).collect()
@@ -617,13 +619,14 @@ def test_a_failed_inference_has_no_objects(spark: SparkSession) -> None:
         "silent": ("inference failed (success: false, no error given)", 0),
         "blank": ("inference failed (success: false, no error given)", 0),
         "ok": (None, 1),
+        "pii": ("failed for <e-mail> on <ip address> doc <number>", 0),
     }
     checked = silver.with_detections_checked(
         _input(spark, rows).select(
             "frame_key", "frame", *[F.lit(None).cast("string").alias(c) for c in ("reason", "detail")]
         )
     )
-    assert _by_key(checked, "reason") == {"timeout": (None,), "silent": (None,), "blank": (None,), "ok": (None,)}
+    assert _by_key(checked, "reason") == {k: (None,) for k in ("timeout", "silent", "blank", "ok", "pii")}
 
 
 BOXES = [[0.0, 0.0, 1.0, 1.0]] * 2

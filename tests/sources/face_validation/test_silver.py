@@ -74,19 +74,21 @@ def test_parse_redacts_and_pseudonymises(spark):
 
 def test_parse_scrubs_addresses_in_every_text_of_the_document(spark):
     """Until Dec 7 only the summary, service, gateway and date were scrubbed: a service's message, a detector's
-    class and an accessory's name reached bronze as written."""
+    class and an accessory's name reached bronze as written; no MAC address, document number or GUID was."""
     image = {
-        "liqe": {"msg": "slow answer for ana@example.org from 10.1.2.3", "code": "200", "results": None},
+        "liqe": {"msg": "slow for ana@example.org from 10.1.2.3 (doc 1023456789)", "code": "200", "results": None},
         "as_35_selfies": {
             "msg": "ok",
-            "code": "7 bob@example.org",
+            "code": "7 bob@example.org 02:42:ac:11:00:77 1023456789",
             "results": {"predictions": {"class": "2001:db8::1"}},
         },
         "accessory_detector": {
             "msg": "ok",
             "code": "200",
             "results": {
-                "predictions": {"accessories": {"hat": {"confidence": 0.5}, "ana@example.org": {"confidence": 1}}}
+                "predictions": {
+                    "accessories": {"hat": {"confidence": 0.5}, "ana@example.org": {"confidence": 1}, "1023456789": {}}
+                }
             },
         },
         "face_detector": None,
@@ -95,9 +97,10 @@ def test_parse_scrubs_addresses_in_every_text_of_the_document(spark):
     row = parsed(spark, json.dumps(document)).first()
     near = row["metadata"]["near_img"]
     assert row["api_version"] == "v2 (<e-mail>)"
-    assert near["liqe"]["msg"] == "slow answer for <e-mail> from <ip address>"
+    # a message is prose: a document number goes too; a code is no prose, but a MAC address in it goes
+    assert near["liqe"]["msg"] == "slow for <e-mail> from <ip address> (doc <number>)"
     assert near["liqe"]["code"] == "200"
-    assert near["as_35_selfies"]["code"] == "7 <e-mail>"
+    assert near["as_35_selfies"]["code"] == "7 <e-mail> <device id> 1023456789"
     assert near["as_35_selfies"]["results"]["predictions"]["class"] == "<ip address>"
     assert near["accessory_detector"]["results"]["predictions"]["accessories"] == {"hat": Row(confidence=0.5)}
     # what held no text, or nothing, is as it was

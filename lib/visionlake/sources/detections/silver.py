@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 
 from visionlake.config import ImageValidationSettings
 from visionlake.sources.detections.schema import LABEL_ALIASES, LABEL_MAP
+from visionlake.transforms.scrub import scrubbed_prose
 from visionlake.transforms.times import in_years, local_in_years, utc_date
 
 PARTITION = "event_date"
@@ -255,9 +256,10 @@ def failed_inference(frame: Column) -> Column:
 
 
 def detector_error(frame: Column) -> Column:
-    """A failed inference's error: the detector's ``error`` text, or :data:`FAILED_WITHOUT_ERROR` when it gives
-    none (or only blanks); null when the inference did not fail."""
-    error = frame["error"]
+    """A failed inference's error: the detector's ``error`` text (e-mail, IP and MAC addresses, GUIDs and document
+    numbers in it replaced by their shapes: :func:`~visionlake.transforms.scrub.scrubbed_prose`), or
+    :data:`FAILED_WITHOUT_ERROR` when it gives none (or only blanks); null when the inference did not fail."""
+    error = scrubbed_prose(frame["error"])
     return F.when(failed_inference(frame), F.when(F.trim(error) != "", error).otherwise(F.lit(FAILED_WITHOUT_ERROR)))
 
 

@@ -2,8 +2,9 @@
 
 The line's text never leaves this function: parsing with the allowlist (:data:`~.schema.LINES`) drops the embedding,
 the user's name, e-mail and birthdate, the user agent and the face box; the identifying values of
-:data:`~.schema.PSEUDONYMISED` are replaced by keyed pseudonyms, and e-mail and IP addresses in text
-(:data:`FREE_TEXT`, :data:`TEXT_MAPS`, the times: a time holds none) by their shapes. A line that cannot be parsed
+:data:`~.schema.PSEUDONYMISED` are replaced by keyed pseudonyms, and e-mail, IP and MAC addresses in text
+(:data:`FREE_TEXT`; in :data:`PROSE`, :data:`TEXT_MAPS` and the times GUIDs and document numbers too) by their
+shapes. A line that cannot be parsed
 keeps its lineage and gets ``parse_error`` (reasons: :func:`visionlake.ingest.jsonparse.parsed_documents`).
 """
 
@@ -27,7 +28,7 @@ from visionlake.sources.face_recognition.schema import (
     bronze_fields,
 )
 from visionlake.transforms.pseudonymise import pseudonymised
-from visionlake.transforms.scrub import replaced_at, scrubbed_all, with_scrubbed
+from visionlake.transforms.scrub import replaced_at, scrubbed_all, scrubbed_prose, with_scrubbed
 
 
 def kind_of(root: str, path: str) -> str | None:
@@ -36,17 +37,19 @@ def kind_of(root: str, path: str) -> str | None:
     return parts[0] if len(parts) > 1 and parts[0] in KINDS else None
 
 
-# Text where a logger may put an e-mail or an IP address (column paths in bronze): the API's message ("User
-# ada@example.org already exists"), status and error code, the client's app version, an evaluation's run id,
-# protocol and model, k6's tags (its name and url tags are the request's URL, query string included), and the
-# names silver checks and shows in a quarantine detail when they are wrong (the endpoint, k6's type and metric).
+# Text where a logger may put an e-mail, IP or MAC address (column paths in bronze): the API's status and error
+# code, the client's app version, an evaluation's run id, protocol and model, and the names silver checks and shows
+# in a quarantine detail when they are wrong (the endpoint, k6's type and metric).
 FREE_TEXT = {
-    REQUESTS: ("endpoint", "status", "message", "error_code", "client.app_version"),
+    REQUESTS: ("endpoint", "status", "error_code", "client.app_version"),
     EVALUATIONS: ("evaluation_run_id", "protocol", "model"),
     LOADTESTS: ("type", "metric"),
 }
-# maps whose values are such text; a key holding an address (a tag named by an IP) drops its entry: replaced, two
-# keys could become one, which a map cannot hold
+# Prose, where GUIDs and document numbers go too (scrubbed_prose): the API's message ("User ada@example.org already
+# exists"), and the times (a valid one holds none: its fraction follows a point), which a quarantine detail quotes.
+PROSE = {REQUESTS: ("message",)}
+# maps whose values are such text, read as prose (a url tag's query string may hold a document number); a key that
+# holds an address, a GUID or a number (a tag named by an IP) drops its entry: replaced, two keys could become one
 TEXT_MAPS = {LOADTESTS: ("data.tags",)}
 TEXT_MAP = T.MapType(T.StringType(), T.StringType())
 
@@ -58,8 +61,8 @@ def parse_lines(read: DataFrame, kind: str, key: bytes) -> DataFrame:
     rows = jsonparse.parsed_documents(read, LINES[kind]).withColumnsRenamed(RENAMED.get(kind, {}))
     rows = with_scrubbed(rows, FREE_TEXT[kind])
     for path in TEXT_MAPS.get(kind, ()):
-        rows = replaced_at(rows, path, lambda tags: scrubbed_all(tags, TEXT_MAP))
-    rows = with_scrubbed(rows, TIMES[kind])
+        rows = replaced_at(rows, path, lambda tags: scrubbed_all(tags, TEXT_MAP, how=scrubbed_prose))
+    rows = with_scrubbed(rows, [*PROSE.get(kind, ()), *TIMES[kind]], scrubbed_prose)
     if PSEUDONYMISED[kind]:
         rows = pseudonymised(rows, PSEUDONYMISED[kind], key)
     fields = [f.name for f in bronze_fields(kind)]

@@ -39,6 +39,7 @@ from visionlake.sources.face_recognition.schema import (
     TIMES,
     bronze_fields,
 )
+from visionlake.transforms.scrub import scrubbed_prose
 
 REQUIRED = {
     REQUESTS: ("request_id", "ts", "endpoint", "http_status"),
@@ -122,7 +123,7 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
         *[
             F.when(
                 _value(p).isNotNull() & utc(_value(p)).isNull(),
-                F.concat(F.lit(f"{p} is not an ISO 8601 time: "), F.substring(_value(p), 1, 100)),
+                F.concat(F.lit(f"{p} is not an ISO 8601 time: "), F.substring(scrubbed_prose(_value(p)), 1, 100)),
             )
             for p in TIMES[kind]
         ]
@@ -147,7 +148,10 @@ def classify(bronze: DataFrame, kind: str) -> DataFrame:
             (
                 ~endpoint.isin(*ENDPOINTS),
                 F.lit("unknown_endpoint"),
-                F.concat(F.lit("endpoint is neither recognise_user nor add_user: "), F.substring(endpoint, 1, 100)),
+                F.concat(
+                    F.lit("endpoint is neither recognise_user nor add_user: "),
+                    F.substring(scrubbed_prose(endpoint), 1, 100),
+                ),
             )
         )
     rules.append((sample & out_of_range.isNotNull(), F.lit("out_of_range"), out_of_range))

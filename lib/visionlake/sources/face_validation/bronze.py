@@ -34,6 +34,7 @@ from visionlake.transforms.scrub import holds_text, scrubbed_all
 # reached bronze (and the summary silver) as written; until Dec 7 the services' texts did.
 PSEUDONYMS = ("_id", "user_name", "file_token", "user_data")  # fields that hold no text but an ObjectId or pseudonyms
 FREE_TEXT = tuple(f.name for f in DOCUMENT.fields if holds_text(f.dataType) and f.name not in PSEUDONYMS)
+PROSE = ("desc", "msg")  # the summary's description and each service's message: GUIDs and document numbers go too
 OID = r'^\{\s*"\$oid"\s*:\s*"([^"]*)"\s*\}$'
 OBJECT_ID = r"^[0-9a-fA-F]{24}$"  # what MongoDB writes: kept as it is; any other _id becomes a pseudonym
 
@@ -73,7 +74,7 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
         .transform(
             lambda rows: pseudonymised(rows, [*PSEUDONYMISED, "_id"], key, {"_id": F.col("_id").rlike(OBJECT_ID)})
         )
-        .withColumns({name: scrubbed_all(F.col(name), DOCUMENT[name].dataType) for name in FREE_TEXT})
+        .withColumns({name: scrubbed_all(F.col(name), DOCUMENT[name].dataType, PROSE) for name in FREE_TEXT})
         .withColumn(
             "content_sha256",
             F.when(F.col("parse_error").isNull(), F.sha2(F.to_json(F.struct(*DOCUMENT.fieldNames())), 256)),

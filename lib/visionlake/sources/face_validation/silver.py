@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from visionlake.ingest.quarantine import located_rows
 from visionlake.sources.face_validation.schema import DOCUMENT, MODULES, PARTITION, STAGING
+from visionlake.transforms.scrub import scrubbed_prose
 from visionlake.transforms.times import FIRST_SECONDS, PAST_LAST_SECONDS, in_years, local_in_years
 
 REQUIRED = ("_id", "date", "summary", "summary.code", "summary.status")
@@ -88,13 +89,15 @@ def classify(bronze: DataFrame, zone: str | None = None) -> DataFrame:
                 F.when(written.isNull(), F.lit("not a timestamp: "))
                 .when(in_years(written).isNull(), F.lit("out of the years 1900-9999 UTC: "))
                 .otherwise(F.lit(f"out of the years 1900-9999 in {zone}: ")),
-                F.substring("date", 1, 100),
+                F.substring(scrubbed_prose(F.col("date")), 1, 100),
             ),
         )
-        .when(bad_code, F.concat(F.lit("summary.code is not a whole number: "), F.substring(code, 1, 100)))
+        .when(
+            bad_code, F.concat(F.lit("summary.code is not a whole number: "), F.substring(scrubbed_prose(code), 1, 100))
+        )
         .when(
             bad_status,
-            F.concat(F.lit("summary.status is neither ok nor error: "), F.substring(status, 1, 100)),
+            F.concat(F.lit("summary.status is neither ok nor error: "), F.substring(scrubbed_prose(status), 1, 100)),
         )
     )
     return bronze.withColumns({"reason": reason, "detail": detail})
