@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
@@ -231,6 +234,7 @@ def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(spark, cfg, tmp
         "skipped): it would empty every alpr table; nothing was written"
     )
     assert {t: DeltaTable(f"{lake}/{t}").version() for t in versions} == versions
+    assert not Path(lake, "_locks", "alpr.refresh.json").exists()  # so the next run is no full refresh
     assert read(f"{lake}/silver/alpr/frames").num_rows == 6
     # a check reads a source under its lease: during a run of it (bronze committed, silver not yet), it once failed
     # reconciliations that hold, and recorded those failures
@@ -399,3 +403,54 @@ def test_face_recognition_generate_and_bad_settings_refused_before_spark(tmp_pat
     )
     assert "Traceback" not in refused.stderr and "Exception" not in refused.stderr
     assert not lake.exists()
+
+
+def test_ctrl_c_stops_a_run_with_one_line_and_the_next_run_completes_it(tmp_path):
+    """Until Dec 7 Ctrl-C during a Spark call printed four py4j tracebacks (PySpark's handler called into the JVM
+    from within a call) and recorded the run as failed with a Py4JError."""
+    write_files(tmp_path / "in", {**GOOD, **BAD})
+    lake, points = tmp_path / "lake", tmp_path / "points.log"
+    command = [str(VENV_BIN / "visionlake"), "run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(lake)]
+    env = {**os.environ, "VISIONLAKE_POINTS_LOG": str(points)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    deadline = time.monotonic() + 300
+    while not (points.exists() and "bronze:listed" in points.read_text()):  # then bronze reads and writes
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert (process.returncode, out, err) == (130, "", "visionlake: error: interrupted (Ctrl-C)\n")
+    runs = read(str(lake / "_runs")).to_pylist()
+    assert [(r["stage"], r["status"], r["message"]) for r in runs if r["status"] != "ok"] == [
+        ("bronze", "interrupted", "stopped by Ctrl-C (SIGINT)")
+    ]
+    done = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", str(lake))
+    assert done.returncode == 0, done.stderr
+    assert "check: bronze.results 13 = silver.frames 6 + quarantine 7" in done.stdout
+
+
+def test_a_full_refresh_killed_midway_is_completed_by_the_next_run_from_its_input(tmp_path):
+    """Until Dec 7 every later run failed ("version 2 removed data (WRITE)") until someone ran --full-refresh."""
+    write_files(tmp_path / "in", {**GOOD, **BAD})
+    write_files(tmp_path / "other", {"cam-9/x.json": "{}"})
+    lake = str(tmp_path / "lake")
+    assert _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake).returncode == 0
+    refresh = [str(VENV_BIN / "visionlake"), "run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake]
+    killed = run_command([*refresh, "--full-refresh"], env={"VISIONLAKE_KILL_AT": "alpr/results:committed"})
+    assert killed.returncode == -9  # bronze was overwritten, silver and gold were not
+    # another input root would rebuild the lake from that folder alone: refused, nothing written
+    other = _cli("run", "alpr", "--input", str(tmp_path / "other"), "--lake", lake)
+    assert other.returncode == 1
+    assert other.stderr.startswith(f"visionlake: error: a --full-refresh of alpr from {tmp_path / 'in'} (run ")
+    assert other.stderr.strip().endswith(
+        f"did not end, and this run reads {tmp_path / 'other'}: finish it with --input {tmp_path / 'in'} --full-refresh"
+    )
+    done = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake)
+    assert done.returncode == 0, done.stderr
+    assert "13 new of 13 files listed" in done.stdout  # a full refresh: every file again
+    assert "check: bronze.results 13 = silver.frames 6 + quarantine 7;" in done.stdout
+    assert not Path(lake, "_locks", "alpr.refresh.json").exists()
+    again = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake)
+    assert again.returncode == 0, again.stderr
+    assert "0 new of 13 files listed" in again.stdout
+    assert read(f"{lake}/silver/alpr/frames").num_rows == 6

@@ -45,6 +45,8 @@ from visionlake.errors import (
 )
 
 SOURCES = ("alpr", "face_validation", "detections", "face_recognition")
+INTERRUPTED = "interrupted (Ctrl-C)"  # a run: what it committed stands, and the next run completes the rest
+SHARED_LEASE = "shared-tables"  # what maintain holds while it compacts the tables of no source
 log = logging.getLogger("visionlake")
 DEBUG_HELP = "print tracebacks and Spark warnings"
 
@@ -277,7 +279,10 @@ def _run(args: argparse.Namespace) -> str:
     try:
         try:
             # The new input is listed before the JVM starts: its size chooses the JIT (see spark.for_input).
-            listing = pipeline.RUN.pending_input(cfg, args.input, args.lake, args.full_refresh)
+            # a full refresh that did not end is completed by the next run from its input (as a full refresh)
+            resumed = pipeline.RUN.interrupted_refresh(cfg, args.lake, args.input, args.full_refresh)
+            full_refresh = args.full_refresh or resumed is not None
+            listing = pipeline.RUN.pending_input(cfg, args.input, args.lake, full_refresh)
         except Exception as exc:
             record_failure(args.lake, args.source, run_id, exc, cfg)
             raise
@@ -285,10 +290,13 @@ def _run(args: argparse.Namespace) -> str:
         spark = build_session(f"visionlake-{args.source}", cfg, quiet=not args.debug)
         try:
             summary = pipeline.run(
-                spark, cfg, args.input, args.lake, args.full_refresh, listing=listing, lease=lease, run_id=run_id
+                spark, cfg, args.input, args.lake, full_refresh, listing=listing, lease=lease, run_id=run_id
             )
-        finally:
-            spark.stop()
+        except BaseException:
+            with contextlib.suppress(Exception):  # after Ctrl-C inside a call, the gateway may not answer
+                spark.stop()
+            raise
+        spark.stop()
     finally:
         lease.release()
     return format_summary(summary, time.monotonic() - started)
@@ -326,8 +334,9 @@ def _maintain(args: argparse.Namespace) -> str:
         by_source.setdefault(source, {})[name] = location
     failed: dict[str, str] = {}
     for source, group in by_source.items():
-        lease = Lease.configured(cfg, args.lake, source, run_id)
-        with lease if source else _nothing():
+        # the tables of no source (_runs, _quality_results) under a lease of their own: two maintains at once
+        # each compacted the same files, and every row of those tables was there twice (until Dec 7)
+        with Lease.configured(cfg, args.lake, source or SHARED_LEASE, run_id):
             for name, location in group.items():
                 try:
                     done = maintain_table(name, location, cfg.storage, cfg.lake.compact_target_mb, retain)
@@ -397,11 +406,6 @@ def _report(args: argparse.Namespace) -> str:
     return write_report(args.lake, args.out, load_config(args.env))
 
 
-@contextlib.contextmanager
-def _nothing():
-    yield
-
-
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -414,6 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     log.setLevel(logging.DEBUG if args.debug else logging.INFO)
+    if not args.debug:  # py4j logs (to the root logger), with its traceback, a call that Ctrl-C broke off
+        handler.addFilter(lambda record: f"{os.sep}py4j{os.sep}" not in record.pathname)
     try:
         commands = {
             "generate": _generate,
@@ -434,6 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(redact(report))
         print(f"visionlake: error: {redact(first)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"visionlake: error: {INTERRUPTED}", file=sys.stderr)
+        return 130
     except BaseException as exc:
         # a Rust panic in delta-rs reaches Python as pyo3's PanicException, which is no Exception
         if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":

@@ -148,8 +148,9 @@ def write_class_archive() -> Path:
 
 class WebhookServer:
     """A webhook receiver for tests (see :func:`webhook_server`): records every request, fails the next
-    ``fail_next(n, status)`` ones, answers after ``delay`` seconds (the next ``n`` after ``delay_next(n, s)``),
-    else answers 202 as PagerDuty does.
+    ``fail_next(n, status)`` ones, answers after ``delay`` seconds (the next ``n`` after ``delay_next(n, s)``; with
+    ``trickle``, its status line at once and then one header line every 0.1 s until then), else answers 202 as
+    PagerDuty does.
 
     ``received`` holds one dict per request: ``path``, ``headers`` (a dict), ``body`` (the parsed JSON, or None
     when it is not JSON), ``status`` (the answer given)."""
@@ -162,6 +163,7 @@ class WebhookServer:
         self._fail_status = fail_status
         self._slow = 0
         self._slow_seconds = 0.0
+        self._trickle = False
         self._lock = threading.Lock()
 
     def fail_next(self, n: int, status: int = 500) -> None:
@@ -169,13 +171,14 @@ class WebhookServer:
         with self._lock:
             self._failing, self._fail_status = n, status
 
-    def delay_next(self, n: int, seconds: float) -> None:
-        """Answer the next ``n`` requests after ``seconds`` (instead of ``delay``)."""
+    def delay_next(self, n: int, seconds: float, trickle: bool = False) -> None:
+        """Answer the next ``n`` requests after ``seconds`` (instead of ``delay``); with ``trickle``, begin at once
+        and send one header line every 0.1 s meanwhile (a receiver that never stops answering)."""
         with self._lock:
-            self._slow, self._slow_seconds = n, seconds
+            self._slow, self._slow_seconds, self._trickle = n, seconds, trickle
 
-    def _record(self, path: str, headers: dict[str, str], data: bytes) -> tuple[int, float]:
-        """Record a request; returns the status to answer and the seconds to wait before."""
+    def _record(self, path: str, headers: dict[str, str], data: bytes) -> tuple[int, float, bool]:
+        """Record a request; returns the status to answer, the seconds to wait before, and whether to trickle."""
         import json
 
         try:
@@ -183,15 +186,15 @@ class WebhookServer:
         except (UnicodeDecodeError, ValueError):
             body = None
         with self._lock:
-            status, delay = 202, self.delay
+            status, delay, trickle = 202, self.delay, False
             if self._failing > 0:
                 self._failing -= 1
                 status = self._fail_status
             if self._slow > 0:
                 self._slow -= 1
-                delay = self._slow_seconds
+                delay, trickle = self._slow_seconds, self._trickle
             self.received.append({"path": path, "headers": headers, "body": body, "status": status})
-        return status, delay
+        return status, delay, trickle
 
 
 @contextmanager
@@ -205,13 +208,19 @@ def webhook_server(fail_first: int = 0, fail_status: int = 500, delay_seconds: f
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, delay = hook._record(self.path, dict(self.headers.items()), data)
-            if delay > 0:
+            status, delay, trickle = hook._record(self.path, dict(self.headers.items()), data)
+            if delay > 0 and not trickle:
                 time.sleep(delay)
             answer = {"status": "success", "message": "Event processed"} if status < 300 else {"status": "error"}
             payload = json.dumps(answer).encode()
             try:
                 self.send_response(status)
+                if trickle:
+                    self.flush_headers()
+                    for _ in range(round(delay / 0.1)):
+                        self.wfile.write(b"X-Still-Answering: yes\r\n")
+                        self.wfile.flush()
+                        time.sleep(0.1)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -127,6 +129,11 @@ def build_session(app_name: str, cfg: Config, quiet: bool = False) -> SparkSessi
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("OFF" if quiet else "WARN")
     pin_jvm_classes(spark.sparkContext._jvm)
+    if threading.current_thread() is threading.main_thread():
+        # PySpark's Ctrl-C handler calls into the JVM to cancel the jobs from within the call the JVM is in: py4j
+        # refused the reentrant call with four tracebacks (until Dec 7). Ctrl-C now raises KeyboardInterrupt, which
+        # the command reports in one line; stopping the session cancels the jobs.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return spark
 
 

@@ -296,6 +296,16 @@ def write_bytes(location: str, data: bytes, storage: StorageSettings, client=Non
     Path(location).write_bytes(data)
 
 
+def read_bytes(location: str, storage: StorageSettings) -> bytes | None:
+    """The bytes of a local file or an S3 object; None when it does not exist."""
+    try:
+        if is_s3(location):
+            return get_object(s3_client(storage), location, storage)[0]
+        return Path(location).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def delete(location: str, storage: StorageSettings) -> None:
     """Remove a file or object (FileNotFoundError when a local file is not there)."""
     if is_s3(location):

@@ -16,6 +16,7 @@ A run, start to end:
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -143,6 +144,33 @@ class SourceRun:
         )
 
     @classmethod
+    def refresh_flag(cls, lake: str) -> str:
+        """Where a full refresh of the source says it has begun (its run id and input root) until it has ended."""
+        return st.join(lake, "_locks", f"{cls.SOURCE}.refresh.json")
+
+    @classmethod
+    def interrupted_refresh(cls, cfg: Config, lake: str, input_root: str, full_refresh: bool) -> str | None:
+        """The run id of a full refresh of the source that began and never ended (killed, or failed), which a run
+        from the same input root completes (as a full refresh); None when there is none or ``full_refresh`` was
+        asked for anyway. Until Dec 7 every later run failed ("version N removed data (WRITE)") until someone ran
+        ``--full-refresh`` by hand.
+
+        Raises:
+            InputError: that refresh read another input root (a lake rebuilt from another day's folder would lose
+                every other day).
+        """
+        data = None if full_refresh else st.read_bytes(cls.refresh_flag(lake), cfg.storage)
+        if data is None:
+            return None
+        begun = json.loads(data)
+        if st.normalize(begun["input"]) != st.normalize(input_root):
+            raise InputError(
+                f"a --full-refresh of {cls.SOURCE} from {begun['input']} (run {begun['run_id']}) did not end, and this "
+                f"run reads {input_root}: finish it with --input {begun['input']} --full-refresh"
+            )
+        return begun["run_id"]
+
+    @classmethod
     def lease(cls, cfg: Config, lake: str, run_id: str) -> Lease:
         """The lease a run of this source holds in ``lake`` (not taken yet)."""
         return Lease.configured(cfg, lake, cls.SOURCE, run_id)
@@ -162,6 +190,7 @@ class SourceRun:
         self.storage = cfg.storage
         self.lake = lake
         self.full_refresh = full_refresh
+        self.resumed: str | None = None  # the run id of an interrupted full refresh this run completes
         self.now = datetime.now(UTC)
         self.summary = RunSummary(run_id=run_id or new_run_id(self.now))
         self.writer = delta.choose_writer(cfg.lake.writer, spark)
@@ -326,6 +355,8 @@ class SourceRun:
         )
         if listing.changed:
             record.message += f"; {len(listing.changed)} ingested files changed since (not read again)"
+        if self.resumed:
+            record.message += f"; a full refresh, to complete that of run {self.resumed}, which did not end"
         faults.point("bronze:listed")
         return listing
 
@@ -348,6 +379,9 @@ class SourceRun:
         record = self.stage("bronze")
         self.ingesting(record)
         listing = self.list_new(record, input_root)
+        if self.full_refresh:  # from its first overwrite until its end (see interrupted_refresh)
+            begun = {"run_id": self.resumed or self.summary.run_id, "input": input_root}
+            st.write_bytes(self.refresh_flag(self.lake), json.dumps(begun).encode(), self.storage)
         if not listing.files and not self.full_refresh:
             self.done(record)
             return
@@ -570,14 +604,20 @@ class SourceRun:
                 record_interrupted(self.lake, holder.run_id, self.SOURCE, holder.since, by, self.storage)
                 self.summary.interrupted.append(holder.run_id)
             lease.recorded()
+        if self.listing is None:  # else the caller has listed the input, a full refresh's or not (the command line)
+            self.resumed = self.interrupted_refresh(self.cfg, self.lake, input_root, self.full_refresh)
+            self.full_refresh = self.full_refresh or self.resumed is not None
         try:
             with sql_settings(self.spark, self.SQL_CONF):
                 self.stages(input_root)
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             failed = self.summary.stages[-1] if self.summary.stages else self.stage("start")
-            failed.status = "failed"
             kept = failed.message if isinstance(exc, QualityError) else None
-            failed.message = "; ".join(filter(None, [kept, redact(describe(exc, hint=False))]))[:2000]
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C (until Dec 7 not recorded at all)
+                failed.status, why = "interrupted", "stopped by Ctrl-C (SIGINT)"
+            else:
+                failed.status, why = "failed", redact(describe(exc, hint=False))
+            failed.message = "; ".join(filter(None, [kept, why]))[:2000]
             if failed.seconds is None:
                 failed.seconds = round(time.monotonic() - self._clock, 3)
             with contextlib.suppress(Exception):  # best effort: the failure may be the lake's own storage
@@ -590,6 +630,9 @@ class SourceRun:
                 "the run committed its tables, but its record could not be written to _runs and _quality/results: "
                 f"{describe(exc, hint=False)}"
             ) from exc
+        if self.full_refresh:  # it has ended
+            with contextlib.suppress(FileNotFoundError):
+                st.delete(self.refresh_flag(self.lake), self.storage)
         return self.summary
 
     def _log(self) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -265,6 +266,26 @@ def test_timeouts_are_retried(lake, fast):
         (b, 2, "failed", None, timed_out),
         (b, 3, "delivered", 202, None),
     ]
+
+
+def test_a_receiver_that_never_stops_answering_times_out(lake, fast):
+    """The socket's timeout bounds each read: until Dec 7 a receiver that sent a header line every 0.1 s held the
+    POST for as long as it went on."""
+    cfg = dataclasses.replace(
+        fast, detections=dataclasses.replace(fast.detections, notify=NotifySettings(0.5, 4, 0.01))
+    )
+    with webhook_server() as hook:
+        hook.delay_next(1, 3.0, trickle=True)
+        started = time.monotonic()
+        result = nt.notify(lake, hook.url, "pagerduty", cfg)
+        took = time.monotonic() - started
+    assert (result.sent, result.delivered) == (4, 3)
+    b = ORDER[0]
+    assert [row for row in _deliveries(lake) if row[0] == b] == [
+        (b, 1, "failed", None, "no answer within 0.5 s (detections.notify.timeout_seconds)"),
+        (b, 2, "delivered", 202, None),
+    ]
+    assert took < 3.0  # it gave up on the first POST before the receiver was done with it
 
 
 def test_a_client_error_rejects_the_alert_for_good(lake, fast):
@@ -605,6 +626,9 @@ def test_scrub_removes_the_routing_key_and_the_webhook_secrets():
     assert nt.scrub(text, url, KEY) == "bad key *** for *** (***, path ***, user me, password ***)"
     assert nt.scrub("token abcd1234 expired", url, None) == "token *** expired"
     assert nt.public_url(url) == "https://hooks.example.com"
+    # a receiver may echo the path decoded (until Dec 7 recorded as it came back)
+    encoded = "https://hooks.example.com/hook/s3cr%2Bt-t%C3%B6ken"
+    assert nt.scrub("HTTP 400: no route /hook/s3cr+t-töken", encoded, None) == "HTTP 400: no route ***"
 
 
 def test_deliveries_table_schema(lake, fast):

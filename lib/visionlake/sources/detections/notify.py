@@ -44,6 +44,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -485,7 +486,23 @@ def _target(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _post(opener, url: str, body: bytes, idempotency_key: str, timeout: float) -> _Answer:
-    """One POST; never raises for what the network or the receiver did."""
+    """One POST, answered whole within ``timeout`` seconds or failed; never raises for what the network or the
+    receiver did. The socket's timeout bounds each read only: a receiver that sends a header line every second
+    held a POST for as long as it went on (until Dec 7), so the POST runs in a thread given ``timeout`` in all (a
+    daemon: one that never ends is left behind, its socket with it)."""
+    answers: list[_Answer] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(_exchange(opener, url, body, idempotency_key, timeout)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout)
+    if not answers:
+        return _Answer("failed", None, f"no answer within {timeout:g} s (detections.notify.timeout_seconds)")
+    return answers[0]
+
+
+def _exchange(opener, url: str, body: bytes, idempotency_key: str, timeout: float) -> _Answer:
+    """One POST and its answer, however long they take (each read waits ``timeout`` seconds at most)."""
     target, auth = _target(url)
     headers = {
         "Content-Type": "application/json",
@@ -623,8 +640,8 @@ def scrub(text: str, url: str, routing_key: str | None) -> str:
     secrets += [unquote(s) for s in (parts.password, parts.username) if s]
     secrets += [value for _, value in parse_qsl(parts.query)]
     secrets += [v.split("Basic ", 1)[1] for v in _target(url)[1].values()]
-    if parts.path not in ("", "/"):
-        secrets.append(parts.path)
+    if parts.path not in ("", "/"):  # as written, and decoded (a receiver may echo it so: until Dec 7 recorded)
+        secrets += [parts.path, unquote(parts.path)]
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "***")
     return redact(text)
