@@ -200,6 +200,11 @@ def test_check_on_demand_and_a_delete_behind_the_pipeline_s_back(spark, cfg, tmp
     assert checked.returncode == 0, checked.stderr
     lines = checked.stdout.splitlines()
     assert lines[0].startswith(f"checks of {lake} (check-") and lines[1] == "  alpr: 50 of 50 checks passed"
+    other = _cli("check", "--lake", lake, "--source", "face_recognition")  # a source with no table: as maintain
+    assert (other.returncode, other.stderr) == (
+        1,
+        f"visionlake: error: no tables of face_recognition in {lake}: nothing to check\n",
+    )
 
     # someone deletes plates and a bronze row with another Delta writer
     DeltaTable(f"{lake}/silver/alpr/plates").delete("plate_text = 'GK4'")

@@ -37,6 +37,9 @@ def test_list_input_finds_json_files_at_any_depth_and_counts_others(tmp_path):
 def test_list_input_missing_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         list_input(str(tmp_path / "missing"), StorageSettings())
+    (tmp_path / "one.json").write_text("{}")
+    with pytest.raises(InputError, match=r"^input .*/one.json is a file: --input takes the folder that holds the"):
+        list_input(str(tmp_path / "one.json"), StorageSettings())
 
 
 def test_list_input_keeps_a_dangling_link_for_the_reader_to_quarantine(tmp_path):

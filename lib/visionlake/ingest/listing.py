@@ -219,6 +219,8 @@ def list_input(
     if st.is_s3(root):
         files, seen, skipped, changed, problems = _scan_s3(root, suffix, storage, threads, known)
     else:
+        if os.path.isfile(root):  # until Dec 7 "does not exist"
+            raise InputError(f"input {root} is a file: --input takes the folder that holds the input files")
         if not os.path.isdir(root):
             raise InputError(f"input folder {root} does not exist")
         files, seen, skipped, changed, problems = _scan_local(root, suffix, known)

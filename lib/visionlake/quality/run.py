@@ -72,13 +72,15 @@ def check_lake(lake: str, cfg: Config, source: str | None = None) -> tuple[str, 
     and, when an ``error`` check failed, a one-line summary (else "").
 
     Raises:
-        LakeError: the lake has no tables.
+        LakeError: the lake has no tables (of ``source``, given one).
         LeaseTimeoutError: a run of a source held its lease for longer than ``lake.lease_wait_seconds``.
     """
     names = reader.table_locations(lake, cfg.storage)
     if not names:  # a mistyped --lake must not pass as a lake whose checks all hold
         raise LakeError(f"no tables in {lake}: nothing to check (run `visionlake run SOURCE --input ... --lake ...`)")
     sources = [source] if source else [s for s in SOURCES if any(f"_{s}_" in f"{n}_" for n in names)]
+    if source and not any(f"_{source}_" in f"{n}_" for n in names):  # as maintain (until Dec 7 it passed)
+        raise LakeError(f"no tables of {source} in {lake}: nothing to check")
     now = datetime.now(UTC)
     run_id = f"check-{new_run_id(now)}"
     lines = [f"checks of {lake} ({run_id}):"]

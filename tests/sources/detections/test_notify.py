@@ -17,7 +17,7 @@ from tests.conftest import REPO
 
 from visionlake.config import NotifySettings
 from visionlake.devtools import free_port, webhook_server
-from visionlake.errors import ConfigError
+from visionlake.errors import ConfigError, LakeError
 from visionlake.lake import reader
 from visionlake.sources.detections import notify as nt
 
@@ -577,12 +577,18 @@ def test_a_deliveries_table_from_before_the_episode_columns_gains_them(lake, fas
 
 
 def test_no_alerts_table_means_nothing_to_send(tmp_path, fast):
+    from deltalake import write_deltalake
+
+    write_deltalake(str(tmp_path / "lake" / "gold" / "alpr" / "vehicles"), pa.table({"n": [1]}))
     with webhook_server() as hook:
         result = nt.notify(str(tmp_path / "lake"), hook.url, "pagerduty", fast)
+        # a folder of no table (a mistyped --lake) is an error, as for every other command (until Dec 7 it passed)
+        with pytest.raises(LakeError, match=r"^no tables in .*/typo: nothing to notify$"):
+            nt.notify(str(tmp_path / "typo"), hook.url, "pagerduty", fast)
     assert (result.alerts, result.sent) == (0, 0)
     assert result.report().startswith("notify detections: nothing to send (no alerts table at ")
     assert hook.received == []
-    assert not (tmp_path / "lake").exists()  # not even a lease file
+    assert not (tmp_path / "lake" / "_locks").exists() and not (tmp_path / "typo").exists()  # no lease file
 
 
 def test_pagerduty_without_routing_key(lake, fast, monkeypatch):

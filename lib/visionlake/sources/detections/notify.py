@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 
 from visionlake import __version__, faults
 from visionlake.config import Config
-from visionlake.errors import ConfigError, redact
+from visionlake.errors import ConfigError, LakeError, redact
 from visionlake.lake import reader, table_location
 from visionlake.lake.lease import Lease
 from visionlake.lake.runlog import append_described, new_run_id
@@ -174,8 +174,8 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
             endpoint without ``VISIONLAKE_PAGERDUTY_ROUTING_KEY``.
         LeaseTimeoutError: another notifier held the lake's ``detections-notify`` lease for longer than
             ``lake.lease_wait_seconds``.
-        LakeError, EndpointError: a table could not be read or a delivery row not committed (then the alert
-            just sent is sent again, with the same dedup_key, by the next call).
+        LakeError, EndpointError: the lake has no tables, a table could not be read or a delivery row not
+            committed (then the alert just sent is sent again, with the same dedup_key, by the next call).
     """
     started = time.monotonic()
     if fmt not in FORMATS:
@@ -199,6 +199,8 @@ def notify(lake: str, webhook: str, fmt: str, cfg: Config) -> NotifyResult:
     alerts_at = table_location(lake, "gold", "detections", "alerts")
     deliveries_at = table_location(lake, "gold", "detections", "alert_deliveries")
     if reader.snapshot(alerts_at, storage) is None:  # before the lease: do not create _locks in a lake that is not
+        if not reader.table_locations(lake, storage):  # a mistyped --lake must not pass (until Dec 7 it did)
+            raise LakeError(f"no tables in {lake}: nothing to notify")
         result.notes.append(f"no alerts table at {alerts_at} (run `visionlake run detections` first)")
         return result
 
