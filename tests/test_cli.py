@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -453,6 +454,9 @@ def test_a_full_refresh_killed_midway_is_completed_by_the_next_run_from_its_inpu
     done = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake)
     assert done.returncode == 0, done.stderr
     assert "13 new of 13 files listed" in done.stdout  # a full refresh: every file again
+    assert re.search(
+        r"\n  a full refresh: it completed that of run [0-9TZ]+-[0-9a-f]+, which did not end\n", done.stdout
+    )
     assert "check: bronze.results 13 = silver.frames 6 + quarantine 7;" in done.stdout
     assert not Path(lake, "_locks", "alpr.refresh.json").exists()
     again = _cli("run", "alpr", "--input", str(tmp_path / "in"), "--lake", lake)

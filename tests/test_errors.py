@@ -193,12 +193,14 @@ def test_the_command_reports_a_delta_rs_panic_in_one_line(monkeypatch, capsys, t
     )
 
 
-def test_the_command_lets_an_interrupt_through(monkeypatch, tmp_path):
+def test_an_interrupt_ends_the_command_with_one_line_and_status_130(monkeypatch, tmp_path, capsys):
+    """Ctrl-C: no traceback, and the status a shell gives a command SIGINT stopped (until Dec 7 the interrupt
+    went through, with Python's traceback)."""
     from visionlake import cli
 
     def interrupted(args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_tables", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        cli.main(["tables", "--lake", str(tmp_path)])
+    assert cli.main(["tables", "--lake", str(tmp_path)]) == 130
+    assert capsys.readouterr() == ("", "visionlake: error: interrupted (Ctrl-C)\n")

@@ -215,6 +215,8 @@ def format_summary(summary, seconds: float) -> str:
     ]
     for run_id in summary.interrupted:
         lines.append(f"  run {run_id} was killed before it finished: recorded as interrupted")
+    if summary.resumed:
+        lines.append(f"  a full refresh: it completed that of run {summary.resumed}, which did not end")
     if summary.waited >= 1:
         lines.append(f"  waited {summary.waited:.0f} s for another run of the same source to finish")
     for table, rows in sorted(summary.rows_out.items()):
@@ -297,6 +299,7 @@ def _run(args: argparse.Namespace) -> str:
                 spark.stop()
             raise
         spark.stop()
+        summary.resumed = resumed
     finally:
         lease.release()
     return format_summary(summary, time.monotonic() - started)

@@ -73,6 +73,7 @@ class RunSummary:
     drift: list[Drift] = field(default_factory=list)
     waited: float = 0.0  # seconds spent waiting for another run's lease
     interrupted: list[str] = field(default_factory=list)  # runs found killed, now recorded as interrupted
+    resumed: str | None = None  # the full refresh that did not end, which this run (a full refresh) completed
 
 
 @dataclass
@@ -605,7 +606,9 @@ class SourceRun:
                 self.summary.interrupted.append(holder.run_id)
             lease.recorded()
         if self.listing is None:  # else the caller has listed the input, a full refresh's or not (the command line)
-            self.resumed = self.interrupted_refresh(self.cfg, self.lake, input_root, self.full_refresh)
+            self.resumed = self.summary.resumed = self.interrupted_refresh(
+                self.cfg, self.lake, input_root, self.full_refresh
+            )
             self.full_refresh = self.full_refresh or self.resumed is not None
         try:
             with sql_settings(self.spark, self.SQL_CONF):
