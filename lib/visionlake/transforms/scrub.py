@@ -17,6 +17,8 @@ recurses once per repetition of a group: an unbounded one overflowed the stack o
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Collection, Iterable
 
 from pyspark.sql import Column, DataFrame
@@ -77,13 +79,24 @@ def scrubbed(text: Column) -> Column:
     return F.when(possible, replaced).otherwise(text)
 
 
+# Superset of what scrubbed changes: whatever one of its patterns matches holds one of these (an @ or another way
+# to write it, a dotted quad, three colon-separated hex groups or a :: for IPv6 and MAC addresses, a dashed MAC
+# address, an ip- host name); and of what scrubbed_prose changes: also a GUID's first group, six digits.
+TEXT_SHAPES = (
+    r"@|%40|&#|&commat;|\uFF20|\d\.\d{1,3}\.\d{1,3}\.\d|::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:"
+    r"|[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-|[iI][pP]-\d"
+)
+PROSE_SHAPES = TEXT_SHAPES + r"|[0-9A-Fa-f]{8}-|(?<![\d.])\d{6}"
+
+
 def scrubbed_prose(text: Column) -> Column:
     """:func:`scrubbed` ``text``, with every GUID also replaced by ``<uuid>`` and every run of six digits or more
     (not after a decimal point) by ``<number>``: for prose, where an identifier stands only by mistake."""
     replaced = F.regexp_replace(F.regexp_replace(scrubbed(text), UUID, "<uuid>"), DIGITS, "<number>")
-    # neither pattern can match a text with fewer than six digits and four dashes (counted without a pattern)
-    digits = F.octet_length(text) - F.octet_length(F.translate(text, "0123456789", ""))
-    return F.when((digits >= 6) | (_count(text, "-") >= 4), replaced).otherwise(scrubbed(text))
+    # one pattern first (a valid time, say, holds none of its shapes): its fraction's digits follow a point, and
+    # every time held six digits, so that a count of them let all the patterns run on every time (until Dec 7:
+    # face_recognition's bronze took 15 % longer)
+    return F.when(text.rlike(PROSE_SHAPES), replaced).otherwise(text)
 
 
 def replaced_at(rows: DataFrame, path: str, how: Callable[[Column], Column]) -> DataFrame:
@@ -118,22 +131,69 @@ def scrubbed_all(
     an array's elements, a map's values, at any depth; the text under a struct field named in ``prose`` (``msg``,
     wherever it is) :func:`scrubbed_prose`. A map entry whose key :func:`scrubbed_prose` would change is dropped
     (replaced, two keys could become one, which a map cannot hold). A null struct stays null; a value without text
-    is kept."""
+    is kept.
+
+    A value none of whose texts holds one of :data:`TEXT_SHAPES` (:data:`PROSE_SHAPES` in prose), as nearly all
+    do, is kept as it is: one pattern on its texts joined, instead of the checks of each text and a rebuilt
+    struct (face_validation's documents hold 90 texts: bronze took 40 % longer without this)."""
+    exact = _scrubbed_all(value, kind, prose, how)
+    plain: list[Column] = []
+    prosy: list[Column] = []
+    if isinstance(kind, T.StringType) or exact is value or not _texts(value, kind, prose, how, plain, prosy):
+        return exact
+    possible = [
+        F.concat_ws("\n", *texts).rlike(shapes)
+        for texts, shapes in ((plain, TEXT_SHAPES), (prosy, PROSE_SHAPES))
+        if texts
+    ]
+    return F.when(functools.reduce(operator.or_, possible), exact).otherwise(value)
+
+
+def _texts(
+    value: Column,
+    kind: T.DataType,
+    prose: Collection[str],
+    how: Callable[[Column], Column],
+    plain: list[Column],
+    prosy: list[Column],
+) -> bool:
+    """Add the texts of ``value`` that :func:`_scrubbed_all` reads to ``plain`` or ``prosy`` (strings, arrays of
+    strings, a map's keys and values); False when some are where a join cannot reach (in an array of structs)."""
+    into = prosy if how is scrubbed_prose else plain
+    if not holds_text(kind):
+        return True
+    if isinstance(kind, T.StringType) or kind == T.ArrayType(T.StringType()):
+        into.append(value)
+        return True
+    if isinstance(kind, T.StructType):
+        return all(
+            _texts(value[f.name], f.dataType, prose, scrubbed_prose if f.name in prose else how, plain, prosy)
+            for f in kind.fields
+        )
+    if isinstance(kind, T.MapType) and isinstance(kind.keyType, T.StringType):
+        prosy.append(F.map_keys(value))  # a key is judged as prose
+        if isinstance(kind.valueType, T.StringType):
+            into.append(F.map_values(value))
+        return not holds_text(kind.valueType) or isinstance(kind.valueType, T.StringType)
+    return False
+
+
+def _scrubbed_all(value: Column, kind: T.DataType, prose: Collection[str], how: Callable[[Column], Column]) -> Column:
     if not holds_text(kind):
         return value
     if isinstance(kind, T.StringType):
         return how(value)
     if isinstance(kind, T.StructType):
         fields = [
-            scrubbed_all(value[f.name], f.dataType, prose, scrubbed_prose if f.name in prose else how).alias(f.name)
+            _scrubbed_all(value[f.name], f.dataType, prose, scrubbed_prose if f.name in prose else how).alias(f.name)
             for f in kind.fields
         ]
         return F.when(value.isNotNull(), F.struct(*fields))
     if isinstance(kind, T.ArrayType):
-        return F.transform(value, lambda element: scrubbed_all(element, kind.elementType, prose, how))
+        return F.transform(value, lambda element: _scrubbed_all(element, kind.elementType, prose, how))
     assert isinstance(kind, T.MapType), kind
     if isinstance(kind.keyType, T.StringType):
         value = F.map_filter(value, lambda key, _: scrubbed_prose(key) == key)
     if holds_text(kind.valueType):
-        value = F.transform_values(value, lambda _, entry: scrubbed_all(entry, kind.valueType, prose, how))
+        value = F.transform_values(value, lambda _, entry: _scrubbed_all(entry, kind.valueType, prose, how))
     return value
