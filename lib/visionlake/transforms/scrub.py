@@ -93,9 +93,8 @@ def scrubbed_prose(text: Column) -> Column:
     """:func:`scrubbed` ``text``, with every GUID also replaced by ``<uuid>`` and every run of six digits or more
     (not after a decimal point) by ``<number>``: for prose, where an identifier stands only by mistake."""
     replaced = F.regexp_replace(F.regexp_replace(scrubbed(text), UUID, "<uuid>"), DIGITS, "<number>")
-    # one pattern first (a valid time, say, holds none of its shapes): its fraction's digits follow a point, and
-    # every time held six digits, so that a count of them let all the patterns run on every time (until Dec 7:
-    # face_recognition's bronze took 15 % longer)
+    # one pattern first (a valid time, say, holds none of its shapes: its fraction's digits follow a point); every
+    # time holds six digits, so that a count of them would let all the patterns run on every time
     return F.when(text.rlike(PROSE_SHAPES), replaced).otherwise(text)
 
 
@@ -134,8 +133,8 @@ def scrubbed_all(
     is kept.
 
     A value none of whose texts holds one of :data:`TEXT_SHAPES` (:data:`PROSE_SHAPES` in prose), as nearly all
-    do, is kept as it is: one pattern on its texts joined, instead of the checks of each text and a rebuilt
-    struct (face_validation's documents hold 90 texts: bronze took 40 % longer without this)."""
+    do, is kept as it is: one pattern on its texts joined, instead of the checks of each of them and a rebuilt
+    struct (a face_validation document holds 90 texts)."""
     exact = _scrubbed_all(value, kind, prose, how)
     plain: list[Column] = []
     prosy: list[Column] = []
