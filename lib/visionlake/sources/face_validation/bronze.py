@@ -32,7 +32,8 @@ from visionlake.transforms.scrub import holds_text, scrubbed_all
 # pseudonyms. That is the summary, the service names, the date (a wrong one is shown in a quarantine detail), and in
 # metadata each service's msg and code, each detector's class and accessory names (a map's keys). Until Dec 6 they
 # reached bronze (and the summary silver) as written; until Dec 7 the services' texts did.
-PSEUDONYMS = ("_id", "user_name", "file_token", "user_data")  # fields that hold no text but an ObjectId or pseudonyms
+# the fields that hold no text but an ObjectId or pseudonyms (user_data's three ids are all pseudonymised)
+PSEUDONYMS = {"_id", *(path.partition(".")[0] for path in PSEUDONYMISED)}
 FREE_TEXT = tuple(f.name for f in DOCUMENT.fields if holds_text(f.dataType) and f.name not in PSEUDONYMS)
 PROSE = ("desc", "msg")  # the summary's description and each service's message: GUIDs and document numbers go too
 OID = r'^\{\s*"\$oid"\s*:\s*"([^"]*)"\s*\}$'
