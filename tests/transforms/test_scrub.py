@@ -71,6 +71,14 @@ PROSE_CASES = [
         "score 0.1234567 code 1400 at 2026-11-05T01:00:00.338933Z, 12345 tries",
     ),
     ("Match found", "Match found"),
+    # a plain time is kept without a pattern run on it; one that goes on is read whole (after a line break too)
+    ("2026-11-05 01:00:00.338933-0100", "2026-11-05 01:00:00.338933-0100"),
+    ("2026-11-05T01:00:00Z by 1023456789", "2026-11-05T01:00:00Z by <number>"),
+    ("2026-11-05T01:00:00Z\nana@example.org", "2026-11-05T01:00:00Z\n<e-mail>"),
+    ("1023456789-2026-11-05T01:00:00Z", "<number>-2026-11-05T01:00:00Z"),
+    # the shortcut without a pattern counts bytes: four dashes (a GUID), six digits (a number)
+    ("id abcdefab-cdef-4bcd-abcd-abcdefabcdef", "id <uuid>"),
+    ("ref 567890", "ref <number>"),
     (None, None),
 ]
 
