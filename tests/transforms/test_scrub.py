@@ -46,6 +46,8 @@ TEXT_CASES = [
     ("from ip-198-51-100-77.ec2.internal now", "from <ip address>.ec2.internal now"),
     ("mac 02:42:ac:11:00:77, MAC 02-42-AC-11-00-78.", "mac <device id>, MAC <device id>."),
     ("dump 0a:0b:0c:0d:0e:0f:10 end", "dump 0a:0b:0c:0d:0e:0f:10 end"),
+    # its separators mixed (until Dec 7 the shortcut of scrubbed_all and scrubbed_prose kept it)
+    ("mac 02:42:ac-11:00:79", "mac <device id>"),
     ("skip-1-2-3-4 at 2026-11-05T01:00:00-05:00", "skip-1-2-3-4 at 2026-11-05T01:00:00-05:00"),
     # ids and versions are no prose: kept here
     (
@@ -79,6 +81,7 @@ PROSE_CASES = [
     # the shortcut without a pattern counts bytes: four dashes (a GUID), six digits (a number)
     ("id abcdefab-cdef-4bcd-abcd-abcdefabcdef", "id <uuid>"),
     ("ref 567890", "ref <number>"),
+    ("from :aa:bb:cc-dd:ee:ff", "from :<device id>"),
     (None, None),
 ]
 
