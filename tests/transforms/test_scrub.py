@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from visionlake.transforms.scrub import scrubbed, scrubbed_all, scrubbed_prose
+from visionlake.transforms.scrub import scrubbed, scrubbed_all, scrubbed_columns, scrubbed_prose
 
 TEXT_CASES = [
     ("User zebulon.quixotewright@example.org already exists", "User <e-mail> already exists"),
@@ -151,3 +151,15 @@ def test_scrubbed_all_changes_in_a_nested_text_what_scrubbed_changes_in_it(spark
     assert [(r["t"]["inner"]["a"], r["t"]["inner"]["b"], r["t"]["msg"]) for r in got] == [
         ("kept", None, expected) if prose else ("kept", expected, None) for _, expected, prose in cases
     ]
+
+
+def test_scrubbed_columns_are_built_once_and_scrub_as_scrubbed_all_does(spark: SparkSession):
+    kind = T.StructType([T.StructField("a", T.StringType()), T.StructField("msg", T.StringType())])
+    first = scrubbed_columns({"s": kind, "t": T.StringType()}, prose=("msg",))
+    assert scrubbed_columns({"s": kind, "t": T.StringType()}, prose=("msg",))["s"] is first["s"]  # built once
+    assert scrubbed_columns({"s": kind, "t": T.StringType()})["s"] is not first["s"]  # other prose, other column
+    df = spark.createDataFrame([(("ada@example.org", "doc 12345678"), "10.0.0.1")], T.StructType(
+        [T.StructField("s", kind), T.StructField("t", T.StringType())]
+    ))  # fmt: skip
+    row = df.withColumns(first).collect()[0]
+    assert (row["s"].asDict(), row["t"]) == ({"a": "<e-mail>", "msg": "doc <number>"}, "<ip address>")

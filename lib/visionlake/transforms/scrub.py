@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 
+from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -162,6 +163,21 @@ def scrubbed_all(
     joined = [(F.concat_ws("\n", *texts), prose) for texts, prose in ((plain, False), (prosy, True)) if texts]
     possible = [_may_hold(text, prose) for text, prose in joined]
     return F.when(functools.reduce(operator.or_, possible), exact).otherwise(value)
+
+
+def scrubbed_columns(kinds: Mapping[str, T.DataType], prose: Collection[str] = ()) -> dict[str, Column]:
+    """``{name: scrubbed_all(F.col(name), kind, prose)}`` for each column ``name`` of type ``kind``, built once per
+    driver JVM for the same names, types and prose: the expressions of a face_validation document's 90 texts take
+    about 11,000 calls into the JVM to build (2.4 s of a run's driver time), and a process that parses many batches,
+    as the tests do, built them again for each. A Column is an immutable expression: any DataFrame may use it."""
+    return dict(_scrubbed_columns(id(SparkContext._gateway), tuple(kinds.items()), tuple(prose)))
+
+
+@functools.cache
+def _scrubbed_columns(
+    jvm: int, kinds: tuple[tuple[str, T.DataType], ...], prose: tuple[str, ...]
+) -> tuple[tuple[str, Column], ...]:
+    return tuple((name, scrubbed_all(F.col(name), kind, prose)) for name, kind in kinds)
 
 
 def _texts(

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from visionlake.ingest import jsonparse
 from visionlake.sources.face_validation.schema import DOCUMENT, PSEUDONYMISED
 from visionlake.transforms.pseudonymise import pseudonymised
-from visionlake.transforms.scrub import holds_text, scrubbed_all
+from visionlake.transforms.scrub import holds_text, scrubbed_columns
 
 # The fields whose text the API or a client may hold an e-mail or an IP address in ("usuario ana@example.org desde
 # 203.0.113.9"): every field of the document that holds text, but _id (an ObjectId or a pseudonym) and the
@@ -75,7 +75,7 @@ def parse_documents(read: DataFrame, key: bytes) -> DataFrame:
         .transform(
             lambda rows: pseudonymised(rows, [*PSEUDONYMISED, "_id"], key, {"_id": F.col("_id").rlike(OBJECT_ID)})
         )
-        .withColumns({name: scrubbed_all(F.col(name), DOCUMENT[name].dataType, PROSE) for name in FREE_TEXT})
+        .withColumns(scrubbed_columns({name: DOCUMENT[name].dataType for name in FREE_TEXT}, PROSE))
         .withColumn(
             "content_sha256",
             F.when(F.col("parse_error").isNull(), F.sha2(F.to_json(F.struct(*DOCUMENT.fieldNames())), 256)),
