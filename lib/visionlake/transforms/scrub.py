@@ -168,7 +168,7 @@ def scrubbed_all(
 def scrubbed_columns(kinds: Mapping[str, T.DataType], prose: Collection[str] = ()) -> dict[str, Column]:
     """``{name: scrubbed_all(F.col(name), kind, prose)}`` for each column ``name`` of type ``kind``, built once per
     driver JVM for the same names, types and prose: the expressions of a face_validation document's 90 texts take
-    about 11,000 calls into the JVM to build (2.4 s of a run's driver time), and a process that parses many batches,
+    about 11,000 calls into the JVM to build (0.8-1.4 s in a warm driver), and a process that parses many batches,
     as the tests do, built them again for each. A Column is an immutable expression: any DataFrame may use it."""
     return dict(_scrubbed_columns(id(SparkContext._gateway), tuple(kinds.items()), tuple(prose)))
 
