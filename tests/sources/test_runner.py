@@ -66,3 +66,30 @@ def test_a_sources_sql_settings_hold_for_its_stages_and_are_put_back_after(spark
     Probe(spark, cfg, str(tmp_path / "lake"), full_refresh=False).execute(str(tmp_path))
     assert seen[1:] == ["8000"]
     assert spark.conf.get(limit, None) is None
+
+
+def test_rejections_count_and_quarantine_the_refused_texts_by_their_diagnosis(spark):
+    rows = [
+        ("a", None, None, '{"frame_id": 1}'),
+        ("b", None, None, '{"frame_id": 2}'),
+        ("c", "empty_file", "0 characters of whitespace", ""),
+        ("d", "invalid_json", "refused", "[" * 1001 + "]" * 1001),
+        ("e", "invalid_json", "refused", '{"frame_id": '),
+    ]
+    classified = spark.createDataFrame(rows, "source_path string, reason string, detail string, raw string")
+    counted = runner.rejections(classified, "raw")
+    try:
+        assert (counted.total, counted.rejected) == (5, {"empty_file": 1, "too_deep": 1, "invalid_json": 1})
+        assert len(counted.cached) == 1  # the diagnosed rows, counted and quarantined from one cache
+        got = sorted((r.source_path, r.reason, r.detail) for r in counted.quarantined.collect())
+        assert got == [
+            ("c", "empty_file", "0 characters of whitespace"),
+            ("d", "too_deep", "nesting depth 1,001 is over the JSON parser's limit of 1,000"),
+            ("e", "invalid_json", "truncated: the text ends at line 1 column 14 (character 13) before the JSON value "
+             "is complete"),
+        ]  # fmt: skip
+    finally:
+        for df in counted.cached:
+            df.unpersist()
+    clean = runner.rejections(classified.where("reason IS NULL OR reason != 'invalid_json'"), "raw")
+    assert (clean.total, clean.rejected, clean.cached) == (3, {"empty_file": 1}, [])

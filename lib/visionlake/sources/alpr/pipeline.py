@@ -13,14 +13,11 @@ part-way is completed by the next one and never appends twice:
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry
 from visionlake.ingest.quarantine import to_quarantine, with_copies_marked
@@ -29,9 +26,9 @@ from visionlake.lake import delta, reader
 from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.runlog import StageRecord
 from visionlake.sources.alpr import gold, silver
-from visionlake.sources.alpr.quality import with_diagnosis, with_result
+from visionlake.sources.alpr.quality import with_result
 from visionlake.sources.alpr.schema import BRONZE, RESULT
-from visionlake.sources.runner import SilverBatch, SourceRun, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, rejections
 
 SOURCE = "alpr"
 SILVER_APP = "visionlake/alpr/silver"
@@ -131,19 +128,14 @@ class _Run(SourceRun):
             )
             .persist(self.batch_cache(batch.changes.bytes))
         )
+        cached = [base]
         try:
             classified = base
             if duplicates is not None:
                 classified = with_copies_marked(base, F.broadcast(duplicates), "frame_key", "camera")
-            reasons = Counter({r["reason"]: r["count"] for r in classified.groupBy("reason").count().collect()})
-            total = sum(reasons.values())
-            rejected = Counter({k: v for k, v in reasons.items() if k is not None})
-            quarantined = classified.where(F.col("reason").isNotNull())
-            if rejected[jsonparse.INVALID]:  # rare: only then does Python tell too_deep/too_large from invalid
-                invalid = with_diagnosis(classified.where(F.col("reason") == jsonparse.INVALID))
-                del rejected[jsonparse.INVALID]
-                rejected.update({r["reason"]: r["count"] for r in invalid.groupBy("reason").count().collect()})
-                quarantined = with_diagnosis(quarantined)
+            counted = rejections(classified, "raw")
+            cached += counted.cached
+            total, rejected, quarantined = counted.total, counted.rejected, counted.quarantined
             accepted = classified.where(F.col("reason").isNull())
             elements = silver.explode_elements(accepted)
             mode = "overwrite" if self.full_refresh else "append"
@@ -166,7 +158,8 @@ class _Run(SourceRun):
                 self.count_out(record, key, rows)
             return total
         finally:
-            base.unpersist()
+            for df in cached:
+                df.unpersist()
 
     def gold(self) -> None:
         record = self.stage("gold")

@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from pyspark import StorageLevel
@@ -44,7 +43,7 @@ from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.runlog import StageRecord
 from visionlake.sources.detections import episodes, gold, rules, silver
 from visionlake.sources.detections.schema import BRONZE, FRAME, REQUIRED_FIELDS
-from visionlake.sources.runner import SilverBatch, SourceRun, concurrently
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, rejections
 from visionlake.transforms.keys import file_key
 
 SOURCE = "detections"
@@ -175,15 +174,9 @@ class _Run(SourceRun):
             if base is not parsed:  # joined with the frames silver holds: once, not once per table
                 base = base.persist(self.batch_cache(batch.changes.bytes))
                 cached.append(base)
-            reasons = Counter({r["reason"]: r["count"] for r in base.groupBy("reason").count().collect()})
-            total = sum(reasons.values())
-            rejected = Counter({k: v for k, v in reasons.items() if k is not None})
-            quarantined = base.where(F.col("reason").isNotNull())
-            if rejected[jsonparse.INVALID]:  # rare: only then does Python tell too_deep/too_large from invalid
-                invalid = jsonparse.with_diagnosis(base.where(F.col("reason") == jsonparse.INVALID), "raw")
-                del rejected[jsonparse.INVALID]
-                rejected.update({r["reason"]: r["count"] for r in invalid.groupBy("reason").count().collect()})
-                quarantined = jsonparse.with_diagnosis(quarantined, "raw")
+            counted = rejections(base, "raw")
+            cached += counted.cached
+            total, rejected, quarantined = counted.total, counted.rejected, counted.quarantined
             accepted = base.where(F.col("reason").isNull())
             mode = "overwrite" if self.full_refresh else "append"
             min_score, written = settings.min_score, {}
