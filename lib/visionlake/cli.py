@@ -32,6 +32,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from visionlake.config import load_config
 from visionlake.errors import (
@@ -278,19 +279,29 @@ def _run(args: argparse.Namespace) -> str:
     except LeaseTimeoutError as exc:
         record_failure(args.lake, args.source, run_id, exc, cfg)
         raise
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="visionlake-listing")
     try:
         try:
-            # The new input is listed before the JVM starts: its size chooses the JIT (see spark.for_input).
             # a full refresh that did not end is completed by the next run from its input (as a full refresh)
             resumed = pipeline.RUN.interrupted_refresh(cfg, args.lake, args.input, args.full_refresh)
             full_refresh = args.full_refresh or resumed is not None
-            listing = pipeline.RUN.pending_input(cfg, args.input, args.lake, full_refresh)
+            # The size of the new input chooses the JIT (see spark.for_input), so the JVM starts once the new files
+            # are known; the listing goes on meanwhile (checking the ingested files for changes).
+            told: Future[list] = Future()
+            job = pool.submit(pipeline.RUN.pending_input, cfg, args.input, args.lake, full_refresh, told.set_result)
+            wait([told, job], return_when=FIRST_COMPLETED)
+            new_files = told.result() if told.done() else job.result().files  # job.result(): raises its error
         except Exception as exc:
             record_failure(args.lake, args.source, run_id, exc, cfg)
             raise
-        cfg = for_input(cfg, sum(f.size for f in listing.files))
+        cfg = for_input(cfg, sum(f.size for f in new_files))
         spark = build_session(f"visionlake-{args.source}", cfg, quiet=not args.debug)
         try:
+            try:
+                listing = job.result()
+            except Exception as exc:
+                record_failure(args.lake, args.source, run_id, exc, cfg)
+                raise
             summary = pipeline.run(
                 spark, cfg, args.input, args.lake, full_refresh, listing=listing, lease=lease, run_id=run_id
             )
@@ -301,6 +312,7 @@ def _run(args: argparse.Namespace) -> str:
         spark.stop()
         summary.resumed = resumed
     finally:
+        pool.shutdown(cancel_futures=True)  # after Ctrl-C, waits for the listing to end
         lease.release()
     return format_summary(summary, time.monotonic() - started)
 

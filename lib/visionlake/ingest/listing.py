@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -45,6 +45,7 @@ class Listing:
 
 
 Known = Mapping[str, tuple[int, float]]  # ingested path -> (size, mtime) as recorded in bronze
+NewFiles = Callable[[list[FileEntry]], None]  # told the new files before the ingested ones are checked for changes
 
 
 def _hidden(name: str) -> bool:
@@ -87,11 +88,12 @@ def _entry_problem(entry: os.DirEntry) -> str | None:
 
 
 def _scan_local(
-    root: str, suffix: str | tuple[str, ...], known: Known
+    root: str, suffix: str | tuple[str, ...], known: Known, on_new: NewFiles | None
 ) -> tuple[list[FileEntry], int, int, list[str], list[str]]:
     files: list[FileEntry] = []
     changed: list[str] = []
     problems: list[str] = []
+    ingested: list[tuple[str, os.DirEntry]] = []  # checked for changes once the new files are known
     skipped = seen = 0
     stack = [root]
     visited: set[tuple[int, int]] = set()  # (device, inode) of folders walked: a link back up is walked once
@@ -121,24 +123,29 @@ def _scan_local(
                 skipped += 1
                 continue
             path = printable_path(entry.path)
+            if path in known:
+                ingested.append((path, entry))
+                continue
             problem = _entry_problem(entry)
             if problem is not None:
-                if path in known:
-                    seen += 1
-                else:
-                    files.append(FileEntry(path, 0, 0.0, problem))
+                files.append(FileEntry(path, 0, 0.0, problem))
                 continue
             try:
                 info = entry.stat()
             except OSError:  # deleted meanwhile: the next listing will not see it
                 continue
-            mtime = bounded_seconds(info.st_mtime)
-            if path in known:
-                seen += 1
-                if not _same(known[path], info.st_size, mtime):
-                    changed.append(path)
-            else:
-                files.append(FileEntry(path, info.st_size, mtime))
+            files.append(FileEntry(path, info.st_size, bounded_seconds(info.st_mtime)))
+    if on_new is not None:
+        on_new(files)
+    for path, entry in ingested:
+        if _entry_problem(entry) is None:
+            try:
+                info = entry.stat()
+            except OSError:
+                continue
+            if not _same(known[path], info.st_size, bounded_seconds(info.st_mtime)):
+                changed.append(path)
+        seen += 1
     return files, seen, skipped, changed, problems
 
 
@@ -203,6 +210,7 @@ def list_input(
     threads: int = 32,
     known: Known | None = None,
     bronze_versions: Mapping[str, int] | None = None,
+    on_new: NewFiles | None = None,
 ) -> Listing:
     """The input files under ``root`` that are not in ``known``, sorted by path.
 
@@ -211,6 +219,11 @@ def list_input(
     as a file (a dangling link, a link loop, a name that is not UTF-8) is listed with its ``error``; a
     folder that cannot be listed is named in ``problems``. Neither stops the listing.
 
+    ``on_new`` is called with the new files (unsorted) as soon as they are known. In a local folder the known
+    files are checked for changes after that, one ``stat`` each: most of the listing's time when few files are
+    new, which the caller can spend on something else (500,000 known and 20,000 new: the new files were known
+    after 1.4-1.7 s of the 4.2-4.6 s that ``SourceRun.pending_input`` took).
+
     Raises:
         InputError: a local root that does not exist or is not a folder, or an S3 prefix that cannot be listed.
     """
@@ -218,12 +231,14 @@ def list_input(
     known = known or {}
     if st.is_s3(root):
         files, seen, skipped, changed, problems = _scan_s3(root, suffix, storage, threads, known)
+        if on_new is not None:
+            on_new(files)
     else:
         if os.path.isfile(root):  # until Dec 7 "does not exist"
             raise InputError(f"input {root} is a file: --input takes the folder that holds the input files")
         if not os.path.isdir(root):
             raise InputError(f"input folder {root} does not exist")
-        files, seen, skipped, changed, problems = _scan_local(root, suffix, known)
+        files, seen, skipped, changed, problems = _scan_local(root, suffix, known, on_new)
     files.sort(key=lambda f: f.path)
     return Listing(
         root=root,

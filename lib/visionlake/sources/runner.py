@@ -38,7 +38,7 @@ from visionlake.descriptions import table_text
 from visionlake.errors import InputError, LakeError, QualityError, describe, redact
 from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
-from visionlake.ingest.listing import FileEntry, Listing, list_input
+from visionlake.ingest.listing import FileEntry, Listing, NewFiles, list_input
 from visionlake.ingest.quarantine import duplicate_keys, with_duplicates_marked
 from visionlake.lake import delta, reader, table_location
 from visionlake.lake import storage as st
@@ -116,8 +116,11 @@ class SourceRun:
         return (cls.BRONZE_TABLE,)
 
     @classmethod
-    def pending_input(cls, cfg: Config, input_root: str, lake: str, full_refresh: bool) -> Listing:
-        """What the bronze stage of a run would take: callable before any Spark session exists."""
+    def pending_input(
+        cls, cfg: Config, input_root: str, lake: str, full_refresh: bool, on_new: NewFiles | None = None
+    ) -> Listing:
+        """What the bronze stage of a run would take: callable before any Spark session exists. ``on_new``: see
+        :func:`~visionlake.ingest.listing.list_input`."""
         known: dict[str, tuple[int, float]] = {}
         versions: dict[str, int] = {}
         for table in cls.bronze_tables():
@@ -141,7 +144,13 @@ class SourceRun:
             )
         suffix = cls.input_suffix(cfg)
         return list_input(
-            input_root, cfg.storage, suffix, cfg.ingest.read_threads, known=known, bronze_versions=versions
+            input_root,
+            cfg.storage,
+            suffix,
+            cfg.ingest.read_threads,
+            known=known,
+            bronze_versions=versions,
+            on_new=on_new,
         )
 
     @classmethod

@@ -320,3 +320,23 @@ def test_the_generated_seed_runs_give_the_seed_s_frr_and_far(built_lake):
     assert (frr["frr_errors"], frr["genuine_probes"], frr["fta_count"]) == (108, 1680, 0)
     assert (far["far_errors"], far["impostor_probes"], far["fta_count"]) == (149, 3557, 0)
     assert (round(100 * frr["frr"], 2), round(100 * far["far"], 2)) == (6.43, 4.19)
+
+
+def test_the_new_files_told_before_the_listing_ends_are_those_of_the_three_input_folders(tmp_path):
+    """The command line starts the JVM on the new files' size (spark.for_input) while the listing goes on: for
+    face_recognition those of requests/, evaluations/ and loadtests/ only, as the listing's files."""
+    from visionlake.config import load_config
+    from visionlake.sources.face_recognition.pipeline import RUN
+
+    write_files(
+        tmp_path / "in",
+        {"requests/a.jsonl": "{}\n", "loadtests/k6.json": "{}\n", "notes/big.jsonl": "x" * 1000, "b.jsonl": "{}\n"},
+    )
+    told = []
+    listing = RUN.pending_input(load_config("local"), str(tmp_path / "in"), str(tmp_path / "lake"), False, told.append)
+    assert sorted(Path(f.path).relative_to(tmp_path / "in").as_posix() for f in told[0]) == [
+        "loadtests/k6.json",
+        "requests/a.jsonl",
+    ]
+    assert sorted(f.path for f in listing.files) == sorted(f.path for f in told[0])
+    assert listing.skipped == 2

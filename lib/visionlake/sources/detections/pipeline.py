@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 from pyspark import StorageLevel
@@ -232,10 +233,16 @@ class _Run(SourceRun):
             return
         txn = Txn(GOLD_APP, frames_version)
         also = self.silver_markers(GOLD_APP)
-        decisions = self._decisions(txn, also)
+        cached: list[DataFrame] = []
         try:
+            # device_health and detections_daily need no match decision: a second driver thread computes them
+            # while the decisions are, whose small jobs and planning leave a core idle
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                early = pool.submit(self._undecided, "detections_daily" in pending, txn, also, cached)
+                decisions = self._decisions(txn, also)
+                cached += decisions.cached
+                health, daily = early.result()
             alerts, suppressed, report = self._from_decisions(decisions)
-            health = self._device_health().persist(StorageLevel.MEMORY_AND_DISK)
             derived = {
                 "alerts": alerts,
                 "suppressed_matches": suppressed,
@@ -245,32 +252,39 @@ class _Run(SourceRun):
             }
 
             def stage_one(name: str) -> Staged:
-                location = self.loc("gold", name)
                 if name == "match_decisions":
                     return decisions.staged
-                if name in derived:
-                    return self.stage_write(derived[name], location, mode="overwrite", txn=txn, also=also)
-                changed = self._dates_since(name, ("frames",))
-                dates = None if changed is None else sorted(changed)
-                df = gold.build_detections_daily(self._silver("objects", dates))
-                return self.stage_write(
-                    df,
-                    location,
-                    partition_by=[PARTITION],
-                    mode="overwrite",
-                    replace_partitions=dates,
-                    txn=txn,
-                    also=also,
-                )
+                return self.stage_write(derived[name], self.loc("gold", name), mode="overwrite", txn=txn, also=also)
 
             # the whole tables are recomputed together when any gold table is behind: they agree with one another
-            names = [*GOLD_WHOLE, *(["detections_daily"] if "detections_daily" in pending else [])]
-            self.publish(record, concurrently(stage_one, names))
-            health.unpersist()
+            staged = concurrently(stage_one, GOLD_WHOLE)
+            self.publish(record, staged | ({"detections_daily": daily} if daily is not None else {}))
         finally:
-            for df in decisions.cached:
+            for df in cached:
                 df.unpersist()
         self.done(record)
+
+    def _undecided(
+        self, daily: bool, txn: Txn, also: tuple[Txn, ...], cached: list[DataFrame]
+    ) -> tuple[DataFrame, Staged | None]:
+        """gold device_health's rows (cached, and added to ``cached``) and, when ``daily``, detections_daily
+        staged: the dates that got new objects (every date on a new lake or a full refresh)."""
+        health = self._device_health().persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(health)
+        if not daily:
+            return health, None
+        changed = self._dates_since("detections_daily", ("frames",))
+        dates = None if changed is None else sorted(changed)
+        staged = self.stage_write(
+            gold.build_detections_daily(self._silver("objects", dates)),
+            self.loc("gold", "detections_daily"),
+            partition_by=[PARTITION],
+            mode="overwrite",
+            replace_partitions=dates,
+            txn=txn,
+            also=also,
+        )
+        return health, staged
 
     def _decisions(self, txn: Txn, also: tuple[Txn, ...]) -> _Decisions:
         """gold match_decisions, staged, and every decision after it: decided from scratch on a new lake, a full

@@ -26,10 +26,11 @@ from pyspark.sql import functions as F
 from visionlake.config import Config, FaceRecognitionSettings
 from visionlake.ingest.documents import read_documents
 from visionlake.ingest.drift import FieldScanner
-from visionlake.ingest.listing import FileEntry, Listing
+from visionlake.ingest.listing import FileEntry, Listing, NewFiles
 from visionlake.ingest.quarantine import to_quarantine
 from visionlake.ingest.reader import Read
 from visionlake.lake import delta
+from visionlake.lake import storage as st
 from visionlake.lake.delta import Staged, Txn
 from visionlake.lake.runlog import StageRecord
 from visionlake.sources.face_recognition import gold, silver
@@ -89,9 +90,13 @@ class FaceRecognitionRun(SourceRun):
         return cfg.face_recognition.suffixes
 
     @classmethod
-    def pending_input(cls, cfg: Config, input_root: str, lake: str, full_refresh: bool) -> Listing:
+    def pending_input(
+        cls, cfg: Config, input_root: str, lake: str, full_refresh: bool, on_new: NewFiles | None = None
+    ) -> Listing:
         """The new files of the three input folders; files elsewhere under the root count as skipped."""
-        listing = super().pending_input(cfg, input_root, lake, full_refresh)
+        root = st.normalize(input_root)
+        told = None if on_new is None else lambda files: on_new([f for f in files if kind_of(root, f.path)])
+        listing = super().pending_input(cfg, input_root, lake, full_refresh, told)
         kept = [f for f in listing.files if kind_of(listing.root, f.path)]
         return dataclasses.replace(listing, files=kept, skipped=listing.skipped + len(listing.files) - len(kept))
 
