@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 from pyspark import StorageLevel
@@ -93,3 +94,14 @@ def test_rejections_count_and_quarantine_the_refused_texts_by_their_diagnosis(sp
             df.unpersist()
     clean = runner.rejections(classified.where("reason IS NULL OR reason != 'invalid_json'"), "raw")
     assert (clean.total, clean.rejected, clean.cached) == (3, {"empty_file": 1}, [])
+
+
+def test_concurrently_makes_one_call_in_the_calling_thread_and_several_side_by_side():
+    caller = threading.get_ident()
+    assert runner.concurrently(lambda name: (name, threading.get_ident() == caller), ["a"]) == {"a": ("a", True)}
+    both = threading.Barrier(2, timeout=10)  # each call waits for the other: they run at the same time
+    assert runner.concurrently(lambda name: (name, both.wait() in (0, 1)), ["a", "b"]) == {
+        "a": ("a", True),
+        "b": ("b", True),
+    }
+    assert runner.concurrently(lambda name: name, []) == {}

@@ -397,11 +397,24 @@ class SourceRun:
             return
         schemas = schemas if isinstance(schemas, Mapping) else {self.BRONZE_TABLE: schemas}
         groups = self.bronze_files(list(listing.files), listing.root)
+        # the tables are written side by side (face_recognition: request logs, evaluation runs, k6 results)
+        tables = [t for t in schemas if groups.get(t) or self.full_refresh]
+        found = concurrently(lambda t: self._ingest(record, listing, t, schemas[t], groups.get(t, [])), tables)
         pending: dict[str, str] = {}
-        for table, schema in schemas.items():
-            files = groups.get(table, [])
-            if files or self.full_refresh:
-                pending.update(self._ingest(record, listing, table, schema, files))
+        for table in tables:
+            left, written = found[table]
+            pending.update(left)
+            if written is not None and "new_fields" in schemas[table].fieldNames():
+                carried = reader.scan(
+                    written.dataset(self.storage),
+                    self.storage,
+                    written.location,
+                    ["source_path", "new_fields"],
+                    pc.field("new_fields").is_valid(),
+                )
+                self.summary.drift += record_drift(
+                    self.lake, self.summary.run_id, self.SOURCE, carried, self.now, self.storage
+                )
         self.summary.pending = pending
         if pending:
             record.message += f"; {len(pending)} files could not be read now and stay pending for the next run"
@@ -412,8 +425,9 @@ class SourceRun:
 
     def _ingest(
         self, record: StageRecord, listing: Listing, table: str, schema: T.StructType, files: list[FileEntry]
-    ) -> dict[str, str]:
-        """Append ``files`` to bronze ``table`` as its next batch; returns the files left pending, and why."""
+    ) -> tuple[dict[str, str], Staged | None]:
+        """Append ``files`` to bronze ``table`` as its next batch; returns the files left pending (and why) and the
+        commit when it added rows."""
         location = self.loc("bronze", table)
         app_id = f"visionlake/{self.SOURCE}/ingest"
         batch = (delta.transaction_version(location, app_id, self.storage) or 0) + 1
@@ -448,18 +462,7 @@ class SourceRun:
                 raise LakeError(f"files kept failing while they were read (e.g. {sorted(partial)[0]}); rerun later")
         written = self.commit(staged)
         self.count_out(record, f"bronze/{table}", written)
-        if written and "new_fields" in schema.fieldNames():
-            carried = reader.scan(
-                staged.dataset(self.storage),
-                self.storage,
-                staged.location,
-                ["source_path", "new_fields"],
-                pc.field("new_fields").is_valid(),
-            )
-            self.summary.drift += record_drift(
-                self.lake, self.summary.run_id, self.SOURCE, carried, self.now, self.storage
-            )
-        return pending
+        return pending, staged if written else None
 
     # ---------------------------------------------------------------------------------------------
     # the quality gate
@@ -703,9 +706,10 @@ def rejections(classified: DataFrame, text: str) -> Rejections:
 
 
 def concurrently(fn: Callable[[str], R], names: list[str], threads: int = 4) -> dict[str, R]:
-    """``{name: fn(name)}``, the calls made from a few driver threads so that Spark jobs and commits overlap."""
-    if not names:
-        return {}
+    """``{name: fn(name)}``, the calls made from a few driver threads so that Spark jobs and commits overlap (one call
+    is made in the calling thread)."""
+    if len(names) < 2:
+        return {name: fn(name) for name in names}
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return dict(zip(names, pool.map(fn, names), strict=True))
 

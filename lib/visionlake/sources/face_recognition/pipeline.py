@@ -2,7 +2,8 @@
 
 - bronze takes the new files under ``requests/``, ``evaluations/`` and ``loadtests/`` of the input root (files
   elsewhere are skipped), reads them in pieces (:mod:`visionlake.ingest.documents`) and writes each line parsed
-  with its kind's allowlist and pseudonymised (:mod:`.bronze`) to that kind's bronze table.
+  with its kind's allowlist and pseudonymised (:mod:`.bronze`) to that kind's bronze table (the three side by
+  side).
 - silver takes, per kind, the bronze rows committed since its tables' marker (their Delta app transaction
   ``visionlake/face_recognition/silver/<kind>``); request and probe duplicates are judged against every line
   consumed before.
