@@ -75,6 +75,8 @@ def test_the_new_files_are_told_before_the_ingested_ones_are_checked_for_changes
         ("new.json", 2, False),
     ]
     assert [os.path.basename(f.path) for f in listing.files] == ["broken.json", "new.json"]
+    # a copy: the caller sums it while the listing sorts its own list in place (a list being sorted reads as empty)
+    assert told[0] is not listing.files
     assert listing.known == 3
     assert listing.changed == [str(tmp_path / "cam" / "grown.json")]
 

@@ -136,7 +136,7 @@ def _scan_local(
                 continue
             files.append(FileEntry(path, info.st_size, bounded_seconds(info.st_mtime)))
     if on_new is not None:
-        on_new(files)
+        on_new(list(files))  # a copy: the caller reads it while this thread sorts files
     for path, entry in ingested:
         if _entry_problem(entry) is None:
             try:
@@ -219,7 +219,7 @@ def list_input(
     as a file (a dangling link, a link loop, a name that is not UTF-8) is listed with its ``error``; a
     folder that cannot be listed is named in ``problems``. Neither stops the listing.
 
-    ``on_new`` is called with the new files (unsorted) as soon as they are known. In a local folder the known
+    ``on_new`` is called with a copy of the new files (unsorted) as soon as they are known. In a local folder the known
     files are checked for changes after that, one ``stat`` each: most of the listing's time when few files are
     new, which the caller can spend on something else (500,000 known and 20,000 new: the new files were known
     after 1.4-1.7 s of the 4.2-4.6 s that ``SourceRun.pending_input`` took).
@@ -232,7 +232,7 @@ def list_input(
     if st.is_s3(root):
         files, seen, skipped, changed, problems = _scan_s3(root, suffix, storage, threads, known)
         if on_new is not None:
-            on_new(files)
+            on_new(list(files))  # a copy: the caller reads it while this thread sorts files
     else:
         if os.path.isfile(root):  # until Dec 7 "does not exist"
             raise InputError(f"input {root} is a file: --input takes the folder that holds the input files")
