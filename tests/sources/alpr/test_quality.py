@@ -7,7 +7,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from visionlake.sources.alpr.quality import with_diagnosis, with_result
+from visionlake.ingest import jsonparse
+from visionlake.sources.alpr.quality import with_result
 from visionlake.sources.alpr.schema import RESULT
 
 # the bronze columns with_result reads; _source leaves trailing null (the reader could not tell, or the row was
@@ -97,7 +98,7 @@ def test_with_result_invalid_json_and_its_diagnosis(spark: SparkSession) -> None
     )
     classified = with_result(source_df)
     assert sorted(r.detail for r in classified.collect()) == ["not parseable as JSON"] * 4
-    actual_df = with_diagnosis(classified).select("raw", "reason", "detail")
+    actual_df = jsonparse.with_diagnosis(classified, "raw").select("raw", "reason", "detail")
     expected_df = spark.createDataFrame(
         [
             (
@@ -132,7 +133,7 @@ def test_with_diagnosis_names_the_parser_limit_that_was_hit(spark: SparkSession)
     long_text = '{"frame_id": 1, "plates": [{"text": "' + "x" * 21_000_000 + '"}]}'
     long_number = '{"frame_id": ' + "1" * 1001 + "}"
     source_df = _source(spark, [(deep, None), (long_text, None), (long_number, None)])
-    rows = with_diagnosis(with_result(source_df)).select("reason", "detail").collect()
+    rows = jsonparse.with_diagnosis(with_result(source_df), "raw").select("reason", "detail").collect()
     assert sorted((r.reason, r.detail) for r in rows) == [
         ("too_deep", "nesting depth 5,000 is over the JSON parser's limit of 1,000"),
         ("too_large", "a number of 1,001 characters is over the JSON parser's limit of 1,000"),

@@ -4,7 +4,7 @@ Reasons, in the order they are checked:
 ``unreadable`` / ``invalid_encoding`` / ``non_finite_number`` / ``schema_mismatch`` (set at ingestion: the
 file could not be read, is not UTF-8, holds NaN or an infinity, or an object where a string is declared; see
 :mod:`visionlake.ingest.drift`),
-``empty_file`` (nothing but whitespace), ``invalid_json`` (not parseable: :func:`with_diagnosis` then tells
+``empty_file`` (nothing but whitespace), ``invalid_json`` (not parseable: ``jsonparse.with_diagnosis`` then tells
 ``too_deep`` / ``too_large``, over the JSON parser's nesting, string or number limit with the limit in the
 detail, from malformed or truncated JSON, saying where it breaks), ``not_an_object`` (valid JSON whose top
 level is an array, string, number or null), ``schema_mismatch`` (a field of the wrong type, e.g. ``duration``
@@ -29,8 +29,3 @@ def with_result(df: DataFrame, raw_col: str = "raw") -> DataFrame:
     Requires ``raw`` (text) and ``read_error`` (``<reason>: <detail>`` or null).
     """
     return jsonparse.classify(df, RESULT, REQUIRED_FIELDS, raw_col, "result")
-
-
-def with_diagnosis(classified: DataFrame) -> DataFrame:
-    """Rows rejected as ``invalid_json`` by :func:`with_result` get their precise reason and detail."""
-    return jsonparse.with_diagnosis(classified, "raw")

@@ -96,9 +96,13 @@ class FaceRecognitionRun(SourceRun):
     ) -> Listing:
         """The new files of the three input folders; files elsewhere under the root count as skipped."""
         root = st.normalize(input_root)
-        told = None if on_new is None else lambda files: on_new([f for f in files if kind_of(root, f.path)])
+
+        def of_kinds(files: list[FileEntry]) -> list[FileEntry]:
+            return [f for f in files if kind_of(root, f.path)]
+
+        told = None if on_new is None else lambda files: on_new(of_kinds(files))
         listing = super().pending_input(cfg, input_root, lake, full_refresh, told)
-        kept = [f for f in listing.files if kind_of(listing.root, f.path)]
+        kept = of_kinds(listing.files)
         return dataclasses.replace(listing, files=kept, skipped=listing.skipped + len(listing.files) - len(kept))
 
     def __init__(
