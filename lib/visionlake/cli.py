@@ -407,11 +407,19 @@ def _notify(args: argparse.Namespace) -> str:
     from visionlake.sources.detections.notify import notify
 
     result = notify(args.lake, args.webhook, args.format, load_config(args.env))
+    problems = []
     if result.failed:  # the receiver is down: a scheduler must see it; the next call sends what is left
-        raise QualityError(
+        problems.append(
             f"{result.pending} alerts not delivered ({result.failed} failed, the rest not tried): the next call "
-            f"sends them\n{result.report()}"
+            "sends them"
         )
+    if result.rejected:  # refused for good (a wrong routing key refuses them all): nobody was paged
+        problems.append(
+            f"{result.rejected} alerts rejected by the receiver (HTTP 4xx), never sent again: see "
+            "gold/detections/alert_deliveries"
+        )
+    if problems:
+        raise QualityError(f"{'; '.join(problems)}\n{result.report()}")
     return result.report()
 
 

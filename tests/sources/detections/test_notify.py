@@ -342,6 +342,21 @@ def test_the_command_exits_1_naming_every_alert_left_for_the_next_call(lake, mon
     assert "3 alerts not delivered (1 failed, the rest not tried): the next call sends them" in err
 
 
+def test_the_command_exits_1_when_the_receiver_rejects_alerts_and_0_on_the_next_call(lake, capsys):
+    from visionlake import cli
+
+    argv = ["notify", "detections", "--lake", lake, "--format", "json"]
+    with webhook_server(fail_first=1, fail_status=400) as hook:
+        code = cli.main([*argv, "--webhook", hook.url])
+        assert code == 1
+        err = capsys.readouterr().err
+        assert "1 alerts rejected by the receiver (HTTP 4xx), never sent again" in err
+        assert "not delivered" not in err  # the other two were delivered
+
+        assert cli.main([*argv, "--webhook", hook.url]) == 0  # settled before: nothing sent, nothing to see
+        assert len(hook.received) == 3
+
+
 def test_connection_errors_are_failures(lake, fast):
     result = nt.notify(lake, f"http://127.0.0.1:{free_port()}/", "pagerduty", fast)
     assert (result.sent, result.failed, result.pending) == (4, 1, 3)
