@@ -39,6 +39,52 @@ def test_run_missing_input_exits_1_with_one_line_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_run_that_fails_before_its_stages_is_recorded_with_its_message(tmp_path, monkeypatch, capsys):
+    """Three ways: no input folder (the listing fails before it knows a file); the listing fails after it told the
+    new files, while the JVM starts (its session is stopped); the JVM does not start (until Dec 7: no record)."""
+    from visionlake import spark as vspark
+    from visionlake.sources.alpr import pipeline
+
+    lake = tmp_path / "lake"
+    argv = ["run", "alpr", "--lake", str(lake), "--input"]
+    assert cli.main([*argv, str(tmp_path / "none")]) == 1
+
+    class Session:
+        stopped = 0
+
+        def stop(self) -> None:
+            Session.stopped += 1
+
+    def told_then_failed(cfg, input, lake, full_refresh, on_new=None):
+        on_new([])
+        raise OSError("the share went away while the ingested files were checked")
+
+    monkeypatch.setattr(pipeline.RUN, "pending_input", told_then_failed)
+    monkeypatch.setattr(vspark, "build_session", lambda *args, **kwargs: Session())
+    assert cli.main([*argv, str(tmp_path)]) == 1
+    assert Session.stopped == 1
+
+    def no_java(*args, **kwargs):
+        raise RuntimeError("Java gateway process exited before sending its port number")
+
+    monkeypatch.setattr(pipeline.RUN, "pending_input", lambda cfg, input, lake, full_refresh, on_new: on_new([]))
+    monkeypatch.setattr(vspark, "build_session", no_java)
+    assert cli.main([*argv, str(tmp_path)]) == 1
+
+    runs = sorted(read(str(lake / "_runs")).to_pylist(), key=lambda r: r["started_at"])
+    assert [(r["stage"], r["status"], r["message"]) for r in runs] == [
+        ("start", "failed", f"input folder {tmp_path / 'none'} does not exist"),
+        ("start", "failed", "the share went away while the ingested files were checked"),
+        ("start", "failed", "RuntimeError: Java gateway process exited before sending its port number"),
+    ]
+    assert capsys.readouterr().err.splitlines() == [
+        f"visionlake: error: input folder {tmp_path / 'none'} does not exist",
+        "visionlake: error: the share went away while the ingested files were checked",
+        "visionlake: error: RuntimeError: Java gateway process exited before sending its port number (rerun with "
+        "--debug for details)",
+    ]
+
+
 @pytest.mark.parametrize("name", ["lake%41", "lake[1]"])
 def test_a_lake_path_the_delta_library_would_misread_is_refused_in_one_line(tmp_path, name):
     write_files(tmp_path / "in", {"cam/a.json": json.dumps(GOOD)})

@@ -295,7 +295,11 @@ def _run(args: argparse.Namespace) -> str:
             record_failure(args.lake, args.source, run_id, exc, cfg)
             raise
         cfg = for_input(cfg, sum(f.size for f in new_files))
-        spark = build_session(f"visionlake-{args.source}", cfg, quiet=not args.debug)
+        try:
+            spark = build_session(f"visionlake-{args.source}", cfg, quiet=not args.debug)
+        except Exception as exc:  # no Java, a bad Spark setting: recorded, as a failed listing is
+            record_failure(args.lake, args.source, run_id, exc, cfg)
+            raise
         try:
             try:
                 listing = job.result()
