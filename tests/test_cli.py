@@ -40,13 +40,21 @@ def test_run_missing_input_exits_1_with_one_line_error(tmp_path):
 
 
 def test_a_run_that_fails_before_its_stages_is_recorded_with_its_message(tmp_path, monkeypatch, capsys):
-    """Three ways: no input folder (the listing fails before it knows a file); the listing fails after it told the
-    new files, while the JVM starts (its session is stopped); the JVM does not start (until Dec 7: no record)."""
+    """Four ways: another run holds the lease; no input folder (the listing fails before it knows a file); the listing
+    fails after it told the new files, while the JVM starts (its session is stopped); the JVM does not start (until
+    Dec 7: no record)."""
     from visionlake import spark as vspark
     from visionlake.sources.alpr import pipeline
 
     lake = tmp_path / "lake"
     argv = ["run", "alpr", "--lake", str(lake), "--input"]
+    monkeypatch.setenv("VISIONLAKE__LAKE__LEASE_WAIT_SECONDS", "0.5")
+    held = Lease(str(lake), "alpr", "run-held", StorageSettings(), wait_seconds=0)
+    held.acquire()
+    try:
+        assert cli.main([*argv, str(tmp_path)]) == 1
+    finally:
+        held.release()
     assert cli.main([*argv, str(tmp_path / "none")]) == 1
 
     class Session:
@@ -72,12 +80,13 @@ def test_a_run_that_fails_before_its_stages_is_recorded_with_its_message(tmp_pat
     assert cli.main([*argv, str(tmp_path)]) == 1
 
     runs = sorted(read(str(lake / "_runs")).to_pylist(), key=lambda r: r["started_at"])
-    assert [(r["stage"], r["status"], r["message"]) for r in runs] == [
+    assert runs[0]["message"].startswith(f"another run holds the lease on alpr in {lake}: run run-held (pid ")
+    assert [(r["stage"], r["status"], r["message"]) for r in runs[1:]] == [
         ("start", "failed", f"input folder {tmp_path / 'none'} does not exist"),
         ("start", "failed", "the share went away while the ingested files were checked"),
         ("start", "failed", "RuntimeError: Java gateway process exited before sending its port number"),
     ]
-    assert capsys.readouterr().err.splitlines() == [
+    assert capsys.readouterr().err.splitlines()[1:] == [
         f"visionlake: error: input folder {tmp_path / 'none'} does not exist",
         "visionlake: error: the share went away while the ingested files were checked",
         "visionlake: error: RuntimeError: Java gateway process exited before sending its port number (rerun with "
