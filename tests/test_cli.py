@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -92,6 +93,38 @@ def test_a_run_that_fails_before_its_stages_is_recorded_with_its_message(tmp_pat
         "visionlake: error: RuntimeError: Java gateway process exited before sending its port number (rerun with "
         "--debug for details)",
     ]
+
+
+def test_ctrl_c_while_the_input_is_listed_ends_the_run_at_once_and_frees_its_lease(tmp_path, monkeypatch, capsys):
+    """Until Dec 7 Ctrl-C took effect only once the listing had ended (on S3, up to its 120 s of retries), and a
+    second Ctrl-C meanwhile left the lease held."""
+    from visionlake.sources.alpr import pipeline
+
+    listed, release, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_listing(cfg, input, lake, full_refresh, on_new):
+        listed.set()
+        release.wait(20)  # a listing of millions of objects
+        ended.set()
+        raise OSError("the listing is not wanted any more")
+
+    def press() -> None:
+        listed.wait(60)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(pipeline.RUN, "pending_input", slow_listing)
+    threading.Thread(target=press, daemon=True).start()
+    lake = str(tmp_path / "lake")
+    try:
+        assert cli.main(["run", "alpr", "--input", str(tmp_path), "--lake", lake]) == 130
+        assert capsys.readouterr().err == "visionlake: error: interrupted (Ctrl-C)\n"
+        assert not ended.is_set()  # the run did not wait for the listing
+        free = Lease(lake, "alpr", "next-run", StorageSettings(), wait_seconds=0)
+        free.acquire()  # the lease is free at once
+        free.release()
+    finally:
+        release.set()
 
 
 @pytest.mark.parametrize("name", ["lake%41", "lake[1]"])

@@ -316,7 +316,9 @@ def _run(args: argparse.Namespace) -> str:
         spark.stop()
         summary.resumed = resumed
     finally:
-        pool.shutdown(cancel_futures=True)  # after Ctrl-C, waits for the listing to end
+        # After Ctrl-C or a failure the listing (read only) is not waited for: until Dec 7 Ctrl-C took effect only once
+        # it ended, and a second Ctrl-C meanwhile left the lease held.
+        pool.shutdown(wait=False, cancel_futures=True)
         lease.release()
     return format_summary(summary, time.monotonic() - started)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import threading
+import time
 
 import pytest
 from pyspark import StorageLevel
@@ -105,3 +108,66 @@ def test_concurrently_makes_one_call_in_the_calling_thread_and_several_side_by_s
         "b": ("b", True),
     }
     assert runner.concurrently(lambda name: name, []) == {}
+
+
+def _stops(seen: list[str], then: threading.Event | None = None) -> None:
+    """A call busy in Python between writes: it reaches a stop point every 50 ms for up to 30 s."""
+    for _ in range(600):
+        try:
+            runner.stop_point()
+        except runner.Stopped:
+            seen.append("stopped")
+            raise
+        time.sleep(0.05)
+    seen.append("never stopped")
+
+
+def test_a_failing_call_cancels_the_spark_job_beside_it_and_stops_the_calls_between_writes(spark):
+    seen: list[str] = []
+    tracker = spark.sparkContext.statusTracker()
+
+    def call(name: str) -> None:
+        if name == "job":  # two tasks of a minute each
+            try:
+                spark.sparkContext.parallelize([1, 2], 2).map(lambda x: time.sleep(60) or x).collect()
+            except Exception as exc:
+                seen.append("job cancelled" if "cancelled" in str(exc) else f"job failed: {exc}")
+                raise
+            seen.append("job ended")
+        elif name == "nested":  # a call of an inner concurrently stops too
+            runner.concurrently(lambda inner: _stops(seen) if inner == "b" else None, ["a", "b"])
+        elif name == "fails":
+            for _ in range(600):  # until the job runs
+                if tracker.getActiveJobsIds():
+                    break
+                time.sleep(0.05)
+            raise RuntimeError("match_decisions: boom")
+
+    with pytest.raises(RuntimeError, match="match_decisions: boom"):
+        runner.concurrently(call, ["job", "nested", "fails"])
+    # every call had ended when the failure was raised
+    assert sorted(seen) == ["job cancelled", "stopped"]
+
+
+def test_ctrl_c_is_raised_at_once_and_the_calls_beside_it_stop_at_their_next_stop_point():
+    seen: list[str] = []
+    ended = threading.Event()
+
+    def busy(name: str) -> None:
+        try:
+            _stops(seen)
+        finally:
+            time.sleep(1.0)  # it winds down slowly: Ctrl-C does not wait for it
+            ended.set()
+
+    def press() -> None:
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        runner.concurrently(busy, ["a", "b"])
+    assert not ended.is_set()
+    assert ended.wait(30)
+    time.sleep(0.2)
+    assert seen == ["stopped", "stopped"]

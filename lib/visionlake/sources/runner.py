@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark import StorageLevel
+from pyspark import SparkContext, StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -237,6 +239,7 @@ class SourceRun:
     def stage_write(self, df: DataFrame, location: str, **kwargs) -> Staged:
         """Write ``df``'s data files for the table at ``location``; commit them with :meth:`commit`, which also
         puts the table's description and column comments (``visionlake/descriptions.yaml``) into its Delta log."""
+        stop_point()
         staged = delta.stage(
             df, location, storage=self.storage, max_file_mb=self.cfg.lake.max_file_mb, writer=self.writer, **kwargs
         )
@@ -249,6 +252,7 @@ class SourceRun:
         return staged
 
     def commit(self, staged: Staged) -> int:
+        stop_point()
         staged.run_id = self.summary.run_id
         rows = delta.commit(staged, self.storage).rows
         faults.point(f"{self._label(staged.location)}:committed")
@@ -399,22 +403,20 @@ class SourceRun:
         groups = self.bronze_files(list(listing.files), listing.root)
         # the tables are written side by side (face_recognition: request logs, evaluation runs, k6 results)
         tables = [t for t in schemas if groups.get(t) or self.full_refresh]
-        found = concurrently(lambda t: self._ingest(record, listing, t, schemas[t], groups.get(t, [])), tables)
-        pending: dict[str, str] = {}
-        for table in tables:
-            left, written = found[table]
-            pending.update(left)
-            if written is not None and "new_fields" in schemas[table].fieldNames():
-                carried = reader.scan(
-                    written.dataset(self.storage),
-                    self.storage,
-                    written.location,
-                    ["source_path", "new_fields"],
-                    pc.field("new_fields").is_valid(),
-                )
-                self.summary.drift += record_drift(
-                    self.lake, self.summary.run_id, self.SOURCE, carried, self.now, self.storage
-                )
+        done: dict[str, tuple[dict[str, str], Staged, int]] = {}
+
+        def ingest(table: str) -> None:
+            done[table] = self._ingest(listing, table, schemas[table], groups.get(table, []))
+
+        try:
+            concurrently(ingest, tables)
+        except BaseException:
+            # the tables committed before another failed (or Ctrl-C) are not read again: their counts and new fields
+            # are recorded now or never
+            with contextlib.suppress(Exception):
+                self._ingested(record, [t for t in tables if t in done], schemas, done)
+            raise
+        pending = self._ingested(record, tables, schemas, done)
         self.summary.pending = pending
         if pending:
             record.message += f"; {len(pending)} files could not be read now and stay pending for the next run"
@@ -423,11 +425,34 @@ class SourceRun:
             record.message += f"; new fields: {', '.join(new)}"
         self.done(record)
 
+    def _ingested(
+        self, record: StageRecord, tables: list[str], schemas: Mapping[str, T.StructType], done: Mapping[str, tuple]
+    ) -> dict[str, str]:
+        """Count the rows ``tables`` committed and record their new fields, in table order; returns the files left
+        pending (and why)."""
+        pending: dict[str, str] = {}
+        for table in tables:
+            left, staged, written = done[table]
+            pending.update(left)
+            self.count_out(record, f"bronze/{table}", written)
+            if written and "new_fields" in schemas[table].fieldNames():
+                carried = reader.scan(
+                    staged.dataset(self.storage),
+                    self.storage,
+                    staged.location,
+                    ["source_path", "new_fields"],
+                    pc.field("new_fields").is_valid(),
+                )
+                self.summary.drift += record_drift(
+                    self.lake, self.summary.run_id, self.SOURCE, carried, self.now, self.storage
+                )
+        return pending
+
     def _ingest(
-        self, record: StageRecord, listing: Listing, table: str, schema: T.StructType, files: list[FileEntry]
-    ) -> tuple[dict[str, str], Staged | None]:
-        """Append ``files`` to bronze ``table`` as its next batch; returns the files left pending (and why) and the
-        commit when it added rows."""
+        self, listing: Listing, table: str, schema: T.StructType, files: list[FileEntry]
+    ) -> tuple[dict[str, str], Staged, int]:
+        """Append ``files`` to bronze ``table`` as its next batch; returns the files left pending (and why), the
+        commit and the rows it added."""
         location = self.loc("bronze", table)
         app_id = f"visionlake/{self.SOURCE}/ingest"
         batch = (delta.transaction_version(location, app_id, self.storage) or 0) + 1
@@ -460,9 +485,7 @@ class SourceRun:
             files = [f for f in files if f.path not in partial]
             if attempt == 2:
                 raise LakeError(f"files kept failing while they were read (e.g. {sorted(partial)[0]}); rerun later")
-        written = self.commit(staged)
-        self.count_out(record, f"bronze/{table}", written)
-        return pending, staged if written else None
+        return pending, staged, self.commit(staged)
 
     # ---------------------------------------------------------------------------------------------
     # the quality gate
@@ -705,13 +728,67 @@ def rejections(classified: DataFrame, text: str) -> Rejections:
     return Rejections(sum(reasons.values()), rejected, quarantined, [diagnosed])
 
 
+class Stopped(Exception):
+    """Raised at the next write or commit of a call of :func:`concurrently` once a call beside it failed or its
+    caller was interrupted."""
+
+
+_SIDE = threading.local()  # the calls of `concurrently` this thread makes: (stop event, Spark job tag), outermost first
+
+
+def stop_point() -> None:
+    """Where a call of :func:`concurrently` stops once a call beside it failed or its caller was interrupted (before
+    each write and commit of a run), so that it commits nothing after."""
+    if any(stop.is_set() for stop, _ in getattr(_SIDE, "calls", ())):
+        raise Stopped("stopped: a call beside it failed, or the run was interrupted")
+
+
 def concurrently(fn: Callable[[str], R], names: list[str], threads: int = 4) -> dict[str, R]:
     """``{name: fn(name)}``, the calls made from a few driver threads so that Spark jobs and commits overlap (one call
-    is made in the calling thread)."""
+    is made in the calling thread).
+
+    When a call fails, the others stop: their Spark jobs are cancelled (a job tag per call of this function) and
+    they stop at their next write or commit (:func:`stop_point`); the failure (the first of the calls, in order,
+    found failed) is raised once they have ended, at once unless one is busy in Python. Ctrl-C in the calling
+    thread stops them the same way and is raised at once. Until Dec 7 both waited for every call to end, commits
+    included."""
     if len(names) < 2:
         return {name: fn(name) for name in names}
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return dict(zip(names, pool.map(fn, names), strict=True))
+    stop, tag = threading.Event(), f"visionlake-{uuid.uuid4().hex}"
+    calls = (*getattr(_SIDE, "calls", ()), (stop, tag))
+    context = SparkContext._active_spark_context  # None in calls without Spark (getActiveSession is per thread)
+
+    def call(name: str) -> R:
+        _SIDE.calls = calls
+        if context is not None:  # this call's jobs, and those of any `concurrently` it is within
+            for _, outer in calls:
+                context.addJobTag(outer)
+        stop_point()
+        return fn(name)
+
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="visionlake")
+    futures = [pool.submit(call, name) for name in names]
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            while not all(f.done() for f in futures):  # again and again: a job begun after a cancel is not cancelled
+                _halt(stop, tag, context)
+                wait(futures, timeout=0.2)
+            raise failed[0].exception()
+        return {name: f.result() for name, f in zip(names, futures, strict=True)}
+    except BaseException:
+        _halt(stop, tag, context)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _halt(stop: threading.Event, tag: str, context: SparkContext | None) -> None:
+    stop.set()
+    if context is not None:
+        with contextlib.suppress(Exception):  # after Ctrl-C inside a call, the gateway may not answer
+            context.cancelJobsWithTag(tag)
 
 
 def record_failure(lake: str, source: str, run_id: str, exc: Exception, cfg: Config) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -340,3 +341,81 @@ def test_the_new_files_told_before_the_listing_ends_are_those_of_the_three_input
     ]
     assert sorted(f.path for f in listing.files) == sorted(f.path for f in told[0])
     assert listing.skipped == 2
+
+
+def _ingest_when(committed: str, kind: str, then, cfg):
+    """bronze_rows that, for the table ``kind``, waits until the table at ``committed`` has a commit, then ``then``."""
+    from visionlake.lake import delta
+    from visionlake.sources.face_recognition.pipeline import FaceRecognitionRun
+
+    original = FaceRecognitionRun.bronze_rows
+
+    def bronze_rows(self, files, root, table):
+        if table == kind:
+            for _ in range(1200):
+                if delta.version(committed, cfg.storage) is not None:
+                    break
+                time.sleep(0.05)
+            then()
+        return original(self, files, root, table)
+
+    return bronze_rows
+
+
+def _two_kinds(root: Path) -> None:
+    write_files(
+        root,
+        {
+            "requests/a.jsonl": "\n".join(
+                [
+                    _request("r1", "2026-11-02T10:00:00Z", latency_ms=100, surprise={"x": 1}),
+                    _request("r2", "2026-11-02T10:00:01Z"),
+                ]
+            )
+            + "\n",
+            "evaluations/b.jsonl": PROBES[0] + "\n",
+        },
+    )
+
+
+def test_a_table_committed_before_another_failed_keeps_its_count_and_new_fields(spark, cfg, tmp_path, monkeypatch):
+    """The kinds are ingested side by side; evaluations fails once request_lines has committed. request_lines is
+    not read again, so its rows and new field are recorded by the failed run (until Dec 7: neither, for good)."""
+    from visionlake.sources.face_recognition.pipeline import FaceRecognitionRun
+
+    _two_kinds(tmp_path / "in")
+    lake = tmp_path / "lake"
+
+    def reset():
+        raise OSError("evaluations/b.jsonl: connection reset")
+
+    fails = _ingest_when(str(lake / "bronze/face_recognition/request_lines"), "evaluation_lines", reset, cfg)
+    monkeypatch.setattr(FaceRecognitionRun, "bronze_rows", fails)
+    with pytest.raises(OSError, match="connection reset"):
+        run(spark, cfg, str(tmp_path / "in"), str(lake))
+    (bronze,) = [r for r in read(str(lake / "_runs")).to_pylist() if r["stage"] == "bronze"]
+    assert (bronze["status"], bronze["rows_out"]) == ("failed", [("bronze/request_lines", 2)])
+
+    def drift():
+        return [
+            (d["field_path"], d["json_type"], d["records"])
+            for d in read(str(lake / "_quality/schema_drift")).to_pylist()
+        ]
+
+    assert drift() == [("surprise", "object", 1)]
+    monkeypatch.undo()
+    again = run(spark, cfg, str(tmp_path / "in"), str(lake))
+    assert again.rows_out["bronze/evaluation_lines"] == 1 and "bronze/request_lines" not in again.rows_out
+    assert drift() == [("surprise", "object", 1)]
+
+
+def test_the_bronze_record_counts_the_tables_in_their_order_whichever_commits_first(spark, cfg, tmp_path, monkeypatch):
+    from visionlake.sources.face_recognition.pipeline import FaceRecognitionRun
+
+    _two_kinds(tmp_path / "in")
+    lake = tmp_path / "lake"
+    late = _ingest_when(str(lake / "bronze/face_recognition/evaluation_lines"), "request_lines", lambda: None, cfg)
+    monkeypatch.setattr(FaceRecognitionRun, "bronze_rows", late)
+    run(spark, cfg, str(tmp_path / "in"), str(lake))
+    (bronze,) = [r for r in read(str(lake / "_runs")).to_pylist() if r["stage"] == "bronze"]
+    assert bronze["rows_out"] == [("bronze/request_lines", 2), ("bronze/evaluation_lines", 1)]

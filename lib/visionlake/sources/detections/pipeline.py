@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 from pyspark import StorageLevel
@@ -235,13 +234,15 @@ class _Run(SourceRun):
         also = self.silver_markers(GOLD_APP)
         cached: list[DataFrame] = []
         try:
-            # device_health and detections_daily need no match decision: a second driver thread computes them
-            # while the decisions are, whose small jobs and planning leave a core idle
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                early = pool.submit(self._undecided, "detections_daily" in pending, txn, also, cached)
-                decisions = self._decisions(txn, also)
-                cached += decisions.cached
-                health, daily = early.result()
+            # device_health and detections_daily need no match decision: they are computed beside the decisions,
+            # whose small jobs and planning leave a core idle
+            work = {
+                "decisions": lambda: self._decisions(txn, also),
+                "undecided": lambda: self._undecided("detections_daily" in pending, txn, also, cached),
+            }
+            found = concurrently(lambda name: work[name](), list(work))
+            decisions, (health, daily) = found["decisions"], found["undecided"]
+            cached += decisions.cached
             alerts, suppressed, report = self._from_decisions(decisions)
             derived = {
                 "alerts": alerts,
