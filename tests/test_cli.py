@@ -95,6 +95,23 @@ def test_a_run_that_fails_before_its_stages_is_recorded_with_its_message(tmp_pat
     ]
 
 
+def test_a_run_starts_spark_with_the_s3a_jars_only_when_its_input_or_lake_is_on_s3(tmp_path, monkeypatch):
+    from visionlake import spark as vspark
+    from visionlake.sources.alpr import pipeline
+
+    asked = []
+
+    def build_session(*args, s3: bool = True, **kwargs):
+        asked.append(s3)
+        raise RuntimeError("enough")
+
+    monkeypatch.setattr(pipeline.RUN, "pending_input", lambda cfg, input, lake, full_refresh, on_new: on_new([]))
+    monkeypatch.setattr(vspark, "build_session", build_session)
+    for source in (str(tmp_path), "s3a://raw/alpr"):
+        assert cli.main(["run", "alpr", "--input", source, "--lake", str(tmp_path / "lake")]) == 1
+    assert asked == [False, True]
+
+
 def test_ctrl_c_while_the_input_is_listed_ends_the_run_at_once_and_frees_its_lease(tmp_path, monkeypatch, capsys):
     """Until Dec 7 Ctrl-C took effect only once the listing had ended (on S3, up to its 120 s of retries), and a
     second Ctrl-C meanwhile left the lease held."""

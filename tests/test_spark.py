@@ -32,6 +32,11 @@ def test_local_driver_maps_the_class_archive_when_setup_wrote_one(tmp_path, monk
         "-Xlog:cds+dynamic=off"
     )
     assert session_conf(config("local[2]"))["spark.jars"] == str(tmp_path / "hadoop-aws-3.3.1.jar")
+    assert session_conf(config("local[2]"))["spark.hadoop.fs.s3a.path.style.access"] == "false"
+    # a session for local paths only goes without the S3A jars and settings; it keeps the archive
+    local = session_conf(config("local[2]"), s3=False)
+    assert "spark.jars" not in local and not any(key.startswith("spark.hadoop.fs.s3a.") for key in local)
+    assert "-XX:SharedArchiveFile=" in local["spark.driver.extraJavaOptions"]
     # a cluster's driver is not this machine's JVM: nothing added
     assert "spark.driver.extraJavaOptions" not in session_conf(config("yarn"))
 

@@ -248,6 +248,7 @@ def format_summary(summary, seconds: float) -> str:
 def _run(args: argparse.Namespace) -> str:
     from importlib import import_module
 
+    from visionlake.lake import storage as st
     from visionlake.lake.runlog import new_run_id
     from visionlake.sources.runner import record_failure
     from visionlake.spark import build_session, for_input
@@ -296,7 +297,8 @@ def _run(args: argparse.Namespace) -> str:
             raise
         cfg = for_input(cfg, sum(f.size for f in new_files))
         try:
-            spark = build_session(f"visionlake-{args.source}", cfg, quiet=not args.debug)
+            s3 = st.is_s3(args.input) or st.is_s3(args.lake)
+            spark = build_session(f"visionlake-{args.source}", cfg, quiet=not args.debug, s3=s3)
         except Exception as exc:  # no Java, a bad Spark setting: recorded, as a failed listing is
             record_failure(args.lake, args.source, run_id, exc, cfg)
             raise
