@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -84,6 +85,16 @@ def s3_server() -> Iterator[str]:
 
     with moto_server() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[Callable[[], None]]:
+    """Press Ctrl-C: SIGINT to this process, which raises KeyboardInterrupt in the main thread as in a terminal. A
+    process a shell started in the background (``make test &``) inherits SIGINT ignored, and Python keeps it so:
+    the handler is installed for the test and restored after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield lambda: os.kill(os.getpid(), signal.SIGINT)
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

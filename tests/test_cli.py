@@ -112,7 +112,9 @@ def test_a_run_starts_spark_with_the_s3a_jars_only_when_its_input_or_lake_is_on_
     assert asked == [False, True]
 
 
-def test_ctrl_c_while_the_input_is_listed_ends_the_run_at_once_and_frees_its_lease(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_while_the_input_is_listed_ends_the_run_at_once_and_frees_its_lease(
+    tmp_path, monkeypatch, capsys, ctrl_c
+):
     """Until Dec 7 Ctrl-C took effect only once the listing had ended (on S3, up to its 120 s of retries), and a
     second Ctrl-C meanwhile left the lease held."""
     from visionlake.sources.alpr import pipeline
@@ -128,7 +130,7 @@ def test_ctrl_c_while_the_input_is_listed_ends_the_run_at_once_and_frees_its_lea
     def press() -> None:
         listed.wait(60)
         time.sleep(0.2)
-        os.kill(os.getpid(), signal.SIGINT)
+        ctrl_c()
 
     monkeypatch.setattr(pipeline.RUN, "pending_input", slow_listing)
     threading.Thread(target=press, daemon=True).start()

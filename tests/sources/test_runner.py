@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
 import threading
 import time
 
@@ -149,7 +147,7 @@ def test_a_failing_call_cancels_the_spark_job_beside_it_and_stops_the_calls_betw
     assert sorted(seen) == ["job cancelled", "stopped"]
 
 
-def test_ctrl_c_is_raised_at_once_and_the_calls_beside_it_stop_at_their_next_stop_point():
+def test_ctrl_c_is_raised_at_once_and_the_calls_beside_it_stop_at_their_next_stop_point(ctrl_c):
     seen: list[str] = []
     ended = threading.Event()
 
@@ -162,7 +160,7 @@ def test_ctrl_c_is_raised_at_once_and_the_calls_beside_it_stop_at_their_next_sto
 
     def press() -> None:
         time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGINT)
+        ctrl_c()
 
     threading.Thread(target=press, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
