@@ -285,24 +285,41 @@ def test_duplicates_in_the_batch_and_against_earlier_documents(spark, monkeypatc
     monkeypatch.setattr(runner, "BROADCAST_ROWS", broadcast_rows)
 
     def marked(batch, earlier):
-        return runner.duplicates_marked(batch, earlier, *silver.KEY)
+        classified = None if earlier is None else silver.classify(earlier)
+        rows = runner.duplicates_marked(silver.classify(batch), classified, *silver.KEY)
+        return [(r.reason, r.detail) for r in rows.orderBy("source_offset").collect()]
 
     other = {**GOOD, "_id": {"$oid": "0" * 24}}
+    third = {**GOOD, "_id": {"$oid": "1" * 24}}
     changed = {**GOOD, "summary": {"status": "error", "code": "0302", "desc": "blur/haze"}}
-    batch = silver.classify(parsed(spark, json.dumps(GOOD), json.dumps(GOOD), json.dumps(changed), json.dumps(other)))
-    reasons = [(r.reason, r.detail) for r in marked(batch, None).orderBy("source_offset").collect()]
-    assert reasons == [
+    undated = {**GOOD, "_id": {"$oid": "2" * 24}, "date": "yesterday"}  # twice: neither usable, so no duplicate
+    texts = [json.dumps(d) for d in (GOOD, GOOD, changed, other, third, undated, undated)]
+    batch = parsed(spark, *texts)
+    no_date = ("invalid_date", "not a timestamp: yesterday")
+    assert marked(batch, None) == [
         (None, None),
         ("duplicate_id", "same _id and content as /in/export.json at byte 0"),
         ("conflicting_duplicate_id", "same _id as /in/export.json at byte 0, different content"),
         (None, None),
+        (None, None),
+        no_date,
+        no_date,
     ]
-    # The same batch after those documents were consumed from another file: every one is a duplicate.
+    # The same batch after GOOD and other were consumed from another file: each of their copies is a duplicate. The
+    # third's earlier copy had no usable date: it was never accepted, so the third is no duplicate.
     earlier = (
-        silver.classify(parsed(spark, json.dumps(GOOD), json.dumps(other)))
+        parsed(spark, json.dumps(GOOD), json.dumps(other), json.dumps({**third, "date": "later"}))
         .withColumn("source_path", F.lit("/in/older.json"))
         .withColumn("ingested_at", F.lit(datetime(2025, 1, 1)))
     )
     batch = batch.withColumn("ingested_at", F.lit(datetime(2025, 2, 1)))
-    again = [r.reason for r in marked(batch, earlier).orderBy("source_offset").collect()]
-    assert again == ["duplicate_id", "duplicate_id", "conflicting_duplicate_id", "duplicate_id"]
+    again = [reason for reason, _ in marked(batch, earlier)]
+    assert again == [
+        "duplicate_id",
+        "duplicate_id",
+        "conflicting_duplicate_id",
+        "duplicate_id",
+        None,
+        "invalid_date",
+        "invalid_date",
+    ]
