@@ -6,8 +6,11 @@ import dataclasses
 import threading
 import time
 
+import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 from pyspark import StorageLevel
+from pyspark.sql import types as T
 
 from visionlake.sources import runner
 from visionlake.sources.face_recognition.pipeline import FaceRecognitionRun
@@ -27,6 +30,32 @@ def test_computed_rows_are_broadcast_only_when_few(spark, monkeypatch):
     many = runner.computed(three)
     assert not _broadcast_hint(many)
     assert sorted(tuple(r) for r in many.collect()) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_the_earlier_rows_read_are_those_of_the_files_holding_a_key_of_the_batch(spark, cfg, tmp_path):
+    location = str(tmp_path / "bronze lines")  # a space: Spark escapes it in a file's path, delta-rs does not
+    schema = T.StructType(
+        [
+            T.StructField(n, t)
+            for n, t in [("source_path", T.StringType()), ("source_offset", T.LongType()), ("key", T.StringType())]
+        ]
+    )
+
+    def append(path: str, keys: list[str | None]) -> list[tuple]:
+        rows = [(path, 10 * i, key) for i, key in enumerate(keys)]
+        table = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows])
+        write_deltalake(location, table, mode="append")
+        return rows
+
+    a = append("a.jsonl", ["k1", "k2"])
+    b = append("b.jsonl", ["k3", None])
+    batch = spark.createDataFrame(append("c.jsonl", ["k1", "k4", None]), schema)  # the last data file
+    rows = runner.earlier_rows(spark, location, cfg.storage, schema, batch, ["key"])
+    # a.jsonl's file holds k1 (each of its rows is read); b.jsonl's holds no key of the batch (a null matches none)
+    assert sorted(rows.collect()) == a
+    # a key silver derives: every row but the batch's
+    every = runner.earlier_rows(spark, location, cfg.storage, schema, batch, ["derived_key"])
+    assert sorted(every.collect(), key=str) == sorted(a + b, key=str)
 
 
 def test_only_a_batch_smaller_than_a_data_file_is_compacted(spark, cfg, tmp_path):

@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,7 +36,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from visionlake import faults
-from visionlake.config import Config
+from visionlake.config import Config, StorageSettings
 from visionlake.descriptions import table_text
 from visionlake.errors import InputError, LakeError, QualityError, describe, redact
 from visionlake.ingest import jsonparse
@@ -698,6 +699,35 @@ def duplicates_marked(batch: DataFrame, earlier: DataFrame | None, keys: list[st
     :func:`~visionlake.ingest.quarantine.with_duplicates_marked`); the rows found are computed first and
     broadcast when few (:func:`computed`)."""
     return with_duplicates_marked(batch, computed(duplicate_keys(batch, earlier, keys)), name, label)
+
+
+def earlier_rows(
+    spark: SparkSession,
+    location: str,
+    storage: StorageSettings,
+    schema: T.StructType,
+    batch: DataFrame,
+    keys: list[str],
+) -> DataFrame:
+    """The rows of the bronze table at ``location`` consumed before ``batch`` (every row but the batch's) that a
+    duplicate of a row of ``batch`` can repeat, as :func:`duplicates_marked` takes them: the rows of the data files
+    that hold a row with the ``keys`` (none null) of a row of ``batch``, found from the key columns alone. Every
+    file's when ``batch`` lacks a key column (one that silver derives, a k6 sample's). Until Dec 7 every row of the
+    table was read, classified and sorted again at every run: 7.4 s of a 10,000-line face_recognition increment
+    on 600,000 lines, and growing with the table."""
+    files = delta.snapshot_files(location, storage)
+    if files and all(key in batch.columns for key in keys):
+        present = F.lit(True)
+        for key in keys:
+            present = present & F.col(key).isNotNull()
+        file_name = F.element_at(F.split(F.input_file_name(), "/"), -1)
+        rows = delta.read_files(spark, location, files, schema).select(*keys, file_name.alias("_file"))
+        found = rows.join(batch.where(present).select(*keys), keys, "left_semi").select("_file").distinct()
+        # matched by name (Spark escapes a path as delta-rs does not; a data file's name is unique in its table)
+        names = {unquote(r["_file"]) for r in found.collect()}
+        files = [f for f in files if f.rsplit("/", 1)[-1] in names]
+    rows = delta.read_files(spark, location, files, schema)
+    return rows.join(batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti")
 
 
 @dataclass

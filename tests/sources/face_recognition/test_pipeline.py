@@ -378,6 +378,22 @@ def _two_kinds(root: Path) -> None:
     )
 
 
+def test_a_line_of_a_later_run_repeats_the_usable_line_of_an_earlier_file_alone(spark, cfg, tmp_path):
+    root, lake = tmp_path / "in", str(tmp_path / "lake")
+    first = _request("r1", "2026-11-02T10:00:00Z", latency_ms=100)
+    write_files(root, {"requests/a.jsonl": first + "\n", "requests/b.jsonl": _request("r2", "noon") + "\n"})
+    run(spark, cfg, str(root), lake)
+    # r1 again, as logged in a.jsonl; r2 again, now with its time: the earlier r2 was never usable
+    write_files(root, {"requests/c.jsonl": first + "\n" + _request("r2", "2026-11-02T10:00:01Z") + "\n"})
+    later = run(spark, cfg, str(root), lake)
+    assert dict(later.quarantined) == {"duplicate_request_id": 1}
+    quarantine = {r["reason"]: r for r in read(f"{lake}/quarantine/face_recognition").to_pylist()}
+    assert quarantine["duplicate_request_id"]["detail"].endswith(
+        f"same request_id and content as {root}/requests/a.jsonl at byte 0"
+    )
+    assert sorted(r["request_id"] for r in read(f"{lake}/silver/face_recognition/requests").to_pylist()) == ["r1", "r2"]
+
+
 def test_a_table_committed_before_another_failed_keeps_its_count_and_new_fields(spark, cfg, tmp_path, monkeypatch):
     """The kinds are ingested side by side; evaluations fails once request_lines has committed. request_lines is
     not read again, so its rows and new field are recorded by the failed run (until Dec 7: neither, for good)."""

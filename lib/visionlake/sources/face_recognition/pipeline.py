@@ -47,7 +47,7 @@ from visionlake.sources.face_recognition.schema import (
     PARTITION,
     REQUESTS,
 )
-from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, duplicates_marked
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, duplicates_marked, earlier_rows
 from visionlake.transforms.pseudonymise import pii_key
 
 SOURCE = "face_recognition"
@@ -173,12 +173,9 @@ class FaceRecognitionRun(SourceRun):
         return "overwrite"
 
     def _earlier(self, kind: str, batch: DataFrame) -> DataFrame:
-        """The usable lines of ``kind`` consumed before ``batch`` (every bronze row but the batch's)."""
-        location = self.loc("bronze", BRONZE_TABLES[kind])
-        everything = delta.read_files(self.spark, location, delta.snapshot_files(location, self.storage), BRONZE[kind])
-        before = everything.join(
-            batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
-        )
+        """The usable lines of ``kind`` consumed before ``batch`` that one of it can repeat (:func:`earlier_rows`)."""
+        location, keys = self.loc("bronze", BRONZE_TABLES[kind]), silver.KEYS[kind][0]
+        before = earlier_rows(self.spark, location, self.storage, BRONZE[kind], batch, keys)
         return silver.classify(before, kind).where(F.col("reason").isNull())
 
     def _silver_batch(self, kind: str, consumed: SilverBatch, record: StageRecord) -> int:

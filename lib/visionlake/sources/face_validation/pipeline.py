@@ -36,7 +36,7 @@ from visionlake.sources.face_validation.schema import (
     JSON_TEXT,
     PARTITION,
 )
-from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, duplicates_marked
+from visionlake.sources.runner import SilverBatch, SourceRun, concurrently, duplicates_marked, earlier_rows
 from visionlake.transforms.pseudonymise import pii_key, pseudonym_of
 
 SOURCE = "face_validation"
@@ -94,10 +94,7 @@ class FaceValidationRun(SourceRun):
         earlier, zone = None, self.cfg.face_validation.local_timezone
         if consumed.marker is not None:
             location = self.loc("bronze", BRONZE_TABLE)
-            everything = delta.read_files(self.spark, location, delta.snapshot_files(location, self.storage), BRONZE)
-            before = everything.join(
-                batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti"
-            )
+            before = earlier_rows(self.spark, location, self.storage, BRONZE, batch, silver.KEY[0])
             # in the zone in force: until Dec 6 in UTC alone, and a document the zone had put in quarantine (a
             # date in 1899 in Bogota) still held its _id, so its corrected export was a conflicting duplicate
             earlier = silver.classify(before, zone).where(F.col("reason").isNull())
