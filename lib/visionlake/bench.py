@@ -103,14 +103,18 @@ def bench_face_validation(docs: int, repeat: int) -> dict:
     return result
 
 
-def _cold_runs(base: Path, source: str, repeat: int, mb: float) -> dict:
-    """``repeat`` runs of ``source`` on ``base``, each on an empty lake: the runs and their medians."""
+def _cold_runs(base: Path, source: str, repeat: int, mb: float, keep: Path | None = None) -> dict:
+    """``repeat`` runs of ``source`` on ``base``, each on an empty lake: the runs and their medians. The last run's
+    lake is moved to ``keep`` when given."""
     with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
         runs = []
         for attempt in range(repeat):
             lake = Path(tmp) / f"lake{attempt}"
             runs.append(_run_pipeline(str(base), lake, source=source))
-            shutil.rmtree(lake)
+            if keep is not None and attempt == repeat - 1:
+                shutil.move(lake, keep)
+            else:
+                shutil.rmtree(lake)
     wall = _median(runs, "wall_seconds")
     return {
         "runs": runs,
@@ -121,25 +125,52 @@ def _cold_runs(base: Path, source: str, repeat: int, mb: float) -> dict:
     }
 
 
-def face_recognition_dataset(requests: int, seed: int = SEED) -> Path:
-    """Generated request logs (with the embeddings a debug logger leaves), evaluation runs and a k6 file, made once."""
-    from visionlake.sources.face_recognition.generate import generate
+def face_recognition_dataset(requests: int, seed: int = SEED, days_later: int = 0) -> Path:
+    """Generated request logs (with the embeddings a debug logger leaves), evaluation runs and a k6 file, made once;
+    ``days_later``: beginning that many days after the generator's default start."""
+    from visionlake.sources.face_recognition.generate import DEFAULT_START, generate
 
-    folder = CACHE / f"face_recognition-{requests}-seed{seed}"
+    folder = CACHE / (f"face_recognition-{requests}-seed{seed}" + (f"-{days_later}d" if days_later else ""))
     if not (folder / COMPLETE).exists():
         shutil.rmtree(folder, ignore_errors=True)
-        generate(folder, requests, seed=seed)
+        generate(folder, requests, seed=seed, start=DEFAULT_START + timedelta(days=days_later))
         (folder / COMPLETE).write_text(str(requests))
     return folder
 
 
-def bench_face_recognition(requests: int, repeat: int) -> dict:
-    """Cold runs of the face_recognition pipeline (three bronze tables, silver and every gold table)."""
+def bench_face_recognition(requests: int, repeat: int, increment: int = 0) -> dict:
+    """Cold runs of the face_recognition pipeline (three bronze tables, silver and every gold table); then, given
+    ``increment``, runs that ingest a month later's request log of that many lines into (a copy of) the lake of the
+    last cold run."""
     base = face_recognition_dataset(requests)
     size = sum(p.stat().st_size for p in base.rglob("*") if p.is_file() and p.name != COMPLETE)
     result: dict = {"requests": requests, "files": sum(1 for p in base.rglob("*.json*")), "mb": round(size / 2**20)}
-    result["cold"] = _cold_runs(base, "face_recognition", repeat, result["mb"])
-    result["cold"]["requests_per_second"] = round(requests / result["cold"]["wall_seconds"])
+    with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
+        work = Path(tmp)
+        root, full = work / "input", work / "lake"
+        root.mkdir()
+        _link_tree(base, root)
+        result["cold"] = _cold_runs(root, "face_recognition", repeat, result["mb"], keep=full if increment else None)
+        result["cold"]["requests_per_second"] = round(requests / result["cold"]["wall_seconds"])
+        if increment:
+            pristine = work / "lake-before-increment"
+            shutil.copytree(full, pristine)
+            # the request logs of a later month, in a folder of their own (no new evaluation run nor k6 file)
+            later = root / "requests" / "increment"
+            later.mkdir()
+            _link_tree(face_recognition_dataset(increment, seed=SEED + 1, days_later=30) / "requests", later)
+            runs = []
+            for _ in range(repeat):
+                shutil.rmtree(full)
+                shutil.copytree(pristine, full)
+                runs.append(_run_pipeline(str(root), full, source="face_recognition"))
+            result["increment"] = {
+                "requests": increment,
+                "lake_requests": requests,
+                "runs": runs,
+                "wall_seconds": _median(runs, "wall_seconds"),
+                "stages": _median_stages(runs),
+            }
     return result
 
 
@@ -366,6 +397,14 @@ def _table(result: dict) -> str:
             f"peak RSS {cold['peak_rss_mb']:,} MB"
         )
         lines.append("    stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items()))
+        if "increment" in result:
+            inc = result["increment"]
+            lines.append(
+                f"  increment of {inc['requests']:,} lines on a lake of {inc['lake_requests']:,}: "
+                f"{inc['wall_seconds']:.1f} s wall (stages: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in inc["stages"].items())
+                + ")"
+            )
         return "\n".join(lines)
     if "cold" in result:
         cold = result["cold"]
@@ -431,7 +470,7 @@ def run_bench(
     if source == "face_validation":
         result, benchmark, files = bench_face_validation(docs, repeat), "face_validation", docs
     elif source == "face_recognition":
-        result, benchmark = bench_face_recognition(files, repeat), "face_recognition"
+        result, benchmark = bench_face_recognition(files, repeat, increment), "face_recognition"
     elif source == "detections":
         result, benchmark = bench_local(files, repeat, increment, False, source), "detections"
     elif s3:

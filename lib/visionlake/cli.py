@@ -99,7 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--s3", action="store_true", help="read from a moto S3 server and compare with a GET loop")
     bench.add_argument("--repeat", type=int, default=3, help="repetitions; medians are reported")
-    bench.add_argument("--increment", type=int, default=10_000, help="files of the daily increment run (0: none)")
+    bench.add_argument(
+        "--increment",
+        type=int,
+        default=10_000,
+        help="new files of the increment run (face_recognition: request lines; 0: none)",
+    )
     bench.add_argument("--no-baseline", action="store_true", help="skip the naive Spark job")
     bench.add_argument("--latency-ms", type=float, default=20.0, help="--s3: latency added to every S3 request")
 
