@@ -87,13 +87,13 @@ run: ## generate samples (once) into ./sample: $(COUNT) ALPR files, $(DOCS) face
 	$(BIN)/visionlake maintain --lake $(LAKE) --env $(ENV)
 	$(BIN)/visionlake report --lake $(LAKE) --env $(ENV) --out report.html
 
-bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 5k from S3 at 20 ms; 34,654 face docs; 500k frames + 20k; 3M request log lines
+bench: ## benchmarks (not tests): ALPR 25k and 251,526 files + a 10k increment, 5k from S3 at 20 ms; 34,654 face docs; 500k frames + 20k; 3M request log lines + 10k
 	$(BIN)/visionlake bench alpr --files 25000 --increment 0 --no-baseline
 	$(BIN)/visionlake bench alpr --files 251526 --repeat 3
 	$(BIN)/visionlake bench alpr --files 5000 --s3 --repeat 3 --latency-ms 20
 	$(BIN)/visionlake bench face_validation --docs 34654 --repeat 3
 	$(BIN)/visionlake bench detections --frames 500000 --increment 20000 --repeat 3
-	$(BIN)/visionlake bench face_recognition --requests 3000000 --repeat 3
+	$(BIN)/visionlake bench face_recognition --requests 3000000 --increment 10000 --repeat 3
 
 bench-linear: ## seconds per 1,000 files at 1,000,000 files (about 1.6 GB of JSON in the cache)
 	$(BIN)/visionlake bench alpr --files 1000000 --repeat 1 --increment 0 --no-baseline

@@ -377,6 +377,11 @@ def _server_ceiling(client, endpoint: str, keys: list[str]) -> float:
     return round(seconds, 2)
 
 
+def _increment_line(inc: dict, new: str, lake: int) -> str:
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in inc["stages"].items())
+    return f"  increment of {new} on a lake of {lake:,}: {inc['wall_seconds']:.1f} s wall (stages: {stages})"
+
+
 def _table(result: dict) -> str:
     lines = []
     if "docs" in result:
@@ -399,12 +404,7 @@ def _table(result: dict) -> str:
         lines.append("    stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in cold["stages"].items()))
         if "increment" in result:
             inc = result["increment"]
-            lines.append(
-                f"  increment of {inc['requests']:,} lines on a lake of {inc['lake_requests']:,}: "
-                f"{inc['wall_seconds']:.1f} s wall (stages: "
-                + ", ".join(f"{k} {v:.1f}" for k, v in inc["stages"].items())
-                + ")"
-            )
+            lines.append(_increment_line(inc, f"{inc['requests']:,} lines", inc["lake_requests"]))
         return "\n".join(lines)
     if "cold" in result:
         cold = result["cold"]
@@ -418,12 +418,7 @@ def _table(result: dict) -> str:
         lines.append(f"    stages (s): {stages}")
     if "increment" in result:
         inc = result["increment"]
-        lines.append(
-            f"  increment of {inc['files']:,} files on a lake of {inc['lake_files']:,}: "
-            f"{inc['wall_seconds']:.1f} s wall (stages: "
-            + ", ".join(f"{k} {v:.1f}" for k, v in inc["stages"].items())
-            + ")"
-        )
+        lines.append(_increment_line(inc, f"{inc['files']:,} files", inc["lake_files"]))
     if "baseline" in result:
         lines.append(
             f"  naive Spark job: {result['baseline']['wall_seconds']:.1f} s wall, peak RSS "
