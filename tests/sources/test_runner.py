@@ -33,7 +33,8 @@ def test_computed_rows_are_broadcast_only_when_few(spark, monkeypatch):
 
 
 def test_the_earlier_rows_read_are_those_of_the_files_holding_a_key_of_the_batch(spark, cfg, tmp_path):
-    location = str(tmp_path / "bronze lines")  # a space: Spark escapes it in a file's path, delta-rs does not
+    # the folder's space: Spark escapes it in a file's path and delta-rs does not, hence files matched by name
+    location = str(tmp_path / "bronze lines")
     schema = T.StructType(
         [
             T.StructField(n, t)

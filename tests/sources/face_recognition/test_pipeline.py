@@ -378,7 +378,7 @@ def _two_kinds(root: Path) -> None:
     )
 
 
-def test_a_line_of_a_later_run_repeats_the_usable_line_of_an_earlier_file_alone(spark, cfg, tmp_path):
+def test_a_line_of_a_later_run_repeats_an_earlier_usable_line_and_not_an_earlier_unusable_one(spark, cfg, tmp_path):
     root, lake = tmp_path / "in", str(tmp_path / "lake")
     first = _request("r1", "2026-11-02T10:00:00Z", latency_ms=100)
     write_files(root, {"requests/a.jsonl": first + "\n", "requests/b.jsonl": _request("r2", "noon") + "\n"})
