@@ -125,6 +125,19 @@ def _cold_runs(base: Path, source: str, repeat: int, mb: float, keep: Path | Non
     }
 
 
+def _increment_runs(root: Path, lake: Path, source: str, repeat: int) -> dict:
+    """``repeat`` runs of ``source`` that ingest the new files of ``root`` into a fresh copy of ``lake`` (the lake of
+    a cold run, kept as it was): the runs and their medians."""
+    pristine = lake.with_name(f"{lake.name}-before-increment")
+    shutil.copytree(lake, pristine)
+    runs = []
+    for _ in range(repeat):
+        shutil.rmtree(lake)
+        shutil.copytree(pristine, lake)
+        runs.append(_run_pipeline(str(root), lake, source=source))
+    return {"runs": runs, "wall_seconds": _median(runs, "wall_seconds"), "stages": _median_stages(runs)}
+
+
 def face_recognition_dataset(requests: int, seed: int = SEED, days_later: int = 0) -> Path:
     """Generated request logs (with the embeddings a debug logger leaves), evaluation runs and a k6 file, made once;
     ``days_later``: beginning that many days after the generator's default start."""
@@ -153,24 +166,12 @@ def bench_face_recognition(requests: int, repeat: int, increment: int = 0) -> di
         result["cold"] = _cold_runs(root, "face_recognition", repeat, result["mb"], keep=full if increment else None)
         result["cold"]["requests_per_second"] = round(requests / result["cold"]["wall_seconds"])
         if increment:
-            pristine = work / "lake-before-increment"
-            shutil.copytree(full, pristine)
             # the request logs of a later month, in a folder of their own (no new evaluation run nor k6 file)
             later = root / "requests" / "increment"
             later.mkdir()
             _link_tree(face_recognition_dataset(increment, seed=SEED + 1, days_later=30) / "requests", later)
-            runs = []
-            for _ in range(repeat):
-                shutil.rmtree(full)
-                shutil.copytree(pristine, full)
-                runs.append(_run_pipeline(str(root), full, source="face_recognition"))
-            result["increment"] = {
-                "requests": increment,
-                "lake_requests": requests,
-                "runs": runs,
-                "wall_seconds": _median(runs, "wall_seconds"),
-                "stages": _median_stages(runs),
-            }
+            runs = _increment_runs(root, full, "face_recognition", repeat)
+            result["increment"] = {"requests": increment, "lake_requests": requests, **runs}
     return result
 
 
@@ -244,39 +245,18 @@ def bench_local(files: int, repeat: int, increment: int, baseline: bool, source:
     result: dict = {"files": files, "mb": round(megabytes, 1)}
     with tempfile.TemporaryDirectory(prefix="visionlake-bench-") as tmp:
         work = Path(tmp)
-        root = work / "input"
+        root, full = work / "input", work / "lake"
         root.mkdir()
         _link_tree(base, root)
-        cold = []
-        for attempt in range(repeat):
-            lake = work / f"lake{attempt}"
-            cold.append(_run_pipeline(str(root), lake, source=source))
-            if attempt < repeat - 1:
-                shutil.rmtree(lake)
-        result["cold"] = {
-            "runs": cold,
-            "wall_seconds": _median(cold, "wall_seconds"),
-            "peak_rss_mb": _median(cold, "peak_rss_mb"),
-            "stages": _median_stages(cold),
-        }
+        result["cold"] = _cold_runs(root, source, repeat, megabytes, keep=full if extra is not None else None)
         result["cold"]["files_per_second"] = round(files / result["cold"]["wall_seconds"])
         result["cold"]["seconds_per_1000_files"] = round(1000 * result["cold"]["wall_seconds"] / files, 3)
         if extra is not None:
-            full = work / f"lake{repeat - 1}"
-            pristine = work / "lake-before-increment"
-            shutil.copytree(full, pristine)
             _link_tree(extra, root)
-            runs = []
-            for _ in range(repeat):
-                shutil.rmtree(full)
-                shutil.copytree(pristine, full)
-                runs.append(_run_pipeline(str(root), full, source=source))
             result["increment"] = {
                 "files": increment,
                 "lake_files": files,
-                "runs": runs,
-                "wall_seconds": _median(runs, "wall_seconds"),
-                "stages": _median_stages(runs),
+                **_increment_runs(root, full, source, repeat),
             }
         if baseline and source == "alpr":
             result["baseline"] = _run_baseline(base, work)

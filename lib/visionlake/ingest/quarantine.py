@@ -75,6 +75,14 @@ def located_rows(classified: DataFrame, fields: list[str]) -> DataFrame:
 ORDER = ["ingested_at", "source_path", "source_offset"]  # ingestion order: the first of a key is kept
 
 
+def keys_present(keys: list[str]) -> Column:
+    """True where none of ``keys`` is null: a row with a null key repeats no other."""
+    present = F.lit(True)
+    for key in keys:
+        present = present & F.col(key).isNotNull()
+    return present
+
+
 def duplicate_keys(batch: DataFrame, earlier: DataFrame | None, keys: list[str]) -> DataFrame:
     """The usable rows of ``batch`` whose ``keys`` (none of them null: a row with a null key repeats no other) were
     seen first elsewhere: ``source_path``, ``source_offset``, ``_first_sha`` and ``_first_at`` (the first row's
@@ -87,9 +95,7 @@ def duplicate_keys(batch: DataFrame, earlier: DataFrame | None, keys: list[str])
         earlier: the same columns of the usable rows consumed before, or None.
     """
     columns = [*keys, "content_sha256", *ORDER]
-    keyed = F.col("reason").isNull()
-    for key in keys:
-        keyed = keyed & F.col(key).isNotNull()
+    keyed = F.col("reason").isNull() & keys_present(keys)
     usable = batch.where(keyed).select(*columns, F.lit(False).alias("_earlier"))
     if earlier is not None:
         usable = usable.unionByName(earlier.where(keyed).select(*columns, F.lit(True).alias("_earlier")))

@@ -42,7 +42,7 @@ from visionlake.errors import InputError, LakeError, QualityError, describe, red
 from visionlake.ingest import jsonparse
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing, NewFiles, list_input
-from visionlake.ingest.quarantine import duplicate_keys, with_duplicates_marked
+from visionlake.ingest.quarantine import duplicate_keys, keys_present, with_duplicates_marked
 from visionlake.lake import delta, reader, table_location
 from visionlake.lake import storage as st
 from visionlake.lake.delta import Staged, Txn
@@ -717,12 +717,9 @@ def earlier_rows(
     on 600,000 lines, and growing with the table."""
     files = delta.snapshot_files(location, storage)
     if files and all(key in batch.columns for key in keys):
-        present = F.lit(True)
-        for key in keys:
-            present = present & F.col(key).isNotNull()
         file_name = F.element_at(F.split(F.input_file_name(), "/"), -1)
-        rows = delta.read_files(spark, location, files, schema).select(*keys, file_name.alias("_file"))
-        found = rows.join(batch.where(present).select(*keys), keys, "left_semi").select("_file").distinct()
+        keyed = delta.read_files(spark, location, files, schema).select(*keys, file_name.alias("_file"))
+        found = keyed.join(batch.where(keys_present(keys)).select(*keys), keys, "left_semi").select("_file").distinct()
         # matched by name (Spark escapes a path as delta-rs does not; a data file's name is unique in its table)
         names = {unquote(r["_file"]) for r in found.collect()}
         files = [f for f in files if f.rsplit("/", 1)[-1] in names]
