@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -478,12 +479,18 @@ def test_a_run_that_died_between_gold_commits_is_completed_by_the_next(spark, de
     write_files(feed, {name: files[name] for name in OUT_OF_ORDER[0]})
     run(spark, det_cfg, str(feed), str(split / "lake"))
     write_files(feed, {name: files[name] for name in OUT_OF_ORDER[1]})
-    commit = delta.commit
+    commit, decided = delta.commit, threading.Event()
 
     def dies_at_alerts(staged, storage):
+        # gold's commits run side by side, and a failure stops those not yet made: alerts dies only once
+        # match_decisions is committed, so that the run dies between the two
         if staged.location.endswith("/gold/detections/alerts"):
+            decided.wait(timeout=120)
             raise OSError("killed")
-        return commit(staged, storage)
+        done = commit(staged, storage)
+        if staged.location.endswith("/gold/detections/match_decisions"):
+            decided.set()
+        return done
 
     monkeypatch.setattr(delta, "commit", dies_at_alerts)
     with pytest.raises(OSError, match="killed"):
