@@ -1,10 +1,14 @@
 """The session factory's derived settings: S3A jars, the driver's class archive and the workers' daemon (no Spark
-started), and the JVM classes a session resolves once (the last test reads the tests' running session)."""
+started), the JVM classes a session resolves once and how a read of many files lists them (the last two tests use
+the tests' running session)."""
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
 from visionlake.config import SparkSettings, load_config
@@ -131,3 +135,21 @@ def test_the_running_session_s_pinned_classes_are_spark_s(spark):
     assert vars(jvm)["PythonUtils"]._fqn == "org.apache.spark.api.python.PythonUtils"
     assert vars(jvm)["SparkSession$"]._fqn == "org.apache.spark.sql.SparkSession$"
     assert spark.range(3).select(F.sum(F.col("id") + F.lit(1))).first()[0] == 6
+
+
+def test_the_files_of_a_read_of_many_files_are_listed_by_a_few_tasks(spark, tmp_path):
+    # Spark stats the files of a read of more than 32 paths in a job: by default one task per file (40 here)
+    paths = []
+    for i in range(40):
+        pq.write_table(pa.table({"n": [i]}), tmp_path / f"part-{i:02}.parquet")
+        paths.append(str(tmp_path / f"part-{i:02}.parquet"))
+    context, group = spark.sparkContext, f"listing-{uuid.uuid4().hex}"
+    context.setJobGroup(group, "the listing of 40 files")
+    try:
+        df = spark.read.schema("n long").parquet(*paths)
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+    tracker = context.statusTracker()
+    stages = [s for job in tracker.getJobIdsForGroup(group) for s in tracker.getJobInfo(job).stageIds]
+    assert [tracker.getStageInfo(s).numTasks for s in stages] == [8]
+    assert df.agg(F.sum("n")).first()[0] == 780  # 0 + 1 + ... + 39: every file read

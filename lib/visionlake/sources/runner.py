@@ -717,11 +717,12 @@ def earlier_rows(
     on 600,000 lines, and growing with the table."""
     files = delta.snapshot_files(location, storage)
     if files and all(key in batch.columns for key in keys):
-        file_name = F.element_at(F.split(F.input_file_name(), "/"), -1)
-        keyed = delta.read_files(spark, location, files, schema).select(*keys, file_name.alias("_file"))
+        # the path of each of the few rows found is cut to its file name, not that of every row read (1.3 s of
+        # 3,000,000 rows)
+        keyed = delta.read_files(spark, location, files, schema).select(*keys, F.input_file_name().alias("_file"))
         found = keyed.join(batch.where(keys_present(keys)).select(*keys), keys, "left_semi").select("_file").distinct()
         # matched by name (Spark escapes a path as delta-rs does not; a data file's name is unique in its table)
-        names = {unquote(r["_file"]) for r in found.collect()}
+        names = {unquote(r["_file"].rsplit("/", 1)[-1]) for r in found.collect()}
         files = [f for f in files if f.rsplit("/", 1)[-1] in names]
     rows = delta.read_files(spark, location, files, schema)
     return rows.join(batch.select("source_path", "source_offset"), ["source_path", "source_offset"], "left_anti")
