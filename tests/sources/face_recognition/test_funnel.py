@@ -151,6 +151,38 @@ def test_median_of_an_odd_count_and_a_duplicate_answer(spark):
     assert_approx_df_equality(out, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_keys_never_issued_uses_before_the_answer_and_unknown_keys_on_two_days(spark):
+    rows = [
+        # D1: an answer with a key but no expiry issues nothing (an answer, no key); its use is of an unknown key
+        no_match("2026-03-02 10:00:00", "k_no_expiry", None),
+        add_user("2026-03-02 10:01:00", "k_no_expiry"),
+        # D1: a use 30 s before its answer (clock skew) is in time: enrolled, -30 s to enrol
+        add_user("2026-03-02 10:59:30", "k_skew"),
+        no_match("2026-03-02 11:00:00", "k_skew", "2026-03-02 11:10:00"),
+        # an unknown key used twice on D1 and once on D2: one unknown key on each day
+        add_user("2026-03-02 12:00:00", "k_old"),
+        add_user("2026-03-02 12:05:00", "k_old", 400, "602"),
+        add_user("2026-03-03 09:00:00", "k_old"),
+        # D2: a key issued on D2 whose answer repeats on D3: two answers on two days, one key, counted on D2
+        no_match("2026-03-03 10:00:00", "k_repeat", "2026-03-03 10:10:00"),
+        no_match("2026-03-04 10:00:00", "k_repeat", "2026-03-04 10:10:00"),
+    ]
+    out = funnel.build_enrollment_funnel(requests_df(spark, rows))
+    # D1: answers k_no_expiry, k_skew = 2; issued k_skew (enrolled, -30 s); unknown k_no_expiry, k_old = 2;
+    #   conversion 1 / 2; median and p90 of [-30] = -30
+    # D2: answer k_repeat; issued k_repeat, never used (its answer repeated on D3 is no use); unknown k_old
+    # D3: the repeated answer only
+    expected = spark.createDataFrame(
+        [
+            (D1, 2, 1, 1, 0, 0, 0, 2, 0.5, -30.0, -30.0),
+            (D2, 1, 1, 0, 0, 0, 1, 1, 0.0, None, None),
+            (D3, 1, 0, 0, 0, 0, 0, 0, 0.0, None, None),
+        ],
+        funnel.ENROLLMENT_FUNNEL,
+    )
+    assert_approx_df_equality(out, expected, PRECISION, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_empty_requests_give_no_row(spark):
     empty = spark.createDataFrame([], T.StructType(REQUESTS_TABLE.fields))
     assert funnel.build_enrollment_funnel(empty).count() == 0
