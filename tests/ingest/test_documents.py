@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 
 import boto3
 import numpy as np
@@ -60,6 +61,26 @@ def test_plan_cuts_lines_by_bytes_and_arrays_at_elements(spark, tmp_path):
     assert [(p[4], p[5]) for p in lines] == [(i * len(LINES) // 4, (i + 1) * len(LINES) // 4) for i in range(4)]
     assert arrays[0][4] == 1 and arrays[-1][5] == len(ARRAY) - 1
     assert all(ARRAY[p[4]] == "{" and ARRAY[p[5] - 1] == "}" for p in arrays)
+
+
+def test_a_small_input_is_cut_into_a_piece_per_task_and_none_under_a_megabyte(spark, tmp_path):
+    line = json.dumps({"pad": "x" * 990}) + "\n"  # 1,001 bytes
+    write_files(tmp_path, {"big.jsonl": line * 3000, "small.jsonl": line * 100})  # 3,003,000 and 100,100 bytes
+    files = list_input(str(tmp_path), StorageSettings(), suffix=(".jsonl",)).files
+
+    def pieces_per_file(settings: IngestSettings) -> dict[str, int]:
+        pieces, _, _ = plan_pieces(spark, files, StorageSettings(), settings)
+        return dict(Counter(p[0].rsplit("/", 1)[1] for p in pieces))
+
+    # two tasks (the session's two cores): 3,103,100 / 2 = 1,551,550 bytes a piece -> big: round(1.94) = 2
+    assert pieces_per_file(IngestSettings(min_tasks=2)) == {"big.jsonl": 2, "small.jsonl": 1}
+    # four tasks: 775,775 bytes, raised to 1 MB (1,048,576) -> big: round(2.86) = 3
+    assert pieces_per_file(IngestSettings(min_tasks=4)) == {"big.jsonl": 3, "small.jsonl": 1}
+    # alone, the small file is under a megabyte: one piece
+    pieces, _, _ = plan_pieces(
+        spark, [f for f in files if f.path.endswith("small.jsonl")], StorageSettings(), IngestSettings()
+    )
+    assert len(pieces) == 1
 
 
 def test_pretty_printed_array_and_sha256_of_each_document(spark, tmp_path):
