@@ -717,8 +717,8 @@ def earlier_rows(
     on 600,000 lines, and growing with the table."""
     files = delta.snapshot_files(location, storage)
     if files and all(key in batch.columns for key in keys):
-        # the path of each of the few rows found is cut to its file name, not that of every row read (1.3 s of
-        # 3,000,000 rows)
+        # the path of each of the few rows found is cut to its file name, not that of every row read (the key scan
+        # of 3,000,000 rows alone: 2.9 s with every path cut, 1.6 s without)
         keyed = delta.read_files(spark, location, files, schema).select(*keys, F.input_file_name().alias("_file"))
         found = keyed.join(batch.where(keys_present(keys)).select(*keys), keys, "left_semi").select("_file").distinct()
         # matched by name (Spark escapes a path as delta-rs does not; a data file's name is unique in its table)
