@@ -63,7 +63,7 @@ def test_plan_cuts_lines_by_bytes_and_arrays_at_elements(spark, tmp_path):
     assert all(ARRAY[p[4]] == "{" and ARRAY[p[5] - 1] == "}" for p in arrays)
 
 
-def test_a_small_input_is_cut_into_a_piece_per_task_and_none_under_a_megabyte(spark, tmp_path):
+def test_a_small_input_is_cut_into_a_piece_per_task_of_about_a_megabyte_at_least(spark, tmp_path):
     line = json.dumps({"pad": "x" * 990}) + "\n"  # 1,001 bytes
     write_files(tmp_path, {"big.jsonl": line * 3000, "small.jsonl": line * 100})  # 3,003,000 and 100,100 bytes
     files = list_input(str(tmp_path), StorageSettings(), suffix=(".jsonl",)).files
@@ -74,7 +74,7 @@ def test_a_small_input_is_cut_into_a_piece_per_task_and_none_under_a_megabyte(sp
 
     # two tasks (the session's two cores): 3,103,100 / 2 = 1,551,550 bytes a piece -> big: round(1.94) = 2
     assert pieces_per_file(IngestSettings(min_tasks=2)) == {"big.jsonl": 2, "small.jsonl": 1}
-    # four tasks: 775,775 bytes, raised to 1 MB (1,048,576) -> big: round(2.86) = 3
+    # four tasks: 775,775 bytes, raised to 1 MB (1,048,576) -> big: round(2.86) = 3 pieces of 1,001,000 bytes
     assert pieces_per_file(IngestSettings(min_tasks=4)) == {"big.jsonl": 3, "small.jsonl": 1}
     # alone, the small file is under a megabyte: one piece
     pieces, _, _ = plan_pieces(

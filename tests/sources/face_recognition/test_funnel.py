@@ -166,17 +166,20 @@ def test_keys_never_issued_uses_before_the_answer_and_unknown_keys_on_two_days(s
         # D2: a key issued on D2 whose answer repeats on D3: two answers on two days, one key, counted on D2
         no_match("2026-03-03 10:00:00", "k_repeat", "2026-03-03 10:10:00"),
         no_match("2026-03-04 10:00:00", "k_repeat", "2026-03-04 10:10:00"),
+        # an answer without a time (silver quarantines it): an answer on no day
+        ("recognise_user", None, 200, "failure", "no_match", None, False, None, None),
     ]
     out = funnel.build_enrollment_funnel(requests_df(spark, rows))
     # D1: answers k_no_expiry, k_skew = 2; issued k_skew (enrolled, -30 s); unknown k_no_expiry, k_old = 2;
     #   conversion 1 / 2; median and p90 of [-30] = -30
     # D2: answer k_repeat; issued k_repeat, never used (its answer repeated on D3 is no use); unknown k_old
-    # D3: the repeated answer only
+    # D3: the repeated answer only; no day: the answer without a time
     expected = spark.createDataFrame(
         [
             (D1, 2, 1, 1, 0, 0, 0, 2, 0.5, -30.0, -30.0),
             (D2, 1, 1, 0, 0, 0, 1, 1, 0.0, None, None),
             (D3, 1, 0, 0, 0, 0, 0, 0, 0.0, None, None),
+            (None, 1, 0, 0, 0, 0, 0, 0, 0.0, None, None),
         ],
         funnel.ENROLLMENT_FUNNEL,
     )

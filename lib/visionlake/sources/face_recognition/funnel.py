@@ -110,10 +110,10 @@ def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
     issuing = F.col("answer") & F.col("key").isNotNull() & F.col("expires_at").isNotNull()
     use = F.struct(F.col("ts").alias("used_at"), "succeeded", "event_date")
     per_key = events.groupBy("key").agg(
-        # the earliest issuing answer (null: the key was never issued), every answer's day, every use (the null key:
-        # the answers that issued no key)
+        # the earliest issuing answer (null: the key was never issued), every answer's day (in a struct: a null day
+        # is kept), every use (the null key: the answers that issued no key)
         F.min(F.when(issuing, F.struct(F.col("ts").alias("issued_at"), "expires_at", "event_date"))).alias("first"),
-        F.collect_list(F.when(F.col("answer"), F.col("event_date"))).alias("answer_days"),
+        F.collect_list(F.when(F.col("answer"), F.struct("event_date"))).alias("answers"),
         F.collect_list(F.when(~F.col("answer"), use)).alias("uses"),
     )
 
@@ -130,7 +130,7 @@ def build_enrollment_funnel(requests: DataFrame) -> DataFrame:
     issued = _added(F.col("first.event_date"), outcome=outcome, seconds=_seconds(F.col("first.issued_at"), enrolled_at))
     use_days = F.array_distinct(F.transform("uses", lambda u: u["event_date"]))
     added = F.concat(
-        F.transform("answer_days", lambda day: _added(day, answers=1)),
+        F.transform("answers", lambda answer: _added(answer["event_date"], answers=1)),
         F.when(F.col("first").isNotNull(), F.array(issued)).otherwise(F.array().cast(T.ArrayType(ADDED))),
         # a key no answer issued: unknown on each day it was used (the null key has no use)
         F.when(F.col("first").isNull(), F.transform(use_days, lambda day: _added(day, unknown=1))).otherwise(
