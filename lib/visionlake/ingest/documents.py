@@ -40,7 +40,7 @@ from visionlake.ingest.batches import record_batch
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.jsonparse import TRAILING
 from visionlake.ingest.listing import FileEntry
-from visionlake.ingest.reader import PENDING, PathSet, Read
+from visionlake.ingest.reader import PENDING, PathSet, Read, least_tasks
 from visionlake.lake import storage as st
 from visionlake.transforms.times import bounded_seconds
 
@@ -228,8 +228,7 @@ def plan_pieces(
 
 
 def _default_target(spark: SparkSession, files: Sequence[FileEntry], settings: IngestSettings) -> int:
-    tasks = max(settings.min_tasks, spark.sparkContext.defaultParallelism)
-    share = -(-sum(f.size for f in files) // tasks)
+    share = -(-sum(f.size for f in files) // least_tasks(settings, spark.sparkContext.defaultParallelism))
     return min(settings.target_task_mb << 20, max(MIN_PIECE_BYTES, share))
 
 

@@ -67,12 +67,17 @@ class PathSet(AccumulatorParam):
         return first
 
 
+def least_tasks(settings: IngestSettings, parallelism: int) -> int:
+    """The fewest read tasks a batch is cut into: ``min_tasks``, raised to the default parallelism (both readers)."""
+    return max(settings.min_tasks, parallelism)
+
+
 def plan_chunks(root: str, files: Sequence[FileEntry], settings: IngestSettings, parallelism: int) -> list[Chunk]:
     """Cut the listing into contiguous chunks of about ``target_task_mb``, at least ``min_tasks`` of them."""
     if not files:
         return []
     total = sum(f.size for f in files)
-    tasks = max(settings.min_tasks, parallelism, -(-total // (settings.target_task_mb << 20)))
+    tasks = max(least_tasks(settings, parallelism), -(-total // (settings.target_task_mb << 20)))
     tasks = min(tasks, len(files))
     per_task = total / tasks
     chunks: list[Chunk] = [[]]
