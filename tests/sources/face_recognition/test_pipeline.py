@@ -394,6 +394,38 @@ def test_a_line_of_a_later_run_repeats_an_earlier_usable_line_and_not_an_earlier
     assert sorted(r["request_id"] for r in read(f"{lake}/silver/face_recognition/requests").to_pylist()) == ["r1", "r2"]
 
 
+def test_repeats_within_one_batch_are_quarantined_as_duplicates_or_conflicts_of_the_first_usable_line(
+    spark, cfg, tmp_path
+):
+    """Silver caches the batch before marking its duplicates, with the hash and order that find them: the marks, and
+    the columns of the tables, are as when it marked them first."""
+    from visionlake.sources.face_recognition.schema import REQUESTS_TABLE
+
+    root, lake = tmp_path / "in", str(tmp_path / "lake")
+    r1 = _request("r1", "2026-11-02T10:00:00Z", latency_ms=100)
+    lines = [
+        _request("r2", "noon"),  # byte 0: unusable, so repeated by none
+        r1,
+        r1,  # the same line again
+        _request("r1", "2026-11-02T10:00:00Z", latency_ms=250),  # the same id, other content
+        _request("r2", "2026-11-02T10:00:02Z"),
+    ]
+    write_files(root, {"requests/a.jsonl": "\n".join(lines) + "\n"})
+    summary = run(spark, cfg, str(root), lake)
+    assert dict(summary.quarantined) == {
+        "invalid_timestamp": 1,
+        "duplicate_request_id": 1,
+        "conflicting_duplicate_request_id": 1,
+    }
+    first = f"{root}/requests/a.jsonl at byte {len(lines[0]) + 1}"
+    details = {r["reason"]: r["detail"] for r in read(f"{lake}/quarantine/face_recognition").to_pylist()}
+    assert details["duplicate_request_id"].endswith(f"same request_id and content as {first}")
+    assert details["conflicting_duplicate_request_id"].endswith(f"same request_id as {first}, different content")
+    requests = read(f"{lake}/silver/face_recognition/requests").to_pylist()
+    assert sorted((r["request_id"], r["latency_ms"]) for r in requests) == [("r1", 100.0), ("r2", None)]
+    assert set(requests[0]) == set(REQUESTS_TABLE.fieldNames())  # no hash nor ingestion time
+
+
 def test_a_table_committed_before_another_failed_keeps_its_count_and_new_fields(spark, cfg, tmp_path, monkeypatch):
     """The kinds are ingested side by side; evaluations fails once request_lines has committed. request_lines is
     not read again, so its rows and new field are recorded by the failed run (until Dec 7: neither, for good)."""

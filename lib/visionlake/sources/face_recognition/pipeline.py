@@ -28,7 +28,7 @@ from visionlake.config import Config, FaceRecognitionSettings
 from visionlake.ingest.documents import read_documents
 from visionlake.ingest.drift import FieldScanner
 from visionlake.ingest.listing import FileEntry, Listing, NewFiles
-from visionlake.ingest.quarantine import to_quarantine
+from visionlake.ingest.quarantine import ORDER, to_quarantine
 from visionlake.ingest.reader import Read
 from visionlake.lake import delta
 from visionlake.lake import storage as st
@@ -180,12 +180,18 @@ class FaceRecognitionRun(SourceRun):
 
     def _silver_batch(self, kind: str, consumed: SilverBatch, record: StageRecord) -> int:
         batch, tables, txn = consumed.rows, consumed.tables, consumed.txn
-        classified = silver.classify(batch, kind)
-        if kind in silver.KEYS:
-            earlier = self._earlier(kind, batch) if consumed.marker is not None else None
-            classified = duplicates_marked(classified, earlier, *silver.KEYS[kind])
-        classified = silver.table_columns(classified, kind).persist(self.batch_cache(consumed.changes.bytes))
+        # cached before its duplicates are marked, with the columns that find them: the window that finds them reads
+        # the cache, not bronze classified again (a cold 3,000,000-line batch: silver 49.1 and 49.9 s, not 55.9 and
+        # 55.6 s); the few found are broadcast and joined to the cache at each use
+        keyed = silver.KEYS.get(kind)
+        also = [*keyed[0], "content_sha256", *ORDER] if keyed else []
+        cached = silver.table_columns(silver.classify(batch, kind), kind, also)
+        cached = cached.persist(self.batch_cache(consumed.changes.bytes))
         try:
+            classified = cached
+            if keyed:
+                earlier = self._earlier(kind, batch) if consumed.marker is not None else None
+                classified = silver.table_columns(duplicates_marked(cached, earlier, *keyed), kind)
             counted = classified.groupBy("reason", "skipped").agg(F.count(F.lit(1)).alias("n")).collect()
             rejected = Counter({r["reason"]: r["n"] for r in counted if r["reason"] is not None})
             skipped = sum(r["n"] for r in counted if r["skipped"])
@@ -215,7 +221,7 @@ class FaceRecognitionRun(SourceRun):
                 record.message = f"{record.message}; {note}" if record.message else note
             return sum(r["n"] for r in counted)
         finally:
-            classified.unpersist()
+            cached.unpersist()
 
     # ---------------------------------------------------------------------------------------------
     # gold

@@ -21,6 +21,8 @@ A k6 line that is not a sample of a metric of :data:`~.schema.K6_METRICS` (a ``M
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -180,11 +182,13 @@ def _out_of_range(path: str, lowest: int, highest: int | None, whole: bool, labe
     return F.when(bad, F.concat(F.lit(f"{label or path} is not {what}: "), value.cast("string")))
 
 
-def table_columns(classified: DataFrame, kind: str) -> DataFrame:
+def table_columns(classified: DataFrame, kind: str, also: Sequence[str] = ()) -> DataFrame:
     """The columns of classified lines that the silver tables and the quarantine are built from: the line's fields,
-    where it was read, and why it was rejected or skipped (what silver caches: not the hashes and run columns)."""
+    where it was read, and why it was rejected or skipped (not the hashes and run columns), then those of ``also``
+    that are not among them."""
     fields = [f.name for f in bronze_fields(kind)]
-    return classified.select(*fields, "source_path", "source_offset", "parse_error", "reason", "detail", "skipped")
+    kept = [*fields, "source_path", "source_offset", "parse_error", "reason", "detail", "skipped"]
+    return classified.select(*kept, *[c for c in dict.fromkeys(also) if c not in kept])
 
 
 def quarantine_rows(classified: DataFrame, kind: str) -> DataFrame:
