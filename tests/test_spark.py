@@ -59,16 +59,7 @@ def test_small_local_runs_use_the_quick_jit_tier_only():
     small = for_input(cfg, 255 << 20).spark.conf["spark.driver.extraJavaOptions"]
     assert small == "-Xss4m -XX:TieredStopAtLevel=1"
     assert for_input(cfg, 256 << 20) is cfg
-    assert for_input(config("yarn"), 1).spark.conf == config("yarn").spark.conf
-
-
-def test_a_run_with_no_new_input_keeps_the_configured_jit_and_generated_code():
-    """It may complete a killed run's silver and gold, or compute gold again for new settings, on a whole batch."""
-    cfg = config("local[2]", "-Xss4m")
-    assert for_input(cfg, 0) is cfg
-    assert cfg.spark.conf["spark.driver.extraJavaOptions"] == "-Xss4m"
-    assert "spark.sql.codegen.wholeStage" not in cfg.spark.conf
-    assert for_input(cfg, 1).spark.conf["spark.sql.codegen.wholeStage"] == "false"
+    assert for_input(config("yarn"), 0).spark.conf == config("yarn").spark.conf
 
 
 def test_runs_of_a_few_files_evaluate_expressions_without_generating_code():
@@ -83,13 +74,13 @@ def test_runs_of_a_few_files_evaluate_expressions_without_generating_code():
     assert "spark.sql.codegen.wholeStage" not in small and "spark.sql.codegen.factoryMode" not in small
     assert small["spark.driver.extraJavaOptions"] == "-Xss4m -XX:TieredStopAtLevel=1"
     assert "spark.ui.enabled" not in small
-    assert for_input(config("yarn"), 1).spark.conf == config("yarn").spark.conf
+    assert for_input(config("yarn"), 0).spark.conf == config("yarn").spark.conf
 
 
 def test_a_configured_web_ui_is_kept_for_a_run_of_a_few_files():
     base = config("local[2]")
     cfg = dataclasses.replace(base, spark=dataclasses.replace(base.spark, conf={"spark.ui.enabled": "true"}))
-    assert for_input(cfg, 1).spark.conf["spark.ui.enabled"] == "true"
+    assert for_input(cfg, 0).spark.conf["spark.ui.enabled"] == "true"
 
 
 def test_local_workers_run_visionlakes_daemon_and_cluster_workers_their_own():

@@ -104,13 +104,9 @@ def for_input(cfg: Config, new_bytes: int) -> Config:
     either unless the config asks for one (``spark.ui.enabled``): 9 files, median of four, ALPR 14.2 s instead
     of 16.1 s, face_recognition 21.9 s instead of 23.3 s.
 
-    A run with no new input keeps the configured settings: it either has nothing to do (a few seconds either way:
-    on a 3,000,000-line face_recognition lake 4.2 and 3.8 s with them, 4.4 and 4.2 s without) or completes what
-    an earlier run left, of a size the listing does not tell: the silver and gold of a run killed after bronze,
-    gold computed again for new settings. Those of 3,000,000 request lines took 197.7 s with the quick tier and no
-    generated code, 76.3 s without."""
-    local = (cfg.spark.master or "").startswith("local")
-    if not local or new_bytes == 0 or new_bytes >= cfg.ingest.quick_start_mb << 20:
+    ``new_bytes`` is what the run may have to do: the command line gives the size of the new input or, with none,
+    that of the source's bronze tables (:meth:`~visionlake.sources.runner.SourceRun.bronze_bytes`)."""
+    if not (cfg.spark.master or "").startswith("local") or new_bytes >= cfg.ingest.quick_start_mb << 20:
         return cfg
     conf = dict(cfg.spark.conf)
     conf["spark.driver.extraJavaOptions"] = " ".join(

@@ -119,6 +119,16 @@ class SourceRun:
         return (cls.BRONZE_TABLE,)
 
     @classmethod
+    def bronze_bytes(cls, cfg: Config, lake: str) -> int:
+        """The size of the data files of the source's bronze tables: the most a run with no new input can have to
+        do (the silver and gold of a batch a killed run left, gold computed again for new settings), which chooses
+        its JIT (:func:`visionlake.spark.for_input`). Callable before any Spark session exists."""
+        snapshots = (
+            reader.snapshot(table_location(lake, "bronze", cls.SOURCE, t), cfg.storage) for t in cls.bronze_tables()
+        )
+        return sum(snap.size_bytes for snap in snapshots if snap is not None)
+
+    @classmethod
     def pending_input(
         cls, cfg: Config, input_root: str, lake: str, full_refresh: bool, on_new: NewFiles | None = None
     ) -> Listing:

@@ -196,6 +196,22 @@ def test_silver_tables_and_quarantine(lake):
     )
 
 
+def test_a_run_with_no_new_input_is_sized_by_its_three_bronze_tables(lake, tmp_path):
+    """What chooses the JIT of a run that may complete a killed one (spark.for_input): every bronze data file."""
+    from visionlake.config import load_config
+    from visionlake.sources.face_recognition.pipeline import RUN
+
+    files = list((lake[0] / "bronze" / "face_recognition").rglob("*.parquet"))
+    assert {f.relative_to(lake[0] / "bronze" / "face_recognition").parts[0] for f in files} == {
+        "request_lines",
+        "evaluation_lines",
+        "k6_lines",
+    }
+    cfg = load_config("local")
+    assert RUN.bronze_bytes(cfg, str(lake[0])) == sum(f.stat().st_size for f in files) > 0
+    assert RUN.bronze_bytes(cfg, str(tmp_path / "new-lake")) == 0
+
+
 def test_slo_daily_per_endpoint(lake):
     rows = {r["endpoint"]: r for r in _gold(lake[0], "slo_daily")}
     recognise = rows["recognise_user"]
