@@ -90,8 +90,8 @@ INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.facto
 UI = "spark.ui.enabled"
 
 
-def for_input(cfg: Config, new_bytes: int) -> Config:
-    """``cfg`` for a run that will read ``new_bytes`` of new input: below ``ingest.quick_start_mb`` a local
+def for_input(cfg: Config, work_bytes: int) -> Config:
+    """``cfg`` for a run that will read ``work_bytes`` of input: below ``ingest.quick_start_mb`` a local
     driver compiles with the JIT's quick tier only (C1). A short run spends more on C2's compiles, which
     compete with the work for two cores, than it gains from C2's code: a 10,000-file increment took 12.3 s
     instead of about 17 s. A long run loses with C1 (1,000,000 files: 142 s instead of 82 s), hence the limit.
@@ -104,15 +104,15 @@ def for_input(cfg: Config, new_bytes: int) -> Config:
     either unless the config asks for one (``spark.ui.enabled``): 9 files, median of four, ALPR 14.2 s instead
     of 16.1 s, face_recognition 21.9 s instead of 23.3 s.
 
-    ``new_bytes`` is what the run may have to do: the command line gives the size of the new input or, with none,
+    ``work_bytes`` is what the run may have to do: the command line gives the size of the new input or, with none,
     that of the source's bronze tables (:meth:`~visionlake.sources.runner.SourceRun.bronze_bytes`)."""
-    if not (cfg.spark.master or "").startswith("local") or new_bytes >= cfg.ingest.quick_start_mb << 20:
+    if not (cfg.spark.master or "").startswith("local") or work_bytes >= cfg.ingest.quick_start_mb << 20:
         return cfg
     conf = dict(cfg.spark.conf)
     conf["spark.driver.extraJavaOptions"] = " ".join(
         filter(None, [conf.get("spark.driver.extraJavaOptions"), QUICK_JIT])
     )
-    if new_bytes < cfg.ingest.interpret_below_mb << 20:
+    if work_bytes < cfg.ingest.interpret_below_mb << 20:
         conf.update(INTERPRETED)
         conf.setdefault(UI, "false")
     return dataclasses.replace(cfg, spark=dataclasses.replace(cfg.spark, conf=conf))

@@ -703,12 +703,24 @@ def computed(df: DataFrame) -> DataFrame:
     return F.broadcast(df.sparkSession.createDataFrame(rows, df.schema))
 
 
-def duplicates_marked(batch: DataFrame, earlier: DataFrame | None, keys: list[str], name: str, label: str) -> DataFrame:
+def duplicates_marked(
+    batch: DataFrame,
+    earlier: DataFrame | None,
+    keys: list[str],
+    name: str,
+    label: str,
+    level: StorageLevel | None = None,
+) -> DataFrame:
     """``batch`` with its rows whose ``keys`` were seen first elsewhere marked ``duplicate_<name>`` or
     ``conflicting_duplicate_<name>`` (:func:`~visionlake.ingest.quarantine.duplicate_keys` against ``earlier``,
     :func:`~visionlake.ingest.quarantine.with_duplicates_marked`); the rows found are computed first and
-    broadcast when few (:func:`computed`)."""
-    return with_duplicates_marked(batch, computed(duplicate_keys(batch, earlier, keys)), name, label)
+    broadcast when few (:func:`computed`). When they are too many and ``level`` is given, the marked batch is
+    persisted at that level (the caller unpersists it): its shuffle join is then done once, however often a caller
+    that holds ``batch`` cached reads it."""
+    found = duplicate_keys(batch, earlier, keys)
+    shipped = computed(found)
+    marked = with_duplicates_marked(batch, shipped, name, label)
+    return marked.persist(level) if level is not None and shipped is found else marked
 
 
 def earlier_rows(

@@ -410,12 +410,18 @@ def test_a_line_of_a_later_run_repeats_an_earlier_usable_line_and_not_an_earlier
     assert sorted(r["request_id"] for r in read(f"{lake}/silver/face_recognition/requests").to_pylist()) == ["r1", "r2"]
 
 
+@pytest.mark.parametrize("broadcast_rows", [None, 0], ids=["broadcast", "shuffled"])
 def test_repeats_within_one_batch_are_quarantined_as_duplicates_or_conflicts_of_the_first_usable_line(
-    spark, cfg, tmp_path
+    spark, cfg, tmp_path, monkeypatch, broadcast_rows
 ):
     """Silver caches the batch before marking its duplicates, with the hash and order that find them: the marks, and
-    the columns of the tables, are as when it marked them first."""
+    the columns of the tables, are as when it marked them first, whether the duplicates found are broadcast or
+    (too many) joined by a shuffle."""
+    from visionlake.sources import runner
     from visionlake.sources.face_recognition.schema import REQUESTS_TABLE
+
+    if broadcast_rows is not None:
+        monkeypatch.setattr(runner, "BROADCAST_ROWS", broadcast_rows)
 
     root, lake = tmp_path / "in", str(tmp_path / "lake")
     r1 = _request("r1", "2026-11-02T10:00:00Z", latency_ms=100)

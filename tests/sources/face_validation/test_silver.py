@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pyspark import StorageLevel
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
@@ -286,8 +287,13 @@ def test_duplicates_in_the_batch_and_against_earlier_documents(spark, monkeypatc
 
     def marked(batch, earlier):
         classified = None if earlier is None else silver.classify(earlier)
-        rows = runner.duplicates_marked(silver.classify(batch), classified, *silver.KEY)
-        return [(r.reason, r.detail) for r in rows.orderBy("source_offset").collect()]
+        rows = runner.duplicates_marked(silver.classify(batch), classified, *silver.KEY, level=StorageLevel.DISK_ONLY)
+        # joined by a shuffle: kept, so that it is joined once however often it is read
+        assert rows.is_cached == (broadcast_rows == 0)
+        try:
+            return [(r.reason, r.detail) for r in rows.orderBy("source_offset").collect()]
+        finally:
+            rows.unpersist()
 
     other = {**GOOD, "_id": {"$oid": "0" * 24}}
     third = {**GOOD, "_id": {"$oid": "1" * 24}}

@@ -182,16 +182,17 @@ class FaceRecognitionRun(SourceRun):
         batch, tables, txn = consumed.rows, consumed.tables, consumed.txn
         # cached before its duplicates are marked, with the columns that find them: the window that finds them reads
         # the cache, not bronze classified again (a cold 3,000,000-line batch: silver 49.1 and 49.9 s, not 55.9 and
-        # 55.6 s); the few found are broadcast and joined to the cache at each use
-        keyed = silver.KEYS.get(kind)
+        # 55.6 s); the few found are broadcast and joined to the cache at each use (too many: joined once, and kept)
+        keyed, level = silver.KEYS.get(kind), self.batch_cache(consumed.changes.bytes)
         also = [*keyed[0], "content_sha256", *ORDER] if keyed else []
-        cached = silver.table_columns(silver.classify(batch, kind), kind, also)
-        cached = cached.persist(self.batch_cache(consumed.changes.bytes))
+        cached = silver.table_columns(silver.classify(batch, kind), kind, also).persist(level)
+        held = [cached]
         try:
             classified = cached
             if keyed:
                 earlier = self._earlier(kind, batch) if consumed.marker is not None else None
-                classified = silver.table_columns(duplicates_marked(cached, earlier, *keyed), kind)
+                held.append(duplicates_marked(cached, earlier, *keyed, level=level))
+                classified = silver.table_columns(held[-1], kind)
             counted = classified.groupBy("reason", "skipped").agg(F.count(F.lit(1)).alias("n")).collect()
             rejected = Counter({r["reason"]: r["n"] for r in counted if r["reason"] is not None})
             skipped = sum(r["n"] for r in counted if r["skipped"])
@@ -221,7 +222,8 @@ class FaceRecognitionRun(SourceRun):
                 record.message = f"{record.message}; {note}" if record.message else note
             return sum(r["n"] for r in counted)
         finally:
-            cached.unpersist()
+            for df in held:
+                df.unpersist()
 
     # ---------------------------------------------------------------------------------------------
     # gold
