@@ -140,6 +140,7 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
         .agg(
             *[F.first(c).alias(c) for c in [*FRAME_COLUMNS[1:], "ingested_at", "event_date"]],
             F.collect_list(F.struct("label", "score", "area_fraction")).alias("_objects"),
+            F.collect_set(F.when(F.col("score").isNotNull(), F.col("label"))).alias("_present"),
         )
     )
     r = F.broadcast(rules).alias("r")
@@ -172,21 +173,26 @@ def find_matches(objects: DataFrame, rules: DataFrame) -> DataFrame:
         )
 
     is_all = F.upper("r.quantifier") == "ALL"
-    pairs = f.join(r, in_version & in_scope, "inner").select(
+    # The rule labels the frame shows (an object with a score) satisfy the quantifier: decided in the join from the
+    # labels present, without the higher-order functions below, which Spark evaluates row by row without generated
+    # code, and only for the pairs that match (pushed into the join, they ran for every pair, and twice).
+    needed = F.size(F.array_distinct("r.labels"))
+    shown = F.size(F.array_intersect("r.labels", "f._present"))
+    satisfied = F.when(is_all, shown == needed).otherwise(shown > 0)
+    pairs = f.join(r, in_version & in_scope & satisfied, "inner").select(
         *[F.col(f"f.{c}") for c in [*FRAME_COLUMNS, "ingested_at", "event_date"]],
         "r.rule_id",
         "r.rule_version",
         is_all.alias("_is_all"),
-        F.size(F.array_distinct("r.labels")).alias("_needed"),
+        needed.alias("_needed"),
         F.filter(
             F.transform(F.array_sort(F.array_distinct("r.labels")), found), lambda x: x["best_score"].isNotNull()
         ).alias("_found"),
     )
-    satisfied = F.when(F.col("_is_all"), F.size("_found") == F.col("_needed")).otherwise(F.size("_found") > 0)
     # the labels with an object that counts; the match is large enough when they satisfy the quantifier
     counted = F.filter("_found", lambda x: x["counted_score"].isNotNull())
     large = F.when(F.col("_is_all"), F.size(counted) == F.col("_needed")).otherwise(F.size(counted) > 0)
-    matched = pairs.where(satisfied).withColumn("_large", large)
+    matched = pairs.withColumn("_large", large)
     # large enough: the labels and scores of the objects that count; else (area_too_small) of all the objects
     used = F.when(F.col("_large"), counted).otherwise(F.col("_found"))
     best = F.transform(used, lambda x: F.when(F.col("_large"), x["counted_score"]).otherwise(x["best_score"]))
