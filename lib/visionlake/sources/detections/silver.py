@@ -113,8 +113,14 @@ OBJECTS = T.StructType(
 def file_name_time(path: Column) -> Column:
     """The UTC instant in a file name ``.../<YYYY-MM-DDTHH-MM-SS.ffffff>Z.json``, or null (also out of the years
     1900-9999: :func:`~visionlake.transforms.times.in_years`)."""
-    iso = F.regexp_replace(path, FILE_TIME_PATTERN, "$1T$2:$3:$4Z")
-    return F.when(path.rlike(FILE_TIME_PATTERN), in_years(F.to_timestamp(iso)))
+    return in_years(_name_read(path))
+
+
+def _name_read(path: Column) -> Column:
+    """:func:`file_name_time` before the years are checked."""
+    return F.when(
+        path.rlike(FILE_TIME_PATTERN), F.to_timestamp(F.regexp_replace(path, FILE_TIME_PATTERN, "$1T$2:$3:$4Z"))
+    )
 
 
 def _written_offset(zone: Column) -> Column:
@@ -166,7 +172,10 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
 
     naive_in_zone = F.to_utc_timestamp(F.col("_naive"), site_zone)  # the wall time read in the site's zone
     return (
-        df.withColumn("_name_time", file_name_time(F.col("source_path")))
+        # file_name_time in two steps: in_years reads the time three times, and within a condition Spark reads the
+        # name again for each (504,506 frames: 2.0 s instead of 3.0 s for this function, warm)
+        df.withColumn("_name_time", _name_read(F.col("source_path")))
+        .withColumn("_name_time", in_years(F.col("_name_time")))
         .withColumn("_site_zone", zone_of_site)
         .withColumn("_cap", F.when(text.rlike(ISO_PATTERN), text))
         .withColumn("_zone", F.regexp_extract(cap, ZONE_PATTERN, 1))
