@@ -111,13 +111,8 @@ OBJECTS = T.StructType(
 
 
 def file_name_time(path: Column) -> Column:
-    """The UTC instant in a file name ``.../<YYYY-MM-DDTHH-MM-SS.ffffff>Z.json``, or null (also out of the years
-    1900-9999: :func:`~visionlake.transforms.times.in_years`)."""
-    return in_years(_name_read(path))
-
-
-def _name_read(path: Column) -> Column:
-    """:func:`file_name_time` before the years are checked."""
+    """The UTC instant in a file name ``.../<YYYY-MM-DDTHH-MM-SS.ffffff>Z.json``, or null. Its years are not
+    checked here (:func:`with_capture_time` checks them in a step of its own)."""
     return F.when(
         path.rlike(FILE_TIME_PATTERN), F.to_timestamp(F.regexp_replace(path, FILE_TIME_PATTERN, "$1T$2:$3:$4Z"))
     )
@@ -172,9 +167,9 @@ def with_capture_time(df: DataFrame, site_zones: Mapping[str, str] | None = None
 
     naive_in_zone = F.to_utc_timestamp(F.col("_naive"), site_zone)  # the wall time read in the site's zone
     return (
-        # file_name_time in two steps: in_years reads the time three times, and within a condition Spark reads the
-        # name again for each (504,506 frames: 2.0 s instead of 3.0 s for this function, warm)
-        df.withColumn("_name_time", _name_read(F.col("source_path")))
+        # the name read, then its years checked, in two steps: in_years reads the time three times, and within a
+        # condition Spark read the name again for each (504,506 frames: 2.0 s instead of 3.0 s for this function)
+        df.withColumn("_name_time", file_name_time(F.col("source_path")))
         .withColumn("_name_time", in_years(F.col("_name_time")))
         .withColumn("_site_zone", zone_of_site)
         .withColumn("_cap", F.when(text.rlike(ISO_PATTERN), text))
